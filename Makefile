@@ -1,0 +1,66 @@
+# Two commands: `make run` (set up everything and serve) and `make test`.
+# Embedded default: SQLite, eager Celery, local-memory cache. Set DATABASE_URL / REDIS_URL for
+# PostgreSQL and Redis (then `make worker` and `make beat` run the real Celery processes).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run serve migrate seed worker beat test test-all lint format bench clean
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "superapp needs Python 3.11, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(INSTALLED)
+
+migrate: install
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py setup_schedules
+
+seed: migrate
+	$(BIN)/python manage.py seed_demo --seed 42
+
+run: seed
+	@echo ""
+	@echo "  API docs : http://$(HOST):$(PORT)/api/docs/"
+	@echo "  Schema   : http://$(HOST):$(PORT)/api/schema/"
+	@echo "  Admin    : http://$(HOST):$(PORT)/admin/   (admin / admin-pass-2026)"
+	@echo "  Log in   : POST /api/v1/auth/login {\"username\": \"alice\", \"password\": \"demo-pass-2026\"}"
+	@echo ""
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+worker: migrate
+	$(BIN)/celery -A superapp worker --loglevel=INFO --concurrency=2
+
+beat: migrate
+	$(BIN)/celery -A superapp beat --loglevel=INFO
+
+# Fast suite; benchmarks are marked slow. On DATABASE_URL/REDIS_URL the postgres/redis tests run too.
+test: install
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+test-all: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Benchmarks need wrk (Debian package) and PostgreSQL (DATABASE_URL) for meaningful figures.
+bench: migrate
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
+		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
+	$(BIN)/python manage.py bench_ping
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var .pytest_cache .ruff_cache

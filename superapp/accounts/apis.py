@@ -1,0 +1,114 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from superapp.accounts import serializers as s
+from superapp.accounts import services
+from superapp.exceptions import ValidationFailed
+
+
+class IpThrottle(SimpleRateThrottle):
+    """Per-client-IP limit for anonymous auth endpoints (scope set per view)."""
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class LoginIpThrottle(IpThrottle):
+    scope = "auth_ip"
+
+
+class SignUpIpThrottle(IpThrottle):
+    scope = "signup_ip"
+
+
+class SignUpApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [SignUpIpThrottle]
+
+    @extend_schema(request=s.SignUpSerializer, responses={201: s.AuthResponseSerializer}, tags=["auth"],
+                   auth=[], summary="Create an account and get tokens")
+    def post(self, request):
+        serializer = s.SignUpSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        city = data.pop("home_city_id")
+        try:
+            user = services.user_sign_up(home_city_id=city.pk if city else None, **data)
+        except DjangoValidationError as exc:
+            raise ValidationFailed("The password is too weak.", details={"password": exc.messages})
+        body = {"user": s.ProfileSerializer(user).data, "tokens": services.tokens_for_user(user)}
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class LogInApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = [LoginIpThrottle]
+
+    @extend_schema(request=s.LogInSerializer, responses={200: s.AuthResponseSerializer}, tags=["auth"], auth=[],
+                   summary="Log in with username and password",
+                   description="Five failed attempts per account and IP within a minute give a 429 with "
+                               "Retry-After; the IP is also limited overall.")
+    def post(self, request):
+        serializer = s.LogInSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ip = LoginIpThrottle().get_ident(request)
+        user, tokens = services.user_log_in(ip=ip, **serializer.validated_data)
+        return Response({"user": s.ProfileSerializer(user).data, "tokens": tokens})
+
+
+class LogOutApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=s.RefreshSerializer, responses={204: None}, tags=["auth"],
+                   summary="Log out: revoke the refresh token")
+    def post(self, request):
+        serializer = s.RefreshSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            token = RefreshToken(serializer.validated_data["refresh"])
+            if str(token.get("user_id")) != str(request.user.pk):
+                raise ValidationFailed("This refresh token belongs to another user.", code="token_not_valid")
+            token.blacklist()
+        except TokenError as exc:
+            raise ValidationFailed(str(exc), code="token_not_valid")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: s.ProfileSerializer}, tags=["accounts"], summary="My profile")
+    def get(self, request):
+        return Response(s.ProfileSerializer(request.user).data)
+
+    @extend_schema(request=s.ProfileUpdateSerializer, responses={200: s.ProfileSerializer}, tags=["accounts"],
+                   summary="Update my profile (e.g. current city while travelling)")
+    def patch(self, request):
+        serializer = s.ProfileUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        user = services.user_update(user=request.user, data=serializer.validated_data)
+        return Response(s.ProfileSerializer(user).data)
+
+
+class PasswordChangeApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=s.PasswordChangeSerializer, responses={204: None}, tags=["accounts"],
+                   summary="Change my password")
+    def post(self, request):
+        serializer = s.PasswordChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.user_change_password(user=request.user, **serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise ValidationFailed("The new password is too weak.", details={"new_password": exc.messages})
+        return Response(status=status.HTTP_204_NO_CONTENT)

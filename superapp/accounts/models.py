@@ -1,0 +1,37 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+LANGUAGES = [("en", "English"), ("zh", "Chinese"), ("de", "German"), ("fr", "French"), ("ja", "Japanese")]
+
+
+class User(AbstractUser):
+    """A person using the app. The profile lives on the user row: one query serves `/me` and auth.
+
+    `current_city` differs from `home_city` while the user travels; the wallet (tax-free, traveller
+    coupons) and the recommender (recommendations at the destination) read both.
+    """
+
+    email = models.EmailField(blank=True, db_index=True)
+    display_name = models.CharField(max_length=80, blank=True)
+    avatar_url = models.URLField(blank=True)
+    language = models.CharField(max_length=8, choices=LANGUAGES, default="en")
+    home_city = models.ForeignKey(
+        "services.City", null=True, blank=True, on_delete=models.PROTECT, related_name="residents"
+    )
+    current_city = models.ForeignKey(
+        "services.City", null=True, blank=True, on_delete=models.PROTECT, related_name="visitors"
+    )
+    home_currency = models.CharField(max_length=3, default="CNY")
+    # Picked at onboarding (verticals, category slugs, free words); the cold-start recommender reads them.
+    preferences = models.JSONField(default=list, blank=True)
+    is_imported = models.BooleanField(
+        default=False, help_text="Created by a data import: has no password and cannot log in."
+    )
+    external_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_traveller(self) -> bool:
+        return bool(self.current_city_id and self.home_city_id and self.current_city_id != self.home_city_id)

@@ -1,0 +1,170 @@
+"""API conventions shared by every app: the error shape, pagination and schema hooks.
+
+Every 4xx/5xx under /api/ has one shape::
+
+    {"error": {"code": "insufficient_funds", "message": "...", "details": {...}}}
+
+`code` is stable and machine-readable; `message` is for the developer; `details` carries per-field
+errors for validation failures (`{"field": ["message", ...]}`) or extra context.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from superapp.exceptions import DomainError
+
+logger = logging.getLogger(__name__)
+
+# DRF exception class -> stable error code.
+_DRF_CODES: dict[type[Exception], str] = {
+    drf_exceptions.ValidationError: "validation_error",
+    drf_exceptions.ParseError: "malformed_request",
+    drf_exceptions.AuthenticationFailed: "authentication_failed",
+    drf_exceptions.NotAuthenticated: "not_authenticated",
+    drf_exceptions.PermissionDenied: "permission_denied",
+    drf_exceptions.NotFound: "not_found",
+    drf_exceptions.MethodNotAllowed: "method_not_allowed",
+    drf_exceptions.NotAcceptable: "not_acceptable",
+    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
+    drf_exceptions.Throttled: "throttled",
+}
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _validation_details(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return {str(k): v for k, v in detail.items()}
+    if isinstance(detail, list):
+        return {"non_field_errors": detail}
+    return {"non_field_errors": [detail]}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Map domain errors, DRF errors and Django's 404/403/validation errors to the one shape."""
+    if isinstance(exc, DomainError):
+        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+        retry_after = getattr(exc, "retry_after_s", None)
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
+    if isinstance(exc, DjangoValidationError):
+        details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        return Response(error_body("validation_error", "Invalid input.", details), status=400)
+
+    response = drf_exception_handler(exc, context)  # sets Retry-After, WWW-Authenticate, 404/403 mapping
+    if response is None:
+        return None  # a real bug: let Django log it; ApiErrorMiddleware renders the 500 shape
+
+    if isinstance(exc, Http404):
+        code, message, details = "not_found", "Not found.", {}
+    elif isinstance(exc, DjangoPermissionDenied):
+        code, message, details = "permission_denied", "You do not have permission to do this.", {}
+    elif isinstance(exc, drf_exceptions.ValidationError):
+        code, message, details = "validation_error", "Invalid input.", _validation_details(exc.detail)
+    else:
+        code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), None)
+        detail = getattr(exc, "detail", None)
+        if isinstance(detail, dict):
+            # simplejwt's InvalidToken carries {"detail", "code", "messages"}
+            message = str(detail.get("detail", "Request failed."))
+            code = str(detail["code"]) if "code" in detail else code
+            details = {k: v for k, v in detail.items() if k not in {"detail", "code"}}
+        else:
+            message = str(detail) if detail is not None else "Request failed."
+            details = {}
+        if code is None:
+            codes = exc.get_codes() if isinstance(exc, drf_exceptions.APIException) else "error"
+            code = codes if isinstance(codes, str) else "error"
+        if isinstance(exc, drf_exceptions.Throttled):
+            details = {"retry_after_s": exc.wait}
+    response.data = error_body(code, message, details)
+    return response
+
+
+class DefaultCursorPagination(CursorPagination):
+    """Cursor pagination (stable under inserts, no COUNT(*)); newest first by default."""
+
+    ordering = "-pk"
+    page_size = 20
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable error code, e.g. `insufficient_funds`.")
+    message = serializers.CharField(help_text="Human-readable explanation for the developer.")
+    details = serializers.DictField(help_text="Per-field errors or extra context.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    name="Idempotency-Key",
+    type=str,
+    location=OpenApiParameter.HEADER,
+    required=True,
+    description=(
+        "A unique key per logical operation (e.g. a UUID). A retry with the same key and body returns the "
+        "first response without executing again; the same key with another body is a 422 "
+        "`idempotency_key_reused`; keys expire after 24 h."
+    ),
+)
+
+
+def add_error_responses(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular post-processing hook: document the error shape on every operation."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {"type": "object", "additionalProperties": {}},
+                },
+            }
+        },
+    }
+    ref = {"$ref": "#/components/schemas/Error"}
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            responses = operation.setdefault("responses", {})
+            for status_code, description in (
+                ("400", "Invalid input"),
+                ("401", "Not authenticated"),
+                ("403", "Not allowed"),
+                ("404", "Not found"),
+                ("405", "Method not allowed"),
+                ("406", "Not acceptable"),
+                ("409", "Conflict"),
+                ("415", "Unsupported media type"),
+                ("422", "Unprocessable (e.g. Idempotency-Key reused)"),
+                ("429", "Rate limited; see Retry-After"),
+                ("500", "Server error (a bug)"),
+            ):
+                responses.setdefault(status_code, {"description": description,
+                                                   "content": {"application/json": {"schema": ref}}})
+    return result

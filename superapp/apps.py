@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SuperappConfig(AppConfig):
+    name = "superapp"
+    verbose_name = "Platform"

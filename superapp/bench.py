@@ -1,0 +1,212 @@
+"""Benchmark harness: serve the app under gunicorn on a free loopback port and drive it with wrk.
+
+Every benchmark measures `ping` (GET /healthz, same server, same run) as its baseline and reports
+its own figure as a ratio, because these machines are noisy. Used by `bench_ping` and by each app's
+`bench_*` command::
+
+    with gunicorn_server() as base_url:
+        ping = wrk_run(f"{base_url}/healthz")
+        feed = wrk_run(f"{base_url}/api/v1/feed", headers={"Authorization": f"Bearer {token}"})
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))  # 2 cores: a few processes, a few threads each
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    """The server shares this process's database, Redis and signing key (so our tokens verify)."""
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "superapp.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "WARNING",
+        "JWT_ACCESS_MINUTES": "600",
+        "DJANGO_ENV": "development",
+    })
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        env["SQLITE_PATH"] = str(db["NAME"])
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict[str, str] | None = None,
+                    timeout_s: float = 60.0) -> Iterator[str]:
+    port = free_port()
+    log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    cmd = [
+        sys.executable, "-m", "gunicorn", "superapp.wsgi:application",
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
+        "--worker-class", "gthread" if threads > 1 else "sync", "--log-level", "warning",
+        "--timeout", "120", "--keep-alive", "30",
+    ]
+    proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env or server_env(), stdout=log, stderr=log)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if proc.poll() is not None:
+                raise BenchError(f"gunicorn exited: {Path(log.name).read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise BenchError("gunicorn did not become healthy in time")
+            time.sleep(0.2)
+        # Warm every worker (imports, connections, lazily loaded models).
+        for _ in range(workers * threads * 2):
+            with contextlib.suppress(OSError), urllib.request.urlopen(f"{base_url}/healthz", timeout=5):  # noqa: S310
+                pass
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        os.unlink(log.name)
+
+
+@dataclass
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: int
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _to_ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise BenchError(f"cannot parse latency {text!r}")
+    return float(match.group(1)) * _UNITS_MS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, flags=re.M))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    total = re.search(r"(\d+) requests in", output)
+    if not (rps and total and "50" in percentiles and "99" in percentiles):
+        raise BenchError(f"unexpected wrk output:\n{output}")
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return WrkResult(
+        rps=round(float(rps.group(1)), 1),
+        p50_ms=round(_to_ms(percentiles["50"]), 2),
+        p99_ms=round(_to_ms(percentiles["99"]), 2),
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+    )
+
+
+def wrk_binary() -> str:
+    path = shutil.which("wrk")
+    if not path:
+        raise BenchError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+    return path
+
+
+def wrk_run(url: str, *, duration_s: int = 10, connections: int = 16, threads: int = 2,
+            headers: dict[str, str] | None = None, method: str = "GET", bodies: list[str] | None = None,
+            lua: str | None = None) -> WrkResult:
+    """Drive `url` for a fixed time. `bodies` (JSON strings) are POSTed round-robin, each request with a
+    fresh Idempotency-Key (wrk's thread id + a counter), for money-moving endpoints."""
+    cmd = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
+    for name, value in (headers or {}).items():
+        cmd += ["-H", f"{name}: {value}"]
+    script_path = None
+    if bodies is not None or lua is not None or method != "GET":
+        script = lua or _lua_for(method=method, bodies=bodies or [""])
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script_file:
+            script_file.write(script)
+            script_path = script_file.name
+        cmd += ["-s", script_path]
+    cmd.append(url)
+    try:
+        completed = subprocess.run(cmd, capture_output=True, text=True, timeout=duration_s + 60, check=False)
+    finally:
+        if script_path:
+            os.unlink(script_path)
+    if completed.returncode != 0:
+        raise BenchError(f"wrk failed: {completed.stderr}")
+    return parse_wrk(completed.stdout)
+
+
+def _lua_for(*, method: str, bodies: list[str]) -> str:
+    encoded = ",\n".join(json.dumps(b) for b in bodies)
+    return f"""
+local bodies = {{ {encoded} }}
+local counter = 0
+local thread_id = 0
+local threads = {{}}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  thread_id = id
+  math.randomseed(os.time() + id)
+end
+request = function()
+  counter = counter + 1
+  local body = bodies[(counter % #bodies) + 1]
+  local headers = {{}}
+  headers["Content-Type"] = "application/json"
+  headers["Idempotency-Key"] = string.format("bench-%d-%d-%d-%d", os.time(), thread_id, counter, math.random(1, 1e9))
+  return wrk.format("{method}", nil, headers, body)
+end
+"""
+
+
+def database_vendor() -> str:
+    return settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+
+
+def print_result(stdout, result: dict) -> None:
+    """The last line of every benchmark: one JSON object."""
+    stdout.write(json.dumps(result, sort_keys=False))

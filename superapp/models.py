@@ -1,0 +1,27 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class IdempotencyKey(models.Model):
+    """The first successful response to a money-moving POST, keyed by (user, endpoint, key).
+
+    The row is inserted in the same database transaction as the work it guards, so it exists if and
+    only if the work committed: a crash between the two cannot leave one without the other.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    endpoint = models.CharField(max_length=255)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path, query and body.")
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "endpoint", "key"], name="idempotency_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.endpoint} [{self.key}]"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SocialConfig(AppConfig):
+    name = "superapp.social"
+    label = "social"
+    verbose_name = "Social"

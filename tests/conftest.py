@@ -1,0 +1,118 @@
+"""Shared fixtures and the service markers.
+
+`@pytest.mark.postgres` tests need PostgreSQL (row locks, real concurrency) and `@pytest.mark.redis`
+tests need Redis. Without them the tests skip, except when SUPERAPP_REQUIRE_SERVICES=1 (CI), where a
+missing service fails the test instead, so a green CI run can never hide a skipped concurrency test.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, connections
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
+
+
+def _missing_service(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("postgres") and not settings.USING_POSTGRES:
+        return "needs PostgreSQL (set DATABASE_URL=postgres://...)"
+    if item.get_closest_marker("redis") and not settings.REDIS_URL:
+        return "needs Redis (set REDIS_URL=redis://...)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _missing_service(item)
+    if reason is None:
+        return
+    if os.environ.get("SUPERAPP_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{reason}; SUPERAPP_REQUIRE_SERVICES=1 forbids skipping it")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"The shared data folder is missing: expected it at {SHARED_DATA} (see shared/data/README.md)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+@pytest.fixture
+def auth_client(user) -> APIClient:
+    return client_for(user)
+
+
+@pytest.fixture
+def other_client(other_user) -> APIClient:
+    return client_for(other_user)
+
+
+def run_concurrently(fn: Callable[[int], Any], n_threads: int) -> list[Any]:
+    """Run fn(i) in n threads released together; returns results or raised exceptions, by index.
+
+    Each thread closes its own database connection at the end (Django opens one per thread).
+    """
+    barrier = threading.Barrier(n_threads)
+    results: list[Any] = [None] * n_threads
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = fn(i)
+        except Exception as exc:  # noqa: BLE001 - the caller inspects what each thread got
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+@pytest.fixture
+def concurrently():
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency tests need PostgreSQL")
+    return run_concurrently
