@@ -1,6 +1,6 @@
 from django.urls import path
 
-from services import apis
+from services import apis, booking_apis
 
 urlpatterns = [
     path("cities", apis.CityListApi.as_view(), name="city-list"),
@@ -18,4 +18,14 @@ urlpatterns = [
     path("trips", apis.TripListApi.as_view(), name="trip-list"),
     path("trips/<int:trip_id>", apis.TripDetailApi.as_view(), name="trip-detail"),
     path("trips/<int:trip_id>/cancel", apis.TripCancelApi.as_view(), name="trip-cancel"),
+    path("merchants/<int:merchant_id>/products", booking_apis.MerchantProductsApi.as_view(), name="merchant-products"),
+    path("merchants/<int:merchant_id>/bookings", booking_apis.MerchantBookingsApi.as_view(),
+         name="merchant-bookings"),
+    path("products/<int:product_id>/availability", booking_apis.ProductAvailabilityApi.as_view(),
+         name="product-availability"),
+    path("bookings/quote", booking_apis.BookingQuoteApi.as_view(), name="booking-quote"),
+    path("bookings", booking_apis.BookingListApi.as_view(), name="booking-list"),
+    path("bookings/<int:booking_id>", booking_apis.BookingDetailApi.as_view(), name="booking-detail"),
+    path("bookings/<int:booking_id>/pay", booking_apis.BookingPayApi.as_view(), name="booking-pay"),
+    path("bookings/<int:booking_id>/cancel", booking_apis.BookingCancelApi.as_view(), name="booking-cancel"),
 ]
