@@ -156,7 +156,7 @@ def _locked_booking(*, booking_id: int, user) -> Booking:
 def booking_pay(*, booking_id: int, user, now: datetime | None = None) -> Booking:
     """Pay a held booking through the wallet; it becomes confirmed. An expired hold is `hold_expired` (409)
     and nothing is written (the expiry job releases the inventory)."""
-    from payments.services import payment_create  # the wallet app; imported late to keep app loading simple
+    from payments import services as payment_services  # the wallet app
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -166,7 +166,7 @@ def booking_pay(*, booking_id: int, user, now: datetime | None = None) -> Bookin
             raise HoldExpired(details={"hold_expired_at": booking.hold_expires_at.isoformat()})
         if booking.status != BookingStatus.HELD:
             raise BookingStateConflict(f"The booking is {booking.status}.", details={"status": booking.status})
-        payment = payment_create(
+        payment = payment_services.payment_create(
             payer=user, merchant=booking.product.merchant, amount=Money(booking.amount, booking.currency),
             reference=f"booking:{booking.pk}", description=f"Booking {booking.pk}: {booking.product.name}")
         booking.status = BookingStatus.CONFIRMED
@@ -190,22 +190,22 @@ def cancellation_fee(*, booking: Booking, now: datetime) -> Money:
 
 def booking_cancel(*, booking_id: int, user, now: datetime | None = None, reason: str = "") -> Booking:
     """Cancel a held or confirmed booking. A confirmed one is refunded through the wallet, minus the fee."""
-    from payments.services import payment_refund
-
-    from payments.models import Payment
-
     now = now or timezone.now()
     with transaction.atomic():
         booking = _locked_booking(booking_id=booking_id, user=user)
         if booking.status == BookingStatus.HELD:
             _release(booking)
         elif booking.status == BookingStatus.CONFIRMED:
+            from payments import models as payment_models  # the wallet app
+            from payments import services as payment_services
+
             if now >= booking.starts_at:
                 raise BookingStateConflict("The booking has already started.", code="booking_already_started")
             fee = cancellation_fee(booking=booking, now=now)
             refund_amount = Money(booking.amount, booking.currency) - fee
             if refund_amount.amount > 0:
-                refund = payment_refund(payment=Payment.objects.get(pk=booking.payment_id), amount=refund_amount,
+                refund = payment_services.payment_refund(
+                    payment=payment_models.Payment.objects.get(pk=booking.payment_id), amount=refund_amount,
                                         reason=reason or f"Booking {booking.pk} cancelled", actor=user)
                 booking.refund_id = refund.pk
             booking.cancellation_fee = fee.amount
