@@ -66,8 +66,7 @@ def load_split(name: str, *, root: Path | None = None) -> tuple[Split, Split | N
     path = (root or data_root()) / FILES[name]
     if not path.exists():
         raise FileNotFoundError(
-            f"benchmark data {path} is missing; the shared data sets live in ../shared/data "
-            "(or set SUPERAPP_DATA_DIR)"
+            f"benchmark data {path} is missing; the shared data sets live in ../shared/data (or set SUPERAPP_DATA_DIR)"
         )
     raw = np.loadtxt(path, dtype=np.int64, ndmin=2)
     if name == "movielens":
@@ -102,8 +101,12 @@ def run(name: str, *, tune_trials: int, tune_budget: float, threads: int, k: int
     bench("ALS (defaults)", "als", None)
     t0 = time.monotonic()
     result = tune(
-        split.train, algorithm="als", max_trials=tune_trials, time_budget_s=tune_budget,
-        num_threads=threads, validation=validation,
+        split.train,
+        algorithm="als",
+        max_trials=tune_trials,
+        time_budget_s=tune_budget,
+        num_threads=threads,
+        validation=validation,
     )
     tune_s = time.monotonic() - t0
     print(

@@ -83,9 +83,11 @@ class InteractionLog:
             ts = np.full(n, np.nan, dtype=np.float64)
         else:
             # None -> NaN so Django's nullable DateTime columns can be passed straight in.
-            ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64) if (
-                not isinstance(timestamps, np.ndarray) or timestamps.dtype == object
-            ) else timestamps.astype(np.float64)
+            ts = (
+                np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
+                if (not isinstance(timestamps, np.ndarray) or timestamps.dtype == object)
+                else timestamps.astype(np.float64)
+            )
             if ts.shape != (n,):
                 raise ValueError("timestamps must have one value per event")
         object.__setattr__(self, "user_ids", users)
@@ -446,9 +448,7 @@ def split_by_time_cut(log: InteractionLog, *, cut_ts: float) -> Split:
     return _split_log(log, log.timestamps >= cut_ts)
 
 
-def split_random_per_user(
-    matrix: sp.csr_matrix | Dataset, *, test_fraction: float = 0.2, seed: int = 42
-) -> Split:
+def split_random_per_user(matrix: sp.csr_matrix | Dataset, *, test_fraction: float = 0.2, seed: int = 42) -> Split:
     """Hold out a random ``test_fraction`` of each user's *pairs* (matrix entries).
 
     Used when there are no timestamps (e.g. aggregated check-in counts). Per user with

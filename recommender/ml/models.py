@@ -201,9 +201,7 @@ class Recommender(abc.ABC):
         """
 
     @abc.abstractmethod
-    def similar_items(
-        self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` most similar item rows per item, excluding the item itself."""
 
     # -- persistence ----------------------------------------------------------------
@@ -289,9 +287,7 @@ class _FactorModel(Recommender):
             self.user_factors[rows], user_items, k=k, filter_already_liked=filter_already_liked, items=items
         )
 
-    def similar_items(
-        self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         rows = _as_rows(item_rows)
         norms = np.linalg.norm(self.item_factors, axis=1)
         norms[norms == 0] = 1e-10
@@ -542,9 +538,7 @@ class ItemKNNModel(Recommender):
             return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
         return np.vstack(all_ids), np.vstack(all_scores)
 
-    def similar_items(
-        self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         rows = _as_rows(item_rows)
         block = self.similarity[rows].toarray()
         block[np.arange(len(rows)), rows] = 0
@@ -608,9 +602,7 @@ class PopularityModel(Recommender):
             return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
         return np.vstack(out_ids), np.vstack(out_scores)
 
-    def similar_items(
-        self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         # No notion of similarity: "people also liked" falls back to the bestsellers.
         rows = _as_rows(item_rows)
         scores = np.broadcast_to(self.popularity, (len(rows), self.n_items)).copy()
