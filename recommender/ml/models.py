@@ -147,12 +147,20 @@ def _dense_topk(
     k_eff = min(k, scores.shape[1])
     if k_eff == 0:
         return np.empty((scores.shape[0], 0), np.int32), np.empty((scores.shape[0], 0), np.float32)
-    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    # Ties broken by item row so results are reproducible across runs and platforms.
-    order = np.lexsort((part, -part_scores), axis=1)
-    ids = np.take_along_axis(part, order, axis=1)
-    top = np.take_along_axis(part_scores, order, axis=1)
+    # argpartition finds the k-th best score per row; every column at least that good is
+    # a candidate (more than k only on ties), and the final order is (score desc, item
+    # row asc) so results are reproducible -- argpartition alone picks ties arbitrarily.
+    n = scores.shape[0]
+    kth = np.take_along_axis(scores, np.argpartition(-scores, k_eff - 1, axis=1)[:, k_eff - 1 : k_eff], axis=1)
+    r, c = np.nonzero(scores >= kth)
+    order = np.lexsort((c, -scores[r, c], r))
+    r, c = r[order], c[order]
+    first = np.searchsorted(r, np.arange(n))
+    rank = np.arange(len(r)) - first[r]
+    keep = rank < k_eff
+    ids = np.empty((n, k_eff), dtype=np.int64)
+    ids[r[keep], rank[keep]] = c[keep]
+    top = np.take_along_axis(scores, ids, axis=1)
     return _finish(ids, top, items)
 
 
