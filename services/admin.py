@@ -4,6 +4,7 @@ from services.models import (
     Bill,
     BillAccount,
     Booking,
+    BookingSlot,
     Category,
     City,
     InventorySlot,
@@ -190,3 +191,10 @@ class NotificationAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["user__username", "title"]
     raw_id_fields = ["user"]
+
+
+@admin.register(BookingSlot)
+class BookingSlotAdmin(admin.ModelAdmin):
+    list_display = ["booking", "slot", "units"]
+    search_fields = ["booking__user__username"]
+    raw_id_fields = ["booking", "slot"]
