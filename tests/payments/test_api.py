@@ -346,8 +346,8 @@ def test_nobody_sees_or_moves_another_users_money():
                 f"/api/v1/wallet/merchants/{shop.pk}/settlements", f"/api/v1/wallet/merchants/{shop.pk}/qr"):
         assert_error_shape(client.get(url), 404)
     assert_error_shape(client.delete(f"/api/v1/wallet/funding-sources/{source.pk}"), 404)
-    for url, body in (("/api/v1/wallet/top-ups", {"funding_source_id": source.pk, "amount": "1", "currency": "CNY"}),
-                      ("/api/v1/wallet/withdrawals", {"funding_source_id": source.pk, "amount": "1", "currency": "CNY"}),
+    funds = {"funding_source_id": source.pk, "amount": "1", "currency": "CNY"}
+    for url, body in (("/api/v1/wallet/top-ups", funds), ("/api/v1/wallet/withdrawals", funds),
                       ("/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1", "coupon_id": coupon.pk}),
                       (f"/api/v1/wallet/merchants/{shop.pk}/payments/{payment.pk}/refunds", {"amount": "1"}),
                       (f"/api/v1/wallet/merchants/{shop.pk}/payments/{payment.pk}/confirm", {}),
