@@ -29,7 +29,7 @@ CURRENCIES = sorted(CURRENCY_EXPONENTS)
 AMOUNT_HELP = "Decimal string in major units, e.g. \"12.34\" (at most the currency's decimals)."
 
 
-class MoneySerializer(serializers.Serializer):
+class WalletMoneySerializer(serializers.Serializer):
     amount = serializers.CharField(help_text="Decimal string in major units.")
     currency = serializers.CharField()
 
@@ -40,7 +40,7 @@ def money(amount: int, currency: str) -> dict:
     return {"amount": f"{value.to_decimal():.{exponent}f}", "currency": currency}
 
 
-@extend_schema_field(MoneySerializer)
+@extend_schema_field(WalletMoneySerializer)
 class MoneyField(serializers.Field):
     """Read-only: renders (amount_attr, currency_attr) of the instance as a Money object."""
 
@@ -206,7 +206,7 @@ class RefundSerializer(serializers.ModelSerializer):
 class QrSerializer(serializers.Serializer):
     payload = serializers.CharField()
     merchant = MerchantRefSerializer()
-    amount = MoneySerializer(allow_null=True)
+    amount = WalletMoneySerializer(allow_null=True)
 
 
 class QrQuerySerializer(serializers.Serializer):
@@ -217,12 +217,12 @@ class SettlementDaySerializer(serializers.Serializer):
     date = serializers.DateField()
     currency = serializers.CharField()
     count = serializers.IntegerField()
-    gross = MoneySerializer()
-    discounts = MoneySerializer()
-    fees = MoneySerializer()
-    refunds = MoneySerializer()
+    gross = WalletMoneySerializer()
+    discounts = WalletMoneySerializer()
+    fees = WalletMoneySerializer()
+    refunds = WalletMoneySerializer()
     refund_count = serializers.IntegerField()
-    net = MoneySerializer()
+    net = WalletMoneySerializer()
 
 
 class SettlementQuerySerializer(serializers.Serializer):
@@ -292,7 +292,7 @@ class CampaignSerializer(serializers.ModelSerializer):
                   "max_discount", "min_spend", "per_user_limit", "starts_at", "ends_at", "funded_by_merchant",
                   "verticals", "merchant_ids", "city_ids", "new_users_only", "travellers_only"]
 
-    @extend_schema_field(MoneySerializer(allow_null=True))
+    @extend_schema_field(WalletMoneySerializer(allow_null=True))
     def get_max_discount(self, obj):
         return None if obj.max_discount is None else money(obj.max_discount, obj.currency)
 
@@ -329,8 +329,8 @@ class VatClaimCreateSerializer(serializers.Serializer):
 
 class VatClaimItemSerializer(serializers.Serializer):
     payment_id = serializers.IntegerField()
-    vat = MoneySerializer(help_text="VAT in the purchase currency.")
-    refund = MoneySerializer(help_text="Converted to your home currency, before the service fee.")
+    vat = WalletMoneySerializer(help_text="VAT in the purchase currency.")
+    refund = WalletMoneySerializer(help_text="Converted to your home currency, before the service fee.")
 
 
 class VatClaimSerializer(serializers.ModelSerializer):
