@@ -1,0 +1,180 @@
+"""An in-process index of active merchants for the hot nearby path (`GET merchants/nearby`).
+
+The database stays the source of truth; each serving process keeps a compact copy of what a nearby query
+filters on (coordinates, vertical, city, wallet, tax-free, price level, time zone, weekly hours and the
+exceptions around today) in NumPy arrays, so a nearby + open-now + vertical query costs a vectorised
+bounding-box scan and a haversine over the few candidates instead of several SQL queries.
+
+Freshness: writers call `geo_index_invalidate()` (merchant edits, hours, imports, seeding), which bumps a
+version in the shared cache; a process checks that version at most once per `CHECK_EVERY_S` and rebuilds
+when it changed, and rebuilds anyway after `MAX_AGE_S` (for writes that bypass the services, e.g. raw SQL).
+The open-now decision uses the same rules as `selectors.merchant_is_open`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as time_module
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+from django.core.cache import cache
+from django.utils import timezone
+
+from services import conf
+from services.models import Merchant, OpeningException, OpeningHours, Vertical
+from services.selectors import EARTH_RADIUS_M, bounding_box, is_open_with, tz_for, validate_point
+
+VERSION_KEY = "services:geo-index-version"
+CHECK_EVERY_S = conf.GEO_INDEX_CHECK_S
+MAX_AGE_S = conf.GEO_INDEX_MAX_AGE_S
+VERTICAL_CODES = {v: i for i, v in enumerate(Vertical.values)}
+
+
+def geo_index_invalidate() -> None:
+    """Tell every serving process to rebuild its index (call after writing merchants or hours)."""
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        cache.set(VERSION_KEY, 1, timeout=None)
+
+
+@dataclass
+class _Index:
+    version: int | None
+    built_at: float
+    ids: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    vertical: np.ndarray
+    city: np.ndarray
+    price: np.ndarray
+    wallet: np.ndarray
+    tax_free: np.ndarray
+    zone: np.ndarray  # index into `zones`
+    zones: list[str]
+    # Weekly hours as compact parallel arrays sorted by merchant id (minutes since midnight).
+    hours_merchant: np.ndarray
+    hours_day: np.ndarray
+    hours_opens: np.ndarray
+    hours_closes: np.ndarray
+    exceptions: dict[int, list[tuple[date, time | None, time | None]]] = field(default_factory=dict)
+
+    def hours_of(self, merchant_id: int) -> list[tuple[int, time, time]]:
+        start = np.searchsorted(self.hours_merchant, merchant_id, side="left")
+        end = np.searchsorted(self.hours_merchant, merchant_id, side="right")
+        return [(int(self.hours_day[i]), _time(self.hours_opens[i]), _time(self.hours_closes[i]))
+                for i in range(start, end)]
+
+
+def _time(minutes) -> time:
+    return time(int(minutes) // 60, int(minutes) % 60)
+
+
+def _build(version: int | None) -> _Index:
+    rows = list(Merchant.objects.filter(is_active=True, latitude__isnull=False, longitude__isnull=False)
+                .order_by("pk").values_list("pk", "latitude", "longitude", "vertical", "city_id", "price_level",
+                                            "accepts_wallet", "tax_free", "time_zone"))
+    zones = sorted({r[8] for r in rows})
+    zone_code = {z: i for i, z in enumerate(zones)}
+    hours = np.array(list(OpeningHours.objects.order_by("merchant_id").values_list(
+        "merchant_id", "weekday", "opens", "closes").iterator(chunk_size=20000)), dtype=object).reshape(-1, 4)
+    today = timezone.now().date()
+    exceptions: dict[int, list[tuple[date, time | None, time | None]]] = {}
+    # Exceptions from two days back to a week ahead cover every local "today/yesterday" until the next rebuild.
+    for merchant_id, day, opens, closes in OpeningException.objects.filter(
+            date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=7)).values_list(
+            "merchant_id", "date", "opens", "closes"):
+        exceptions.setdefault(merchant_id, []).append((day, opens, closes))
+    return _Index(
+        version=version, built_at=time_module.monotonic(),
+        ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+        lat=np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)),
+        lon=np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows)),
+        vertical=np.fromiter((VERTICAL_CODES.get(r[3], -1) for r in rows), dtype=np.int8, count=len(rows)),
+        city=np.fromiter((r[4] or 0 for r in rows), dtype=np.int64, count=len(rows)),
+        price=np.fromiter((r[5] or 0 for r in rows), dtype=np.int8, count=len(rows)),
+        wallet=np.fromiter((r[6] for r in rows), dtype=bool, count=len(rows)),
+        tax_free=np.fromiter((r[7] for r in rows), dtype=bool, count=len(rows)),
+        zone=np.fromiter((zone_code[r[8]] for r in rows), dtype=np.int32, count=len(rows)),
+        zones=zones, exceptions=exceptions,
+        hours_merchant=hours[:, 0].astype(np.int64),
+        hours_day=hours[:, 1].astype(np.int8),
+        hours_opens=np.fromiter((t.hour * 60 + t.minute for t in hours[:, 2]), dtype=np.int16, count=len(hours)),
+        hours_closes=np.fromiter((t.hour * 60 + t.minute for t in hours[:, 3]), dtype=np.int16, count=len(hours)))
+
+
+_lock = threading.Lock()
+_current: _Index | None = None
+_checked_at = 0.0
+
+
+def _index() -> _Index:
+    global _current, _checked_at
+    now = time_module.monotonic()
+    current = _current
+    if current is not None and now - _checked_at < CHECK_EVERY_S:
+        return current
+    version = cache.get(VERSION_KEY)
+    if version is None:  # a cleared or cold cache: nobody can tell us what changed, so start a new version
+        cache.add(VERSION_KEY, int(time_module.time() * 1000), timeout=None)
+        version = cache.get(VERSION_KEY)
+        current = None
+    _checked_at = now
+    if current is not None and current.version == version and now - current.built_at < MAX_AGE_S:
+        return current
+    with _lock:
+        if _current is None or _current.version != version or now - _current.built_at >= MAX_AGE_S:
+            _current = _build(version)  # unless another thread rebuilt it meanwhile
+        return _current
+
+
+def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical: str | None = None,
+           city_id: int | None = None, accepts_wallet: bool | None = None, tax_free: bool | None = None,
+           price_levels: list[int] | None = None, open_now: bool = False,
+           at: datetime | None = None) -> list[tuple[int, float, bool]]:
+    """(merchant id, metres, open now) within the radius, nearest first; the same filters as the SQL path."""
+    validate_point(lat=lat, lon=lon, radius_m=radius_m)
+    index = _index()
+    box = bounding_box(lat, lon, radius_m)
+    mask = (index.lat >= box.min_lat) & (index.lat <= box.max_lat)
+    if box.lon_ranges:
+        lon_mask = np.zeros_like(mask)
+        for low, high in box.lon_ranges:
+            lon_mask |= (index.lon >= low) & (index.lon <= high)
+        mask &= lon_mask
+    if vertical:
+        mask &= index.vertical == VERTICAL_CODES[vertical]
+    if city_id is not None:
+        mask &= index.city == city_id
+    if accepts_wallet is not None:
+        mask &= index.wallet == accepts_wallet
+    if tax_free is not None:
+        mask &= index.tax_free == tax_free
+    if price_levels:
+        mask &= np.isin(index.price, price_levels)
+    rows = np.nonzero(mask)[0]
+    if rows.size == 0:
+        return []
+    phi1, phi2 = np.radians(lat), np.radians(index.lat[rows])
+    dphi, dlambda = phi2 - phi1, np.radians(index.lon[rows] - lon)
+    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
+    distance = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    inside = distance <= radius_m
+    rows, distance = rows[inside], distance[inside]
+    order = np.lexsort((index.ids[rows], distance))
+    at = at or timezone.now()
+    found: list[tuple[int, float, bool]] = []
+    for position in order:
+        row = rows[position]
+        merchant_id = int(index.ids[row])
+        is_open = is_open_with(hours=index.hours_of(merchant_id),
+                               exceptions=index.exceptions.get(merchant_id, ()),
+                               zone=tz_for(index.zones[index.zone[row]]), at=at)
+        if open_now and not is_open:
+            continue
+        found.append((merchant_id, float(distance[position]), is_open))
+        if len(found) >= limit:
+            break
+    return found
