@@ -80,7 +80,7 @@ class MerchantNearbyApi(APIView):
             hits = geo_index.nearby(**point, vertical=vertical, city_id=city.pk if city else None,
                                     accepts_wallet=filters["accepts_wallet"], tax_free=filters["tax_free"],
                                     price_levels=filters["price_level"], open_now=open_now)
-            return Response(selectors.merchant_cards(hits=hits))
+            return Response(geo_index.cards(hits=hits))
         else:
             found = selectors.merchants_nearby(**point, queryset=selectors.merchants_search(**filters),
                                                open_now=open_now)

@@ -9,7 +9,7 @@ class ServicesConfig(AppConfig):
         # Cache invalidation only (no business logic): any saved or deleted merchant, opening interval or
         # exception tells the serving processes' nearby index to rebuild. Bulk writers call
         # `geo_index_invalidate()` themselves.
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import m2m_changed, post_delete, post_save
 
         from services.geo_index import geo_index_invalidate
         from services.models import Merchant, OpeningException, OpeningHours
@@ -20,3 +20,4 @@ class ServicesConfig(AppConfig):
         for model in (Merchant, OpeningHours, OpeningException):
             post_save.connect(invalidate, sender=model, dispatch_uid=f"geo-index-{model.__name__}-save")
             post_delete.connect(invalidate, sender=model, dispatch_uid=f"geo-index-{model.__name__}-delete")
+        m2m_changed.connect(invalidate, sender=Merchant.categories.through, dispatch_uid="geo-index-categories")

@@ -24,7 +24,14 @@ from django.utils import timezone
 
 from services import conf
 from services.models import Merchant, OpeningException, OpeningHours, Vertical
-from services.selectors import EARTH_RADIUS_M, bounding_box, is_open_with, tz_for, validate_point
+from services.selectors import (
+    EARTH_RADIUS_M,
+    bounding_box,
+    is_open_with,
+    merchant_card_rows,
+    tz_for,
+    validate_point,
+)
 
 VERSION_KEY = "services:geo-index-version"
 CHECK_EVERY_S = conf.GEO_INDEX_CHECK_S
@@ -60,6 +67,8 @@ class _Index:
     hours_opens: np.ndarray
     hours_closes: np.ndarray
     exceptions: dict[int, list[tuple[date, time | None, time | None]]] = field(default_factory=dict)
+    # Static list-item data of recently served merchants; dropped with the index when anything changes.
+    cards: dict[int, dict] = field(default_factory=dict)
 
     def hours_of(self, merchant_id: int) -> list[tuple[int, time, time]]:
         start = np.searchsorted(self.hours_merchant, merchant_id, side="left")
@@ -178,3 +187,24 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
         if len(found) >= limit:
             break
     return found
+
+
+CARD_CACHE_MAX = 50_000
+
+
+def cards(*, hits: list[tuple[int, float, bool]]) -> list[dict]:
+    """List items for nearby hits: static data from the process cache (two queries for the misses), plus
+    `is_open_now` and `distance_m`. Merchants deactivated since the index was built are left out."""
+    index = _index()
+    cache_ = index.cards
+    missing = [pk for pk, _, _ in hits if pk not in cache_]
+    if missing:
+        if len(cache_) > CARD_CACHE_MAX:
+            cache_.clear()
+        cache_.update(merchant_card_rows(ids=missing))
+    items = []
+    for pk, distance, is_open in hits:
+        card = cache_.get(pk)
+        if card is not None:
+            items.append({**card, "is_open_now": is_open, "distance_m": round(distance, 1)})
+    return items

@@ -417,10 +417,9 @@ MERCHANT_CARD_FIELDS = ["id", "name", "vertical", "address", "latitude", "longit
                         "city__time_zone"]
 
 
-def merchant_cards(*, hits: list[tuple[int, float, bool]]) -> list[dict]:
-    """The nearby list items (the `MerchantNearbySerializer` shape) for (id, metres, open now) hits, built from
-    two plain queries without model instances: the hot path of `GET merchants/nearby`."""
-    ids = [pk for pk, _, _ in hits]
+def merchant_card_rows(*, ids: list[int]) -> dict[int, dict]:
+    """The static part of nearby list items (the `MerchantNearbySerializer` shape without `distance_m` and
+    `is_open_now`) for merchant ids, from two plain queries without model instances."""
     rows = {row["id"]: row for row in Merchant.objects.filter(pk__in=ids).values(*MERCHANT_CARD_FIELDS)}
     categories: dict[int, list[dict]] = {}
     links = (Merchant.categories.through.objects.filter(merchant_id__in=ids)
@@ -429,24 +428,20 @@ def merchant_cards(*, hits: list[tuple[int, float, bool]]) -> list[dict]:
     for merchant_id, category_id, slug, name, vertical in links:
         categories.setdefault(merchant_id, []).append({"id": category_id, "slug": slug, "name": name,
                                                        "vertical": vertical})
-    cards = []
-    for pk, distance, is_open in hits:
-        row = rows.get(pk)
-        if row is None:
-            continue  # deactivated or deleted since the index was built
+    cards = {}
+    for pk, row in rows.items():
         city = None
         if row["city_id"] is not None:
             city = {"id": row["city_id"], "slug": row["city__slug"], "name": row["city__name"],
                     "country_code": row["city__country_code"], "currency": row["city__currency"],
                     "time_zone": row["city__time_zone"]}
         count = row["rating_count"]
-        cards.append({
+        cards[pk] = {
             "id": pk, "name": row["name"], "vertical": row["vertical"], "city": city,
             "categories": categories.get(pk, []), "address": row["address"], "latitude": row["latitude"],
             "longitude": row["longitude"], "time_zone": row["time_zone"], "price_level": row["price_level"],
             "languages": row["languages"], "photos": row["photos"], "currency": row["currency"],
             "accepts_wallet": row["accepts_wallet"], "tax_free": row["tax_free"],
             "rating_average": round(row["rating_sum"] / count, 2) if count else None, "rating_count": count,
-            "is_open_now": is_open, "distance_m": round(distance, 1),
-        })
+        }
     return cards
