@@ -20,6 +20,7 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from django.core.cache import cache
+from django.db.models.functions import ExtractHour, ExtractMinute
 from django.utils import timezone
 
 from services import conf
@@ -87,8 +88,12 @@ def _build(version: int | None) -> _Index:
                                             "accepts_wallet", "tax_free", "time_zone"))
     zones = sorted({r[8] for r in rows})
     zone_code = {z: i for i, z in enumerate(zones)}
-    hours = np.array(list(OpeningHours.objects.order_by("merchant_id").values_list(
-        "merchant_id", "weekday", "opens", "closes").iterator(chunk_size=20000)), dtype=object).reshape(-1, 4)
+    # Minutes since midnight computed by the database: plain integers load several times faster than times.
+    minutes = (OpeningHours.objects.order_by("merchant_id")
+               .annotate(open_m=ExtractHour("opens") * 60 + ExtractMinute("opens"),
+                         close_m=ExtractHour("closes") * 60 + ExtractMinute("closes"))
+               .values_list("merchant_id", "weekday", "open_m", "close_m"))
+    hours = np.array(list(minutes.iterator(chunk_size=50000)), dtype=np.int64).reshape(-1, 4)
     today = timezone.now().date()
     exceptions: dict[int, list[tuple[date, time | None, time | None]]] = {}
     # Exceptions from two days back to a week ahead cover every local "today/yesterday" until the next rebuild.
@@ -108,10 +113,8 @@ def _build(version: int | None) -> _Index:
         tax_free=np.fromiter((r[7] for r in rows), dtype=bool, count=len(rows)),
         zone=np.fromiter((zone_code[r[8]] for r in rows), dtype=np.int32, count=len(rows)),
         zones=zones, exceptions=exceptions,
-        hours_merchant=hours[:, 0].astype(np.int64),
-        hours_day=hours[:, 1].astype(np.int8),
-        hours_opens=np.fromiter((t.hour * 60 + t.minute for t in hours[:, 2]), dtype=np.int16, count=len(hours)),
-        hours_closes=np.fromiter((t.hour * 60 + t.minute for t in hours[:, 3]), dtype=np.int16, count=len(hours)))
+        hours_merchant=hours[:, 0].copy(), hours_day=hours[:, 1].astype(np.int8),
+        hours_opens=hours[:, 2].astype(np.int16), hours_closes=hours[:, 3].astype(np.int16))
 
 
 _lock = threading.Lock()
