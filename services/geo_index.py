@@ -20,7 +20,6 @@ from datetime import date, datetime, time, timedelta
 
 import numpy as np
 from django.core.cache import cache
-from django.db.models.functions import ExtractHour, ExtractMinute
 from django.utils import timezone
 
 from services import conf
@@ -38,6 +37,7 @@ VERSION_KEY = "services:geo-index-version"
 CHECK_EVERY_S = conf.GEO_INDEX_CHECK_S
 MAX_AGE_S = conf.GEO_INDEX_MAX_AGE_S
 VERTICAL_CODES = {v: i for i, v in enumerate(Vertical.values)}
+CARD_CACHE_MAX = 50_000  # per process, for list items and weekly hours
 
 
 def geo_index_invalidate() -> None:
@@ -62,24 +62,28 @@ class _Index:
     tax_free: np.ndarray
     zone: np.ndarray  # index into `zones`
     zones: list[str]
-    # Weekly hours as compact parallel arrays sorted by merchant id (minutes since midnight).
-    hours_merchant: np.ndarray
-    hours_day: np.ndarray
-    hours_opens: np.ndarray
-    hours_closes: np.ndarray
     exceptions: dict[int, list[tuple[date, time | None, time | None]]] = field(default_factory=dict)
     # Static list-item data of recently served merchants; dropped with the index when anything changes.
     cards: dict[int, dict] = field(default_factory=dict)
 
-    def hours_of(self, merchant_id: int) -> list[tuple[int, time, time]]:
-        start = np.searchsorted(self.hours_merchant, merchant_id, side="left")
-        end = np.searchsorted(self.hours_merchant, merchant_id, side="right")
-        return [(int(self.hours_day[i]), _time(self.hours_opens[i]), _time(self.hours_closes[i]))
-                for i in range(start, end)]
+    # Weekly hours of merchants that were candidates recently, loaded on first use (one query per batch of
+    # misses) and dropped with the index; loading all of them up front made a 100k-merchant build slow.
+    hours: dict[int, list[tuple[int, time, time]]] = field(default_factory=dict)
 
-
-def _time(minutes) -> time:
-    return time(int(minutes) // 60, int(minutes) % 60)
+    def hours_for(self, merchant_ids: list[int]) -> dict[int, list[tuple[int, time, time]]]:
+        known = self.hours
+        found = {pk: known[pk] for pk in merchant_ids if pk in known}
+        missing = [pk for pk in merchant_ids if pk not in found]
+        if missing:
+            loaded: dict[int, list[tuple[int, time, time]]] = {pk: [] for pk in missing}
+            for merchant_id, weekday, opens, closes in OpeningHours.objects.filter(
+                    merchant_id__in=missing).values_list("merchant_id", "weekday", "opens", "closes"):
+                loaded[merchant_id].append((weekday, opens, closes))
+            if len(known) > CARD_CACHE_MAX:
+                known.clear()
+            known.update(loaded)
+            found.update(loaded)
+        return found
 
 
 def _build(version: int | None) -> _Index:
@@ -88,12 +92,6 @@ def _build(version: int | None) -> _Index:
                                             "accepts_wallet", "tax_free", "time_zone"))
     zones = sorted({r[8] for r in rows})
     zone_code = {z: i for i, z in enumerate(zones)}
-    # Minutes since midnight computed by the database: plain integers load several times faster than times.
-    minutes = (OpeningHours.objects.order_by("merchant_id")
-               .annotate(open_m=ExtractHour("opens") * 60 + ExtractMinute("opens"),
-                         close_m=ExtractHour("closes") * 60 + ExtractMinute("closes"))
-               .values_list("merchant_id", "weekday", "open_m", "close_m"))
-    hours = np.array(list(minutes.iterator(chunk_size=50000)), dtype=np.int64).reshape(-1, 4)
     today = timezone.now().date()
     exceptions: dict[int, list[tuple[date, time | None, time | None]]] = {}
     # Exceptions from two days back to a week ahead cover every local "today/yesterday" until the next rebuild.
@@ -112,9 +110,7 @@ def _build(version: int | None) -> _Index:
         wallet=np.fromiter((r[6] for r in rows), dtype=bool, count=len(rows)),
         tax_free=np.fromiter((r[7] for r in rows), dtype=bool, count=len(rows)),
         zone=np.fromiter((zone_code[r[8]] for r in rows), dtype=np.int32, count=len(rows)),
-        zones=zones, exceptions=exceptions,
-        hours_merchant=hours[:, 0].copy(), hours_day=hours[:, 1].astype(np.int8),
-        hours_opens=hours[:, 2].astype(np.int16), hours_closes=hours[:, 3].astype(np.int16))
+        zones=zones, exceptions=exceptions)
 
 
 _lock = threading.Lock()
@@ -176,12 +172,13 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
     inside = distance <= radius_m
     rows, distance = rows[inside], distance[inside]
     order = np.lexsort((index.ids[rows], distance))
+    weekly = index.hours_for([int(pk) for pk in index.ids[rows]])
     at = at or timezone.now()
     found: list[tuple[int, float, bool]] = []
     for position in order:
         row = rows[position]
         merchant_id = int(index.ids[row])
-        is_open = is_open_with(hours=index.hours_of(merchant_id),
+        is_open = is_open_with(hours=weekly[merchant_id],
                                exceptions=index.exceptions.get(merchant_id, ()),
                                zone=tz_for(index.zones[index.zone[row]]), at=at)
         if open_now and not is_open:
@@ -191,8 +188,6 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
             break
     return found
 
-
-CARD_CACHE_MAX = 50_000
 
 
 def cards(*, hits: list[tuple[int, float, bool]]) -> list[dict]:
