@@ -87,9 +87,11 @@ class _Index:
 
 
 def _build(version: int | None) -> _Index:
+    # Sorted by latitude, so a query's latitude band is found by binary search instead of a full scan.
     rows = list(Merchant.objects.filter(is_active=True, latitude__isnull=False, longitude__isnull=False)
-                .order_by("pk").values_list("pk", "latitude", "longitude", "vertical", "city_id", "price_level",
-                                            "accepts_wallet", "tax_free", "time_zone"))
+                .order_by("latitude", "pk")
+                .values_list("pk", "latitude", "longitude", "vertical", "city_id", "price_level", "accepts_wallet",
+                             "tax_free", "time_zone"))
     zones = sorted({r[8] for r in rows})
     zone_code = {z: i for i, z in enumerate(zones)}
     today = timezone.now().date()
@@ -146,23 +148,26 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
     validate_point(lat=lat, lon=lon, radius_m=radius_m)
     index = _index()
     box = bounding_box(lat, lon, radius_m)
-    mask = (index.lat >= box.min_lat) & (index.lat <= box.max_lat)
+    start = int(np.searchsorted(index.lat, box.min_lat, side="left"))
+    end = int(np.searchsorted(index.lat, box.max_lat, side="right"))
+    band = slice(start, end)
+    mask = np.ones(end - start, dtype=bool)
     if box.lon_ranges:
         lon_mask = np.zeros_like(mask)
         for low, high in box.lon_ranges:
-            lon_mask |= (index.lon >= low) & (index.lon <= high)
+            lon_mask |= (index.lon[band] >= low) & (index.lon[band] <= high)
         mask &= lon_mask
     if vertical:
-        mask &= index.vertical == VERTICAL_CODES[vertical]
+        mask &= index.vertical[band] == VERTICAL_CODES[vertical]
     if city_id is not None:
-        mask &= index.city == city_id
+        mask &= index.city[band] == city_id
     if accepts_wallet is not None:
-        mask &= index.wallet == accepts_wallet
+        mask &= index.wallet[band] == accepts_wallet
     if tax_free is not None:
-        mask &= index.tax_free == tax_free
+        mask &= index.tax_free[band] == tax_free
     if price_levels:
-        mask &= np.isin(index.price, price_levels)
-    rows = np.nonzero(mask)[0]
+        mask &= np.isin(index.price[band], price_levels)
+    rows = np.nonzero(mask)[0] + start
     if rows.size == 0:
         return []
     phi1, phi2 = np.radians(lat), np.radians(index.lat[rows])
@@ -174,13 +179,21 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
     order = np.lexsort((index.ids[rows], distance))
     weekly = index.hours_for([int(pk) for pk in index.ids[rows]])
     at = at or timezone.now()
+    local_by_zone: dict[int, tuple[int, int, time]] = {}
     found: list[tuple[int, float, bool]] = []
     for position in order:
         row = rows[position]
         merchant_id = int(index.ids[row])
-        is_open = is_open_with(hours=weekly[merchant_id],
-                               exceptions=index.exceptions.get(merchant_id, ()),
-                               zone=tz_for(index.zones[index.zone[row]]), at=at)
+        zone = int(index.zone[row])
+        special = index.exceptions.get(merchant_id)
+        if special:
+            is_open = is_open_with(hours=weekly[merchant_id], exceptions=special,
+                                   zone=tz_for(index.zones[zone]), at=at)
+        else:
+            if zone not in local_by_zone:
+                local = at.astimezone(tz_for(index.zones[zone]))
+                local_by_zone[zone] = (local.weekday(), (local.weekday() - 1) % 7, local.time().replace(tzinfo=None))
+            is_open = _open_weekly(weekly[merchant_id], *local_by_zone[zone])
         if open_now and not is_open:
             continue
         found.append((merchant_id, float(distance[position]), is_open))
@@ -188,6 +201,16 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
             break
     return found
 
+
+
+def _open_weekly(hours: list[tuple[int, time, time]], today: int, yesterday: int, now_t: time) -> bool:
+    """`selectors.is_open_with` for a merchant without exceptions, with the local time computed once per zone."""
+    for weekday, opens, closes in hours:
+        if weekday == today and (opens <= now_t < closes if closes > opens else now_t >= opens):
+            return True
+        if weekday == yesterday and closes <= opens and now_t < closes:
+            return True
+    return False
 
 
 def cards(*, hits: list[tuple[int, float, bool]]) -> list[dict]:
