@@ -13,8 +13,10 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from payments import conf
 from payments.exceptions import (
@@ -89,7 +91,7 @@ def _overdraft_error(account: Account) -> Exception:
 
 
 def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", merchant_id: int | None = None,
-                reverses: LedgerTransaction | None = None) -> LedgerTransaction:
+                reverses: LedgerTransaction | None = None, at: datetime | None = None) -> LedgerTransaction:
     """Post one balanced transaction. Raises InsufficientFunds (and friends) before writing anything."""
     if kind not in TransactionKind.values:
         raise ValueError(f"unknown transaction kind {kind!r}")
@@ -121,6 +123,7 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
             account.balance = new_balance
         ledger_transaction = LedgerTransaction.objects.create(
             kind=kind, description=description[:255], merchant_id=merchant_id, reverses=reverses,
+            created_at=at or timezone.now(),
         )
         LedgerEntry.objects.bulk_create([
             LedgerEntry(transaction=ledger_transaction, account_id=account.pk, amount=amounts[account.pk],
