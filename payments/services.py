@@ -231,11 +231,13 @@ def merchant_qr_decode(*, payload: str) -> QrContent:
 
 # --- Payments ----------------------------------------------------------------------------------------
 
-def _default_pay_currency(payer: User, currency: str) -> str:
-    """Pay from the wallet in the merchant's currency if the payer holds one, else the home currency."""
-    if Account.objects.filter(kind=AccountKind.USER, user_id=payer.pk, currency=currency).exists():
-        return currency
-    return payer.home_currency
+def _payer_wallet(payer: User, merchant_currency: str, pay_currency: str | None) -> tuple[str, Account | None]:
+    """Which wallet pays: `pay_currency` if given, else the merchant's currency if the payer holds it,
+    else the home currency. Returns the currency and the wallet when already looked up."""
+    if pay_currency:
+        return pay_currency, None
+    wallet = Account.objects.filter(kind=AccountKind.USER, user_id=payer.pk, currency=merchant_currency).first()
+    return (merchant_currency, wallet) if wallet else (payer.home_currency, None)
 
 
 def _vat_for(*, payer: User, merchant: Merchant, amount: Money) -> int:
@@ -301,7 +303,7 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
         raise MerchantInactive()
     if not merchant.accepts_wallet:
         raise MerchantNotAcceptingWallet()
-    payer_currency = pay_currency or _default_pay_currency(payer, merchant.currency)
+    payer_currency, payer_wallet = _payer_wallet(payer, merchant.currency, pay_currency)
     try:
         currency_exponent(payer_currency)
     except MoneyError as exc:
@@ -328,7 +330,7 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
             payer_amount = Money(paid, merchant.currency).convert(fx_applied, payer_currency).amount
 
         fee = Money(gross, merchant.currency).multiply(conf.merchant_fee_rate()).amount
-        legs = [(account_for_user(user_id=payer.pk, currency=payer_currency), -payer_amount)]
+        legs = [(payer_wallet or account_for_user(user_id=payer.pk, currency=payer_currency), -payer_amount)]
         if payer_currency != merchant.currency:
             # The FX account buys the payer's currency and sells the merchant's; the spread stays there.
             legs += [(system_account(code=SystemAccount.FX, currency=payer_currency), payer_amount),
