@@ -113,3 +113,95 @@ class MerchantStaff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.role} @ {self.merchant_id}"
+
+
+# --- Opening hours ------------------------------------------------------------------------------
+class OpeningHours(models.Model):
+    """One opening interval on a weekday, in the merchant's own time zone.
+
+    `closes <= opens` means the interval crosses midnight (a bar open 18:00-02:00 is open until 02:00 on
+    the next day); `opens == closes` is open around the clock. A weekday may have several intervals
+    (lunch and dinner service)."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="opening_hours")
+    weekday = models.PositiveSmallIntegerField(help_text="0 = Monday ... 6 = Sunday")
+    opens = models.TimeField()
+    closes = models.TimeField()
+
+    class Meta:
+        ordering = ["merchant", "weekday", "opens"]
+        verbose_name_plural = "opening hours"
+        indexes = [models.Index(fields=["merchant", "weekday"], name="opening_hours_merchant_day")]
+        constraints = [models.CheckConstraint(condition=models.Q(weekday__gte=0, weekday__lte=6),
+                                              name="opening_hours_weekday_range")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} d{self.weekday} {self.opens:%H:%M}-{self.closes:%H:%M}"
+
+
+class OpeningException(models.Model):
+    """Special hours on one local date (holiday, private event). Any row for a date replaces the
+    weekday's regular hours; a row without times means closed all day."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="opening_exceptions")
+    date = models.DateField()
+    opens = models.TimeField(null=True, blank=True)
+    closes = models.TimeField(null=True, blank=True)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["merchant", "date", "opens"]
+        indexes = [models.Index(fields=["merchant", "date"], name="opening_exception_day")]
+        constraints = [models.CheckConstraint(
+            condition=models.Q(opens__isnull=True, closes__isnull=True)
+            | models.Q(opens__isnull=False, closes__isnull=False),
+            name="opening_exception_both_or_neither")]
+
+    def __str__(self) -> str:
+        return f"{self.merchant_id} {self.date} {'closed' if self.opens is None else f'{self.opens}-{self.closes}'}"
+
+    @property
+    def is_closed(self) -> bool:
+        return self.opens is None
+
+
+class SavedMerchant(models.Model):
+    """A user's favourite ("saved") merchant."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="saved_merchants")
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="saved_by")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "merchant"], name="saved_merchant_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saved {self.merchant_id}"
+
+
+# --- Trips --------------------------------------------------------------------------------------
+class TripStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Trip(models.Model):
+    """A user's planned stay in a city. While a trip is active (local dates at the destination) the
+    app treats the user as a traveller there (see `selectors.user_current_city`)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="trips")
+    destination = models.ForeignKey(City, on_delete=models.PROTECT, related_name="trips")
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    title = models.CharField(max_length=120, blank=True)
+    status = models.CharField(max_length=10, choices=TripStatus.choices, default=TripStatus.PLANNED)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-starts_on", "-pk"]
+        indexes = [models.Index(fields=["user", "starts_on", "ends_on"], name="trip_user_dates")]
+        constraints = [models.CheckConstraint(condition=models.Q(ends_on__gte=models.F("starts_on")),
+                                              name="trip_dates_ordered")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} -> {self.destination_id} {self.starts_on}..{self.ends_on}"
