@@ -503,6 +503,8 @@ def observations_bulk_write(rows: list[tuple], *, progress: Progress = _quiet) -
                "mean_speed_kmh", "occupancy", "received_at")
     names = ", ".join(columns)
     copy_sql = f"COPY traffic_obs_load ({names}) FROM STDIN"
+    create_sql = (f"CREATE TEMP TABLE traffic_obs_load ON COMMIT DROP AS "  # noqa: S608
+                  f"SELECT {names} FROM traffic_observation WITH NO DATA")
     merge_sql = (f"INSERT INTO traffic_observation ({names}) SELECT {names} FROM traffic_obs_load "  # noqa: S608
                  "ON CONFLICT (sensor_id, interval_start) DO NOTHING")
     values = ", ".join(["%s"] * len(columns))
@@ -512,12 +514,12 @@ def observations_bulk_write(rows: list[tuple], *, progress: Progress = _quiet) -
             part = rows[start:start + chunk]
             with transaction.atomic():
                 if connection.vendor == "postgresql":
-                    cursor.execute("CREATE TEMP TABLE IF NOT EXISTS traffic_obs_load "
-                                   "(LIKE traffic_observation INCLUDING DEFAULTS) ON COMMIT DROP")
+                    cursor.execute(create_sql)
                     with cursor.cursor.copy(copy_sql) as copy:
                         for row in part:
                             copy.write_row(row)
                     cursor.execute(merge_sql)
+                    cursor.execute("DROP TABLE traffic_obs_load")  # ON COMMIT does not fire in a savepoint
                 else:
                     cursor.executemany(portable_sql, part)
             progress(f"observations: {min(start + chunk, len(rows))}/{len(rows)} written")
