@@ -571,3 +571,88 @@ def traffic_simulate(*, city: City, days: float, end: datetime | None = None, in
                        "start": times[x.start_index].isoformat(), "minutes": (x.end_index - x.start_index) * interval_s
                        // 60, "severity": round(x.severity, 2)} for x in sim.incidents],
     }
+
+
+# --- Signal timing comparison ---------------------------------------------------------------------
+
+PERIODS_LOCAL_HOUR = {"am_peak": 8.0, "midday": 13.0, "pm_peak": 18.0, "evening": 21.0}
+
+
+def signals_compare(*, city: City, intersections: int = 12, fixed_cycle_s: float = 90.0, seconds: int = 3600,
+                    warmup_s: int = 900, seed: int = 0, progress: Progress = _quiet) -> dict[str, Any]:
+    """Average delay per vehicle of a fixed plan (`fixed_cycle_s`, equal greens: a legacy time-of-day
+    plan) against Webster plans computed per period from the forecast flows, on the same Poisson
+    arrivals (core/queueing.py), for the peak and off-peak periods of the latest observed weekday.
+    Webster's delay formula is reported beside the simulation as a cross-check."""
+    from services.traffic.core.queueing import Approach, green_mask, simulate_queues
+
+    latest = Observation.objects.filter(city=city).aggregate(m=Max("interval_start"))["m"]
+    if latest is None:
+        raise ValueError(f"no observations for {city.slug}: run simulate_traffic first")
+    offset = int(tz_offsets(np.array([int(latest.timestamp())]), city.time_zone)[0])
+    local_midnight = (int(latest.timestamp()) + offset) // 86400 * 86400 - offset
+    day = datetime.fromtimestamp(local_midnight, tz=UTC)
+    while features.local_clock(np.array([int(day.timestamp())]), np.array([offset]))[1][0] != 0:
+        day -= timedelta(days=1)  # the latest weekday
+    chosen = list(Intersection.objects.filter(city=city, signalised=True, phases__isnull=False).distinct()
+                  .order_by("pk")[:intersections])
+    if not chosen:
+        raise ValueError(f"{city.slug} has no signalised intersections with phases")
+    rng_seed = np.random.SeedSequence(seed)
+    totals = {"fixed": [0.0, 0], "webster": [0.0, 0]}
+    formula = {"fixed": [0.0, 0.0], "webster": [0.0, 0.0]}
+    oversaturated = {"fixed": 0, "webster": 0}
+    periods = {}
+    for name, hour in PERIODS_LOCAL_HOUR.items():
+        at = day + timedelta(hours=hour)
+        flows = flows_forecast(city=city, at=at)
+        period = {"fixed": [0.0, 0], "webster": [0.0, 0]}
+        for intersection in chosen:
+            phases = list(intersection.phases.prefetch_related("approaches").order_by("order"))
+            demands = phase_demands(intersection, phases, flows)
+            plan = webster.webster_plan(demands, min_cycle_s=intersection.min_cycle_s,
+                                        max_cycle_s=intersection.max_cycle_s)
+            lost = intersection.lost_time_per_phase_s
+            fixed_green = (fixed_cycle_s - lost * len(phases)) / len(phases)
+            approaches, rates = [], []
+            for index, phase in enumerate(phases):
+                for segment in phase.approaches.all():
+                    approaches.append(Approach(index, intersection.saturation_flow_per_lane_vph * segment.lanes / 3600))
+                    rates.append(flows.get(segment.pk, 0.0) / 3600)
+            demand = np.repeat(np.array(rates)[:, None], seconds + warmup_s, axis=1)
+            child = rng_seed.spawn(1)[0]
+            plans = {"fixed": [fixed_green] * len(phases), "webster": plan.greens_s}
+            for label, greens in plans.items():
+                mask = green_mask(greens_s=greens, lost_per_phase_s=lost, seconds=seconds + warmup_s)
+                result = simulate_queues(approaches=approaches, demand_vps=demand, mask=mask,
+                                         rng=np.random.default_rng(child), warmup_s=warmup_s)
+                period[label][0] += result.total_delay_s
+                period[label][1] += result.arrivals
+            # Webster's formula, flow-weighted over the approaches it can judge (x < 1 under both plans).
+            for approach, rate in zip(approaches, rates, strict=True):
+                delays = {}
+                for label, greens in plans.items():
+                    delays[label] = webster.webster_delay(
+                        cycle_s=sum(greens) + lost * len(phases), green_s=greens[approach.phase_index],
+                        flow_vps=rate, saturation_vps=approach.saturation_vps)
+                    oversaturated[label] += not math.isfinite(delays[label])
+                if all(math.isfinite(d) for d in delays.values()):
+                    for label, d in delays.items():
+                        formula[label][0] += d * rate
+                        formula[label][1] += rate
+        for label in totals:
+            totals[label][0] += period[label][0]
+            totals[label][1] += period[label][1]
+        periods[name] = {label: round(period[label][0] / max(period[label][1], 1), 2) for label in period}
+        progress(f"{name}: fixed {periods[name]['fixed']} s/veh, webster {periods[name]['webster']} s/veh")
+    fixed = totals["fixed"][0] / max(totals["fixed"][1], 1)
+    computed = totals["webster"][0] / max(totals["webster"][1], 1)
+    return {
+        "city": city.slug, "intersections": len(chosen), "day": day.date().isoformat(),
+        "vehicles": totals["webster"][1], "fixed_cycle_s": fixed_cycle_s,
+        "fixed_delay_s": round(fixed, 2), "webster_delay_s": round(computed, 2),
+        "reduction_pct": round(100 * (fixed - computed) / fixed, 1) if fixed else 0.0,
+        "periods": periods,
+        "formula_check": {label: round(v[0] / v[1], 2) if v[1] else None for label, v in formula.items()},
+        "oversaturated_approach_periods": oversaturated,
+    }

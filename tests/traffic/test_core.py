@@ -28,20 +28,29 @@ def test_webster_matches_the_hand_worked_example():
     assert plan.degrees_of_saturation == pytest.approx([0.6538, 0.6538], abs=1e-3)
 
 
-def test_webster_pedestrian_minimum_takes_green_from_the_other_phase():
-    # Same demand, but phase 2 serves a crossing that needs 15 s: g2 = 15, g1 = 26 - 15 = 11.
+def test_webster_pedestrian_minimum_lengthens_the_cycle_keeping_the_degree_of_saturation():
+    # Same demand, but phase 2 serves a crossing that needs 15 s (> its 10.4 s share).
+    # Webster's x = Y C0 / (C0 - L) = 0.5 * 34 / 26 = 0.6538; phase 1 keeps it: g1 = 0.3 C / x, and
+    # C = L + 15 + g1  =>  C = (8 + 15) / (1 - 0.3 / 0.6538) = 23 / 0.5412 = 42.5 s, g1 = 19.5 s.
     plan = webster.webster_plan([webster.PhaseDemand(0.30, 4.0, 5.0, 60.0),
                                  webster.PhaseDemand(0.20, 4.0, 5.0, 60.0, pedestrian_min_s=15.0)],
                                 min_cycle_s=20, max_cycle_s=150)
-    assert plan.cycle_s == pytest.approx(34.0)
-    assert plan.greens_s == pytest.approx([11.0, 15.0])
+    assert plan.cycle_s == pytest.approx(42.5, abs=0.01)
+    assert plan.greens_s == pytest.approx([19.5, 15.0], abs=0.01)
+    assert plan.degrees_of_saturation[0] == pytest.approx(0.6538, abs=1e-3)
+    # A shorter maximum cycle caps it: the rest is shared by y within 40 s.
+    capped = webster.webster_plan([webster.PhaseDemand(0.30, 4.0, 5.0, 60.0),
+                                   webster.PhaseDemand(0.20, 4.0, 5.0, 60.0, pedestrian_min_s=15.0)],
+                                  min_cycle_s=20, max_cycle_s=40)
+    assert capped.cycle_s == pytest.approx(40.0) and capped.greens_s == pytest.approx([17.0, 15.0])
 
 
 def test_webster_cycle_bounds_and_oversaturation():
     light = webster.webster_plan([webster.PhaseDemand(0.05), webster.PhaseDemand(0.05)], min_cycle_s=40)
     assert light.cycle_s == pytest.approx(40.0)  # C0 = 17/0.9 = 18.9 s, raised to the minimum
     assert sum(light.greens_s) == pytest.approx(32.0)
-    heavy = webster.webster_plan([webster.PhaseDemand(0.6), webster.PhaseDemand(0.5)], max_cycle_s=120)
+    heavy = webster.webster_plan([webster.PhaseDemand(0.6, max_green_s=90), webster.PhaseDemand(0.5, max_green_s=90)],
+                                 max_cycle_s=120)
     assert heavy.oversaturated and heavy.cycle_s == pytest.approx(120.0)
     assert math.isinf(heavy.webster_cycle_s)
 

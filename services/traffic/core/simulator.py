@@ -85,8 +85,9 @@ def simulate(*, free_flow_kmh: np.ndarray, lanes: np.ndarray, arterial: np.ndarr
         incidents.append(InjectedIncident(seg, start, end, severity))
     speed = np.clip(speed, 2.0, None)
 
-    capacity_vph = lanes[:, None] * 1800.0
-    flow_vph = capacity_vph * np.minimum(vc, 1.0)
+    # Link flow at v/c: an urban lane behind signals passes ~800 veh/h (green for about half the cycle).
+    capacity_vph = lanes[:, None] * 800.0
+    flow_vph = capacity_vph * np.minimum(vc, 1.1)
     for incident in incidents:  # a blocked segment passes fewer vehicles
         flow_vph[incident.segment_index, incident.start_index:incident.end_index] *= incident.severity + 0.2
     count = rng.poisson(flow_vph * interval_s / 3600.0)
