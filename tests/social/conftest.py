@@ -7,6 +7,12 @@ from tests.factories import MerchantFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """These tests create many users; Argon2 is deliberately slow and not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _eager_tasks():
     """Timeline tasks run in-process after commit, also when REDIS_URL is set (no worker in tests)."""
     previous = celery_app.conf.task_always_eager
