@@ -123,7 +123,7 @@ def test_checkin_creates_a_post_and_an_event(auth_client, user, merchant, django
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_reviews_keep_the_rating_summary_exact(concurrently):
     merchant = MerchantFactory()
     reviewers = UserFactory.create_batch(16)
@@ -137,7 +137,7 @@ def test_concurrent_reviews_keep_the_rating_summary_exact(concurrently):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_edits_and_duplicate_creates_stay_consistent(concurrently):
     merchant = MerchantFactory()
     author = UserFactory()
