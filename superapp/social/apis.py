@@ -257,11 +257,12 @@ class MerchantReviewsApi(APIView):
 
 class CheckInCreateApi(APIView):
     @extend_schema(request=s.CheckInCreateSerializer, responses={201: s.CheckInSerializer}, tags=TAG_REVIEWS,
-                   summary="Check in at a merchant")
+                   summary="Check in at a merchant (optionally sharing a wallet payment there)")
     def post(self, request):
         data = s.validated(s.CheckInCreateSerializer(data=request.data))
         checkin = services.checkin_create(user=request.user, **data)
-        body = {"id": checkin.pk, "merchant_id": checkin.merchant_id, "created_at": checkin.created_at,
+        body = {"id": checkin.pk, "merchant_id": checkin.merchant_id, "payment_id": checkin.payment_id,
+                "created_at": checkin.created_at,
                 "post": _post_out(request, checkin.post_id)}
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -175,6 +175,9 @@ class CheckIn(models.Model):
     post = models.OneToOneField(Post, on_delete=models.CASCADE, related_name="checkin")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="checkins")
     merchant = models.ForeignKey("services.Merchant", on_delete=models.CASCADE, related_name="checkins")
+    # "Share this visit": the wallet payment behind it; one check-in per payment.
+    payment = models.OneToOneField("payments.Payment", null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="social_checkin")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -104,6 +104,7 @@ class ReviewSerializer(serializers.ModelSerializer):
 class CheckInSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     merchant_id = serializers.IntegerField()
+    payment_id = serializers.IntegerField(allow_null=True, help_text="The shared wallet payment, if any.")
     post = PostSerializer()
     created_at = serializers.DateTimeField()
 
@@ -258,6 +259,9 @@ class ReviewUpdateSerializer(serializers.Serializer):
 
 class CheckInCreateSerializer(serializers.Serializer):
     merchant_id = serializers.IntegerField(min_value=1)
+    payment_id = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, default=None,
+        help_text="Share this visit: one of my own succeeded wallet payments at this merchant, once.")
     text = serializers.CharField(max_length=conf.POST_TEXT_MAX, allow_blank=True, required=False, default="")
     photos = _photos_field(required=False, default=list)
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from payments.models import Payment, PaymentStatus
 from recommender.models import InteractionKind
 from recommender.services import interaction_record_on_commit
 from services.models import City, Merchant
@@ -417,19 +418,37 @@ def review_delete(*, user: User, review_id: int) -> None:
 
 # --- check-ins ------------------------------------------------------------------------------------------
 def checkin_create(*, user: User, merchant_id: int, text: str = "", photos: Sequence[str] | None = None,
-                   visibility: str = Visibility.PUBLIC) -> CheckIn:
+                   visibility: str = Visibility.PUBLIC, payment_id: int | None = None) -> CheckIn:
+    """Check in at a merchant; with `payment_id`, "share this visit" from one of my own succeeded
+    wallet payments at that merchant (each payment once)."""
     text = _validate_text(text, conf.POST_TEXT_MAX)
     photos = _validate_photos(photos)
     visibility = _validate_visibility(visibility)
     merchant = _active_merchant(merchant_id)
-    with transaction.atomic():
-        post = Post.objects.create(author=user, kind=PostKind.CHECKIN, text=text, photos=photos,
-                                   merchant=merchant, city_id=merchant.city_id, visibility=visibility)
-        checkin = CheckIn.objects.create(post=post, user=user, merchant=merchant)
-        _stats_add(user.pk, posts_count=1)
-        interaction_record_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.CHECKIN,
-                                     value=1.0, source=f"checkin:{checkin.pk}")
-        _on_commit_fan_out(post.pk)
+    payment = None
+    if payment_id is not None:
+        # Someone else's payment, a failed or pending one, or one at another merchant all get the same
+        # answer: the check-in must not reveal whether a payment id exists.
+        payment = Payment.objects.filter(pk=payment_id, payer=user, merchant=merchant,
+                                         status=PaymentStatus.SUCCEEDED).first()
+        if payment is None:
+            raise exc.PaymentNotShareable(details={"payment_id": [str(payment_id)]})
+        if CheckIn.objects.filter(payment=payment).exists():
+            raise exc.PaymentAlreadyShared()
+    try:
+        with transaction.atomic():
+            post = Post.objects.create(author=user, kind=PostKind.CHECKIN, text=text, photos=photos,
+                                       merchant=merchant, city_id=merchant.city_id, visibility=visibility)
+            # The unique payment column settles two concurrent shares of the same payment.
+            checkin = CheckIn.objects.create(post=post, user=user, merchant=merchant, payment=payment)
+            _stats_add(user.pk, posts_count=1)
+            interaction_record_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.CHECKIN,
+                                         value=1.0, source=f"checkin:{checkin.pk}")
+            _on_commit_fan_out(post.pk)
+    except IntegrityError:
+        if payment is None:
+            raise
+        raise exc.PaymentAlreadyShared()
     return checkin
 
 
