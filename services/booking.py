@@ -32,6 +32,7 @@ from superapp.exceptions import NotFound
 from superapp.money import Money
 
 MAX_NIGHTS = 30
+MAX_DAYS_AHEAD = 730
 MAX_UNITS = 20
 
 
@@ -64,6 +65,9 @@ def _request_shape(*, product: Product, day: date, check_out: date | None, at_ti
     if party_size < 1:
         raise PartySizeAboveCapacity("The party needs at least one person.", code="invalid_party_size")
     today = local_now(product, now).date()
+    if day > today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidBookingDates(f"Bookings open at most {MAX_DAYS_AHEAD} days ahead.",
+                                  code="booking_too_far_ahead", details={"date": str(day)})
     if product.kind == ProductKind.HOTEL_ROOM:
         check_out = check_out or day + timedelta(days=1)
         nights = (check_out - day).days

@@ -52,6 +52,8 @@ class ProductAvailabilityApi(APIView):
         params.is_valid(raise_exception=True)
         today = booking.local_now(product, timezone.now()).date()
         date_from = params.validated_data.get("date_from") or today
+        if date_from > today + timedelta(days=booking.MAX_DAYS_AHEAD):
+            return Response([])  # nothing is on sale that far ahead
         date_to = params.validated_data.get("date_to") or date_from + timedelta(days=MAX_AVAILABILITY_DAYS)
         date_to = min(date_to, date_from + timedelta(days=MAX_AVAILABILITY_DAYS))
         slots = InventorySlot.objects.filter(product=product, date__gte=max(date_from, today),

@@ -194,7 +194,7 @@ def categories_tree() -> list[dict]:
 def city_resolve(value: str | int) -> City:
     """A city by id or slug, or `unknown_city`."""
     text = str(value).strip()
-    lookup = {"pk": int(text)} if text.isdigit() else {"slug": text}
+    lookup = {"pk": int(text)} if text.isdigit() and len(text) < 19 else {"slug": text}
     city = City.objects.filter(**lookup).first()
     if city is None:
         raise UnknownCity(f"Unknown city {text!r}.", details={"city": text})
@@ -203,7 +203,7 @@ def city_resolve(value: str | int) -> City:
 
 def category_resolve(value: str | int) -> Category:
     text = str(value).strip()
-    lookup = {"pk": int(text)} if text.isdigit() else {"slug": text}
+    lookup = {"pk": int(text)} if text.isdigit() and len(text) < 19 else {"slug": text}
     category = Category.objects.filter(**lookup).first()
     if category is None:
         raise UnknownCategory(f"Unknown category {text!r}.", details={"category": text})

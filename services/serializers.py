@@ -66,7 +66,7 @@ class OpeningExceptionSerializer(serializers.ModelSerializer):
 
 
 class MerchantListSerializer(serializers.ModelSerializer):
-    city = CityRefSerializer(read_only=True)
+    city = CityRefSerializer(read_only=True, allow_null=True)
     categories = CategoryRefSerializer(many=True, read_only=True)
     rating_average = serializers.FloatField(read_only=True, allow_null=True)
     is_open_now = serializers.SerializerMethodField()

@@ -161,3 +161,13 @@ def test_bookings_of_others_are_404(auth_client):
     assert_error_shape(auth_client.post(f"/api/v1/bookings/{theirs.pk}/cancel", HTTP_IDEMPOTENCY_KEY="x"), 404)
     stranger_view = client_for(UserFactory()).get(f"/api/v1/merchants/{tour.merchant_id}/bookings")
     assert_error_shape(stranger_view, 403, "not_merchant_staff")
+
+
+@pytest.mark.django_db
+def test_far_future_dates_are_refused_not_crashing(auth_client):
+    hotel = product_with_slots(kind="hotel_room", days=[FUTURE], capacity=3, start=time(15), max_party_size=2)
+    response = auth_client.post("/api/v1/bookings/quote", {"product_id": hotel.pk, "date": "9999-12-31",
+                                                           "party_size": 1}, format="json")
+    assert_error_shape(response, 400, "booking_too_far_ahead")
+    availability = auth_client.get(f"/api/v1/products/{hotel.pk}/availability", {"date_from": "9999-12-31"})
+    assert availability.status_code == 200 and availability.json() == []
