@@ -49,7 +49,8 @@ class MerchantCursorPagination(DefaultCursorPagination):
 class MerchantListApi(APIView):
     pagination_class = MerchantCursorPagination
 
-    @extend_schema(parameters=[s.MerchantSearchParamsSerializer], responses={200: s.MerchantListSerializer(many=True)},
+    @extend_schema(parameters=[s.MerchantSearchParamsSerializer],
+                   responses={200: s.PaginatedMerchantList}, operation_id="merchants_list",
                    tags=["merchants"], summary="Search merchants",
                    description="Text search and filters; `open_now` uses each merchant's own time zone. "
                                "Cursor-paginated, a fixed number of queries per page.")
@@ -167,7 +168,7 @@ class MerchantSaveApi(APIView):
 class SavedMerchantListApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    @extend_schema(responses={200: s.SavedMerchantSerializer(many=True)}, tags=["merchants"],
+    @extend_schema(responses={200: s.PaginatedSavedMerchantList}, tags=["merchants"],
                    summary="My saved merchants")
     def get(self, request):
         queryset = SavedMerchant.objects.filter(user=request.user).select_related("merchant__city").prefetch_related(
@@ -190,7 +191,7 @@ class MyMerchantsApi(APIView):
 class TripListApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    @extend_schema(responses={200: s.TripSerializer(many=True)}, tags=["trips"], summary="My trips")
+    @extend_schema(responses={200: s.PaginatedTripList}, operation_id="trips_list", tags=["trips"], summary="My trips")
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.trips_for_user(user=request.user), request, view=self)

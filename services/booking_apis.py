@@ -79,7 +79,8 @@ class BookingQuoteApi(APIView):
 class BookingListApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    @extend_schema(responses={200: s.BookingSerializer(many=True)}, tags=["bookings"], summary="My bookings")
+    @extend_schema(responses={200: s.PaginatedBookingList}, tags=["bookings"], summary="My bookings",
+                   operation_id="bookings_list")
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(_bookings_for(request.user), request, view=self)
@@ -134,7 +135,7 @@ class BookingCancelApi(APIView):
 class MerchantBookingsApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    @extend_schema(responses={200: s.BookingSerializer(many=True)}, tags=["bookings"],
+    @extend_schema(responses={200: s.PaginatedBookingList}, tags=["bookings"],
                    summary="Bookings of a merchant (its staff only)")
     def get(self, request, merchant_id: int):
         merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)

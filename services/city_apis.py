@@ -42,7 +42,7 @@ class CityServicesApi(APIView):
 
 
 class BillAccountListApi(APIView):
-    @extend_schema(responses={200: s.BillAccountSerializer(many=True)}, tags=["city services"],
+    @extend_schema(responses={200: s.PaginatedBillAccountList}, tags=["city services"],
                    summary="My linked bill accounts")
     def get(self, request):
         accounts = BillAccount.objects.filter(user=request.user).select_related("provider__city")
@@ -75,7 +75,8 @@ class BillAccountRefreshApi(APIView):
 
 
 class BillListApi(APIView):
-    @extend_schema(parameters=[s.BillListParamsSerializer], responses={200: s.BillSerializer(many=True)},
+    @extend_schema(parameters=[s.BillListParamsSerializer], responses={200: s.PaginatedBillList},
+                   operation_id="bills_list",
                    tags=["city services"], summary="My bills (due and paid)")
     def get(self, request):
         params = s.BillListParamsSerializer(data=request.query_params.dict())
@@ -107,7 +108,7 @@ class BillPayApi(APIView):
 
 
 class TransitCardListApi(APIView):
-    @extend_schema(responses={200: s.TransitCardSerializer(many=True)}, tags=["city services"],
+    @extend_schema(responses={200: s.PaginatedTransitCardList}, tags=["city services"],
                    summary="My transit cards")
     def get(self, request):
         cards = TransitCard.objects.filter(user=request.user).select_related("provider__city")
@@ -142,7 +143,7 @@ class TransitTopUpApi(APIView):
 
 
 class ParkingSessionListApi(APIView):
-    @extend_schema(responses={200: s.ParkingSessionSerializer(many=True)}, tags=["city services"],
+    @extend_schema(responses={200: s.PaginatedParkingSessionList}, tags=["city services"],
                    summary="My parking sessions")
     def get(self, request):
         return _paginate(self, request, ParkingSession.objects.filter(user=request.user), s.ParkingSessionSerializer)
@@ -162,7 +163,7 @@ class ParkingSessionListApi(APIView):
 
 class NotificationListApi(APIView):
     @extend_schema(parameters=[s.NotificationListParamsSerializer],
-                   responses={200: s.NotificationSerializer(many=True)}, tags=["notifications"],
+                   responses={200: s.PaginatedNotificationList}, tags=["notifications"],
                    summary="My notifications (bill reminders, ...)")
     def get(self, request):
         params = s.NotificationListParamsSerializer(data=request.query_params.dict())

@@ -25,6 +25,21 @@ from services.selectors import merchant_is_open
 from superapp.money import Money, currency_exponent
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "09:30:00",
+                      "description": "Local wall-clock time at the merchant (no offset)"})
+class LocalTimeField(serializers.TimeField):
+    """A local time of day; documented as a plain HH:MM[:SS] string (JSON Schema's `time` demands an offset)."""
+
+
+def paginated(child: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The cursor-paginated envelope of `child` items, for views that paginate by hand."""
+    return type(name, (serializers.Serializer,), {
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null"),
+        "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null"),
+        "results": child(many=True),
+    })
+
+
 class CitySerializer(serializers.ModelSerializer):
     class Meta:
         model = City
@@ -52,6 +67,9 @@ class CategoryNodeSerializer(serializers.Serializer):
 
 
 class OpeningHoursSerializer(serializers.ModelSerializer):
+    opens = LocalTimeField(read_only=True)
+    closes = LocalTimeField(read_only=True)
+
     class Meta:
         model = OpeningHours
         fields = ["weekday", "opens", "closes"]
@@ -59,6 +77,8 @@ class OpeningHoursSerializer(serializers.ModelSerializer):
 
 class OpeningExceptionSerializer(serializers.ModelSerializer):
     is_closed = serializers.BooleanField(read_only=True)
+    opens = LocalTimeField(read_only=True, allow_null=True)
+    closes = LocalTimeField(read_only=True, allow_null=True)
 
     class Meta:
         model = OpeningException
@@ -165,8 +185,8 @@ class MerchantUpdateSerializer(serializers.Serializer):
 
 class OpeningIntervalSerializer(serializers.Serializer):
     weekday = serializers.IntegerField(min_value=0, max_value=6, help_text="0 = Monday ... 6 = Sunday")
-    opens = serializers.TimeField()
-    closes = serializers.TimeField(help_text="At or before `opens`: the interval crosses midnight")
+    opens = LocalTimeField()
+    closes = LocalTimeField(help_text="At or before `opens`: the interval crosses midnight")
 
 
 class OpeningHoursReplaceSerializer(serializers.Serializer):
@@ -174,8 +194,8 @@ class OpeningHoursReplaceSerializer(serializers.Serializer):
 
 
 class TimeSpanSerializer(serializers.Serializer):
-    opens = serializers.TimeField()
-    closes = serializers.TimeField()
+    opens = LocalTimeField()
+    closes = LocalTimeField()
 
 
 class OpeningExceptionSetSerializer(serializers.Serializer):
@@ -231,6 +251,7 @@ class MoneySerializer(serializers.Serializer):
 
 class ProductSerializer(serializers.ModelSerializer):
     price = serializers.SerializerMethodField()
+    start_time = LocalTimeField(read_only=True, help_text="Local check-in / start time (tables: per slot)")
     merchant_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -246,6 +267,7 @@ class ProductSerializer(serializers.ModelSerializer):
 
 class SlotSerializer(serializers.ModelSerializer):
     available = serializers.IntegerField(read_only=True)
+    start_time = LocalTimeField(read_only=True)
     price = serializers.SerializerMethodField()
 
     class Meta:
@@ -269,7 +291,7 @@ class BookingRequestSerializer(serializers.Serializer):
     product_id = serializers.IntegerField(min_value=1)
     date = serializers.DateField(help_text="Local date: check-in, table date or tour date")
     check_out = serializers.DateField(required=False, allow_null=True, default=None, help_text="Hotel rooms only")
-    time = serializers.TimeField(required=False, allow_null=True, default=None, help_text="Table slot, e.g. 19:30")
+    time = LocalTimeField(required=False, allow_null=True, default=None, help_text="Table slot, e.g. 19:30")
     party_size = serializers.IntegerField(min_value=1, max_value=100)
     rooms = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=20)
 
@@ -461,3 +483,15 @@ class NotificationListParamsSerializer(serializers.Serializer):
 
 class MarkedReadSerializer(serializers.Serializer):
     marked_read = serializers.IntegerField()
+
+
+# Cursor-paginated envelopes for the hand-paginated list views.
+PaginatedMerchantList = paginated(MerchantListSerializer, "PaginatedMerchantList")
+PaginatedSavedMerchantList = paginated(SavedMerchantSerializer, "PaginatedSavedMerchantList")
+PaginatedTripList = paginated(TripSerializer, "PaginatedTripList")
+PaginatedBookingList = paginated(BookingSerializer, "PaginatedBookingList")
+PaginatedBillAccountList = paginated(BillAccountSerializer, "PaginatedBillAccountList")
+PaginatedBillList = paginated(BillSerializer, "PaginatedBillList")
+PaginatedTransitCardList = paginated(TransitCardSerializer, "PaginatedTransitCardList")
+PaginatedParkingSessionList = paginated(ParkingSessionSerializer, "PaginatedParkingSessionList")
+PaginatedNotificationList = paginated(NotificationSerializer, "PaginatedNotificationList")
