@@ -29,6 +29,8 @@ from services.traffic.models import Device, DeviceKind, Observation
 # The batch travels as ONE json parameter (orjson renders it in well under a millisecond) that the
 # server expands with json_to_recordset: far cheaper than binding eight 500-element arrays.
 # set_config(..., is_local => true) rides in the same statement as the insert: one round trip.
+MAX_ID = 2**63 - 1
+
 _INSERT_SQL = """
 WITH cfg AS (SELECT set_config('synchronous_commit', %(synchronous_commit)s, true))
 INSERT INTO traffic_observation
@@ -137,7 +139,8 @@ def observations_ingest(*, device: Device, rows: list[Any], now: datetime | None
     result = IngestResult(received=len(rows))
     errors = result.errors
     sensor_ids = {row.get("sensor_id") for row in rows if isinstance(row, dict)}
-    sensor_ids = {s for s in sensor_ids if isinstance(s, int) and not isinstance(s, bool)}
+    # Ids outside bigint cannot exist (and would overflow the driver): they stay unknown sensors.
+    sensor_ids = {s for s in sensor_ids if isinstance(s, int) and not isinstance(s, bool) and 0 < s <= MAX_ID}
     sensors = _sensors(sensor_ids, device.city_id)
     max_speed = conf.max_speed_kmh()
     horizon = now.timestamp() + conf.future_tolerance_s()

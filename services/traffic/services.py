@@ -191,7 +191,8 @@ def sightings_ingest(*, device: Device, rows: list[Any], now: datetime | None = 
     """Store plate sightings (hashed) from a plate-reading camera or a gateway; per-row reasons."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=conf.future_tolerance_s())
-    ids = {r.get("sensor_id") for r in rows if isinstance(r, dict) and isinstance(r.get("sensor_id"), int)}
+    ids = {r.get("sensor_id") for r in rows if isinstance(r, dict) and isinstance(r.get("sensor_id"), int)
+           and 0 < r["sensor_id"] < 2**63}  # larger ids cannot exist and would overflow the driver
     sensors = dict(Device.objects.filter(pk__in=ids, city_id=device.city_id, kind=DeviceKind.CAMERA)
                    .values_list("pk", "revoked_at"))
     readers = set(Device.objects.filter(pk__in=ids, is_plate_reader=True).values_list("pk", flat=True))
