@@ -1,0 +1,477 @@
+"""Interaction logs, confidence weighting, id maps and train/test splits.
+
+Everything here is plain NumPy/SciPy so the Django side can build an ``InteractionLog``
+from a queryset (``values_list``) and hand it over without this package knowing about
+models or the ORM.
+
+Conventions used throughout the package:
+
+* The interaction matrix is ``users x items`` CSR, float32. Row ``r`` is external user
+  ``Dataset.user_ids[r]``, column ``c`` is external item ``Dataset.item_ids[c]``.
+* Matrix values are *confidences*: non-negative, larger means "more sure the user likes
+  it". Zero/absent means "no signal"; implicit-feedback models treat that as a weak
+  negative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "SCALING_METHODS",
+    "ConfidenceScaler",
+    "Dataset",
+    "InteractionLog",
+    "Split",
+    "build_matrix",
+    "confidence_from_events",
+    "scale_confidence",
+    "split_by_time",
+    "split_by_time_cut",
+    "split_random_per_user",
+    "validation_split",
+]
+
+SECONDS_PER_DAY = 86_400.0
+
+
+# ----------------------------------------------------------------------------- logs
+
+
+@dataclass(frozen=True)
+class InteractionLog:
+    """A flat list of interaction events (one row per event, duplicates allowed).
+
+    Attributes:
+        user_ids: external user ids (ints or strings), shape ``(n,)``.
+        item_ids: external item ids (ints or strings), shape ``(n,)``.
+        weights: per-event confidence contribution (float32). May be negative (a refund
+            or a 1-star rating lowers the pair's total); totals are clipped at 0 when the
+            matrix is built.
+        timestamps: unix seconds (float64); NaN where unknown. Needed only for decay
+            and time-based splits.
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    weights: np.ndarray
+    timestamps: np.ndarray
+
+    def __init__(
+        self,
+        *,
+        user_ids: Sequence[Any] | np.ndarray,
+        item_ids: Sequence[Any] | np.ndarray,
+        weights: Sequence[float] | np.ndarray | None = None,
+        timestamps: Sequence[float | None] | np.ndarray | None = None,
+    ) -> None:
+        users = np.asarray(user_ids)
+        items = np.asarray(item_ids)
+        n = len(users)
+        if users.ndim != 1 or items.shape != (n,):
+            raise ValueError("user_ids and item_ids must be 1-D arrays of equal length")
+        w = np.ones(n, dtype=np.float32) if weights is None else np.asarray(weights, dtype=np.float32)
+        if w.shape != (n,):
+            raise ValueError("weights must have one value per event")
+        if timestamps is None:
+            ts = np.full(n, np.nan, dtype=np.float64)
+        else:
+            # None -> NaN so Django's nullable DateTime columns can be passed straight in.
+            ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64) if (
+                not isinstance(timestamps, np.ndarray) or timestamps.dtype == object
+            ) else timestamps.astype(np.float64)
+            if ts.shape != (n,):
+                raise ValueError("timestamps must have one value per event")
+        object.__setattr__(self, "user_ids", users)
+        object.__setattr__(self, "item_ids", items)
+        object.__setattr__(self, "weights", w)
+        object.__setattr__(self, "timestamps", ts)
+
+    def __len__(self) -> int:
+        return len(self.user_ids)
+
+    def subset(self, mask: np.ndarray) -> InteractionLog:
+        """Events selected by a boolean mask or an index array (order preserved)."""
+        return InteractionLog(
+            user_ids=self.user_ids[mask],
+            item_ids=self.item_ids[mask],
+            weights=self.weights[mask],
+            timestamps=self.timestamps[mask],
+        )
+
+
+@dataclass
+class Dataset:
+    """An interaction matrix plus the maps between rows/columns and external ids.
+
+    ``user_index``/``item_index`` are the inverse of ``user_ids``/``item_ids``; they are
+    plain dicts because serving looks up one id at a time.
+    """
+
+    matrix: sp.csr_matrix
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_index: dict[Any, int] = field(repr=False)
+    item_index: dict[Any, int] = field(repr=False)
+
+    @property
+    def n_users(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.matrix.shape[1]
+
+    def user_rows(self, ids: Sequence[Any] | np.ndarray) -> np.ndarray:
+        """Rows of the given external user ids; -1 for ids unknown to this dataset."""
+        return np.array([self.user_index.get(_py(u), -1) for u in ids], dtype=np.int64)
+
+    def item_rows(self, ids: Sequence[Any] | np.ndarray) -> np.ndarray:
+        """Columns of the given external item ids; -1 for ids unknown to this dataset."""
+        return np.array([self.item_index.get(_py(i), -1) for i in ids], dtype=np.int64)
+
+
+def _py(x: Any) -> Any:
+    # numpy scalars hash like Python ones, but keep dict keys plain for JSON/Django use.
+    return x.item() if isinstance(x, np.generic) else x
+
+
+def _index(ids: np.ndarray) -> dict[Any, int]:
+    return {_py(v): i for i, v in enumerate(ids.tolist())}
+
+
+def _encode(values: np.ndarray, known: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Map values to codes; with ``known`` given, unknown values get -1."""
+    if known is None:
+        uniques, codes = np.unique(values, return_inverse=True)
+        return uniques, codes.astype(np.int64)
+    index = _index(known)
+    codes = np.fromiter((index.get(v, -1) for v in values.tolist()), dtype=np.int64, count=len(values))
+    return known, codes
+
+
+def _coo_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Sum duplicates, clip negative totals to 0 and drop explicit zeros.
+
+    Clipping happens *after* summing so that e.g. a purchase (+3) followed by a refund
+    (-3) leaves no signal, while a refund alone never becomes a negative preference.
+    """
+    m = sp.csr_matrix((data.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
+    m.sum_duplicates()
+    np.maximum(m.data, 0, out=m.data)
+    m.eliminate_zeros()
+    m.sort_indices()
+    return m
+
+
+def build_matrix(
+    log: InteractionLog,
+    *,
+    user_ids: np.ndarray | None = None,
+    item_ids: np.ndarray | None = None,
+) -> Dataset:
+    """Aggregate an event log into a users x items confidence matrix.
+
+    Duplicate (user, item) events are summed and negative totals clipped to 0.
+    Passing ``user_ids``/``item_ids`` reuses an existing index space (e.g. to encode a
+    test log exactly like the training data); events with unknown ids are dropped then.
+    Without them the ids are sorted, so the layout is deterministic for a given log.
+    """
+    u_ids, u_codes = _encode(log.user_ids, user_ids)
+    i_ids, i_codes = _encode(log.item_ids, item_ids)
+    keep = (u_codes >= 0) & (i_codes >= 0)
+    matrix = _coo_to_csr(u_codes[keep], i_codes[keep], log.weights[keep], (len(u_ids), len(i_ids)))
+    return Dataset(matrix, u_ids, i_ids, _index(u_ids), _index(i_ids))
+
+
+# ----------------------------------------------------------------------- confidence
+
+
+def confidence_from_events(
+    *,
+    kinds: Sequence[str] | np.ndarray,
+    weights_by_kind: Mapping[str, float],
+    values: Sequence[float] | np.ndarray | None = None,
+    timestamps: Sequence[float] | np.ndarray | None = None,
+    now: float | None = None,
+    half_life_days: float | None = None,
+) -> np.ndarray:
+    """Per-event confidence = kind weight x value x 0.5 ** (age_days / half_life_days).
+
+    Different event kinds carry different evidence (a purchase says more than a view),
+    ``values`` lets an event scale itself (amount, rating - 3, dwell time...), and the
+    exponential decay makes old taste fade so the model follows users as they change.
+
+    * Unknown kinds raise ``ValueError``: silently weighting them 0 would hide a
+      mis-configured event type.
+    * Events from the future (clock skew) get age 0, so decay never *increases* weight.
+    * NaN timestamps, ``half_life_days=None`` or ``now=None`` mean no decay.
+
+    Feed the result as ``InteractionLog.weights``; ``build_matrix`` then sums per pair and
+    clips negative totals to 0.
+    """
+    kinds_arr = np.asarray(kinds)
+    unknown = set(np.unique(kinds_arr).tolist()) - set(weights_by_kind)
+    if unknown:
+        raise ValueError(f"no weight configured for event kinds: {sorted(unknown)}")
+    lookup = np.array([float(weights_by_kind[k]) for k in kinds_arr.tolist()], dtype=np.float64)
+    if values is not None:
+        lookup = lookup * np.asarray(values, dtype=np.float64)
+    if half_life_days is not None and now is not None and timestamps is not None:
+        if half_life_days <= 0:
+            raise ValueError("half_life_days must be positive")
+        ts = np.asarray(timestamps, dtype=np.float64)
+        age_days = np.clip((now - ts) / SECONDS_PER_DAY, 0.0, None)
+        decay = np.where(np.isnan(age_days), 1.0, 0.5 ** (age_days / half_life_days))
+        lookup = lookup * decay
+    return lookup.astype(np.float32)
+
+
+SCALING_METHODS = ("linear", "log1p", "bm25", "tfidf")
+
+
+class ConfidenceScaler:
+    """Turns raw confidences into the values a model trains on.
+
+    Why several methods: raw counts are heavy-tailed (one user checks in 300 times at
+    home), which lets a few pairs dominate ALS. ``log1p`` compresses counts; ``bm25`` and
+    ``tfidf`` additionally down-weight very active users and popular items (the idf and
+    length-normalisation ideas from text retrieval), which usually helps on check-in and
+    play-count data.
+
+    Methods (``c`` = raw value, all multiplied by ``alpha`` at the end):
+
+    * ``linear``: ``c``
+    * ``log1p``:  ``log1p(c / eps)``
+    * ``bm25``:   ``implicit.nearest_neighbours.bm25_weight`` applied, as implicit's own
+      examples do, to the *items x users* matrix: per-user idf
+      ``log(n_items) - log1p(n_items_of_user)`` and per-item length norm
+      ``(1 - B) + B * item_total / mean(item_total)``;
+      ``c * (K1 + 1) / (K1 * length_norm + c) * idf``
+    * ``tfidf``:  ``sqrt(c) * idf`` (implicit's ``tfidf_weight``, same orientation)
+
+    The idf only depends on the row itself, and the length norm is stored after
+    ``fit``, so ``transform`` can scale a single fresh user row consistently with
+    training -- needed for ALS ``recalculate_user``. Values are floored at a tiny
+    positive number because implicit reads negative values as explicit dislikes.
+    """
+
+    FLOOR = 1e-6
+
+    def __init__(
+        self, *, method: str = "linear", alpha: float = 1.0, eps: float = 1.0, K1: float = 100.0, B: float = 0.8
+    ) -> None:
+        if method not in SCALING_METHODS:
+            raise ValueError(f"unknown scaling {method!r}; choose one of {SCALING_METHODS}")
+        self.method = method
+        self.alpha = float(alpha)
+        self.eps = float(eps)
+        self.K1 = float(K1)
+        self.B = float(B)
+        self.item_length_norm: np.ndarray | None = None
+
+    def fit(self, matrix: sp.csr_matrix) -> ConfidenceScaler:
+        item_totals = np.asarray(matrix.sum(axis=0), dtype=np.float64).ravel()
+        mean = item_totals.mean() if item_totals.size and item_totals.mean() > 0 else 1.0
+        self.item_length_norm = (1.0 - self.B) + self.B * item_totals / mean
+        return self
+
+    def transform(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+        c = m.data.astype(np.float64)
+        if self.method == "linear":
+            out = c
+        elif self.method == "log1p":
+            out = np.log1p(c / self.eps)
+        else:
+            n_items = m.shape[1]
+            per_row = np.diff(m.indptr)
+            idf = (np.log(n_items) - np.log1p(per_row)).repeat(per_row)
+            if self.method == "tfidf":
+                out = np.sqrt(c) * idf
+            else:
+                if self.item_length_norm is None:
+                    raise RuntimeError("bm25 scaling needs fit() first")
+                ln = self.item_length_norm[m.indices]
+                out = c * (self.K1 + 1.0) / (self.K1 * ln + c) * idf
+        m.data = np.maximum(self.alpha * out, self.FLOOR).astype(np.float32)
+        return m
+
+    def fit_transform(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        return self.fit(matrix).transform(matrix)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        out = {}
+        if self.item_length_norm is not None:
+            out["item_length_norm"] = self.item_length_norm
+        return out
+
+    def load_arrays(self, arrays: Mapping[str, np.ndarray]) -> None:
+        if "item_length_norm" in arrays:
+            self.item_length_norm = np.asarray(arrays["item_length_norm"], dtype=np.float64)
+
+
+def scale_confidence(
+    matrix: sp.csr_matrix,
+    *,
+    method: str = "linear",
+    alpha: float = 1.0,
+    eps: float = 1.0,
+    K1: float = 100.0,
+    B: float = 0.8,
+) -> sp.csr_matrix:
+    """One-shot ``ConfidenceScaler(...).fit_transform(matrix)``; see that class."""
+    return ConfidenceScaler(method=method, alpha=alpha, eps=eps, K1=K1, B=B).fit_transform(matrix)
+
+
+# --------------------------------------------------------------------------- splits
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train/test pair sharing one index space.
+
+    ``test`` never contains a (user, item) pair that is also in ``train`` (a model that
+    filters already-liked items could never hit it), nor an item with no training
+    interaction at all (no collaborative model can score a cold item, so keeping it only
+    adds noise that depends on how many cold items the split happened to produce).
+    ``dropped_test_pairs`` counts what was removed for those reasons.
+    """
+
+    train: sp.csr_matrix
+    test: sp.csr_matrix
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    dropped_test_pairs: int = 0
+
+    @property
+    def dataset(self) -> Dataset:
+        """The training matrix with its id maps."""
+        return Dataset(self.train, self.user_ids, self.item_ids, _index(self.user_ids), _index(self.item_ids))
+
+
+def _clean_test(train: sp.csr_matrix, test: sp.csr_matrix) -> tuple[sp.csr_matrix, int]:
+    before = test.nnz
+    test = test.tocsr(copy=True)
+    warm_items = np.diff(train.tocsc().indptr) > 0
+    coo = test.tocoo()
+    keep = warm_items[coo.col]
+    # Pairs already in train: compare by linear index (rows*n_cols + col) after sorting.
+    n_cols = train.shape[1]
+    tr = train.tocoo()
+    train_keys = np.sort(tr.row.astype(np.int64) * n_cols + tr.col)
+    test_keys = coo.row.astype(np.int64) * n_cols + coo.col
+    pos = np.searchsorted(train_keys, test_keys)
+    pos = np.clip(pos, 0, max(len(train_keys) - 1, 0))
+    in_train = (train_keys[pos] == test_keys) if len(train_keys) else np.zeros(len(test_keys), bool)
+    keep &= ~in_train
+    cleaned = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=test.shape, dtype=np.float32)
+    cleaned.sort_indices()
+    return cleaned, before - cleaned.nnz
+
+
+def _n_test(counts: np.ndarray, test_fraction: float) -> np.ndarray:
+    """How many of each user's interactions go to test.
+
+    ``round(n * fraction)``, but at least 1 and at most ``n - 1`` for users with n >= 2
+    (every evaluated user keeps history to learn from); users with n < 2 keep all in
+    train.
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError("test_fraction must be in (0, 1)")
+    n = counts.astype(np.int64)
+    k = np.clip(np.rint(n * test_fraction).astype(np.int64), 1, None)
+    k = np.minimum(k, n - 1)
+    return np.where(n >= 2, k, 0)
+
+
+def _split_log(log: InteractionLog, is_test: np.ndarray) -> Split:
+    users = np.unique(log.user_ids)
+    items = np.unique(log.item_ids)
+    u = np.searchsorted(users, log.user_ids)
+    i = np.searchsorted(items, log.item_ids)
+    shape = (len(users), len(items))
+    train = _coo_to_csr(u[~is_test], i[~is_test], log.weights[~is_test], shape)
+    test = _coo_to_csr(u[is_test], i[is_test], log.weights[is_test], shape)
+    test, dropped = _clean_test(train, test)
+    return Split(train, test, users, items, dropped)
+
+
+def split_by_time(log: InteractionLog, *, test_fraction: float = 0.2) -> Split:
+    """Per-user temporal split: each user's latest interactions go to test.
+
+    This mimics production (we always predict the future from the past) and is
+    harsher than a random split, because tastes drift. For every user with n >= 2
+    events the latest ``round(n * test_fraction)`` (at least 1, at most n-1) events are
+    test; ties on timestamp are broken by log order, so the split is deterministic.
+    Fractions are over *events*; events are aggregated per pair afterwards.
+    """
+    if np.isnan(log.timestamps).any():
+        raise ValueError("split_by_time needs a timestamp on every event")
+    _, u_codes, counts = np.unique(log.user_ids, return_inverse=True, return_counts=True)
+    order = np.lexsort((np.arange(len(log)), log.timestamps, u_codes))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sorted_users = u_codes[order]
+    rank_from_end = (starts[sorted_users] + counts[sorted_users]) - np.arange(len(log)) - 1
+    is_test = np.zeros(len(log), dtype=bool)
+    is_test[order] = rank_from_end < _n_test(counts, test_fraction)[sorted_users]
+    return _split_log(log, is_test)
+
+
+def split_by_time_cut(log: InteractionLog, *, cut_ts: float) -> Split:
+    """Global temporal split: events at or after ``cut_ts`` are test.
+
+    Unlike ``split_by_time`` there is no leakage of "future" item popularity into
+    training, which is the most faithful offline replay of a nightly retrain. Users who
+    only appear after the cut have no training row to recommend from, so their test
+    rows are simply empty.
+    """
+    if np.isnan(log.timestamps).any():
+        raise ValueError("split_by_time_cut needs a timestamp on every event")
+    return _split_log(log, log.timestamps >= cut_ts)
+
+
+def split_random_per_user(
+    matrix: sp.csr_matrix | Dataset, *, test_fraction: float = 0.2, seed: int = 42
+) -> Split:
+    """Hold out a random ``test_fraction`` of each user's *pairs* (matrix entries).
+
+    Used when there are no timestamps (e.g. aggregated check-in counts). Per user with
+    n >= 2 pairs, ``round(n * test_fraction)`` pairs (at least 1, at most n-1) move to
+    test with their values. Deterministic for a given seed and matrix.
+    """
+    if isinstance(matrix, Dataset):
+        user_ids, item_ids, m = matrix.user_ids, matrix.item_ids, matrix.matrix
+    else:
+        m = matrix
+        user_ids, item_ids = np.arange(m.shape[0]), np.arange(m.shape[1])
+    m = sp.csr_matrix(m, dtype=np.float32)
+    m.sum_duplicates()
+    m.sort_indices()
+    counts = np.diff(m.indptr)
+    rows = np.repeat(np.arange(m.shape[0]), counts)
+    keys = np.random.default_rng(seed).random(m.nnz)
+    order = np.lexsort((keys, rows))
+    rank = np.empty(m.nnz, dtype=np.int64)
+    rank[order] = np.arange(m.nnz) - m.indptr[rows[order]]
+    is_test = rank < _n_test(counts, test_fraction)[rows]
+    coo = m.tocoo()
+    train = _coo_to_csr(coo.row[~is_test], coo.col[~is_test], coo.data[~is_test], m.shape)
+    test = _coo_to_csr(coo.row[is_test], coo.col[is_test], coo.data[is_test], m.shape)
+    test, dropped = _clean_test(train, test)
+    return Split(train, test, np.asarray(user_ids), np.asarray(item_ids), dropped)
+
+
+def validation_split(train: sp.csr_matrix, *, test_fraction: float = 0.2, seed: int = 0) -> Split:
+    """Carve a validation set out of *training* data (random per user).
+
+    Tuning must never look at the real test set, otherwise the reported test score is
+    optimistically biased. Random rather than temporal because the aggregated training
+    matrix no longer carries timestamps; it is the same protocol for every data set.
+    """
+    return split_random_per_user(train, test_fraction=test_fraction, seed=seed)

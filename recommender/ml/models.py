@@ -1,0 +1,649 @@
+"""Recommendation models behind one small interface.
+
+All models work in *row space*: users are matrix rows, items are matrix columns (see
+``dataset.Dataset`` for the external-id maps). Results are always batched:
+
+    ids, scores = model.recommend(user_rows, user_items, k=10)
+
+``ids`` is ``(n_users, k')`` int32 with ``k' = min(k, number of candidate items)``;
+``-1`` marks an empty slot (e.g. the user already has every candidate item), with score
+``-inf``. ``user_items`` is the CSR block of those users' known interactions (one row per
+requested user) -- it drives "don't recommend what they already have" and, for
+item-KNN, the scoring itself.
+
+Pick a model by name with ``make_model(algorithm, params)``; ``DEFAULT_PARAMS`` holds the
+defaults measured in ``docs/recommender-ml.md``.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+
+# Imported eagerly (not inside fit) so their BLAS is already loaded when fit enters
+# threadpool_limits -- threadpoolctl only limits libraries that are loaded at that time.
+from implicit.cpu.als import AlternatingLeastSquares
+from implicit.cpu.bpr import BayesianPersonalizedRanking
+from implicit.cpu.topk import topk
+from implicit.nearest_neighbours import ItemItemRecommender, bm25_weight, normalize, tfidf_weight
+from threadpoolctl import threadpool_limits
+
+from .dataset import ConfidenceScaler
+
+__all__ = [
+    "ALGORITHMS",
+    "DEFAULT_PARAMS",
+    "ALSModel",
+    "BPRModel",
+    "ItemKNNModel",
+    "PopularityModel",
+    "ProgressCallback",
+    "Recommender",
+    "make_model",
+    "model_from_arrays",
+]
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` after each training iteration (1-based ``done``)."""
+
+# Chosen from the benchmark in docs/recommender-ml.md: they have to work on data sets we
+# have never seen, so they favour robust settings (bm25 weighting, moderate factors)
+# over the best single-data-set score.
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "als": {
+        "factors": 64,
+        "regularization": 0.05,
+        "alpha": 1.0,
+        "scaling": "bm25",
+        "K1": 100.0,
+        "B": 0.8,
+        "eps": 1.0,
+        "iterations": 15,
+        "random_state": 42,
+    },
+    "bpr": {
+        "factors": 64,
+        "learning_rate": 0.01,
+        "regularization": 0.01,
+        "iterations": 100,
+        "random_state": 42,
+    },
+    "itemknn": {"K": 100, "similarity": "bm25", "K1": 1.2, "B": 0.75},
+    "popularity": {},
+}
+
+_NEG_INF = np.float32(-np.inf)
+# implicit's topk marks filtered slots with -FLT_MAX; anything at or below this is "empty".
+_EMPTY_SCORE = -1e37
+
+
+def _as_rows(user_rows: Sequence[int] | np.ndarray | int) -> np.ndarray:
+    return np.atleast_1d(np.asarray(user_rows, dtype=np.int64))
+
+
+def _check_items(items: Sequence[int] | np.ndarray | None, n_items: int) -> np.ndarray | None:
+    if items is None:
+        return None
+    arr = np.unique(np.asarray(items, dtype=np.int64))
+    if arr.size and (arr[0] < 0 or arr[-1] >= n_items):
+        raise IndexError("items contains rows outside the model's item range")
+    return arr
+
+
+def _restrict_columns(user_items: sp.csr_matrix, items: np.ndarray) -> sp.csr_matrix:
+    """Columns of ``user_items`` mapped into positions of the (sorted) ``items`` subset."""
+    coo = user_items.tocoo()
+    pos = np.searchsorted(items, coo.col)
+    pos_c = np.clip(pos, 0, max(len(items) - 1, 0))
+    keep = (items[pos_c] == coo.col) if len(items) else np.zeros(coo.nnz, bool)
+    return sp.csr_matrix(
+        (np.ones(int(keep.sum()), np.float32), (coo.row[keep], pos_c[keep])),
+        shape=(user_items.shape[0], len(items)),
+    )
+
+
+def _finish(ids: np.ndarray, scores: np.ndarray, items: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(ids, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float32).copy()
+    empty = scores <= _EMPTY_SCORE
+    if items is not None:
+        ids = items[np.clip(ids, 0, max(len(items) - 1, 0))] if len(items) else ids
+    ids[empty] = -1
+    scores[empty] = _NEG_INF
+    return ids.astype(np.int32), scores
+
+
+def _check_user_items(user_items: sp.csr_matrix, n_rows: int, n_items: int) -> sp.csr_matrix:
+    if not sp.issparse(user_items):
+        raise TypeError("user_items must be a scipy sparse matrix (one row per requested user)")
+    user_items = sp.csr_matrix(user_items, dtype=np.float32)
+    if user_items.shape[0] != n_rows:
+        raise ValueError(f"user_items has {user_items.shape[0]} rows for {n_rows} users")
+    if user_items.shape[1] != n_items:
+        raise ValueError(f"user_items has {user_items.shape[1]} columns, the model has {n_items} items")
+    return user_items
+
+
+def _dense_topk(
+    scores: np.ndarray,
+    user_items: sp.csr_matrix | None,
+    *,
+    k: int,
+    items: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of a dense ``(n_users, n_items)`` score block with filtering."""
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    if user_items is not None and user_items.nnz:
+        coo = user_items.tocoo()
+        scores[coo.row, coo.col] = -np.finfo(np.float32).max
+    if items is not None:
+        scores = scores[:, items]
+    k_eff = min(k, scores.shape[1])
+    if k_eff == 0:
+        return np.empty((scores.shape[0], 0), np.int32), np.empty((scores.shape[0], 0), np.float32)
+    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # Ties broken by item row so results are reproducible across runs and platforms.
+    order = np.lexsort((part, -part_scores), axis=1)
+    ids = np.take_along_axis(part, order, axis=1)
+    top = np.take_along_axis(part_scores, order, axis=1)
+    return _finish(ids, top, items)
+
+
+class Recommender(abc.ABC):
+    """Uniform interface over the concrete algorithms.
+
+    Subclasses keep every learned quantity in NumPy arrays so that ``to_arrays`` /
+    ``from_arrays`` can round-trip through a pickle-free ``.npz`` artifact.
+    """
+
+    algorithm: ClassVar[str]
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
+        merged = dict(DEFAULT_PARAMS[self.algorithm])
+        unknown = set(params or {}) - set(merged)
+        if unknown:
+            raise ValueError(f"unknown {self.algorithm} params: {sorted(unknown)}")
+        merged.update(params or {})
+        self.params: dict[str, Any] = merged
+        # Runtime knob, not a hyperparameter: 0 = all cores (implicit's convention).
+        self.num_threads = num_threads
+        self.n_users = 0
+        self.n_items = 0
+
+    # -- training -------------------------------------------------------------------
+    @abc.abstractmethod
+    def fit(self, matrix: sp.csr_matrix, *, progress: ProgressCallback | None = None) -> Recommender:
+        """Learn from a users x items confidence matrix. Returns ``self``."""
+
+    # -- serving --------------------------------------------------------------------
+    @abc.abstractmethod
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` item rows and scores for each user row.
+
+        ``items`` restricts candidates to a subset of item rows (e.g. merchants open now
+        or in the user's city); filtering happens inside scoring so a user still gets
+        ``k`` results when most of the catalogue is excluded.
+        """
+
+    @abc.abstractmethod
+    def similar_items(
+        self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` most similar item rows per item, excluding the item itself."""
+
+    # -- persistence ----------------------------------------------------------------
+    @abc.abstractmethod
+    def _state(self) -> dict[str, np.ndarray]: ...
+
+    @abc.abstractmethod
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None: ...
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Everything needed to rebuild the fitted model, as plain (non-object) arrays."""
+        out = {f"state.{k}": v for k, v in self._state().items()}
+        out["algorithm"] = np.array(self.algorithm)
+        out["params"] = np.array(json.dumps(self.params, sort_keys=True))
+        out["shape"] = np.array([self.n_users, self.n_items], dtype=np.int64)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], *, num_threads: int = 0) -> Recommender:
+        """Inverse of ``to_arrays`` (works on the mapping returned by ``np.load``)."""
+        model = cls(json.loads(str(arrays["params"])), num_threads=num_threads)
+        model.n_users, model.n_items = (int(x) for x in arrays["shape"])
+        model._load_state({k[len("state.") :]: arrays[k] for k in arrays if k.startswith("state.")})
+        return model
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params}, users={self.n_users}, items={self.n_items})"
+
+
+# --------------------------------------------------------------------- factor models
+
+
+class _FactorModel(Recommender):
+    """Shared scoring for models with ``score(u, i) = user_factors[u] . item_factors[i]``."""
+
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
+        super().__init__(params, num_threads=num_threads)
+        self.user_factors = np.zeros((0, 0), np.float32)
+        self.item_factors = np.zeros((0, 0), np.float32)
+
+    def _rank(
+        self,
+        user_vecs: np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int,
+        filter_already_liked: bool,
+        items: Sequence[int] | np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        cand = _check_items(items, self.n_items)
+        item_vecs = self.item_factors if cand is None else self.item_factors[cand]
+        k_eff = min(k, item_vecs.shape[0])
+        n = user_vecs.shape[0]
+        if k_eff == 0 or n == 0:
+            return np.empty((n, 0), np.int32), np.empty((n, 0), np.float32)
+        filt = None
+        if filter_already_liked:
+            filt = user_items if cand is None else _restrict_columns(user_items, cand)
+        ids, scores = topk(
+            np.ascontiguousarray(item_vecs, dtype=np.float32),
+            np.ascontiguousarray(user_vecs, dtype=np.float32),
+            k_eff,
+            filter_query_items=filt,
+            num_threads=self.num_threads,
+        )
+        return _finish(ids, scores, cand)
+
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(user_rows)
+        user_items = _check_user_items(user_items, len(rows), self.n_items)
+        return self._rank(
+            self.user_factors[rows], user_items, k=k, filter_already_liked=filter_already_liked, items=items
+        )
+
+    def similar_items(
+        self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(item_rows)
+        norms = np.linalg.norm(self.item_factors, axis=1)
+        norms[norms == 0] = 1e-10
+        k_eff = min(k + 1, self.n_items)
+        ids, scores = topk(
+            np.ascontiguousarray(self.item_factors, np.float32),
+            np.ascontiguousarray(self.item_factors[rows], np.float32),
+            k_eff,
+            item_norms=norms.astype(np.float32),
+            num_threads=self.num_threads,
+        )
+        scores = scores / norms[rows][:, None]
+        return _drop_self(rows, ids, scores, k)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.user_factors = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
+        self.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+
+
+def _drop_self(rows: np.ndarray, ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.asarray(ids, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float32)
+    keep = ids != rows[:, None]
+    out_ids = np.full((len(rows), min(k, max(ids.shape[1] - 1, 0)) if ids.size else 0), -1, np.int64)
+    out_scores = np.full(out_ids.shape, _NEG_INF, np.float32)
+    width = out_ids.shape[1]
+    for r in range(len(rows)):
+        sel_ids, sel_scores = ids[r][keep[r]][:width], scores[r][keep[r]][:width]
+        out_ids[r, : len(sel_ids)] = sel_ids
+        out_scores[r, : len(sel_ids)] = sel_scores
+    return _finish(out_ids, np.where(out_ids < 0, _NEG_INF, out_scores), None)
+
+
+def _callback(progress: ProgressCallback | None, total: int) -> Callable[..., None] | None:
+    if progress is None:
+        return None
+
+    def cb(iteration: int, *_: Any) -> None:
+        progress(iteration + 1, total)
+
+    return cb
+
+
+class ALSModel(_FactorModel):
+    """Implicit-feedback ALS (Hu, Koren & Volinsky 2008) via ``implicit.cpu.als``.
+
+    The best general-purpose choice for implicit data: fast, deterministic given
+    ``random_state``, and it can fold in a user's fresh interactions without retraining
+    (``recalculate_user``). Confidence scaling (``scaling``, ``alpha``, ``eps``, ``K1``,
+    ``B``) is applied here, not by the caller, so it is a tunable part of the model and
+    is replayed identically for fresh user rows.
+
+    Params: factors, regularization, alpha, scaling (linear|log1p|bm25|tfidf), K1, B, eps,
+    iterations, random_state.
+    """
+
+    algorithm = "als"
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
+        super().__init__(params, num_threads=num_threads)
+        self.scaler = self._make_scaler()
+        self._impl: Any = None
+
+    def _make_scaler(self) -> ConfidenceScaler:
+        p = self.params
+        return ConfidenceScaler(method=p["scaling"], alpha=p["alpha"], eps=p["eps"], K1=p["K1"], B=p["B"])
+
+    def _implicit(self) -> Any:
+        p = self.params
+        # alpha is already folded in by the scaler, so implicit must not apply it again.
+        return AlternatingLeastSquares(
+            factors=int(p["factors"]),
+            regularization=float(p["regularization"]),
+            alpha=1.0,
+            iterations=int(p["iterations"]),
+            random_state=p["random_state"],
+            num_threads=self.num_threads,
+        )
+
+    def fit(self, matrix: sp.csr_matrix, *, progress: ProgressCallback | None = None) -> ALSModel:
+        matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self.n_users, self.n_items = matrix.shape
+        # implicit is multi-threaded itself; a multi-threaded BLAS underneath it
+        # oversubscribes the cores and is documented to be up to 10x slower.
+        with threadpool_limits(1, "blas"):
+            self.scaler = self._make_scaler()
+            weighted = self.scaler.fit_transform(matrix)
+            impl = self._implicit()
+            impl.fit(weighted, show_progress=False, callback=_callback(progress, int(self.params["iterations"])))
+        self._impl = impl
+        self.user_factors = np.ascontiguousarray(impl.user_factors, dtype=np.float32)
+        self.item_factors = np.ascontiguousarray(impl.item_factors, dtype=np.float32)
+        return self
+
+    def recalculate_user(self, user_items: sp.csr_matrix) -> np.ndarray:
+        """Factors for users described only by their (fresh) interaction rows.
+
+        One exact least-squares solve against the fixed item factors -- what a full
+        retrain would give that user if the items didn't move. Lets serving react to a
+        purchase within the same request, and gives new users a personal vector.
+        Returns ``(n_rows, factors)``.
+        """
+        user_items = _check_user_items(user_items, user_items.shape[0], self.n_items)
+        if self._impl is None:
+            self._impl = self._implicit()
+            self._impl.item_factors = self.item_factors
+            self._impl.user_factors = self.user_factors
+        with threadpool_limits(1, "blas"):
+            weighted = self.scaler.transform(user_items)
+            vecs = self._impl.recalculate_user(np.arange(user_items.shape[0]), weighted)
+        return np.asarray(vecs, dtype=np.float32).reshape(user_items.shape[0], -1)
+
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+        recalculate_user: bool = False,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """See ``Recommender.recommend``; ``recalculate_user=True`` scores from
+        ``user_items`` via ``recalculate_user`` instead of the stored user factors
+        (``user_rows`` may then be anything of the right length, e.g. ``-1`` for users
+        unknown to the model)."""
+        rows = _as_rows(user_rows)
+        user_items = _check_user_items(user_items, len(rows), self.n_items)
+        vecs = self.recalculate_user(user_items) if recalculate_user else self.user_factors[rows]
+        return self._rank(vecs, user_items, k=k, filter_already_liked=filter_already_liked, items=items)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), **{f"scaler.{k}": v for k, v in self.scaler.to_arrays().items()}}
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        super()._load_state(arrays)
+        self.scaler = self._make_scaler()
+        self.scaler.load_arrays({k[len("scaler.") :]: v for k, v in arrays.items() if k.startswith("scaler.")})
+        self._impl = None
+
+
+class BPRModel(_FactorModel):
+    """Bayesian Personalised Ranking (Rendle et al. 2009) via ``implicit.cpu.bpr``.
+
+    Optimises pairwise ranking directly; treats every non-zero as a binary positive, so
+    confidence values are ignored. Included mainly as a comparison point -- it needs many
+    more epochs than ALS and is not deterministic with more than one thread.
+
+    Params: factors, learning_rate, regularization, iterations, random_state.
+    """
+
+    algorithm = "bpr"
+
+    def fit(self, matrix: sp.csr_matrix, *, progress: ProgressCallback | None = None) -> BPRModel:
+        matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self.n_users, self.n_items = matrix.shape
+        p = self.params
+        with threadpool_limits(1, "blas"):
+            impl = BayesianPersonalizedRanking(
+                factors=int(p["factors"]),
+                learning_rate=float(p["learning_rate"]),
+                regularization=float(p["regularization"]),
+                iterations=int(p["iterations"]),
+                random_state=p["random_state"],
+                num_threads=self.num_threads,
+            )
+            impl.fit(matrix, show_progress=False, callback=_callback(progress, int(p["iterations"])))
+        # implicit appends a bias column (user side = 1, item side = item bias).
+        self.user_factors = np.ascontiguousarray(impl.user_factors, dtype=np.float32)
+        self.item_factors = np.ascontiguousarray(impl.item_factors, dtype=np.float32)
+        return self
+
+
+# -------------------------------------------------------------- memory-based models
+
+
+class ItemKNNModel(Recommender):
+    """Item-item nearest neighbours (implicit's ``all_pairs_knn``).
+
+    ``score(u, i) = sum_j w(u, j) * sim(j, i)`` over the user's items ``j``, keeping the
+    ``K`` nearest neighbours per item. Needs no user factors, so brand-new users and
+    fresh interactions are served directly from ``user_items``; ``similar_items`` is
+    exact co-occurrence similarity, which merchants find easy to reason about.
+
+    Params: K, similarity (cosine|bm25|tfidf), K1, B (bm25 only).
+    """
+
+    algorithm = "itemknn"
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
+        super().__init__(params, num_threads=num_threads)
+        if self.params["similarity"] not in ("cosine", "bm25", "tfidf"):
+            raise ValueError("itemknn similarity must be one of cosine, bm25, tfidf")
+        self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def fit(self, matrix: sp.csr_matrix, *, progress: ProgressCallback | None = None) -> ItemKNNModel:
+        matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self.n_users, self.n_items = matrix.shape
+        p = self.params
+        kind = p["similarity"]
+        # Same weighting as implicit's Cosine/TFIDF/BM25Recommender, done here so the
+        # matrix reaches all_pairs_knn as CSR (implicit would convert and warn).
+        by_item = matrix.T.tocsr()
+        if kind == "bm25":
+            weighted = bm25_weight(by_item, K1=float(p["K1"]), B=float(p["B"]))
+        elif kind == "tfidf":
+            weighted = normalize(tfidf_weight(by_item))
+        else:
+            weighted = normalize(by_item)
+        impl = ItemItemRecommender(K=int(p["K"]), num_threads=self.num_threads)
+        with threadpool_limits(1, "blas"):
+            impl.fit(sp.csr_matrix(weighted.T, dtype=np.float64), show_progress=False)
+        self.similarity = sp.csr_matrix(impl.similarity, dtype=np.float32)
+        self.similarity.sort_indices()
+        if progress is not None:
+            progress(1, 1)
+        return self
+
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+        batch_size: int = 512,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Scored as a sparse product + dense top-k per batch instead of implicit's
+        # per-user Python loop: faster, and its `items=` path re-appends filtered items.
+        rows = _as_rows(user_rows)
+        user_items = _check_user_items(user_items, len(rows), self.n_items)
+        cand = _check_items(items, self.n_items)
+        all_ids, all_scores = [], []
+        for start in range(0, len(rows), batch_size):
+            block = user_items[start : start + batch_size]
+            # Similarities are non-negative, so items without evidence score 0: still
+            # valid candidates (the items= subset may hold nothing better), ranked last.
+            scores = (block @ self.similarity).toarray()
+            ids, sc = _dense_topk(scores, block if filter_already_liked else None, k=k, items=cand)
+            all_ids.append(ids)
+            all_scores.append(sc)
+        if not all_ids:
+            width = min(k, self.n_items if cand is None else len(cand))
+            return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
+        return np.vstack(all_ids), np.vstack(all_scores)
+
+    def similar_items(
+        self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(item_rows)
+        block = self.similarity[rows].toarray()
+        block[np.arange(len(rows)), rows] = 0
+        block[block == 0] = -np.finfo(np.float32).max
+        return _dense_topk(block, None, k=k, items=None)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        s = self.similarity
+        return {"data": s.data, "indices": s.indices, "indptr": s.indptr}
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.similarity = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=(self.n_items, self.n_items)
+        )
+
+
+class PopularityModel(Recommender):
+    """Most popular items first (by number of distinct users), same list for everyone.
+
+    The baseline every other model must beat, and the fallback for users with no
+    history at all.
+    """
+
+    algorithm = "popularity"
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
+        super().__init__(params, num_threads=num_threads)
+        self.popularity = np.zeros(0, np.float32)
+
+    def fit(self, matrix: sp.csr_matrix, *, progress: ProgressCallback | None = None) -> PopularityModel:
+        matrix = sp.csr_matrix(matrix)
+        self.n_users, self.n_items = matrix.shape
+        # Distinct users, not summed weights: one heavy user must not make an item "popular".
+        self.popularity = np.diff(matrix.tocsc().indptr).astype(np.float32)
+        if progress is not None:
+            progress(1, 1)
+        return self
+
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+        batch_size: int = 512,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(user_rows)
+        user_items = _check_user_items(user_items, len(rows), self.n_items)
+        cand = _check_items(items, self.n_items)
+        out_ids, out_scores = [], []
+        for start in range(0, len(rows), batch_size):
+            block = user_items[start : start + batch_size]
+            scores = np.broadcast_to(self.popularity, (block.shape[0], self.n_items))
+            ids, sc = _dense_topk(scores, block if filter_already_liked else None, k=k, items=cand)
+            out_ids.append(ids)
+            out_scores.append(sc)
+        if not out_ids:
+            width = min(k, self.n_items if cand is None else len(cand))
+            return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
+        return np.vstack(out_ids), np.vstack(out_scores)
+
+    def similar_items(
+        self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # No notion of similarity: "people also liked" falls back to the bestsellers.
+        rows = _as_rows(item_rows)
+        scores = np.broadcast_to(self.popularity, (len(rows), self.n_items)).copy()
+        scores[np.arange(len(rows)), rows] = -np.finfo(np.float32).max
+        return _dense_topk(scores, None, k=min(k, max(self.n_items - 1, 0)), items=None)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"popularity": self.popularity}
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.popularity = np.asarray(arrays["popularity"], dtype=np.float32)
+
+
+ALGORITHMS: dict[str, type[Recommender]] = {
+    "als": ALSModel,
+    "bpr": BPRModel,
+    "itemknn": ItemKNNModel,
+    "popularity": PopularityModel,
+}
+
+
+def make_model(algorithm: str, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> Recommender:
+    """Build an unfitted model by name (``als``, ``bpr``, ``itemknn``, ``popularity``).
+
+    ``params`` override ``DEFAULT_PARAMS[algorithm]``; unknown keys raise so a typo in a
+    stored config fails loudly instead of silently training with defaults.
+    """
+    try:
+        cls = ALGORITHMS[algorithm]
+    except KeyError:
+        raise ValueError(f"unknown algorithm {algorithm!r}; choose one of {sorted(ALGORITHMS)}") from None
+    return cls(params, num_threads=num_threads)
+
+
+def model_from_arrays(arrays: Mapping[str, np.ndarray], *, num_threads: int = 0) -> Recommender:
+    """Rebuild any model from ``Recommender.to_arrays`` output (dispatches on algorithm)."""
+    return ALGORITHMS[str(arrays["algorithm"])].from_arrays(arrays, num_threads=num_threads)
