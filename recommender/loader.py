@@ -43,8 +43,10 @@ class LoadedModel:
     item_ids: np.ndarray = field(repr=False)  # column -> Merchant.pk
     user_index: dict[Any, int] = field(repr=False)
     item_index: dict[Any, int] = field(repr=False)
-    matrix: sp.csr_matrix = field(repr=False)  # users x items confidence the model was trained with (known items per user)
+    # users x items confidence the model was trained with: each user's known items
+    matrix: sp.csr_matrix = field(repr=False)
     meta: dict[str, Any] = field(repr=False)
+
     def user_rows(self, user_pks) -> np.ndarray:
         return np.array([self.user_index.get(int(pk), -1) for pk in user_pks], dtype=np.int64)
 

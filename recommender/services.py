@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,8 @@ from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
 from recommender.selectors import active_model_version
 from recommender.training import StageClock, TrainingProgress, artifact_write, extract_window, fit_and_evaluate
+from services.models import Merchant
+from superapp.exceptions import ValidationFailed
 
 ACTIVE_VERSION_CACHE_KEY = "recommender:active-version"
 
@@ -41,6 +43,50 @@ def interaction_record_on_commit(*, user_id: int, merchant_id: int, kind: str, v
     transaction.on_commit(lambda: interaction_record(
         user_id=user_id, merchant_id=merchant_id, kind=kind, value=value, occurred_at=when, source=source,
     ))
+
+
+CLIENT_EVENT_MAX_AGE = timedelta(days=30)
+CLIENT_EVENT_MAX_SKEW = timedelta(minutes=5)
+
+
+def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Store a batch of client events (already shape-validated); all or nothing.
+
+    Each event needs an active merchant and a plausible time, else the whole batch is rejected with
+    per-event details. Deduplicated by (user, client id): a retried event is reported as `duplicate`.
+    """
+    now = timezone.now()
+    merchant_ids = {event["merchant"] for event in events}
+    active = set(Merchant.objects.filter(pk__in=merchant_ids, is_active=True).values_list("pk", flat=True))
+    errors: list[dict[str, list[str]]] = []
+    for event in events:
+        problems: dict[str, list[str]] = {}
+        if event["merchant"] not in active:
+            problems["merchant"] = ["No active merchant with this id."]
+        when = event.get("occurred_at")
+        if when is not None and when > now + CLIENT_EVENT_MAX_SKEW:
+            problems["occurred_at"] = ["Must not be in the future."]
+        elif when is not None and when < now - CLIENT_EVENT_MAX_AGE:
+            problems["occurred_at"] = ["Events older than 30 days are not accepted."]
+        errors.append(problems)
+    if any(errors):
+        raise ValidationFailed("Some events are invalid; nothing was stored.", details={"events": errors})
+
+    ids = [event["id"] for event in events]
+    existing = set(Interaction.objects.filter(user=user, client_event_id__in=ids)
+                   .values_list("client_event_id", flat=True))
+    results, rows, seen = [], [], set()
+    for event in events:
+        if event["id"] in existing or event["id"] in seen:
+            results.append({"id": event["id"], "status": "duplicate"})
+            continue
+        seen.add(event["id"])
+        rows.append(Interaction(user=user, merchant_id=event["merchant"], kind=event["kind"], value=1.0,
+                                occurred_at=event.get("occurred_at") or now, client_event_id=event["id"]))
+        results.append({"id": event["id"], "status": "accepted"})
+    # A concurrent retry of the same batch loses the unique (user, client id) race quietly.
+    Interaction.objects.bulk_create(rows, ignore_conflicts=True)
+    return results
 
 
 # --------------------------------------------------------------------------------------------- training
@@ -93,7 +139,8 @@ def model_train(*, config: TrainingConfig | None = None, triggered_by: str = "co
         )
         del arrays
         version = ModelVersion.objects.create(
-            config=config, algorithm=config.algorithm, params=result.model.params, triggered_by=triggered_by,
+            config=config if config.pk else None, algorithm=config.algorithm, params=result.model.params,
+            triggered_by=triggered_by,
             status=ModelStatus.TRAINED, data_from=result.data_from, data_to=result.data_to, split=result.split,
             metrics=result.metrics, baseline_metrics=result.baseline_metrics, **result.counts,
         )

@@ -1,1 +1,7 @@
-urlpatterns: list = []
+from django.urls import path
+
+from recommender import apis
+
+urlpatterns = [
+    path("events", apis.ClientEventsApi.as_view(), name="client-events"),
+]

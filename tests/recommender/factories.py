@@ -8,8 +8,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from recommender.models import Interaction
-from superapp.accounts.models import User
 from services.models import Merchant
+from superapp.accounts.models import User
 from tests.factories import MerchantFactory, UserFactory
 
 
