@@ -34,6 +34,7 @@ __all__ = [
     "split_by_time",
     "split_by_time_cut",
     "split_random_per_user",
+    "time_split_mask",
     "validation_split",
 ]
 
@@ -82,9 +83,11 @@ class InteractionLog:
             ts = np.full(n, np.nan, dtype=np.float64)
         else:
             # None -> NaN so Django's nullable DateTime columns can be passed straight in.
-            ts = np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64) if (
-                not isinstance(timestamps, np.ndarray) or timestamps.dtype == object
-            ) else timestamps.astype(np.float64)
+            ts = (
+                np.array([np.nan if t is None else t for t in timestamps], dtype=np.float64)
+                if (not isinstance(timestamps, np.ndarray) or timestamps.dtype == object)
+                else timestamps.astype(np.float64)
+            )
             if ts.shape != (n,):
                 raise ValueError("timestamps must have one value per event")
         object.__setattr__(self, "user_ids", users)
@@ -402,6 +405,24 @@ def _split_log(log: InteractionLog, is_test: np.ndarray) -> Split:
     return Split(train, test, users, items, dropped)
 
 
+def time_split_mask(log: InteractionLog, *, test_fraction: float = 0.2) -> np.ndarray:
+    """Boolean per event: True if ``split_by_time`` would put it in test.
+
+    Exposed so callers can carve a *temporal validation* split out of the training
+    events (``split_by_time(log.subset(~mask))``) for tuning on time-ordered data.
+    """
+    if np.isnan(log.timestamps).any():
+        raise ValueError("a time split needs a timestamp on every event")
+    _, u_codes, counts = np.unique(log.user_ids, return_inverse=True, return_counts=True)
+    order = np.lexsort((np.arange(len(log)), log.timestamps, u_codes))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sorted_users = u_codes[order]
+    rank_from_end = (starts[sorted_users] + counts[sorted_users]) - np.arange(len(log)) - 1
+    is_test = np.zeros(len(log), dtype=bool)
+    is_test[order] = rank_from_end < _n_test(counts, test_fraction)[sorted_users]
+    return is_test
+
+
 def split_by_time(log: InteractionLog, *, test_fraction: float = 0.2) -> Split:
     """Per-user temporal split: each user's latest interactions go to test.
 
@@ -411,16 +432,7 @@ def split_by_time(log: InteractionLog, *, test_fraction: float = 0.2) -> Split:
     test; ties on timestamp are broken by log order, so the split is deterministic.
     Fractions are over *events*; events are aggregated per pair afterwards.
     """
-    if np.isnan(log.timestamps).any():
-        raise ValueError("split_by_time needs a timestamp on every event")
-    _, u_codes, counts = np.unique(log.user_ids, return_inverse=True, return_counts=True)
-    order = np.lexsort((np.arange(len(log)), log.timestamps, u_codes))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    sorted_users = u_codes[order]
-    rank_from_end = (starts[sorted_users] + counts[sorted_users]) - np.arange(len(log)) - 1
-    is_test = np.zeros(len(log), dtype=bool)
-    is_test[order] = rank_from_end < _n_test(counts, test_fraction)[sorted_users]
-    return _split_log(log, is_test)
+    return _split_log(log, time_split_mask(log, test_fraction=test_fraction))
 
 
 def split_by_time_cut(log: InteractionLog, *, cut_ts: float) -> Split:
@@ -436,9 +448,7 @@ def split_by_time_cut(log: InteractionLog, *, cut_ts: float) -> Split:
     return _split_log(log, log.timestamps >= cut_ts)
 
 
-def split_random_per_user(
-    matrix: sp.csr_matrix | Dataset, *, test_fraction: float = 0.2, seed: int = 42
-) -> Split:
+def split_random_per_user(matrix: sp.csr_matrix | Dataset, *, test_fraction: float = 0.2, seed: int = 42) -> Split:
     """Hold out a random ``test_fraction`` of each user's *pairs* (matrix entries).
 
     Used when there are no timestamps (e.g. aggregated check-in counts). Per user with

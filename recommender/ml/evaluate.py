@@ -55,7 +55,9 @@ def _rel_sets(relevant: Relevant, n: int) -> tuple[list[np.ndarray], np.ndarray]
     return rows, np.array([len(r) for r in rows], dtype=np.int64)
 
 
-def _hits(recommended: np.ndarray | Sequence[Sequence[int]], relevant: Relevant, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _hits(
+    recommended: np.ndarray | Sequence[Sequence[int]], relevant: Relevant, k: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Boolean ``(n_users, k)`` hit matrix and ``|rel|`` per user (lists padded with -1)."""
     if k <= 0:
         raise ValueError("k must be positive")
@@ -97,7 +99,7 @@ def ranking_metrics(
     per = _per_user(hits, n_rel)
     mask = n_rel > 0
     if not mask.any():
-        return {name: 0.0 for name in per}
+        return dict.fromkeys(per, 0.0)
     return {name: float(v[mask].mean()) for name, v in per.items()}
 
 

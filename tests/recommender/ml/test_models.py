@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recommender.ml.models import DEFAULT_PARAMS, ALSModel, make_model
+
+FAST = {
+    "als": {"factors": 4, "iterations": 10, "regularization": 1.0, "alpha": 5.0},
+    "bpr": {"factors": 8, "iterations": 200, "learning_rate": 0.05},
+    "itemknn": {"K": 20},
+    "popularity": {},
+}
+
+
+def _fit(algorithm, matrix, **extra):
+    return make_model(algorithm, {**FAST[algorithm], **extra}, num_threads=1).fit(matrix)
+
+
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn"])
+def test_personalised_models_recommend_own_cluster(algorithm, blocks):
+    model = _fit(algorithm, blocks)
+    users = np.arange(40)
+    ids, scores = model.recommend(users, blocks[users], k=3)
+    assert ids.shape == (40, 3) and scores.shape == (40, 3)
+    own = np.where(users[:, None] < 20, ids < 10, ids >= 10)
+    assert own.mean() > 0.9, ids
+    # never recommends what the user already has
+    for u in users:
+        assert not set(ids[u]) & set(blocks[u].indices)
+    # scores sorted descending
+    assert (np.diff(scores, axis=1) <= 1e-6).all()
+
+
+def test_popularity_same_list_minus_owned():
+    m = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [1, 0, 0, 0]], dtype=np.float32))
+    model = make_model("popularity").fit(m)
+    ids, _ = model.recommend([2], m[[2]], k=2)
+    # item 0 owned; items 1 and 2 tie on popularity -> lower row first
+    assert ids.tolist() == [[1, 2]]
+
+
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn", "popularity"])
+def test_filter_to_items(algorithm, blocks):
+    model = _fit(algorithm, blocks)
+    allowed = [3, 12, 15, 19]
+    ids, _ = model.recommend([0, 25], blocks[[0, 25]], k=3, items=allowed)
+    for row, u in zip(ids, [0, 25], strict=True):
+        valid = row[row >= 0]
+        assert set(valid) <= set(allowed)
+        assert not set(valid) & set(blocks[u].indices)
+    if algorithm != "popularity":
+        # user 25 is in cluster B: its best allowed candidate must come from B
+        assert ids[1][0] >= 10
+
+
+def test_all_candidates_owned_gives_empty_slots(blocks):
+    model = _fit("als", blocks)
+    owned = blocks[0].indices[:2]
+    ids, scores = model.recommend([0], blocks[[0]], k=2, items=owned)
+    assert ids.tolist() == [[-1, -1]]
+    assert np.isneginf(scores).all()
+
+
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn"])
+def test_similar_items_within_cluster_and_excludes_self(algorithm, blocks):
+    model = _fit(algorithm, blocks)
+    ids, _ = model.similar_items([0, 15], k=3)
+    assert 0 not in ids[0] and 15 not in ids[1]
+    assert (ids[0][ids[0] >= 0] < 10).all()
+    assert (ids[1][ids[1] >= 0] >= 10).all()
+
+
+def test_recalculate_user_changes_recommendation(blocks):
+    model = _fit("als", blocks)
+    # user 0 (cluster A) suddenly interacts heavily with cluster B items.
+    fresh = sp.csr_matrix(([5.0] * 5, ([0] * 5, [10, 11, 12, 13, 14])), shape=(1, 20), dtype=np.float32)
+    before, _ = model.recommend([0], blocks[[0]], k=3)
+    after, _ = model.recommend([0], fresh, k=3, recalculate_user=True)
+    assert (before < 10).all()
+    assert (after >= 10).all() and not set(after[0]) & {10, 11, 12, 13, 14}
+    vec = model.recalculate_user(fresh)
+    assert vec.shape == (1, 4)
+
+
+def test_progress_callback_called_per_iteration(blocks):
+    calls = []
+    make_model("als", {**FAST["als"], "iterations": 4}).fit(blocks, progress=lambda i, n: calls.append((i, n)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_als_deterministic_with_seed(blocks):
+    a = _fit("als", blocks)
+    b = _fit("als", blocks)
+    np.testing.assert_allclose(a.item_factors, b.item_factors, rtol=1e-5, atol=1e-6)
+
+
+def test_unknown_params_and_algorithms_raise():
+    with pytest.raises(ValueError, match="factorz"):
+        make_model("als", {"factorz": 3})
+    with pytest.raises(ValueError, match="unknown algorithm"):
+        make_model("svd")
+
+
+def test_defaults_are_complete():
+    model = ALSModel()
+    assert model.params == DEFAULT_PARAMS["als"]
+    assert set(DEFAULT_PARAMS) == {"als", "bpr", "itemknn", "popularity"}
+
+
+def test_user_items_row_count_checked(blocks):
+    model = _fit("als", blocks)
+    with pytest.raises(ValueError):
+        model.recommend([0, 1], blocks[[0]], k=3)
