@@ -67,8 +67,12 @@ def _kind_case() -> str:
     return f"CASE kind {whens} ELSE -1 END"
 
 
-def _where(since: datetime | None, until: datetime | None, quote: Callable[[datetime], str]) -> str:
+def _where(since: datetime | None, until: datetime | None, quote: Callable[[datetime], str],
+           source_prefix: str | None = None, quote_text: Callable[[str], str] | None = None) -> str:
     clauses = []
+    if source_prefix:
+        escaped = source_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(f"source LIKE {quote_text(escaped + '%')} ESCAPE '\\'")
     if since is not None:
         clauses.append(f"occurred_at >= {quote(since)}")
     if until is not None:
@@ -77,13 +81,16 @@ def _where(since: datetime | None, until: datetime | None, quote: Callable[[date
 
 
 def interactions_extract(*, since: datetime | None = None, until: datetime | None = None,
+                         source_prefix: str | None = None,
                          active_merchants_only: bool = True,
                          progress: Callable[[int], None] | None = None) -> InteractionArrays:
-    """All interactions in [since, until) as arrays (`progress(rows_so_far)` after each chunk)."""
+    """All interactions in [since, until) as arrays (`progress(rows_so_far)` after each chunk).
+
+    `source_prefix` keeps one imported data set, e.g. `import:ml100k:` (used by offline evaluation)."""
     if connection.vendor == "postgresql":
-        arrays = _extract_postgres(since, until, progress)
+        arrays = _extract_postgres(since, until, source_prefix, progress)
     else:
-        arrays = _extract_generic(since, until, progress)
+        arrays = _extract_generic(since, until, source_prefix, progress)
     if active_merchants_only and len(arrays):
         # Few merchants are inactive: mask them out here rather than joining 10M rows in SQL.
         inactive = np.fromiter(Merchant.objects.filter(is_active=False).values_list("pk", flat=True), dtype=np.int64)
@@ -92,14 +99,15 @@ def interactions_extract(*, since: datetime | None = None, until: datetime | Non
     return arrays
 
 
-def _extract_postgres(since, until, progress) -> InteractionArrays:
+def _extract_postgres(since, until, source_prefix, progress) -> InteractionArrays:
     from psycopg import sql
 
     table = Interaction._meta.db_table
     query = (
         f"COPY (SELECT user_id::int8, merchant_id::int8, ({_kind_case()})::int2, value::float4, "  # noqa: S608
         f"EXTRACT(EPOCH FROM occurred_at)::float8 FROM {table}"
-        + _where(since, until, lambda d: sql.Literal(d).as_string(None))
+        + _where(since, until, lambda d: sql.Literal(d).as_string(None), source_prefix,
+                 lambda t: sql.Literal(t).as_string(None))
         + ") TO STDOUT (FORMAT BINARY)"
     )
     parts: list[InteractionArrays] = []
@@ -152,14 +160,18 @@ def _sqlite_quote(value: datetime) -> str:
     return f"'{value.isoformat(sep=' ')}'"
 
 
-def _extract_generic(since, until, progress) -> InteractionArrays:
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _extract_generic(since, until, source_prefix, progress) -> InteractionArrays:
     table = Interaction._meta.db_table
     if connection.vendor == "sqlite":
         epoch = "(julianday(occurred_at) - 2440587.5) * 86400.0"
     else:
         epoch = "EXTRACT(EPOCH FROM occurred_at)"
     query = (f"SELECT user_id, merchant_id, {_kind_case()}, value, {epoch} FROM {table}"  # noqa: S608
-             + _where(since, until, _sqlite_quote))
+             + _where(since, until, _sqlite_quote, source_prefix, _sql_text))
     parts = []
     rows = 0
     with connection.cursor() as cursor:

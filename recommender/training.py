@@ -89,7 +89,7 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
     if len(arrays) == 0:
         raise NotEnoughData("There are no interactions to train on.")
     with clock.stage("build"):
-        weights = event_confidence(arrays, now=now)
+        weights = event_confidence(arrays, now=decay_reference(arrays, now))
         user_ids, user_codes = encode(arrays.user_ids)
         item_ids, item_codes = encode(arrays.merchant_ids)
         shape = (len(user_ids), len(item_ids))
@@ -133,6 +133,13 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
         data_from=_as_datetime(finite.min()) if len(finite) else None,
         data_to=_as_datetime(finite.max()) if len(finite) else None,
     )
+
+
+def decay_reference(arrays: InteractionArrays, now: float) -> float:
+    """Decay ages are measured from the newest interaction (or now, if earlier): in production they are the
+    same, and an imported historical data set is not decayed to nothing by the years since it was recorded."""
+    finite = arrays.timestamps[np.isfinite(arrays.timestamps)]
+    return float(min(now, finite.max())) if len(finite) else now
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:
