@@ -91,3 +91,22 @@ def tune_on(prepared: PreparedSplit, *, algorithm: str, k: int, max_trials: int,
     """The ML core's random search on a validation split carved from the *training* part only."""
     return tune(prepared.split.train, algorithm=algorithm, k=k, max_trials=max_trials, time_budget_s=time_budget_s,
                 seed=seed, progress=progress, num_threads=num_threads)
+
+
+@dataclass
+class TuningOutcome:
+    result: TuneResult
+    tested: dict[str, dict[str, Any]]  # default, tuned and popularity on the untouched test part
+    prepared: PreparedSplit
+
+
+def tuning_run(*, algorithm: str, k: int = 10, max_trials: int = 20, time_budget_s: float = 300.0, seed: int = 42,
+               source_prefix: str | None = None, split: str = "auto", test_fraction: float = 0.2,
+               progress: Callable[[int, int], None] | None = None, num_threads: int = 0) -> TuningOutcome:
+    """Search on the training part, then compare default and tuned parameters on the test part."""
+    prepared = prepare_split(source_prefix=source_prefix, split=split, test_fraction=test_fraction, seed=seed)
+    result = tune_on(prepared, algorithm=algorithm, k=k, max_trials=max_trials, time_budget_s=time_budget_s,
+                     seed=seed, progress=progress, num_threads=num_threads)
+    tested = evaluate_algorithms(prepared, k=k, num_threads=num_threads, candidates=[
+        ("default", algorithm, {}), ("tuned", algorithm, result.best_params)])
+    return TuningOutcome(result, tested, prepared)

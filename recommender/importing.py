@@ -114,8 +114,8 @@ def parse_rows(path: Path, *, columns: ColumnMap, delimiter: str, header: bool |
         first = next(reader, None)
         if first is None:
             return
-        if header is None:  # auto: a header row has a non-numeric user or item cell
-            header = not (_numeric(first[_as_index(columns.user)]) if len(first) > _as_index(columns.user) else False)
+        if header is None:
+            header = _looks_like_header(first, columns)
         names = [c.strip() for c in first] if header else None
         index = {name: _resolve(getattr(columns, name), names, name) for name in ("user", "item", "time", "kind",
                                                                                "weight")}
@@ -164,8 +164,26 @@ def parse_rows(path: Path, *, columns: ColumnMap, delimiter: str, header: bool |
             on_rows(report.rows + (1 if header else 0))
 
 
-def _as_index(column: str | int) -> int:
-    return int(column) if isinstance(column, int) or str(column).isdigit() else 0
+def _is_name(column: str | int | None) -> bool:
+    return isinstance(column, str) and not column.isdigit()
+
+
+def _looks_like_header(first: list[str], columns: ColumnMap) -> bool:
+    """Columns given by name mean a header; else a non-numeric weight or time cell in the first row does."""
+    specs = [columns.user, columns.item, columns.time, columns.kind, columns.weight]
+    if any(_is_name(c) for c in specs):
+        return True
+    for column in (columns.weight, columns.time):
+        if column is not None and int(column) < len(first):
+            cell = first[int(column)].strip()
+            if column == columns.time and not _numeric(cell):
+                try:
+                    parse_time(cell)
+                except (ValueError, OverflowError, OSError):
+                    return True
+            elif column == columns.weight and not _numeric(cell):
+                return True
+    return False
 
 
 def _numeric(text: str) -> bool:

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from recommender import conf
+from recommender.evaluation import TuningOutcome, tuning_run
 from recommender.exceptions import ModelVersionNotActivatable
 from recommender.locks import training_lock
 from recommender.ml.models import make_model
@@ -58,8 +59,9 @@ def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str
     now = timezone.now()
     merchant_ids = {event["merchant"] for event in events}
     active = set(Merchant.objects.filter(pk__in=merchant_ids, is_active=True).values_list("pk", flat=True))
-    errors: list[dict[str, list[str]]] = []
-    for event in events:
+    # Keyed by the event's position, like DRF's own per-item errors for the same list.
+    errors: dict[str, dict[str, list[str]]] = {}
+    for position, event in enumerate(events):
         problems: dict[str, list[str]] = {}
         if event["merchant"] not in active:
             problems["merchant"] = ["No active merchant with this id."]
@@ -68,8 +70,9 @@ def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str
             problems["occurred_at"] = ["Must not be in the future."]
         elif when is not None and when < now - CLIENT_EVENT_MAX_AGE:
             problems["occurred_at"] = ["Events older than 30 days are not accepted."]
-        errors.append(problems)
-    if any(errors):
+        if problems:
+            errors[str(position)] = problems
+    if errors:
         raise ValidationFailed("Some events are invalid; nothing was stored.", details={"events": errors})
 
     ids = [event["id"] for event in events]
@@ -116,6 +119,29 @@ def training_config_save(*, name: str, algorithm: str, params: dict[str, Any], a
     config, _ = TrainingConfig.objects.update_or_create(
         name=name, defaults={"algorithm": algorithm, "params": params, "notes": notes, **fields})
     return training_config_activate(config=config) if activate else config
+
+
+def training_config_tune(*, algorithm: str, name: str | None = None, activate: bool = True, k: int = 10,
+                         max_trials: int = 20, time_budget_s: float = 300.0, seed: int = 42,
+                         source_prefix: str | None = None, split: str = "auto", test_fraction: float = 0.2,
+                         progress=None) -> tuple[TrainingConfig, TuningOutcome]:
+    """Tune `algorithm` on the stored interactions and save the winner as a training configuration.
+
+    The tuned parameters are kept only if they beat the defaults on the held-out test part (the search
+    itself never sees it); otherwise the defaults are saved, with the comparison in the notes."""
+    outcome = tuning_run(algorithm=algorithm, k=k, max_trials=max_trials, time_budget_s=time_budget_s, seed=seed,
+                         source_prefix=source_prefix, split=split, test_fraction=test_fraction, progress=progress,
+                         num_threads=conf.train_threads())
+    tested, result = outcome.tested, outcome.result
+    better = tested["tuned"]["ndcg"] >= tested["default"]["ndcg"]
+    params = result.best_params if better else tested["default"]["params"]
+    notes = (f"tune_recommender: {len(result.trials)} trials in {result.seconds:.0f}s; validation nDCG@{k} "
+             f"{result.best_score:.4f}; test nDCG@{k} tuned {tested['tuned']['ndcg']:.4f}, default "
+             f"{tested['default']['ndcg']:.4f}, popularity {tested['popularity']['ndcg']:.4f}"
+             + ("." if better else "; the defaults held up better on test and were kept."))
+    config = training_config_save(name=name or f"tuned-{algorithm}", algorithm=algorithm, params=params,
+                                  activate=activate, k=k, notes=notes)
+    return config, outcome
 
 
 def model_train(*, config: TrainingConfig | None = None, triggered_by: str = "command", wait_s: float = 0.0,
