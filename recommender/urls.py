@@ -1,7 +1,8 @@
-from django.urls import path
+from django.urls import include, path
 
 from recommender import apis
 
-urlpatterns = [
+urlpatterns: list = [
     path("events", apis.ClientEventsApi.as_view(), name="client-events"),
+    path("", include("recommender.serving.urls")),
 ]

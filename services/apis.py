@@ -1,14 +1,223 @@
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics
-from rest_framework.permissions import AllowAny
+"""Thin views for merchants, categories, favourites, staff editing and trips."""
 
-from services.models import City
-from services.serializers import CitySerializer
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from services import selectors, services
+from services import serializers as s
+from services.models import City, Merchant, MerchantStaff, SavedMerchant, Trip
+from superapp.api import DefaultCursorPagination
+
+
+def _query(serializer_class, request):
+    # A plain dict, so a missing boolean stays None instead of HTML-form False.
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _search_filters(params: dict) -> dict:
+    keys = ("q", "city", "vertical", "category", "accepts_wallet", "tax_free", "open_now", "price_level")
+    return {key: params.get(key) for key in keys}
 
 
 @extend_schema(tags=["cities"], auth=[], summary="Cities (reference data, public)")
 class CityListApi(generics.ListAPIView):
     permission_classes = [AllowAny]
-    serializer_class = CitySerializer
+    serializer_class = s.CitySerializer
     queryset = City.objects.all()
     pagination_class = None
+
+
+class CategoryTreeApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: s.CategoryNodeSerializer(many=True)}, tags=["merchants"], auth=[],
+                   summary="The category tree (public)")
+    def get(self, request):
+        return Response(selectors.categories_tree())
+
+
+class MerchantCursorPagination(DefaultCursorPagination):
+    ordering = "-pk"
+
+
+class MerchantListApi(APIView):
+    pagination_class = MerchantCursorPagination
+
+    @extend_schema(parameters=[s.MerchantSearchParamsSerializer], responses={200: s.MerchantListSerializer(many=True)},
+                   tags=["merchants"], summary="Search merchants",
+                   description="Text search and filters; `open_now` uses each merchant's own time zone. "
+                               "Cursor-paginated, a fixed number of queries per page.")
+    def get(self, request):
+        params = _query(s.MerchantSearchParamsSerializer, request)
+        queryset = selectors.merchants_with_hours(selectors.merchants_search(**_search_filters(params)))
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(s.MerchantListSerializer(page, many=True).data)
+
+
+class MerchantNearbyApi(APIView):
+    @extend_schema(parameters=[s.MerchantNearbyParamsSerializer],
+                   responses={200: s.MerchantNearbySerializer(many=True)}, tags=["merchants"],
+                   summary="Merchants near a point, nearest first",
+                   description="Within `radius_m` of (lat, lon) by great-circle distance, with the same filters "
+                               "as the search; correct across the antimeridian and near the poles.")
+    def get(self, request):
+        params = _query(s.MerchantNearbyParamsSerializer, request)
+        hits = selectors.merchants_nearby(
+            lat=params["lat"], lon=params["lon"], radius_m=params["radius_m"], limit=params["limit"],
+            queryset=selectors.merchants_search(**_search_filters(params)))
+        distances = {merchant.pk: distance for merchant, distance in hits}
+        data = s.MerchantNearbySerializer([m for m, _ in hits], many=True, context={"distances": distances}).data
+        return Response(data)
+
+
+class MerchantDetailApi(APIView):
+    @extend_schema(responses={200: s.MerchantDetailSerializer}, tags=["merchants"], summary="A merchant",
+                   description="Records a `view` interaction for the recommender (at most one per hour).")
+    def get(self, request, merchant_id: int):
+        merchant = selectors.merchant_get(merchant_id=merchant_id)
+        services.merchant_view_record(user=request.user, merchant=merchant)
+        return Response(self._render(request, merchant))
+
+    @extend_schema(request=s.MerchantUpdateSerializer, responses={200: s.MerchantDetailSerializer},
+                   tags=["merchants"], summary="Edit the listing (owner or manager)")
+    def patch(self, request, merchant_id: int):
+        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
+        services.merchant_staff_require(merchant=merchant, user=request.user)
+        serializer = s.MerchantUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        services.merchant_update(merchant=merchant, actor=request.user, data=dict(serializer.validated_data))
+        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
+        return Response(self._render(request, merchant))
+
+    @staticmethod
+    def _render(request, merchant: Merchant) -> dict:
+        context = {
+            "is_saved": SavedMerchant.objects.filter(user=request.user, merchant=merchant).exists(),
+            "my_role": services.merchant_staff_role(merchant=merchant, user=request.user),
+        }
+        return s.MerchantDetailSerializer(merchant, context=context).data
+
+
+class MerchantHoursApi(APIView):
+    @extend_schema(request=s.OpeningHoursReplaceSerializer, responses={200: s.OpeningHoursSerializer(many=True)},
+                   tags=["merchants"], summary="Replace the weekly opening hours (owner or manager)")
+    def put(self, request, merchant_id: int):
+        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
+        services.merchant_staff_require(merchant=merchant, user=request.user)
+        serializer = s.OpeningHoursReplaceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rows = services.opening_hours_replace(merchant=merchant, actor=request.user,
+                                              intervals=serializer.validated_data["intervals"])
+        return Response(s.OpeningHoursSerializer(sorted(rows, key=lambda r: (r.weekday, r.opens)), many=True).data)
+
+
+class MerchantHoursExceptionApi(APIView):
+    @extend_schema(request=s.OpeningExceptionSetSerializer, responses={200: s.OpeningExceptionSerializer(many=True)},
+                   tags=["merchants"], summary="Set special hours or a closed day (owner or manager)")
+    def post(self, request, merchant_id: int):
+        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
+        services.merchant_staff_require(merchant=merchant, user=request.user)
+        serializer = s.OpeningExceptionSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        rows = services.opening_exception_set(
+            merchant=merchant, actor=request.user, day=data["date"], note=data["note"],
+            intervals=[(span["opens"], span["closes"]) for span in data["intervals"]])
+        return Response(s.OpeningExceptionSerializer(rows, many=True).data)
+
+
+class MerchantSaveApi(APIView):
+    @extend_schema(request=None, responses={201: s.SavedMerchantSerializer, 200: s.SavedMerchantSerializer},
+                   tags=["merchants"], summary="Save (favourite) a merchant",
+                   description="201 the first time, 200 if it was already saved.")
+    def post(self, request, merchant_id: int):
+        merchant = selectors.merchant_get(merchant_id=merchant_id)
+        saved, created = services.merchant_save(user=request.user, merchant=merchant)
+        saved = SavedMerchant.objects.select_related("merchant__city").prefetch_related(
+            "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions").get(pk=saved.pk)
+        return Response(s.SavedMerchantSerializer(saved).data,
+                        status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(request=None, responses={204: None}, tags=["merchants"], summary="Remove from saved merchants")
+    def delete(self, request, merchant_id: int):
+        merchant = get_object_or_404(Merchant, pk=merchant_id)
+        services.merchant_unsave(user=request.user, merchant=merchant)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SavedMerchantListApi(APIView):
+    pagination_class = DefaultCursorPagination
+
+    @extend_schema(responses={200: s.SavedMerchantSerializer(many=True)}, tags=["merchants"],
+                   summary="My saved merchants")
+    def get(self, request):
+        queryset = SavedMerchant.objects.filter(user=request.user).select_related("merchant__city").prefetch_related(
+            "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, request, view=self)
+        return paginator.get_paginated_response(s.SavedMerchantSerializer(page, many=True).data)
+
+
+class MyMerchantsApi(APIView):
+    @extend_schema(responses={200: s.StaffMerchantSerializer(many=True)}, tags=["merchants"],
+                   summary="Merchants I work for, with my role")
+    def get(self, request):
+        roles = MerchantStaff.objects.filter(user=request.user).select_related("merchant__city").prefetch_related(
+            "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions").order_by("pk")
+        return Response(s.StaffMerchantSerializer(roles, many=True).data)
+
+
+# --- Trips --------------------------------------------------------------------------------------
+class TripListApi(APIView):
+    pagination_class = DefaultCursorPagination
+
+    @extend_schema(responses={200: s.TripSerializer(many=True)}, tags=["trips"], summary="My trips")
+    def get(self, request):
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.trips_for_user(user=request.user), request, view=self)
+        return paginator.get_paginated_response(s.TripSerializer(page, many=True).data)
+
+    @extend_schema(request=s.TripCreateSerializer, responses={201: s.TripSerializer}, tags=["trips"],
+                   summary="Plan a trip",
+                   description="While the trip is under way (local dates at the destination) the app treats "
+                               "you as a traveller there: wallet offers and recommendations follow you.")
+    def post(self, request):
+        serializer = s.TripCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        trip = services.trip_create(user=request.user, destination=selectors.city_resolve(data["destination"]),
+                                    starts_on=data["starts_on"], ends_on=data["ends_on"], title=data["title"])
+        return Response(s.TripSerializer(trip).data, status=status.HTTP_201_CREATED)
+
+
+class TripDetailApi(APIView):
+    @extend_schema(responses={200: s.TripSerializer}, tags=["trips"], summary="A trip of mine")
+    def get(self, request, trip_id: int):
+        return Response(s.TripSerializer(get_object_or_404(selectors.trips_for_user(user=request.user),
+                                                           pk=trip_id)).data)
+
+
+class TripCancelApi(APIView):
+    @extend_schema(request=None, responses={200: s.TripSerializer}, tags=["trips"], summary="Cancel a trip")
+    def post(self, request, trip_id: int):
+        trip = get_object_or_404(Trip.objects.filter(user=request.user).select_related("destination"), pk=trip_id)
+        return Response(s.TripSerializer(services.trip_cancel(trip=trip)).data)
+
+
+class CurrentLocationApi(APIView):
+    @extend_schema(responses={200: s.CurrentLocationSerializer}, tags=["trips"],
+                   summary="Where the app considers me to be (active trip, else my current city)")
+    def get(self, request):
+        trip = selectors.active_trip(request.user)
+        city = selectors.user_current_city(request.user)
+        return Response(s.CurrentLocationSerializer({
+            "city": city, "home_city": request.user.home_city, "trip": trip,
+            "is_traveller": bool(city and request.user.home_city_id and city.pk != request.user.home_city_id),
+        }).data)

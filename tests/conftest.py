@@ -41,6 +41,30 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _celery_eager():
+    """Tests run Celery tasks in-process, also when REDIS_URL is set (no worker runs during pytest).
+    `tests/superapp/test_celery_worker.py` checks the real broker + worker round trip separately."""
+    from superapp.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _reference_cities(request):
+    """Cities come from a data migration; a transactional test's flush removes them, so restore them."""
+    if "django_db" not in request.keywords:
+        return
+    request.getfixturevalue("_django_db_helper")
+    from services.models import City
+    from services.reference import load_reference_cities
+
+    if not City.objects.exists():
+        load_reference_cities(City)
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     cache.clear()

@@ -9,8 +9,15 @@ TEST_PASSWORD = "correct-horse-battery-9"
 
 
 def city(slug: str = "hangzhou") -> City:
-    """Cities are reference data loaded by a migration; tests use the real rows."""
-    return City.objects.get(slug=slug)
+    """Cities are reference data loaded by a migration; tests use the real rows (restored if a
+    transactional test flushed them)."""
+    try:
+        return City.objects.get(slug=slug)
+    except City.DoesNotExist:
+        from services.reference import load_reference_cities
+
+        load_reference_cities(City)
+        return City.objects.get(slug=slug)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -65,12 +65,31 @@ def _hits(
     rec = np.full((len(rows), k), -1, dtype=np.int64)
     for i, r in enumerate(rows):
         rec[i, : len(r)] = r
+    if sp.issparse(relevant):
+        return _hits_sparse(rec, sp.csr_matrix(relevant))
     rel_rows, n_rel = _rel_sets(relevant, len(rows))
     hits = np.zeros(rec.shape, dtype=bool)
     for i, rel in enumerate(rel_rows):
         if len(rel):
             hits[i] = np.isin(rec[i], rel) & (rec[i] >= 0)
     return hits, n_rel
+
+
+def _hits_sparse(rec: np.ndarray, relevant: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    # Vectorised membership test: encode (row, item) as one int64 key and binary-search
+    # the sorted keys of the relevant matrix -- avoids a Python loop over users.
+    if relevant.shape[0] != rec.shape[0]:
+        raise ValueError("relevant must have one row per recommended row")
+    m = relevant.copy()
+    m.sum_duplicates()
+    m.sort_indices()
+    width = max(int(m.shape[1]), int(rec.max(initial=-1)) + 1, 1)
+    counts = np.diff(m.indptr)
+    keys = np.repeat(np.arange(m.shape[0], dtype=np.int64), counts) * width + m.indices
+    query = np.arange(rec.shape[0], dtype=np.int64)[:, None] * width + np.maximum(rec, 0)
+    pos = np.clip(np.searchsorted(keys, query), 0, max(len(keys) - 1, 0))
+    hits = (keys[pos] == query) & (rec >= 0) if len(keys) else np.zeros(rec.shape, dtype=bool)
+    return hits, counts.astype(np.int64)
 
 
 def _per_user(hits: np.ndarray, n_rel: np.ndarray) -> dict[str, np.ndarray]:

@@ -147,12 +147,20 @@ def _dense_topk(
     k_eff = min(k, scores.shape[1])
     if k_eff == 0:
         return np.empty((scores.shape[0], 0), np.int32), np.empty((scores.shape[0], 0), np.float32)
-    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]
-    part_scores = np.take_along_axis(scores, part, axis=1)
-    # Ties broken by item row so results are reproducible across runs and platforms.
-    order = np.lexsort((part, -part_scores), axis=1)
-    ids = np.take_along_axis(part, order, axis=1)
-    top = np.take_along_axis(part_scores, order, axis=1)
+    # argpartition finds the k-th best score per row; every column at least that good is
+    # a candidate (more than k only on ties), and the final order is (score desc, item
+    # row asc) so results are reproducible -- argpartition alone picks ties arbitrarily.
+    n = scores.shape[0]
+    kth = np.take_along_axis(scores, np.argpartition(-scores, k_eff - 1, axis=1)[:, k_eff - 1 : k_eff], axis=1)
+    r, c = np.nonzero(scores >= kth)
+    order = np.lexsort((c, -scores[r, c], r))
+    r, c = r[order], c[order]
+    first = np.searchsorted(r, np.arange(n))
+    rank = np.arange(len(r)) - first[r]
+    keep = rank < k_eff
+    ids = np.empty((n, k_eff), dtype=np.int64)
+    ids[r[keep], rank[keep]] = c[keep]
+    top = np.take_along_axis(scores, ids, axis=1)
     return _finish(ids, top, items)
 
 
@@ -590,15 +598,25 @@ class PopularityModel(Recommender):
         rows = _as_rows(user_rows)
         user_items = _check_user_items(user_items, len(rows), self.n_items)
         cand = _check_items(items, self.n_items)
+        pool = np.arange(self.n_items) if cand is None else cand
+        # Everyone gets the same ranking, so only the head of it can ever be shown: the
+        # top (k + most items any user in the request owns) candidates are enough. This
+        # keeps the fallback path O(users x k) instead of O(users x catalogue).
+        longest = int(np.diff(user_items.indptr).max()) if filter_already_liked and len(rows) else 0
+        head = min(len(pool), k + longest)
+        top = np.sort(pool[np.lexsort((pool, -self.popularity[pool]))[:head]])
         out_ids, out_scores = [], []
         for start in range(0, len(rows), batch_size):
             block = user_items[start : start + batch_size]
-            scores = np.broadcast_to(self.popularity, (block.shape[0], self.n_items))
-            ids, sc = _dense_topk(scores, block if filter_already_liked else None, k=k, items=cand)
+            scores = np.broadcast_to(self.popularity[top], (block.shape[0], len(top))).copy()
+            if filter_already_liked:
+                scores[block[:, top].toarray() > 0] = -np.finfo(np.float32).max
+            ids, sc = _dense_topk(scores, None, k=k, items=None)
+            ids = np.where(ids >= 0, top[np.maximum(ids, 0)], -1).astype(np.int32)
             out_ids.append(ids)
             out_scores.append(sc)
         if not out_ids:
-            width = min(k, self.n_items if cand is None else len(cand))
+            width = min(k, len(pool))
             return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
         return np.vstack(out_ids), np.vstack(out_scores)
 

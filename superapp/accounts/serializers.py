@@ -12,6 +12,9 @@ class CitySummarySerializer(serializers.ModelSerializer):
 
 
 class ProfileSerializer(serializers.ModelSerializer):
+    # Blank is a valid stored value; the schema's uri/email formats would reject "".
+    email = serializers.CharField(read_only=True)
+    avatar_url = serializers.CharField(read_only=True)
     home_city = CitySummarySerializer(read_only=True)
     current_city = CitySummarySerializer(read_only=True)
     is_traveller = serializers.BooleanField(read_only=True)

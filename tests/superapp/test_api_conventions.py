@@ -105,3 +105,23 @@ def test_login_then_use_bearer_token(api_client):
     assert response.status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {response.json()['tokens']['access']}")
     assert api_client.get("/api/v1/me").json()["username"] == "zoe"
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_readiness_checks_redis_when_configured(api_client):
+    ready = api_client.get("/readyz").json()
+    assert ready["checks"]["redis"] == "ok"
+
+
+@pytest.mark.redis
+def test_cache_is_redis_when_configured():
+    import redis
+    from django.conf import settings
+    from django.core.cache import cache
+
+    cache.set("probe", {"n": 1}, 10)
+    assert cache.get("probe") == {"n": 1}
+    # The value really lives in Redis, not in this process.
+    keys = redis.Redis.from_url(settings.REDIS_URL).keys("*probe*")
+    assert len(keys) == 1

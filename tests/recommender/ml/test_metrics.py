@@ -94,3 +94,24 @@ def test_evaluate_popularity_on_hand_checked_matrix():
     assert out["precision"] == pytest.approx(2 / 3)
     assert out["coverage"] == pytest.approx(3 / 4)
     assert out["n_users"] == 3
+
+
+def test_sparse_and_set_inputs_agree():
+    rng = np.random.default_rng(0)
+    rel = sp.random(30, 50, density=0.1, random_state=2, format="csr", dtype=np.float32)
+    rec = rng.integers(-1, 50, size=(30, 10))
+    sets = [set(rel[i].indices.tolist()) for i in range(30)]
+    a = ranking_metrics(rec, rel, k=10)
+    b = ranking_metrics(rec, sets, k=10)
+    assert a == pytest.approx(b)
+
+
+def test_popularity_head_shortcut_matches_full_ranking():
+    # The fast path ranks only the head of the popularity list; it must equal a full sort.
+    m = sp.random(60, 40, density=0.3, random_state=5, format="csr", dtype=np.float32)
+    model = PopularityModel().fit(m)
+    ids, _ = model.recommend(np.arange(60), m, k=5)
+    order = np.lexsort((np.arange(40), -model.popularity))
+    for u in range(60):
+        expected = [i for i in order if i not in set(m[u].indices)][:5]
+        assert ids[u].tolist() == expected

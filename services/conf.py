@@ -1,0 +1,18 @@
+"""Settings of the services app, read from django.conf.settings with defaults and env overrides."""
+
+import os
+
+from django.conf import settings
+
+
+def _int(name: str, default: int) -> int:
+    return int(getattr(settings, name, os.environ.get(name, default)))
+
+
+# Nearby search: the largest radius a client may ask for, and the largest page.
+NEARBY_MAX_RADIUS_M = _int("SERVICES_NEARBY_MAX_RADIUS_M", 50_000)
+NEARBY_MAX_LIMIT = _int("SERVICES_NEARBY_MAX_LIMIT", 100)
+# Booking holds: how long inventory stays reserved for an unpaid booking.
+BOOKING_HOLD_MINUTES = _int("SERVICES_BOOKING_HOLD_MINUTES", 15)
+# Bills: remind users of bills due within this many days.
+BILL_REMINDER_DAYS = _int("SERVICES_BILL_REMINDER_DAYS", 3)

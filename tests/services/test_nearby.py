@@ -1,0 +1,131 @@
+"""Nearby search: radius, ordering, antimeridian, poles, bad input, query count."""
+
+import math
+from datetime import time
+
+import pytest
+
+from services import selectors
+from services.selectors import bounding_box, haversine_m, merchants_nearby
+from tests.factories import MerchantFactory, city
+from tests.services.factories import hours
+from tests.superapp.test_api_conventions import assert_error_shape
+
+URL = "/api/v1/merchants/nearby"
+
+
+def _offset(lat, lon, north_m=0.0, east_m=0.0):
+    return lat + north_m / 111_195.0, lon + east_m / (111_195.0 * math.cos(math.radians(lat)))
+
+
+def test_haversine_matches_known_distance():
+    # Paris -> London is about 343.5 km.
+    assert haversine_m(48.8566, 2.3522, 51.5074, -0.1278) == pytest.approx(343_560, rel=0.002)
+
+
+def test_bounding_box_splits_across_the_antimeridian_and_opens_at_the_poles():
+    box = bounding_box(0.0, 179.99, 5000)
+    assert len(box.lon_ranges) == 2
+    assert box.lon_ranges[0][1] == 180.0 and box.lon_ranges[1][0] == -180.0
+    polar = bounding_box(89.99, 10.0, 5000)
+    assert polar.lon_ranges == () and polar.max_lat == 90.0
+    # Every point at the radius on a circle lies inside the box.
+    for bearing in range(0, 360, 15):
+        lat, lon = 60.0, 25.0
+        d = 20_000 / selectors.EARTH_RADIUS_M
+        b = math.radians(bearing)
+        lat2 = math.asin(math.sin(math.radians(lat)) * math.cos(d)
+                         + math.cos(math.radians(lat)) * math.sin(d) * math.cos(b))
+        lon2 = math.radians(lon) + math.atan2(math.sin(b) * math.sin(d) * math.cos(math.radians(lat)),
+                                              math.cos(d) - math.sin(math.radians(lat)) * math.sin(lat2))
+        box = bounding_box(lat, lon, 20_000.5)
+        assert box.min_lat <= math.degrees(lat2) <= box.max_lat
+        assert any(low <= math.degrees(lon2) <= high for low, high in box.lon_ranges)
+
+
+@pytest.mark.django_db
+def test_nearby_keeps_the_radius_and_sorts_by_distance():
+    hz = city("hangzhou")
+    lat, lon = hz.latitude, hz.longitude
+    far = MerchantFactory(name="far", latitude=_offset(lat, lon, north_m=1500)[0], longitude=lon)
+    MerchantFactory(name="near", latitude=lat, longitude=_offset(lat, lon, east_m=200)[1])
+    MerchantFactory(name="mid", latitude=_offset(lat, lon, north_m=-700)[0], longitude=lon)
+    # Inside the bounding box's corner but outside the circle: must be dropped by the exact distance.
+    corner_lat, corner_lon = _offset(lat, lon, north_m=900, east_m=900)
+    corner = MerchantFactory(name="corner", latitude=corner_lat, longitude=corner_lon)
+    MerchantFactory(name="inactive", latitude=lat, longitude=lon, is_active=False)
+
+    hits = merchants_nearby(lat=lat, lon=lon, radius_m=1000)
+    assert [m.name for m, _ in hits] == ["near", "mid"]
+    assert hits[0][1] == pytest.approx(200, abs=2) and hits[1][1] == pytest.approx(700, abs=3)
+    assert {m.name for m, _ in merchants_nearby(lat=lat, lon=lon, radius_m=2000)} == {"near", "mid", "far", "corner"}
+    assert far and corner
+
+
+@pytest.mark.django_db
+def test_nearby_across_the_antimeridian():
+    # Fiji straddles 180°: a venue at 179.995°E is ~1 km from a user at 179.995°W.
+    east = MerchantFactory(name="east", city=None, latitude=-17.0, longitude=179.995, currency="USD", time_zone="UTC")
+    west = MerchantFactory(name="west", city=None, latitude=-17.0, longitude=-179.995, currency="USD", time_zone="UTC")
+    hits = merchants_nearby(lat=-17.0, lon=-179.999, radius_m=2000)
+    assert [m.name for m, _ in hits] == ["west", "east"]
+    assert hits[1][1] == pytest.approx(haversine_m(-17.0, -179.999, -17.0, 179.995), abs=0.5)
+    assert hits[1][1] < 1500
+    assert east and west
+
+
+@pytest.mark.django_db
+def test_nearby_near_the_pole():
+    # Near the pole, longitude is meaningless: a point "opposite" across the pole is close.
+    across = MerchantFactory(name="across", city=None, latitude=89.995, longitude=-170.0, currency="USD",
+                             time_zone="UTC")
+    MerchantFactory(name="equator", city=None, latitude=0.0, longitude=10.0, currency="USD", time_zone="UTC")
+    hits = merchants_nearby(lat=89.995, lon=10.0, radius_m=2000)
+    assert [m.name for m, _ in hits] == ["across"]
+    assert across
+
+
+@pytest.mark.django_db
+def test_nearby_api_combines_filters_and_reports_distance(auth_client):
+    hz = city("hangzhou")
+    open_cafe = MerchantFactory(name="open cafe", vertical="restaurant")
+    hours(open_cafe, time(0), time(0))
+    MerchantFactory(name="closed cafe", vertical="restaurant")  # no hours at all: never open
+    MerchantFactory(name="shop", vertical="shopping")
+    response = auth_client.get(URL, {"lat": hz.latitude, "lon": hz.longitude, "radius_m": 500,
+                                     "vertical": "restaurant", "open_now": "true"})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [m["name"] for m in body] == ["open cafe"]
+    assert body[0]["distance_m"] == 0.0 and body[0]["is_open_now"] is True
+
+
+@pytest.mark.django_db
+def test_nearby_api_runs_a_fixed_number_of_queries(auth_client, django_assert_num_queries):
+    hz = city("hangzhou")
+    for i in range(15):
+        merchant = MerchantFactory(latitude=hz.latitude + i * 0.0005)
+        hours(merchant, time(0), time(0))
+    params = {"lat": hz.latitude, "lon": hz.longitude, "radius_m": 5000, "open_now": "true", "vertical": "restaurant"}
+    # time zones + candidates + page + categories + hours + exceptions
+    with django_assert_num_queries(6):
+        response = auth_client.get(URL, params)
+    assert len(response.json()) == 15
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("params", "code"), [
+    ({"lat": 91, "lon": 0}, "invalid_latitude"),
+    ({"lat": -90.5, "lon": 0}, "invalid_latitude"),
+    ({"lat": "nan", "lon": 0}, "validation_error"),
+    ({"lat": 10, "lon": 180.5}, "invalid_longitude"),
+    ({"lat": 10, "lon": 10, "radius_m": 50_001}, "radius_too_large"),
+    ({"lat": 10, "lon": 10, "radius_m": 0}, "invalid_radius"),
+    ({"lat": 10, "lon": 10, "city": "atlantis"}, "unknown_city"),
+    ({"lat": 10, "lon": 10, "category": "no-such-category"}, "unknown_category"),
+    ({"lat": 10, "lon": 10, "vertical": "casino"}, "unknown_vertical"),
+    ({"lon": 10}, "validation_error"),
+    ({"lat": 10, "lon": 10, "limit": 1000}, "validation_error"),
+])
+def test_nearby_bad_input_is_a_specific_400(auth_client, params, code):
+    assert_error_shape(auth_client.get(URL, params), 400, code)
