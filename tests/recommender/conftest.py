@@ -7,6 +7,7 @@ from recommender import loader
 def _models_dir(tmp_path, settings):
     """Artifacts of each test go to its own directory; no model stays loaded between tests."""
     settings.RECOMMENDER_MODELS_DIR = str(tmp_path / "models")
+    settings.RECOMMENDER_TRAIN_THREADS = 1  # tiny matrices: threads only add contention on shared CI cores
     loader.reset()
     yield
     loader.reset()
