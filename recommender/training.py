@@ -123,7 +123,8 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
             full = train
         if isinstance(model, ALSModel) and len(evaluated):
             # The held-out users get factors from all their interactions, as a full retrain would.
-            model.user_factors[evaluated] = model.recalculate_user(full[evaluated])
+            model.user_factors[evaluated] = als_fold_in(model, full[evaluated], model.user_factors[evaluated],
+                                                        num_threads=num_threads)
     finite = arrays.timestamps[np.isfinite(arrays.timestamps)]
     return PipelineResult(
         model=model, user_ids=user_ids, item_ids=item_ids, matrix=full, metrics=metrics, baseline_metrics=baseline,
@@ -133,6 +134,25 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
         data_from=_as_datetime(finite.min()) if len(finite) else None,
         data_to=_as_datetime(finite.max()) if len(finite) else None,
     )
+
+
+def als_fold_in(model: ALSModel, rows: sp.csr_matrix, start: np.ndarray, *, num_threads: int = 0,
+                cg_steps: int = 3) -> np.ndarray:
+    """User factors for `rows` against the fitted item factors: the user half of one more ALS iteration.
+
+    implicit's native conjugate-gradient solver, warm-started from the factors the users got during the fit
+    (exactly what `fit` does each iteration); `recalculate_user`'s exact Cholesky solve per user costs
+    O(factors^3) each, several seconds for thousands of users at 128 factors.
+    """
+    from implicit.cpu import _als
+    from threadpoolctl import threadpool_limits
+
+    factors = np.ascontiguousarray(start, dtype=np.float32).copy()
+    weighted = model.scaler.transform(rows)  # the same confidence scaling as the fit
+    with threadpool_limits(1, "blas"):
+        _als.least_squares_cg(weighted, factors, model.item_factors, float(model.params["regularization"]),
+                              num_threads=num_threads, cg_steps=cg_steps)
+    return factors
 
 
 def decay_reference(arrays: InteractionArrays, now: float) -> float:
