@@ -10,7 +10,13 @@ from django.utils import timezone
 from recommender.models import Interaction
 from services.models import Merchant
 from superapp.accounts.models import User
-from tests.factories import MerchantFactory, UserFactory
+from tests.factories import MerchantFactory
+
+
+def crowd(n: int) -> list[User]:
+    """Users without a password hash (hashing is deliberately slow; these users never log in)."""
+    start = User.objects.count()
+    return User.objects.bulk_create([User(username=f"crowd{start + i}", password="!") for i in range(n)])
 
 
 def taste_world(*, n_users: int = 60, n_clusters: int = 4, items_per_cluster: int = 12, per_user: int = 10,
@@ -18,8 +24,8 @@ def taste_world(*, n_users: int = 60, n_clusters: int = 4, items_per_cluster: in
     """Users in `n_clusters` taste groups, each mostly interacting with its own group's merchants, with
     timestamps spread over 60 days. Popular items exist in every cluster, so popularity is a fair baseline."""
     rng = random.Random(seed)
-    merchants = [MerchantFactory() for _ in range(n_clusters * items_per_cluster)]
-    users = [UserFactory() for _ in range(n_users)]
+    merchants = MerchantFactory.create_batch(n_clusters * items_per_cluster)
+    users = crowd(n_users)
     now = timezone.now()
     rows = []
     for u, user in enumerate(users):

@@ -13,7 +13,7 @@ from recommender.seed import seed as recommender_seed
 from recommender.services import model_train
 from services.models import Category, Vertical
 from tests.factories import MerchantFactory, UserFactory
-from tests.recommender.factories import taste_world
+from tests.recommender.factories import crowd, taste_world
 
 pytestmark = pytest.mark.django_db
 
@@ -107,8 +107,7 @@ def test_the_demo_seeder_adds_browsing_signals_and_trains_a_first_model():
                   for i in range(8)]
     for i in range(64):
         MerchantFactory().categories.add(categories[i % 8])
-    for _ in range(120):
-        UserFactory()
+    crowd(120)
     out = io.StringIO()
     recommender_seed(rng=random.Random(42), stdout=out)
     assert Interaction.objects.filter(source__startswith="seed:").count() >= 120 * 8
