@@ -1,13 +1,24 @@
 from django.contrib import admin
 
 from services.models import (
+    Bill,
+    BillAccount,
+    Booking,
+    BookingSlot,
     Category,
     City,
+    InventorySlot,
     Merchant,
     MerchantStaff,
+    Notification,
     OpeningException,
     OpeningHours,
+    ParkingSession,
+    Product,
     SavedMerchant,
+    ServiceProvider,
+    TransitCard,
+    TransitTopUp,
     Trip,
 )
 
@@ -91,3 +102,99 @@ class TripAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "title"]
     raw_id_fields = ["user"]
     list_select_related = ["user", "destination"]
+
+
+class InventorySlotInline(admin.TabularInline):
+    model = InventorySlot
+    extra = 0
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["name", "merchant", "kind", "price_amount", "currency", "max_party_size",
+                    "free_cancellation_hours", "cancellation_fee_percent", "is_active"]
+    list_filter = ["kind", "is_active", "currency"]
+    search_fields = ["name", "merchant__name"]
+    raw_id_fields = ["merchant"]
+    inlines = [InventorySlotInline]
+
+
+@admin.register(InventorySlot)
+class InventorySlotAdmin(admin.ModelAdmin):
+    list_display = ["product", "date", "start_time", "capacity", "reserved", "price_amount"]
+    list_filter = ["date"]
+    search_fields = ["product__name", "product__merchant__name"]
+    raw_id_fields = ["product"]
+
+
+@admin.register(Booking)
+class BookingAdmin(admin.ModelAdmin):
+    list_display = ["pk", "user", "product", "status", "first_date", "last_date", "party_size", "amount", "currency",
+                    "hold_expires_at", "payment_id"]
+    list_filter = ["status", "product__kind"]
+    search_fields = ["user__username", "product__name", "product__merchant__name"]
+    raw_id_fields = ["user", "product"]
+    list_select_related = ["user", "product"]
+
+
+@admin.register(ServiceProvider)
+class ServiceProviderAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "kind", "city", "merchant", "backend", "is_active"]
+    list_filter = ["kind", "city", "is_active"]
+    search_fields = ["name", "code"]
+    raw_id_fields = ["merchant"]
+
+
+@admin.register(BillAccount)
+class BillAccountAdmin(admin.ModelAdmin):
+    list_display = ["user", "provider", "customer_number", "nickname", "created_at"]
+    list_filter = ["provider__kind"]
+    search_fields = ["user__username", "customer_number"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Bill)
+class BillAdmin(admin.ModelAdmin):
+    list_display = ["reference", "account", "period", "amount", "currency", "due_on", "status", "paid_at",
+                    "receipt_number"]
+    list_filter = ["status", "due_on"]
+    search_fields = ["reference", "account__customer_number", "account__user__username"]
+    raw_id_fields = ["account"]
+
+
+@admin.register(TransitCard)
+class TransitCardAdmin(admin.ModelAdmin):
+    list_display = ["card_number", "user", "provider", "balance", "currency"]
+    list_filter = ["provider"]
+    search_fields = ["card_number", "user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(TransitTopUp)
+class TransitTopUpAdmin(admin.ModelAdmin):
+    list_display = ["card", "amount", "balance_after", "payment_id", "created_at"]
+    search_fields = ["card__card_number"]
+    raw_id_fields = ["card"]
+
+
+@admin.register(ParkingSession)
+class ParkingSessionAdmin(admin.ModelAdmin):
+    list_display = ["plate", "user", "provider", "starts_at", "ends_at", "amount", "currency"]
+    list_filter = ["provider"]
+    search_fields = ["plate", "user__username"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "title", "created_at", "read_at"]
+    list_filter = ["kind"]
+    search_fields = ["user__username", "title"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(BookingSlot)
+class BookingSlotAdmin(admin.ModelAdmin):
+    list_display = ["booking", "slot", "units"]
+    search_fields = ["booking__user__username"]
+    raw_id_fields = ["booking", "slot"]

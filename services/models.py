@@ -1,3 +1,5 @@
+import datetime
+
 from django.db import models
 from django.utils import timezone
 
@@ -205,3 +207,269 @@ class Trip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} -> {self.destination_id} {self.starts_on}..{self.ends_on}"
+
+
+# --- Booking agency -----------------------------------------------------------------------------
+class ProductKind(models.TextChoices):
+    HOTEL_ROOM = "hotel_room", "Hotel room (per night)"
+    TABLE = "table", "Restaurant table (per time slot)"
+    TOUR = "tour", "Tour or ticket (per date, per person)"
+
+
+class Product(models.Model):
+    """Something a merchant sells by date: a room type, a table, a tour. Prices are per night (rooms), per
+    table (tables, a deposit) or per person (tours), in minor units of `currency`."""
+
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, related_name="products")
+    kind = models.CharField(max_length=12, choices=ProductKind.choices)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    price_amount = models.BigIntegerField(help_text="Default price in minor units (per night/table/person)")
+    currency = models.CharField(max_length=3)
+    max_party_size = models.PositiveSmallIntegerField(default=2, help_text="Guests per room, seats per table, "
+                                                                           "tickets per booking")
+    start_time = models.TimeField(default=datetime.time(15), help_text="Local check-in / start time (tables: per slot)")
+    free_cancellation_hours = models.PositiveIntegerField(default=24, help_text="Free cancellation until this "
+                                                                                "many hours before the start")
+    cancellation_fee_percent = models.PositiveSmallIntegerField(default=100, help_text="Fee after that, 0-100 %")
+    hold_minutes = models.PositiveSmallIntegerField(default=15)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["merchant", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(price_amount__gt=0), name="product_price_positive"),
+            models.CheckConstraint(condition=models.Q(cancellation_fee_percent__lte=100), name="product_fee_percent"),
+            models.CheckConstraint(condition=models.Q(max_party_size__gte=1), name="product_party_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.merchant_id}"
+
+
+class InventorySlot(models.Model):
+    """Units of a product on one local date and start time (rooms for a night, tables at 19:30, tickets).
+    Invariant: 0 <= reserved <= capacity, where reserved counts held and confirmed units; it is only changed
+    with the row locked (select_for_update), so two holds can never take the same last unit."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="slots")
+    date = models.DateField()
+    start_time = models.TimeField()
+    capacity = models.PositiveIntegerField()
+    reserved = models.PositiveIntegerField(default=0)
+    price_amount = models.BigIntegerField(null=True, blank=True, help_text="Overrides the product's price")
+
+    class Meta:
+        ordering = ["product", "date", "start_time"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "date", "start_time"], name="inventory_slot_unique"),
+            models.CheckConstraint(condition=models.Q(reserved__lte=models.F("capacity")),
+                                   name="inventory_not_overbooked"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.date} {self.start_time} {self.reserved}/{self.capacity}"
+
+    @property
+    def available(self) -> int:
+        return self.capacity - self.reserved
+
+
+class BookingStatus(models.TextChoices):
+    HELD = "held", "Held (unpaid)"
+    CONFIRMED = "confirmed", "Confirmed (paid)"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Hold expired"
+
+
+class Booking(models.Model):
+    """quote -> hold (inventory reserved until `hold_expires_at`) -> pay -> confirmed; or expired/cancelled,
+    which release the inventory. Amounts in minor units of `currency`."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="bookings")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="bookings")
+    status = models.CharField(max_length=10, choices=BookingStatus.choices, default=BookingStatus.HELD)
+    party_size = models.PositiveSmallIntegerField()
+    units = models.PositiveSmallIntegerField(help_text="Rooms, tables or tickets taken from each slot")
+    first_date = models.DateField()
+    last_date = models.DateField(help_text="Last night for rooms (check-out is the day after)")
+    starts_at = models.DateTimeField(help_text="Local start (check-in, table time, tour start) as an instant")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    hold_expires_at = models.DateTimeField(db_index=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    payment_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Payment id")
+    refund_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Refund id")
+    cancellation_fee = models.BigIntegerField(default=0)
+    refunded_amount = models.BigIntegerField(default=0)
+    slots = models.ManyToManyField(InventorySlot, through="BookingSlot", related_name="bookings")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [models.Index(fields=["status", "hold_expires_at"], name="booking_hold_expiry"),
+                   models.Index(fields=["user", "status"], name="booking_user_status")]
+
+    def __str__(self) -> str:
+        return f"booking {self.pk} {self.status}"
+
+
+class BookingSlot(models.Model):
+    booking = models.ForeignKey(Booking, on_delete=models.CASCADE, related_name="booking_slots")
+    slot = models.ForeignKey(InventorySlot, on_delete=models.PROTECT, related_name="booking_slots")
+    units = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["booking", "slot"], name="booking_slot_unique")]
+
+
+# --- City services ------------------------------------------------------------------------------
+class ServiceKind(models.TextChoices):
+    ELECTRICITY = "electricity", "Electricity"
+    WATER = "water", "Water"
+    GAS = "gas", "Gas"
+    PHONE = "phone", "Phone and internet"
+    TRANSIT = "transit", "Transit card"
+    PARKING = "parking", "Parking"
+
+
+BILL_KINDS = (ServiceKind.ELECTRICITY, ServiceKind.WATER, ServiceKind.GAS, ServiceKind.PHONE)
+
+
+class ServiceProvider(models.Model):
+    """A city's utility, telecom, transit or parking operator. It is paid like any merchant: `merchant` is its
+    account in the wallet. `backend` names the class that talks to it (a simulator until a real API exists)."""
+
+    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="service_providers")
+    kind = models.CharField(max_length=12, choices=ServiceKind.choices)
+    name = models.CharField(max_length=200)
+    code = models.SlugField(max_length=80, unique=True)
+    merchant = models.OneToOneField(Merchant, on_delete=models.PROTECT, related_name="service_provider")
+    customer_number_pattern = models.CharField(max_length=100, default=r"^\d{8,12}$",
+                                               help_text="Regular expression a customer/card number must match")
+    backend = models.CharField(max_length=200, default="services.providers.SimulatedProvider")
+    hourly_rate = models.BigIntegerField(null=True, blank=True, help_text="Parking: price per hour, minor units")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["city", "kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}, {self.city_id})"
+
+
+class BillAccount(models.Model):
+    """A user's customer account at a provider (e.g. the electricity meter at home)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="bill_accounts")
+    provider = models.ForeignKey(ServiceProvider, on_delete=models.PROTECT, related_name="bill_accounts")
+    customer_number = models.CharField(max_length=40)
+    nickname = models.CharField(max_length=80, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "provider", "customer_number"],
+                                               name="bill_account_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}:{self.customer_number}"
+
+
+class BillStatus(models.TextChoices):
+    DUE = "due", "Due"
+    PAID = "paid", "Paid"
+
+
+class Bill(models.Model):
+    """A bill as the provider issued it; paid at most once (the row is locked while paying)."""
+
+    account = models.ForeignKey(BillAccount, on_delete=models.CASCADE, related_name="bills")
+    reference = models.CharField(max_length=64, help_text="The provider's bill reference")
+    period = models.CharField(max_length=7, help_text="Billing month, YYYY-MM")
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    due_on = models.DateField(db_index=True)
+    status = models.CharField(max_length=4, choices=BillStatus.choices, default=BillStatus.DUE)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payment_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Payment id")
+    receipt_number = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_on", "pk"]
+        constraints = [models.UniqueConstraint(fields=["account", "reference"], name="bill_reference_unique")]
+        indexes = [models.Index(fields=["status", "due_on"], name="bill_status_due")]
+
+    def __str__(self) -> str:
+        return f"bill {self.reference} {self.status}"
+
+
+class TransitCard(models.Model):
+    """A transit card linked to the app; its balance is stored value held by the operator, credited by
+    wallet payments to the operator (see TransitTopUp)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="transit_cards")
+    provider = models.ForeignKey(ServiceProvider, on_delete=models.PROTECT, related_name="transit_cards")
+    card_number = models.CharField(max_length=40)
+    balance = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [models.UniqueConstraint(fields=["provider", "card_number"], name="transit_card_unique"),
+                       models.CheckConstraint(condition=models.Q(balance__gte=0), name="transit_card_balance")]
+
+    def __str__(self) -> str:
+        return f"{self.provider_id}:{self.card_number}"
+
+
+class TransitTopUp(models.Model):
+    card = models.ForeignKey(TransitCard, on_delete=models.CASCADE, related_name="top_ups")
+    amount = models.BigIntegerField()
+    balance_after = models.BigIntegerField()
+    payment_id = models.BigIntegerField(help_text="payments.Payment id")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+
+
+class ParkingSession(models.Model):
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="parking_sessions")
+    provider = models.ForeignKey(ServiceProvider, on_delete=models.PROTECT, related_name="parking_sessions")
+    plate = models.CharField(max_length=16)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    payment_id = models.BigIntegerField(help_text="payments.Payment id")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-pk"]
+
+
+class Notification(models.Model):
+    """Something the app shows in the user's inbox (bill reminders, ...). `dedupe_key` makes jobs that create
+    them safe to run twice."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "dedupe_key"], name="notification_dedupe")]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.title}"

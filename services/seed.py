@@ -15,10 +15,12 @@ from services.models import (
     MerchantStaff,
     OpeningException,
     OpeningHours,
+    ServiceProvider,
     Trip,
 )
-from services.seed_data import CATEGORIES, CITY_FLAVOUR, CITY_STREETS, COUNTRY_LANGUAGES, NAMES
+from services.seed_data import CATEGORIES, CITY_FLAVOUR, CITY_STREETS, COUNTRY_LANGUAGES, NAMES, PROVIDERS
 from superapp.accounts.models import User
+from superapp.money import Money
 
 MERCHANTS_PER_CITY = {"hangzhou": 60, "shanghai": 40, "davos": 36, "zurich": 30}
 DEFAULT_PER_CITY = 24
@@ -154,6 +156,31 @@ def seed(*, rng, stdout) -> None:
     MerchantStaff.objects.bulk_create(staff)
     stdout.write(f"  merchants: {len(merchants)} in {len(cities)} cities, {len(categories)} categories, "
                  f"{len(hours)} opening intervals, {len(exceptions)} exceptions")
+    providers = seed_city_services(rng=rng, categories=categories)
+    stdout.write(f"  city services: {providers} providers")
+
+
+def seed_city_services(*, rng, categories) -> int:
+    """Utilities, telecoms, transit and parking operators, each with its merchant account for payments."""
+    cities = {c.slug: c for c in City.objects.all()}
+    rows = [(cities[slug], kind, code, name, category, pattern, rate)
+            for slug, kind, code, name, category, pattern, rate in PROVIDERS if slug in cities]
+    merchants = Merchant.objects.bulk_create([
+        Merchant(name=name, vertical="city_service", city=city, address=f"{city.name}",
+                 description=f"{categories[category].name} provider in {city.name}.", latitude=city.latitude,
+                 longitude=city.longitude, time_zone=city.time_zone, currency=city.currency,
+                 languages=COUNTRY_LANGUAGES.get(city.country_code, ["en"]), accepts_wallet=True)
+        for city, kind, code, name, category, pattern, rate in rows])
+    Merchant.categories.through.objects.bulk_create(
+        Merchant.categories.through(merchant_id=m.pk, category_id=categories[row[4]].pk)
+        for m, row in zip(merchants, rows, strict=True))
+    OpeningHours.objects.bulk_create(OpeningHours(merchant=m, weekday=d, opens=T(8, 30), closes=T(17, 30))
+                                     for m in merchants for d in range(5))
+    ServiceProvider.objects.bulk_create(
+        ServiceProvider(city=city, kind=kind, code=code, name=name, merchant=merchant, customer_number_pattern=pattern,
+                        hourly_rate=Money.from_decimal(rate, city.currency).amount if rate else None)
+        for merchant, (city, kind, code, name, category, pattern, rate) in zip(merchants, rows, strict=True))
+    return len(rows)
 
 
 def seed_bookings(*, rng, stdout) -> None:

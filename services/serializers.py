@@ -2,8 +2,27 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from services import conf
-from services.models import Category, City, Merchant, OpeningException, OpeningHours, Trip
+from services.models import (
+    Bill,
+    BillAccount,
+    BillStatus,
+    Booking,
+    Category,
+    City,
+    InventorySlot,
+    Merchant,
+    Notification,
+    OpeningException,
+    OpeningHours,
+    ParkingSession,
+    Product,
+    ServiceProvider,
+    TransitCard,
+    TransitTopUp,
+    Trip,
+)
 from services.selectors import merchant_is_open
+from superapp.money import Money, currency_exponent
 
 
 class CitySerializer(serializers.ModelSerializer):
@@ -195,3 +214,248 @@ class CurrentLocationSerializer(serializers.Serializer):
     home_city = CityRefSerializer(allow_null=True)
     is_traveller = serializers.BooleanField()
     trip = TripSerializer(allow_null=True)
+
+
+# --- Money and bookings -------------------------------------------------------------------------
+class MoneySerializer(serializers.Serializer):
+    amount = serializers.CharField(help_text="Decimal string in major units, e.g. `12.34`")
+    currency = serializers.CharField()
+
+    @staticmethod
+    def of(amount: int, currency: str) -> dict:
+        money = Money(amount, currency)
+        return {"amount": f"{money.to_decimal():.{currency_exponent(currency)}f}", "currency": currency}
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    price = serializers.SerializerMethodField()
+    merchant_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "merchant_id", "kind", "name", "description", "price", "max_party_size", "start_time",
+                  "free_cancellation_hours", "cancellation_fee_percent", "hold_minutes"]
+        read_only_fields = fields
+
+    @extend_schema_field(MoneySerializer)
+    def get_price(self, product: Product) -> dict:
+        return MoneySerializer.of(product.price_amount, product.currency)
+
+
+class SlotSerializer(serializers.ModelSerializer):
+    available = serializers.IntegerField(read_only=True)
+    price = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InventorySlot
+        fields = ["id", "date", "start_time", "capacity", "available", "price"]
+        read_only_fields = fields
+
+    @extend_schema_field(MoneySerializer)
+    def get_price(self, slot: InventorySlot) -> dict:
+        product = slot.product
+        return MoneySerializer.of(slot.price_amount if slot.price_amount is not None else product.price_amount,
+                                  product.currency)
+
+
+class AvailabilityParamsSerializer(serializers.Serializer):
+    date_from = serializers.DateField(required=False, help_text="Default: today at the merchant")
+    date_to = serializers.DateField(required=False, help_text="Default and maximum: 60 days after date_from")
+
+
+class BookingRequestSerializer(serializers.Serializer):
+    product_id = serializers.IntegerField(min_value=1)
+    date = serializers.DateField(help_text="Local date: check-in, table date or tour date")
+    check_out = serializers.DateField(required=False, allow_null=True, default=None, help_text="Hotel rooms only")
+    time = serializers.TimeField(required=False, allow_null=True, default=None, help_text="Table slot, e.g. 19:30")
+    party_size = serializers.IntegerField(min_value=1, max_value=100)
+    rooms = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=20)
+
+
+class QuoteSerializer(serializers.Serializer):
+    product = ProductSerializer()
+    first_date = serializers.DateField()
+    last_date = serializers.DateField()
+    starts_at = serializers.DateTimeField()
+    units = serializers.IntegerField()
+    party_size = serializers.IntegerField()
+    amount = MoneySerializer()
+    available = serializers.BooleanField()
+    free_cancellation_until = serializers.DateTimeField()
+
+
+class BookingSerializer(serializers.ModelSerializer):
+    product = ProductSerializer(read_only=True)
+    merchant = serializers.SerializerMethodField()
+    amount = serializers.SerializerMethodField()
+    cancellation_fee = serializers.SerializerMethodField()
+    refunded = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Booking
+        fields = ["id", "status", "product", "merchant", "party_size", "units", "first_date", "last_date",
+                  "starts_at", "amount", "hold_expires_at", "confirmed_at", "cancelled_at", "payment_id",
+                  "refund_id", "cancellation_fee", "refunded", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.DictField())
+    def get_merchant(self, booking: Booking) -> dict:
+        merchant = booking.product.merchant
+        return {"id": merchant.pk, "name": merchant.name, "time_zone": merchant.time_zone}
+
+    @extend_schema_field(MoneySerializer)
+    def get_amount(self, booking: Booking) -> dict:
+        return MoneySerializer.of(booking.amount, booking.currency)
+
+    @extend_schema_field(MoneySerializer)
+    def get_cancellation_fee(self, booking: Booking) -> dict:
+        return MoneySerializer.of(booking.cancellation_fee, booking.currency)
+
+    @extend_schema_field(MoneySerializer)
+    def get_refunded(self, booking: Booking) -> dict:
+        return MoneySerializer.of(booking.refunded_amount, booking.currency)
+
+
+# --- City services ------------------------------------------------------------------------------
+class ServiceProviderSerializer(serializers.ModelSerializer):
+    city = CityRefSerializer(read_only=True)
+    merchant_id = serializers.IntegerField(read_only=True)
+    hourly_rate = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ServiceProvider
+        fields = ["id", "code", "name", "kind", "city", "merchant_id", "customer_number_pattern", "hourly_rate"]
+        read_only_fields = fields
+
+    @extend_schema_field(MoneySerializer(allow_null=True))
+    def get_hourly_rate(self, provider: ServiceProvider) -> dict | None:
+        if provider.hourly_rate is None:
+            return None
+        return MoneySerializer.of(provider.hourly_rate, provider.city.currency)
+
+
+class CityServicesParamsSerializer(serializers.Serializer):
+    city = serializers.CharField(required=False, max_length=100, help_text="City id or slug; default: where you are")
+
+
+class BillAccountSerializer(serializers.ModelSerializer):
+    provider = ServiceProviderSerializer(read_only=True)
+
+    class Meta:
+        model = BillAccount
+        fields = ["id", "provider", "customer_number", "nickname", "created_at"]
+        read_only_fields = fields
+
+
+class BillAccountLinkSerializer(serializers.Serializer):
+    provider_id = serializers.IntegerField(min_value=1)
+    customer_number = serializers.CharField(max_length=40)
+    nickname = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+
+
+class BillSerializer(serializers.ModelSerializer):
+    amount = serializers.SerializerMethodField()
+    provider = serializers.SerializerMethodField()
+    customer_number = serializers.CharField(source="account.customer_number", read_only=True)
+
+    class Meta:
+        model = Bill
+        fields = ["id", "account_id", "provider", "customer_number", "reference", "period", "amount", "due_on",
+                  "status", "paid_at", "payment_id", "receipt_number"]
+        read_only_fields = fields
+
+    @extend_schema_field(MoneySerializer)
+    def get_amount(self, bill: Bill) -> dict:
+        return MoneySerializer.of(bill.amount, bill.currency)
+
+    @extend_schema_field(serializers.DictField())
+    def get_provider(self, bill: Bill) -> dict:
+        provider = bill.account.provider
+        return {"id": provider.pk, "name": provider.name, "kind": provider.kind, "merchant_id": provider.merchant_id}
+
+
+class BillListParamsSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=BillStatus.choices, required=False)
+
+
+class TransitCardSerializer(serializers.ModelSerializer):
+    provider = ServiceProviderSerializer(read_only=True)
+    balance = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TransitCard
+        fields = ["id", "provider", "card_number", "balance", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(MoneySerializer)
+    def get_balance(self, card: TransitCard) -> dict:
+        return MoneySerializer.of(card.balance, card.currency)
+
+
+class TransitCardLinkSerializer(serializers.Serializer):
+    provider_id = serializers.IntegerField(min_value=1)
+    card_number = serializers.CharField(max_length=40)
+
+
+class AmountInputSerializer(serializers.Serializer):
+    amount = serializers.CharField(max_length=32, help_text="Decimal string in major units, e.g. `50.00`")
+    currency = serializers.CharField(max_length=3)
+
+
+class TransitTopUpSerializer(serializers.ModelSerializer):
+    amount = serializers.SerializerMethodField()
+    balance_after = serializers.SerializerMethodField()
+    card = TransitCardSerializer(read_only=True)
+
+    class Meta:
+        model = TransitTopUp
+        fields = ["id", "card", "amount", "balance_after", "payment_id", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(MoneySerializer)
+    def get_amount(self, top_up: TransitTopUp) -> dict:
+        return MoneySerializer.of(top_up.amount, top_up.card.currency)
+
+    @extend_schema_field(MoneySerializer)
+    def get_balance_after(self, top_up: TransitTopUp) -> dict:
+        return MoneySerializer.of(top_up.balance_after, top_up.card.currency)
+
+
+class ParkingRequestSerializer(serializers.Serializer):
+    provider_id = serializers.IntegerField(min_value=1)
+    plate = serializers.RegexField(r"^[A-Za-z0-9 \-]{2,16}$", max_length=16)
+    minutes = serializers.IntegerField(min_value=1, max_value=24 * 60)
+
+
+class ParkingSessionSerializer(serializers.ModelSerializer):
+    amount = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ParkingSession
+        fields = ["id", "provider_id", "plate", "starts_at", "ends_at", "amount", "payment_id", "created_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(MoneySerializer)
+    def get_amount(self, session: ParkingSession) -> dict:
+        return MoneySerializer.of(session.amount, session.currency)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    is_read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "data", "created_at", "read_at", "is_read"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.BooleanField())
+    def get_is_read(self, notification: Notification) -> bool:
+        return notification.read_at is not None
+
+
+class NotificationListParamsSerializer(serializers.Serializer):
+    unread = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class MarkedReadSerializer(serializers.Serializer):
+    marked_read = serializers.IntegerField()

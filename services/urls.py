@@ -1,6 +1,6 @@
 from django.urls import path
 
-from services import apis
+from services import apis, booking_apis, city_apis
 
 urlpatterns = [
     path("cities", apis.CityListApi.as_view(), name="city-list"),
@@ -18,4 +18,25 @@ urlpatterns = [
     path("trips", apis.TripListApi.as_view(), name="trip-list"),
     path("trips/<int:trip_id>", apis.TripDetailApi.as_view(), name="trip-detail"),
     path("trips/<int:trip_id>/cancel", apis.TripCancelApi.as_view(), name="trip-cancel"),
+    path("merchants/<int:merchant_id>/products", booking_apis.MerchantProductsApi.as_view(), name="merchant-products"),
+    path("merchants/<int:merchant_id>/bookings", booking_apis.MerchantBookingsApi.as_view(),
+         name="merchant-bookings"),
+    path("products/<int:product_id>/availability", booking_apis.ProductAvailabilityApi.as_view(),
+         name="product-availability"),
+    path("bookings/quote", booking_apis.BookingQuoteApi.as_view(), name="booking-quote"),
+    path("bookings", booking_apis.BookingListApi.as_view(), name="booking-list"),
+    path("bookings/<int:booking_id>", booking_apis.BookingDetailApi.as_view(), name="booking-detail"),
+    path("bookings/<int:booking_id>/cancel", booking_apis.BookingCancelApi.as_view(), name="booking-cancel"),
+    path("city-services", city_apis.CityServicesApi.as_view(), name="city-services"),
+    path("bill-accounts", city_apis.BillAccountListApi.as_view(), name="bill-account-list"),
+    path("bill-accounts/<int:account_id>/refresh", city_apis.BillAccountRefreshApi.as_view(),
+         name="bill-account-refresh"),
+    path("bills", city_apis.BillListApi.as_view(), name="bill-list"),
+    path("bills/<int:bill_id>", city_apis.BillDetailApi.as_view(), name="bill-detail"),
+    path("transit-cards", city_apis.TransitCardListApi.as_view(), name="transit-card-list"),
+    path("parking-sessions", city_apis.ParkingSessionListApi.as_view(), name="parking-session-list"),
+    path("notifications", city_apis.NotificationListApi.as_view(), name="notification-list"),
+    path("notifications/read-all", city_apis.NotificationReadAllApi.as_view(), name="notification-read-all"),
+    path("notifications/<int:notification_id>/read", city_apis.NotificationReadApi.as_view(),
+         name="notification-read"),
 ]

@@ -1,0 +1,170 @@
+"""Wallet reads. Every selector scopes to the requesting user (or to merchants they staff)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+
+from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from payments.models import (
+    Account,
+    AccountKind,
+    Campaign,
+    Coupon,
+    CouponStatus,
+    FundingSource,
+    LedgerEntry,
+    Payment,
+    PaymentRequest,
+    PaymentStatus,
+    Refund,
+    VatClaim,
+)
+from payments.services import campaign_merchant_problem, campaign_user_problem
+from services.models import Merchant, MerchantStaff, StaffRole
+from superapp.accounts.models import User
+
+REFUND_ROLES = {StaffRole.OWNER, StaffRole.MANAGER}
+
+
+def wallet_balances(*, user: User) -> QuerySet[Account]:
+    return Account.objects.filter(kind=AccountKind.USER, user=user).order_by("currency")
+
+
+def statement_entries(*, user: User) -> QuerySet[LedgerEntry]:
+    """The user's ledger entries with what a statement line needs (kind, merchant, time)."""
+    return (LedgerEntry.objects.filter(account__kind=AccountKind.USER, account__user=user)
+            .select_related("transaction", "transaction__merchant"))
+
+
+def funding_sources(*, user: User) -> QuerySet[FundingSource]:
+    return FundingSource.objects.filter(user=user, is_active=True).order_by("-pk")
+
+
+def payments_for_payer(*, user: User) -> QuerySet[Payment]:
+    return Payment.objects.filter(payer=user).select_related("merchant")
+
+
+def payment_requests_for(*, user: User) -> QuerySet[PaymentRequest]:
+    return (PaymentRequest.objects.filter(Q(requester=user) | Q(payer=user))
+            .select_related("requester", "payer"))
+
+
+def staff_role(*, user: User, merchant_id: int) -> str | None:
+    return MerchantStaff.objects.filter(user=user, merchant_id=merchant_id).values_list("role", flat=True).first()
+
+
+def merchants_staffed(*, user: User) -> QuerySet[Merchant]:
+    return Merchant.objects.filter(staff__user=user)
+
+
+def payments_for_merchant_staff(*, user: User, merchant_id: int | None = None) -> QuerySet[Payment]:
+    """Payments at merchants where the user is staff (any role may view)."""
+    qs = Payment.objects.filter(merchant__staff__user=user).select_related("merchant", "payer")
+    if merchant_id is not None:
+        qs = qs.filter(merchant_id=merchant_id)
+    return qs
+
+
+def settlement_by_day(*, merchant_id: int, date_from: date, date_to: date) -> list[dict]:
+    """Per day and currency (UTC): succeeded payments' gross, discounts, fees, refunds and the net the
+    merchant keeps (gross - fees - refunds given back + fees returned)."""
+    start = timezone.make_aware(datetime.combine(date_from, datetime.min.time()))
+    end = timezone.make_aware(datetime.combine(date_to, datetime.max.time()))
+    rows: dict[tuple, dict] = defaultdict(lambda: {"count": 0, "gross": 0, "discounts": 0, "fees": 0,
+                                                   "refunds": 0, "refund_count": 0})
+    paid = (Payment.objects.filter(merchant_id=merchant_id, status=PaymentStatus.SUCCEEDED,
+                                   completed_at__range=(start, end))
+            .annotate(day=TruncDate("completed_at")).values("day", "currency")
+            .annotate(count=Count("id"), gross=Sum(F("amount") + F("tip")), discounts=Sum("discount"),
+                      fees=Sum("fee")))
+    for row in paid:
+        rows[(row["day"], row["currency"])].update(count=row["count"], gross=row["gross"],
+                                                   discounts=row["discounts"], fees=row["fees"])
+    refunded = (Refund.objects.filter(payment__merchant_id=merchant_id, created_at__range=(start, end))
+                .annotate(day=TruncDate("created_at")).values("day", "currency")
+                .annotate(n=Count("id"), total=Sum(F("amount") + F("discount_returned") - F("fee_returned")),
+                          fees_back=Sum("fee_returned")))
+    for row in refunded:
+        entry = rows[(row["day"], row["currency"])]
+        entry.update(refunds=row["total"], refund_count=row["n"])
+        entry["fees"] -= row["fees_back"]
+    out = []
+    for (day, currency), values in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1]), reverse=True):
+        gross, fees, refunds = values["gross"], values["fees"], values["refunds"]
+        out.append({"date": day, "currency": currency, "count": values["count"], "gross": gross,
+                    "discounts": values["discounts"], "fees": fees, "refunds": refunds,
+                    "refund_count": values["refund_count"], "net": gross - fees - refunds})
+    return out
+
+
+def campaigns_running(*, now: datetime | None = None) -> QuerySet[Campaign]:
+    now = now or timezone.now()
+    return (Campaign.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
+            .select_related("budget_account", "funded_by_merchant")
+            .prefetch_related("cities", "merchants"))
+
+
+def coupons_for_user(*, user: User) -> QuerySet[Coupon]:
+    return (Coupon.objects.filter(user=user)
+            .select_related("campaign", "campaign__budget_account", "campaign__funded_by_merchant")
+            .prefetch_related(Prefetch("campaign__cities"), Prefetch("campaign__merchants")))
+
+
+def coupon_is_usable_at(*, coupon: Coupon, user: User, merchant: Merchant) -> bool:
+    campaign = coupon.campaign
+    return (coupon.status == CouponStatus.AVAILABLE
+            and campaign_user_problem(campaign=campaign, user=user) is None
+            and campaign_merchant_problem(campaign=campaign, merchant=merchant) is None
+            and (campaign.max_redemptions is None or campaign.redemptions < campaign.max_redemptions)
+            and campaign.budget_account.balance > 0)
+
+
+def coupons_applicable(*, user: User, merchant: Merchant) -> list[Coupon]:
+    """The user's collected, unused coupons that would apply at this merchant right now."""
+    return [c for c in coupons_for_user(user=user).filter(status=CouponStatus.AVAILABLE).order_by("-pk")
+            if coupon_is_usable_at(coupon=c, user=user, merchant=merchant)]
+
+
+def coupons_applicable_by_merchant(*, user: User, merchant_ids: list[int]) -> dict[int, list[Campaign]]:
+    """For the recommender: merchant id -> running campaigns this user could use there (collected or
+    still collectable). A fixed number of queries for any number of merchants."""
+    merchants = list(Merchant.objects.filter(pk__in=merchant_ids))
+    campaigns = [c for c in campaigns_running()
+                 if campaign_user_problem(campaign=c, user=user) is None
+                 and (c.max_redemptions is None or c.redemptions < c.max_redemptions)
+                 and c.budget_account.balance > 0]
+    redeemed_or_full = _campaigns_used_up_by(user=user, campaigns=campaigns)
+    result: dict[int, list[Campaign]] = {}
+    for merchant in merchants:
+        usable = [c for c in campaigns if c.pk not in redeemed_or_full
+                  and campaign_merchant_problem(campaign=c, merchant=merchant) is None]
+        if usable:
+            result[merchant.pk] = usable
+    return result
+
+
+def _campaigns_used_up_by(*, user: User, campaigns: list[Campaign]) -> set[int]:
+    """Campaigns where the user has no available coupon and cannot collect another."""
+    counts = defaultdict(lambda: [0, 0])  # campaign -> [collected, available]
+    for campaign_id, status in Coupon.objects.filter(user=user, campaign__in=campaigns).values_list(
+            "campaign_id", "status"):
+        counts[campaign_id][0] += 1
+        counts[campaign_id][1] += status == CouponStatus.AVAILABLE
+    by_id = {c.pk: c for c in campaigns}
+    return {cid for cid, (collected, available) in counts.items()
+            if available == 0 and collected >= by_id[cid].per_user_limit}
+
+
+def campaigns_collectable(*, user: User, merchant: Merchant | None = None) -> list[Campaign]:
+    campaigns = [c for c in campaigns_running() if campaign_user_problem(campaign=c, user=user) is None]
+    if merchant is not None:
+        campaigns = [c for c in campaigns if campaign_merchant_problem(campaign=c, merchant=merchant) is None]
+    return campaigns
+
+
+def vat_claims_for(*, user: User) -> QuerySet[VatClaim]:
+    return VatClaim.objects.filter(user=user).prefetch_related("items")

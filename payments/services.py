@@ -1,0 +1,801 @@
+"""Wallet writes: top-up, withdraw, pay, confirm/fail, refund, transfer, payment requests, FX rates,
+coupons and tax-free VAT claims. Every function is keyword-only and moves money only through
+`payments.ledger.ledger_post` inside one database transaction.
+
+Lock order, everywhere (so no two operations can deadlock): payment row -> coupon row -> campaign
+row -> VAT claim row -> ledger accounts (ascending pk, inside `ledger_post`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from payments import conf
+from payments.exceptions import (
+    CampaignNotFound,
+    CouponAlreadyUsed,
+    CouponExhausted,
+    CouponExpired,
+    CouponLimitReached,
+    CouponMinSpendNotMet,
+    CouponNotApplicable,
+    CouponNotFound,
+    CurrencyMismatch,
+    FundingDeclined,
+    FundingSourceInactive,
+    FundingSourceNotFound,
+    FxRateMissing,
+    InvalidAmount,
+    MerchantInactive,
+    MerchantNotAcceptingWallet,
+    MerchantNotFound,
+    PaymentRequestStateInvalid,
+    PaymentStateInvalid,
+    QrInvalid,
+    RecipientNotFound,
+    RefundExceedsRemaining,
+    TaxFreeUnavailable,
+    TransferToSelf,
+    VatClaimInvalid,
+    VatClaimStateInvalid,
+)
+from payments.ledger import account_for_merchant, account_for_user, ledger_post, ledger_reverse, system_account
+from payments.models import (
+    Account,
+    AccountKind,
+    Campaign,
+    Coupon,
+    CouponStatus,
+    DiscountKind,
+    FundingSource,
+    FxRate,
+    Payment,
+    PaymentRequest,
+    PaymentRequestStatus,
+    PaymentStatus,
+    Refund,
+    SystemAccount,
+    TopUp,
+    TransactionKind,
+    Transfer,
+    VatClaim,
+    VatClaimItem,
+    VatClaimStatus,
+    Withdrawal,
+)
+from payments.providers import provider_for
+from recommender.models import InteractionKind
+from recommender.services import interaction_record_on_commit
+from services.models import Merchant
+from superapp.accounts.models import User
+from superapp.money import Money, MoneyError, currency_exponent
+
+QR_SALT = "payments.merchant-qr.v1"
+
+
+def _require_positive(money: Money, field: str = "amount") -> None:
+    if money.amount <= 0:
+        raise InvalidAmount(f"`{field}` must be greater than zero.", details={field: ["must be > 0"]})
+
+
+def _require_currency(money: Money, currency: str, field: str = "amount") -> None:
+    if money.currency != currency:
+        raise CurrencyMismatch(f"`{field}` must be in {currency}.",
+                               details={field: [f"expected {currency}, got {money.currency}"]})
+
+
+def _major(amount: int, currency: str) -> float:
+    return float(Money(amount, currency).to_decimal())
+
+
+def _proportional(total: int, part: int, whole: int) -> int:
+    """total * part / whole rounded half-even, in integers (no float)."""
+    return int((Decimal(total) * part / whole).quantize(Decimal(1)))
+
+
+# --- Funding sources, top-up, withdrawal -------------------------------------------------------------
+
+def funding_source_add(*, user: User, label: str, currency: str, kind: str = "card",
+                       provider: str = "simulated") -> FundingSource:
+    currency_exponent(currency)
+    token = provider_for(provider).tokenize(label=label, user_id=user.pk)
+    return FundingSource.objects.create(user=user, kind=kind, provider=provider, provider_reference=token,
+                                        label=label, currency=currency)
+
+
+def funding_source_remove(*, funding_source: FundingSource) -> FundingSource:
+    funding_source.is_active = False
+    funding_source.save(update_fields=["is_active"])
+    return funding_source
+
+
+def _usable_source(user: User, funding_source: FundingSource) -> FundingSource:
+    if funding_source.user_id != user.pk:
+        raise FundingSourceNotFound()
+    if not funding_source.is_active:
+        raise FundingSourceInactive()
+    return funding_source
+
+
+def wallet_top_up(*, user: User, funding_source: FundingSource, amount: Money) -> TopUp:
+    """Charge the card/bank and credit the wallet: funding(system) -A, user +A."""
+    _require_positive(amount)
+    _usable_source(user, funding_source)
+    reference = uuid.uuid4().hex
+    result = provider_for(funding_source.provider).charge(
+        token=funding_source.provider_reference, amount=amount, reference=reference)
+    if not result.ok:
+        raise FundingDeclined(details={"reason": result.decline_reason})
+    with transaction.atomic():
+        ledger_transaction = ledger_post(
+            kind=TransactionKind.TOP_UP,
+            legs=[(system_account(code=SystemAccount.FUNDING, currency=amount.currency), -amount.amount),
+                  (account_for_user(user_id=user.pk, currency=amount.currency), amount.amount)],
+            description=f"Top-up from {funding_source.label}",
+        )
+        return TopUp.objects.create(user=user, funding_source=funding_source, amount=amount.amount,
+                                    currency=amount.currency, provider_reference=result.reference,
+                                    ledger_transaction=ledger_transaction)
+
+
+def wallet_withdraw(*, user: User, funding_source: FundingSource, amount: Money) -> Withdrawal:
+    """Debit the wallet first (so a concurrent spend cannot overdraw), then pay out; a declined payout
+    rolls the debit back."""
+    _require_positive(amount)
+    _usable_source(user, funding_source)
+    with transaction.atomic():
+        ledger_transaction = ledger_post(
+            kind=TransactionKind.WITHDRAWAL,
+            legs=[(account_for_user(user_id=user.pk, currency=amount.currency), -amount.amount),
+                  (system_account(code=SystemAccount.FUNDING, currency=amount.currency), amount.amount)],
+            description=f"Withdrawal to {funding_source.label}",
+        )
+        result = provider_for(funding_source.provider).payout(
+            token=funding_source.provider_reference, amount=amount, reference=str(ledger_transaction.pk))
+        if not result.ok:
+            raise FundingDeclined("The bank declined the payout.", details={"reason": result.decline_reason})
+        return Withdrawal.objects.create(user=user, funding_source=funding_source, amount=amount.amount,
+                                         currency=amount.currency, provider_reference=result.reference,
+                                         ledger_transaction=ledger_transaction)
+
+
+# --- FX ----------------------------------------------------------------------------------------------
+
+def fx_rate_get(*, base: str, quote: str) -> Decimal:
+    """Newest mid rate for base->quote (1 base = rate quote), using the inverse pair if only it exists."""
+    if base == quote:
+        return Decimal(1)
+    direct = FxRate.objects.filter(base=base, quote=quote).order_by("-as_of", "-pk").first()
+    if direct is not None:
+        return direct.rate
+    inverse = FxRate.objects.filter(base=quote, quote=base).order_by("-as_of", "-pk").first()
+    if inverse is not None:
+        return (Decimal(1) / inverse.rate).quantize(Decimal("0.0000000001"))
+    raise FxRateMissing(f"No exchange rate for {base}->{quote}.", details={"base": base, "quote": quote})
+
+
+def fx_rates_load(*, rows: list[tuple[str, str, Decimal]], source: str, as_of: datetime | None = None) -> int:
+    """Store a batch of mid rates (base, quote, rate); the newest row per pair wins."""
+    when = as_of or timezone.now()
+    objs = []
+    for base, quote, rate in rows:
+        currency_exponent(base)
+        currency_exponent(quote)
+        if rate <= 0:
+            raise InvalidAmount(f"Rate for {base}/{quote} must be positive.")
+        objs.append(FxRate(base=base, quote=quote, rate=rate, as_of=when, source=source))
+    FxRate.objects.bulk_create(objs)
+    return len(objs)
+
+
+# --- Merchant QR -----------------------------------------------------------------------------------
+
+def merchant_qr_payload(*, merchant: Merchant, amount: Money | None = None) -> str:
+    """A signed string for the merchant's QR code, optionally fixing the amount."""
+    data: dict[str, Any] = {"m": merchant.pk}
+    if amount is not None:
+        _require_positive(amount)
+        _require_currency(amount, merchant.currency)
+        data.update({"a": amount.amount, "c": amount.currency})
+    return signing.dumps(data, salt=QR_SALT, compress=True)
+
+
+@dataclass(frozen=True)
+class QrContent:
+    merchant_id: int
+    amount: Money | None
+
+
+def merchant_qr_decode(*, payload: str) -> QrContent:
+    try:
+        data = signing.loads(payload, salt=QR_SALT, max_age=conf.qr_max_age_s())
+        merchant_id = int(data["m"])
+        amount = Money(int(data["a"]), str(data["c"])) if "a" in data else None
+    except (signing.BadSignature, KeyError, TypeError, ValueError, MoneyError):
+        raise QrInvalid() from None
+    return QrContent(merchant_id=merchant_id, amount=amount)
+
+
+# --- Payments ----------------------------------------------------------------------------------------
+
+def _default_pay_currency(payer: User, currency: str) -> str:
+    """Pay from the wallet in the merchant's currency if the payer holds one, else the home currency."""
+    if Account.objects.filter(kind=AccountKind.USER, user_id=payer.pk, currency=currency).exists():
+        return currency
+    return payer.home_currency
+
+
+def _vat_for(*, payer: User, merchant: Merchant, amount: Money) -> int:
+    city = merchant.city
+    if not merchant.tax_free or city is None:
+        raise TaxFreeUnavailable("This merchant does not offer tax-free shopping.")
+    if not city.vat_rate:
+        raise TaxFreeUnavailable(f"{city.country_code} has no VAT refund scheme for visitors.")
+    home, current = payer.home_city, payer.current_city
+    if home is None or current is None or home.country_code == current.country_code:
+        raise TaxFreeUnavailable("Tax-free shopping is for travellers visiting from another country.")
+    if home.country_code == city.country_code:
+        raise TaxFreeUnavailable("Residents of the merchant's country cannot shop tax-free.")
+    # Prices include VAT: vat = amount * rate / (1 + rate), rounded once.
+    return amount.multiply(city.vat_rate / (1 + city.vat_rate)).amount
+
+
+def _emit(*, user_id: int, merchant_id: int, kind: str, value: float, source: str) -> None:
+    interaction_record_on_commit(user_id=user_id, merchant_id=merchant_id, kind=kind, value=value, source=source)
+
+
+def _emit_payment_succeeded(payment: Payment) -> None:
+    _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.PAYMENT,
+          value=_major(payment.gross, payment.currency), source=f"payment:{payment.pk}")
+    if payment.coupon_id:
+        _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.COUPON,
+              value=_major(payment.discount, payment.currency), source=f"coupon:{payment.coupon_id}")
+
+
+def merchant_get_payable(*, merchant_id: int) -> Merchant:
+    merchant = Merchant.objects.select_related("city").filter(pk=merchant_id).first()
+    if merchant is None:
+        raise MerchantNotFound()
+    return merchant
+
+
+def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money | None = None,
+                   coupon_id: int | None = None, tax_free: bool = False, reference: str = "",
+                   description: str = "", pay_currency: str | None = None) -> Payment:
+    """Pay a merchant from the wallet, all in one transaction.
+
+    `amount` and `tip` are in the merchant's currency. The payer pays from their wallet in
+    `pay_currency` (default: the merchant's currency if they hold it, else their home currency),
+    converted at the newest FX rate plus the configured spread. With `coupon_id` (one of the payer's
+    collected coupons) the discount comes out of the campaign's budget account. Merchants that require
+    confirmation get the money in suspense until `payment_confirm` (or back to the payer on `payment_fail`).
+
+    Errors (nothing written): invalid_amount, currency_mismatch, merchant_inactive,
+    merchant_not_accepting_wallet, fx_rate_missing, insufficient_funds, coupon_* errors, tax_free_unavailable.
+    """
+    _require_positive(amount)
+    _require_currency(amount, merchant.currency)
+    tip = tip or Money(0, merchant.currency)
+    if tip.amount < 0:
+        raise InvalidAmount("`tip` cannot be negative.", details={"tip": ["must be >= 0"]})
+    _require_currency(tip, merchant.currency, "tip")
+    if not merchant.is_active:
+        raise MerchantInactive()
+    if not merchant.accepts_wallet:
+        raise MerchantNotAcceptingWallet()
+    payer_currency = pay_currency or _default_pay_currency(payer, merchant.currency)
+    try:
+        currency_exponent(payer_currency)
+    except MoneyError as exc:
+        raise CurrencyMismatch(str(exc), code=exc.code) from None
+    vat_amount = _vat_for(payer=payer, merchant=merchant, amount=amount) if tax_free else 0
+    gross = amount.amount + tip.amount
+    pending = merchant.requires_confirmation
+    now = timezone.now()
+
+    with transaction.atomic():
+        coupon, campaign, discount = None, None, 0
+        if coupon_id is not None:
+            coupon, campaign = _coupon_lock_for_redeem(coupon_id=coupon_id, user=payer)
+            discount = _coupon_redeem(coupon=coupon, campaign=campaign, user=payer, merchant=merchant,
+                                      amount=amount, now=now)
+        paid = gross - discount
+
+        fx_mid = fx_applied = None
+        if payer_currency == merchant.currency:
+            payer_amount = paid
+        else:
+            fx_mid = fx_rate_get(base=merchant.currency, quote=payer_currency)
+            fx_applied = (fx_mid * (1 + conf.fx_spread())).quantize(Decimal("0.0000000001"))
+            payer_amount = Money(paid, merchant.currency).convert(fx_applied, payer_currency).amount
+
+        fee = Money(gross, merchant.currency).multiply(conf.merchant_fee_rate()).amount
+        legs = [(account_for_user(user_id=payer.pk, currency=payer_currency), -payer_amount)]
+        if payer_currency != merchant.currency:
+            # The FX account buys the payer's currency and sells the merchant's; the spread stays there.
+            legs += [(system_account(code=SystemAccount.FX, currency=payer_currency), payer_amount),
+                     (system_account(code=SystemAccount.FX, currency=merchant.currency), -paid)]
+        if discount:
+            legs.append((campaign.budget_account, -discount))
+        if pending:
+            legs.append((system_account(code=SystemAccount.SUSPENSE, currency=merchant.currency), gross))
+        else:
+            legs += [(account_for_merchant(merchant_id=merchant.pk, currency=merchant.currency), gross - fee),
+                     (system_account(code=SystemAccount.FEES, currency=merchant.currency), fee)]
+        ledger_transaction = ledger_post(
+            kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk,
+            description=description or f"Payment to {merchant.name}",
+        )
+        payment = Payment.objects.create(
+            payer=payer, merchant=merchant, status=PaymentStatus.PENDING if pending else PaymentStatus.SUCCEEDED,
+            currency=merchant.currency, amount=amount.amount, tip=tip.amount, discount=discount, fee=fee,
+            payer_currency=payer_currency, payer_amount=payer_amount, fx_rate=fx_applied, fx_mid_rate=fx_mid,
+            coupon=coupon, tax_free=tax_free, vat_amount=vat_amount, reference=reference[:64],
+            description=description[:255], ledger_transaction=ledger_transaction, created_at=now,
+            completed_at=None if pending else now,
+        )
+        if not pending:
+            _emit_payment_succeeded(payment)
+    return payment
+
+
+def _lock_payment(payment: Payment) -> Payment:
+    return Payment.objects.select_for_update().select_related("merchant").get(pk=payment.pk)
+
+
+def payment_confirm(*, payment: Payment) -> Payment:
+    """Merchant confirms a pending payment: suspense -> merchant (minus fee)."""
+    with transaction.atomic():
+        payment = _lock_payment(payment)
+        if payment.status != PaymentStatus.PENDING:
+            raise PaymentStateInvalid(f"The payment is {payment.status}, not pending.")
+        ledger_post(
+            kind=TransactionKind.PAYMENT_CAPTURE, merchant_id=payment.merchant_id,
+            legs=[(system_account(code=SystemAccount.SUSPENSE, currency=payment.currency), -payment.gross),
+                  (account_for_merchant(merchant_id=payment.merchant_id, currency=payment.currency),
+                   payment.gross - payment.fee),
+                  (system_account(code=SystemAccount.FEES, currency=payment.currency), payment.fee)],
+            description=f"Confirmed payment #{payment.pk}",
+        )
+        payment.status = PaymentStatus.SUCCEEDED
+        payment.completed_at = timezone.now()
+        payment.save(update_fields=["status", "completed_at"])
+        _emit_payment_succeeded(payment)
+    return payment
+
+
+def payment_fail(*, payment: Payment, reason: str = "rejected_by_merchant") -> Payment:
+    """A pending payment is rejected or expires: reverse its transaction and release the coupon."""
+    with transaction.atomic():
+        payment = _lock_payment(payment)
+        if payment.status != PaymentStatus.PENDING:
+            raise PaymentStateInvalid(f"The payment is {payment.status}, not pending.")
+        if payment.coupon_id:
+            coupon = Coupon.objects.select_for_update().get(pk=payment.coupon_id)
+            campaign = Campaign.objects.select_for_update().get(pk=coupon.campaign_id)
+            coupon.status, coupon.redeemed_at = CouponStatus.AVAILABLE, None
+            coupon.save(update_fields=["status", "redeemed_at"])
+            campaign.redemptions -= 1
+            campaign.save(update_fields=["redemptions"])
+        ledger_reverse(ledger_transaction=payment.ledger_transaction,
+                       description=f"Payment #{payment.pk} failed: {reason}")
+        payment.status = PaymentStatus.FAILED
+        payment.failure_reason = reason[:64]
+        payment.completed_at = timezone.now()
+        payment.save(update_fields=["status", "failure_reason", "completed_at"])
+    return payment
+
+
+def payments_expire_pending(*, now: datetime | None = None) -> int:
+    cutoff = (now or timezone.now()) - timedelta(seconds=conf.pending_ttl_s())
+    expired = 0
+    for payment in Payment.objects.filter(status=PaymentStatus.PENDING, created_at__lt=cutoff).order_by("pk"):
+        try:
+            payment_fail(payment=payment, reason="confirmation_timeout")
+            expired += 1
+        except PaymentStateInvalid:
+            continue  # confirmed or failed meanwhile
+    return expired
+
+
+def payment_refund(*, payment: Payment, amount: Money | None = None, reason: str = "",
+                   actor: User | None = None) -> Refund:
+    """Refund all (amount=None) or part of what the payer paid. Partials never exceed the total: the
+    payment row is locked and `refunded` checked and bumped in the same transaction.
+
+    The merchant gives back the amount plus the matching share of any coupon discount (to the campaign
+    budget) and gets the matching share of its fee back; the payer gets the matching share of what they
+    were charged, in their own currency, so a full refund returns exactly what they paid."""
+    with transaction.atomic():
+        payment = _lock_payment(payment)
+        if payment.status != PaymentStatus.SUCCEEDED:
+            raise PaymentStateInvalid(f"Only succeeded payments can be refunded (this one is {payment.status}).")
+        remaining = payment.paid - payment.refunded
+        if amount is None:
+            amount = Money(remaining, payment.currency)
+        _require_currency(amount, payment.currency)
+        if amount.amount <= 0 and remaining > 0:
+            _require_positive(amount)
+        if amount.amount > remaining or remaining <= 0:
+            raise RefundExceedsRemaining(details={"remaining": str(Money(remaining, payment.currency).to_decimal()),
+                                                  "currency": payment.currency})
+        is_last = amount.amount == remaining
+        so_far = payment.refunds.aggregate(discount=Sum("discount_returned"), fee=Sum("fee_returned"))
+        if is_last:
+            discount_returned = payment.discount - (so_far["discount"] or 0)
+            fee_returned = payment.fee - (so_far["fee"] or 0)
+            payer_amount = payment.payer_amount - payment.payer_refunded
+        else:
+            discount_returned = _proportional(payment.discount, amount.amount, payment.paid)
+            fee_returned = _proportional(payment.fee, amount.amount, payment.paid)
+            payer_amount = _proportional(payment.payer_amount, amount.amount, payment.paid)
+
+        legs = [(account_for_merchant(merchant_id=payment.merchant_id, currency=payment.currency),
+                 -(amount.amount + discount_returned - fee_returned)),
+                (system_account(code=SystemAccount.FEES, currency=payment.currency), -fee_returned),
+                (account_for_user(user_id=payment.payer_id, currency=payment.payer_currency), payer_amount)]
+        if discount_returned:
+            legs.append((Campaign.objects.select_related("budget_account").get(
+                coupons__pk=payment.coupon_id).budget_account, discount_returned))
+        if payment.payer_currency != payment.currency:
+            legs += [(system_account(code=SystemAccount.FX, currency=payment.currency), amount.amount),
+                     (system_account(code=SystemAccount.FX, currency=payment.payer_currency), -payer_amount)]
+        ledger_transaction = ledger_post(kind=TransactionKind.REFUND, legs=legs, merchant_id=payment.merchant_id,
+                                         description=f"Refund of payment #{payment.pk}")
+        payment.refunded += amount.amount
+        payment.payer_refunded += payer_amount
+        payment.save(update_fields=["refunded", "payer_refunded"])
+        refund = Refund.objects.create(payment=payment, amount=amount.amount, currency=payment.currency,
+                                       payer_amount=payer_amount, discount_returned=discount_returned,
+                                       fee_returned=fee_returned,
+                                       reason=reason[:255], actor=actor, ledger_transaction=ledger_transaction)
+        _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.REFUND,
+              value=_major(amount.amount, payment.currency), source=f"refund:{refund.pk}")
+    return refund
+
+
+# --- Transfers and payment requests ----------------------------------------------------------------
+
+def transfer_create(*, sender: User, recipient: User, amount: Money, message: str = "") -> Transfer:
+    """Person-to-person transfer in one currency: sender -A, recipient +A."""
+    _require_positive(amount)
+    if sender.pk == recipient.pk:
+        raise TransferToSelf()
+    if not recipient.is_active:
+        raise RecipientNotFound()
+    with transaction.atomic():
+        ledger_transaction = ledger_post(
+            kind=TransactionKind.TRANSFER,
+            legs=[(account_for_user(user_id=sender.pk, currency=amount.currency), -amount.amount),
+                  (account_for_user(user_id=recipient.pk, currency=amount.currency), amount.amount)],
+            description=message or "Transfer",
+        )
+        return Transfer.objects.create(sender=sender, recipient=recipient, amount=amount.amount,
+                                       currency=amount.currency, message=message[:140],
+                                       ledger_transaction=ledger_transaction)
+
+
+def payment_requests_create(*, requester: User, payer_ids: list[int], total: Money, message: str = "",
+                            include_requester: bool = True) -> list[PaymentRequest]:
+    """Split a bill: the total is shared equally among the payers (and the requester unless
+    include_requester is false); any remainder in minor units stays with the requester's share, or
+    with the first payers when the requester is not sharing."""
+    _require_positive(total, "total")
+    ids = list(dict.fromkeys(payer_ids))
+    if not ids or requester.pk in ids:
+        raise TransferToSelf("Ask other people: the payer list is empty or contains yourself.")
+    payers = {u.pk: u for u in User.objects.filter(pk__in=ids, is_active=True)}
+    missing = [pk for pk in ids if pk not in payers]
+    if missing:
+        raise RecipientNotFound(details={"payer_ids": missing})
+    shares = len(ids) + (1 if include_requester else 0)
+    each, remainder = divmod(total.amount, shares)
+    if each <= 0:
+        raise InvalidAmount("The total is too small to split among this many people.")
+    group = secrets.token_hex(8)
+    requests = []
+    for index, pk in enumerate(ids):
+        extra = 1 if (not include_requester and index < remainder) else 0
+        requests.append(PaymentRequest(requester=requester, payer=payers[pk], amount=each + extra,
+                                       currency=total.currency, message=message[:140], group=group))
+    return PaymentRequest.objects.bulk_create(requests)
+
+
+def payment_request_accept(*, payment_request: PaymentRequest, user: User) -> PaymentRequest:
+    with transaction.atomic():
+        locked = PaymentRequest.objects.select_for_update().select_related("requester").get(
+            pk=payment_request.pk, payer=user)
+        if locked.status != PaymentRequestStatus.PENDING:
+            raise PaymentRequestStateInvalid()
+        locked.transfer = transfer_create(sender=user, recipient=locked.requester,
+                                          amount=Money(locked.amount, locked.currency),
+                                          message=locked.message or f"Payment request #{locked.pk}")
+        locked.status = PaymentRequestStatus.ACCEPTED
+        locked.answered_at = timezone.now()
+        locked.save(update_fields=["transfer", "status", "answered_at"])
+    return locked
+
+
+def payment_request_answer(*, payment_request: PaymentRequest, user: User, status: str) -> PaymentRequest:
+    """Decline (by the payer) or cancel (by the requester) a pending request."""
+    with transaction.atomic():
+        locked = PaymentRequest.objects.select_for_update().get(pk=payment_request.pk)
+        if locked.status != PaymentRequestStatus.PENDING:
+            raise PaymentRequestStateInvalid()
+        locked.status = status
+        locked.answered_at = timezone.now()
+        locked.save(update_fields=["status", "answered_at"])
+    return locked
+
+
+# --- Coupons -------------------------------------------------------------------------------------------
+
+def campaign_create(*, name: str, currency: str, budget: Money, discount_kind: str, ends_at: datetime,
+                    percent_off: Decimal | str = "0", fixed_off: int = 0, max_discount: int | None = None,
+                    min_spend: int = 0, per_user_limit: int = 1, max_redemptions: int | None = None,
+                    starts_at: datetime | None = None, funded_by_merchant: Merchant | None = None,
+                    cities: list | None = None, verticals: list[str] | None = None,
+                    merchants: list | None = None, new_users_only: bool = False, travellers_only: bool = False,
+                    description: str = "") -> Campaign:
+    """Create a campaign and fund its budget account from the platform's marketing account or the
+    funding merchant's balance (merchant_insufficient_funds if it cannot cover the budget)."""
+    _require_positive(budget, "budget")
+    _require_currency(budget, currency, "budget")
+    if discount_kind == DiscountKind.PERCENT and not (0 < Decimal(str(percent_off)) <= 100):
+        raise InvalidAmount("percent_off must be in (0, 100].")
+    if discount_kind == DiscountKind.FIXED and fixed_off <= 0:
+        raise InvalidAmount("fixed_off must be positive.")
+    with transaction.atomic():
+        account = Account.objects.create(kind=AccountKind.CAMPAIGN, currency=currency)
+        campaign = Campaign.objects.create(
+            name=name, description=description, funded_by_merchant=funded_by_merchant, currency=currency,
+            budget_account=account, discount_kind=discount_kind, percent_off=Decimal(str(percent_off)),
+            fixed_off=fixed_off, max_discount=max_discount, min_spend=min_spend, per_user_limit=per_user_limit,
+            max_redemptions=max_redemptions, starts_at=starts_at or timezone.now(), ends_at=ends_at,
+            verticals=list(verticals or []), new_users_only=new_users_only, travellers_only=travellers_only,
+        )
+        if cities:
+            campaign.cities.set(cities)
+        if merchants:
+            campaign.merchants.set(merchants)
+        campaign_fund(campaign=campaign, amount=budget)
+    return campaign
+
+
+def campaign_fund(*, campaign: Campaign, amount: Money) -> Campaign:
+    _require_positive(amount)
+    _require_currency(amount, campaign.currency)
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().select_related("budget_account").get(pk=campaign.pk)
+        if campaign.funded_by_merchant_id:
+            source = account_for_merchant(merchant_id=campaign.funded_by_merchant_id, currency=campaign.currency)
+        else:
+            source = system_account(code=SystemAccount.MARKETING, currency=campaign.currency)
+        ledger_post(kind=TransactionKind.CAMPAIGN_FUNDING,
+                    legs=[(source, -amount.amount), (campaign.budget_account, amount.amount)],
+                    merchant_id=campaign.funded_by_merchant_id, description=f"Budget for {campaign.name}")
+        campaign.budget_total += amount.amount
+        campaign.save(update_fields=["budget_total"])
+    return campaign
+
+
+def _succeeded_payments(user: User) -> int:
+    return Payment.objects.filter(payer=user, status=PaymentStatus.SUCCEEDED).count()
+
+
+def campaign_user_problem(*, campaign: Campaign, user: User, now: datetime | None = None) -> str | None:
+    """Why this user may not use this campaign at all (None: they may)."""
+    now = now or timezone.now()
+    if not campaign.is_active or not (campaign.starts_at <= now < campaign.ends_at):
+        return "expired"
+    if campaign.travellers_only and not user.is_traveller:
+        return "travellers_only"
+    if campaign.new_users_only and _succeeded_payments(user) > conf.new_user_max_payments():
+        return "new_users_only"
+    return None
+
+
+def campaign_merchant_problem(*, campaign: Campaign, merchant: Merchant) -> str | None:
+    """Why this campaign does not apply at this merchant (None: it does). Uses prefetched M2Ms if any."""
+    if merchant.currency != campaign.currency:
+        return "currency"
+    city_ids = {c.pk for c in campaign.cities.all()}
+    if city_ids and merchant.city_id not in city_ids:
+        return "city"
+    if campaign.verticals and merchant.vertical not in campaign.verticals:
+        return "vertical"
+    merchant_ids = {m.pk for m in campaign.merchants.all()}
+    if merchant_ids and merchant.pk not in merchant_ids:
+        return "merchant"
+    if campaign.funded_by_merchant_id and not merchant_ids and campaign.funded_by_merchant_id != merchant.pk:
+        return "merchant"
+    return None
+
+
+def campaign_discount(*, campaign: Campaign, amount: Money) -> int:
+    """The discount on `amount` (tips are never discounted), capped and never above the amount."""
+    if campaign.discount_kind == DiscountKind.PERCENT:
+        discount = amount.multiply(campaign.percent_off / 100).amount
+    else:
+        discount = campaign.fixed_off
+    if campaign.max_discount is not None:
+        discount = min(discount, campaign.max_discount)
+    return max(0, min(discount, amount.amount))
+
+
+def coupon_collect(*, user: User, campaign_id: int) -> Coupon:
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update().filter(pk=campaign_id, is_active=True).first()
+        if campaign is None:
+            raise CampaignNotFound()
+        problem = campaign_user_problem(campaign=campaign, user=user)
+        if problem == "expired":
+            raise CouponExpired("This campaign is not running.")
+        if problem:
+            raise CouponNotApplicable(f"This campaign is for other users ({problem}).", details={"reason": problem})
+        # The campaign row lock serialises collections, so the per-user count cannot be raced.
+        if Coupon.objects.filter(campaign=campaign, user=user).count() >= campaign.per_user_limit:
+            raise CouponLimitReached()
+        if campaign.max_redemptions is not None and campaign.redemptions >= campaign.max_redemptions:
+            raise CouponExhausted()
+        return Coupon.objects.create(campaign=campaign, user=user)
+
+
+def _coupon_lock_for_redeem(*, coupon_id: int, user: User) -> tuple[Coupon, Campaign]:
+    coupon = Coupon.objects.select_for_update().filter(pk=coupon_id, user=user).first()
+    if coupon is None:
+        raise CouponNotFound()
+    campaign = Campaign.objects.select_for_update().select_related("budget_account").get(pk=coupon.campaign_id)
+    return coupon, campaign
+
+
+def _coupon_redeem(*, coupon: Coupon, campaign: Campaign, user: User, merchant: Merchant, amount: Money,
+                   now: datetime) -> int:
+    """Mark the coupon redeemed and count it on the campaign; the caller posts the discount entry from
+    the budget account in the same transaction (which fails with coupon_exhausted if the budget is short).
+    Invariant: campaign.redemptions <= max_redemptions, guarded by the campaign row lock and a DB check."""
+    if coupon.status != CouponStatus.AVAILABLE:
+        raise CouponAlreadyUsed()
+    problem = campaign_user_problem(campaign=campaign, user=user, now=now)
+    if problem == "expired":
+        raise CouponExpired()
+    if problem:
+        raise CouponNotApplicable(details={"reason": problem})
+    problem = campaign_merchant_problem(campaign=campaign, merchant=merchant)
+    if problem:
+        raise CouponNotApplicable(details={"reason": problem})
+    if amount.amount < campaign.min_spend:
+        raise CouponMinSpendNotMet(details={"min_spend": str(Money(campaign.min_spend, campaign.currency)
+                                                             .to_decimal())})
+    if campaign.max_redemptions is not None and campaign.redemptions >= campaign.max_redemptions:
+        raise CouponExhausted()
+    discount = campaign_discount(campaign=campaign, amount=amount)
+    if discount > campaign.budget_account.balance:
+        raise CouponExhausted("The campaign's budget is used up.")
+    coupon.status, coupon.redeemed_at = CouponStatus.REDEEMED, now
+    coupon.save(update_fields=["status", "redeemed_at"])
+    campaign.redemptions += 1
+    campaign.save(update_fields=["redemptions"])
+    return discount
+
+
+# --- Tax-free VAT claims ------------------------------------------------------------------------------
+
+def vat_claim_create(*, user: User, payment_ids: list[int], now: datetime | None = None) -> VatClaim:
+    """Claim the VAT of one or more tax-free payments. Rules: the user's own succeeded, unrefunded
+    tax-free payments, within the claim window, never claimed before, and at least the minimum purchase
+    per merchant per day. The refund is quoted now, in the user's home currency, minus the service fee."""
+    now = now or timezone.now()
+    ids = sorted(set(payment_ids))
+    if not ids:
+        raise VatClaimInvalid("Name at least one payment.")
+    with transaction.atomic():
+        # Locking the payments (pk order) serialises two claims racing for the same purchase.
+        payments = list(Payment.objects.select_for_update().filter(pk__in=ids, payer=user).order_by("pk"))
+        found = {p.pk for p in payments}
+        problems: dict[str, list[str]] = {}
+        missing = [pk for pk in ids if pk not in found]
+        if missing:
+            problems["not_found"] = [str(pk) for pk in missing]
+        window = timedelta(days=conf.vat_claim_window_days())
+        claimed = set(VatClaimItem.objects.filter(payment_id__in=found).values_list("payment_id", flat=True))
+        for p in payments:
+            reason = None
+            if p.status != PaymentStatus.SUCCEEDED or not p.tax_free or not p.vat_amount:
+                reason = "not_tax_free"
+            elif p.refunded:
+                reason = "refunded"
+            elif p.created_at < now - window:
+                reason = "claim_window_passed"
+            elif p.pk in claimed:
+                reason = "already_claimed"
+            if reason:
+                problems.setdefault(reason, []).append(str(p.pk))
+        if problems.get("not_found"):
+            raise VatClaimInvalid("Some payments do not exist.", details=problems, status_code=404,
+                                  code="payment_not_found")
+        if problems:
+            raise VatClaimInvalid(details=problems)
+        minimums = conf.vat_min_purchase()
+        per_merchant_day: dict[tuple[int, Any, str], int] = defaultdict(int)
+        for p in payments:
+            per_merchant_day[(p.merchant_id, p.created_at.date(), p.currency)] += p.amount
+        below = [f"merchant {m} on {d}" for (m, d, c), total in per_merchant_day.items()
+                 if Money(total, c).to_decimal() < minimums.get(c, Decimal(0))]
+        if below:
+            raise VatClaimInvalid("Below the minimum tax-free purchase per merchant per day.",
+                                  code="vat_minimum_not_met", details={"below_minimum": below})
+        home = user.home_currency
+        items = []
+        for p in payments:
+            rate = fx_rate_get(base=p.currency, quote=home)
+            home_amount = Money(p.vat_amount, p.currency).convert(rate, home).amount
+            items.append(VatClaimItem(payment=p, vat_amount=p.vat_amount, currency=p.currency,
+                                      home_amount=home_amount))
+        gross = sum(item.home_amount for item in items)
+        fee = Money(gross, home).multiply(conf.vat_service_fee_rate()).amount
+        claim = VatClaim.objects.create(user=user, refund_currency=home, refund_gross=gross, service_fee=fee,
+                                        refund_net=gross - fee)
+        for item in items:
+            item.claim = claim
+        try:
+            with transaction.atomic():
+                VatClaimItem.objects.bulk_create(items)
+        except IntegrityError:
+            raise VatClaimInvalid(details={"already_claimed": [str(pk) for pk in ids]}) from None
+    return claim
+
+
+def vat_claim_validate(*, claim: VatClaim, operator: User, approved: bool, note: str = "") -> VatClaim:
+    """Customs decision. An approved claim is paid right after commit (Celery task, safe to run twice)."""
+    from payments.tasks import vat_claim_pay_task
+
+    with transaction.atomic():
+        claim = VatClaim.objects.select_for_update().get(pk=claim.pk)
+        if claim.status != VatClaimStatus.SUBMITTED:
+            raise VatClaimStateInvalid(f"The claim is {claim.status}.")
+        claim.status = VatClaimStatus.APPROVED if approved else VatClaimStatus.REJECTED
+        claim.operator, claim.operator_note, claim.validated_at = operator, note[:255], timezone.now()
+        claim.save(update_fields=["status", "operator", "operator_note", "validated_at"])
+        if approved:
+            claim_id = claim.pk
+            transaction.on_commit(lambda: vat_claim_pay_task.delay(claim_id))
+    return claim
+
+
+def vat_claim_pay(*, claim: VatClaim) -> VatClaim:
+    """Pay an approved claim: the VAT account pays the VAT in each merchant currency, FX converts it to
+    the home currency, the user gets the net and the fees account the service fee."""
+    with transaction.atomic():
+        claim = VatClaim.objects.select_for_update().get(pk=claim.pk)
+        if claim.status == VatClaimStatus.PAID:
+            return claim  # paid already (task ran twice)
+        if claim.status != VatClaimStatus.APPROVED:
+            raise VatClaimStateInvalid(f"The claim is {claim.status}, not approved.")
+        home = claim.refund_currency
+        legs = []
+        for item in claim.items.all():
+            if item.currency == home:
+                legs.append((system_account(code=SystemAccount.VAT, currency=home), -item.home_amount))
+            else:
+                legs += [(system_account(code=SystemAccount.VAT, currency=item.currency), -item.vat_amount),
+                         (system_account(code=SystemAccount.FX, currency=item.currency), item.vat_amount),
+                         (system_account(code=SystemAccount.FX, currency=home), -item.home_amount)]
+        legs += [(account_for_user(user_id=claim.user_id, currency=home), claim.refund_net),
+                 (system_account(code=SystemAccount.FEES, currency=home), claim.service_fee)]
+        claim.ledger_transaction = ledger_post(kind=TransactionKind.VAT_REFUND, legs=legs,
+                                               description=f"VAT refund, claim #{claim.pk}")
+        claim.status, claim.paid_at = VatClaimStatus.PAID, timezone.now()
+        claim.save(update_fields=["ledger_transaction", "status", "paid_at"])
+    return claim

@@ -1,0 +1,33 @@
+"""Wallet Celery tasks: ids in, plain JSON out, safe to run twice."""
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="payments.tasks.ledger_check", time_limit=600)
+def ledger_check_task() -> dict:
+    from payments.checks import ledger_check
+
+    report = ledger_check()
+    if not report["ok"]:
+        logger.error("ledger check FAILED: %s", report["violation_counts"])
+    return {"ok": report["ok"], "violation_counts": report["violation_counts"]}
+
+
+@shared_task(name="payments.tasks.payments_expire_pending", time_limit=300)
+def payments_expire_pending_task() -> int:
+    from payments.services import payments_expire_pending
+
+    return payments_expire_pending()
+
+
+@shared_task(name="payments.tasks.vat_claim_pay", time_limit=120)
+def vat_claim_pay_task(claim_id: int) -> str:
+    from payments.models import VatClaim
+    from payments.services import vat_claim_pay
+
+    claim = vat_claim_pay(claim=VatClaim.objects.get(pk=claim_id))
+    return claim.status

@@ -1,0 +1,202 @@
+"""City services: bill accounts and bills, transit card top-ups, parking, notifications and reminders.
+
+Every payment is a wallet payment (`payments.services.payment_create`) to the provider's merchant account.
+Invariant: a bill is paid at most once — its row is locked (select_for_update) and its status re-checked
+inside the transaction that creates the payment, so two concurrent payments cannot both succeed.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from services import conf
+from services.exceptions import BillAlreadyPaid, InvalidAmount
+from services.models import (
+    BILL_KINDS,
+    Bill,
+    BillAccount,
+    BillStatus,
+    Notification,
+    ParkingSession,
+    ServiceKind,
+    ServiceProvider,
+    TransitCard,
+    TransitTopUp,
+)
+from services.providers import backend_for
+from services.selectors import tz_for
+from superapp.exceptions import Conflict, DomainError, NotFound
+from superapp.money import Money
+
+MAX_TOP_UP_MAJOR = 2000
+MAX_PARKING_MINUTES = 24 * 60
+
+
+def _payment_create(**kwargs):
+    from payments import services as payment_services  # the wallet app
+
+    return payment_services.payment_create(**kwargs)
+
+
+def _provider_today(provider: ServiceProvider) -> date:
+    return timezone.now().astimezone(tz_for(provider.city.time_zone)).date()
+
+
+def _require_kind(provider: ServiceProvider, kinds) -> None:
+    if provider.kind not in kinds or not provider.is_active:
+        raise DomainError(f"{provider.name} does not offer this service.", code="wrong_service_kind",
+                          details={"provider_kind": provider.kind})
+
+
+def bill_account_link(*, user, provider: ServiceProvider, customer_number: str, nickname: str = "") -> BillAccount:
+    """Link a customer account (validated by the provider) and fetch its due bills."""
+    _require_kind(provider, BILL_KINDS)
+    customer_number = customer_number.strip()
+    backend_for(provider).validate_customer(customer_number)
+    try:
+        with transaction.atomic():
+            account = BillAccount.objects.create(user=user, provider=provider, customer_number=customer_number,
+                                                 nickname=nickname)
+    except IntegrityError:
+        raise Conflict("This account is already linked.", code="bill_account_exists")
+    bills_refresh(account=account)
+    return account
+
+
+def bills_refresh(*, account: BillAccount, today: date | None = None) -> int:
+    """Ask the provider for the account's bills; store new ones (known ones keep their status)."""
+    provider = account.provider
+    issued = backend_for(provider).due_bills(account.customer_number, today or _provider_today(provider))
+    known = set(Bill.objects.filter(account=account, reference__in=[b.reference for b in issued])
+                .values_list("reference", flat=True))
+    new = [Bill(account=account, reference=b.reference, period=b.period, amount=b.amount.amount,
+                currency=b.amount.currency, due_on=b.due_on) for b in issued if b.reference not in known]
+    Bill.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent refresh may have stored one meanwhile
+    return len(new)
+
+
+def bill_pay(*, bill_id: int, user) -> Bill:
+    """Pay a due bill from the wallet to the provider's merchant account; the provider issues a receipt.
+    Paying it again is `bill_already_paid` (409), nothing written."""
+    with transaction.atomic():
+        bill = (Bill.objects.select_for_update(of=("self",)).select_related("account__provider__merchant")
+                .filter(pk=bill_id, account__user=user).first())
+        if bill is None:
+            raise NotFound("Bill not found.", code="bill_not_found")
+        if bill.status == BillStatus.PAID:
+            raise BillAlreadyPaid(details={"paid_at": bill.paid_at.isoformat() if bill.paid_at else None,
+                                           "receipt_number": bill.receipt_number})
+        provider = bill.account.provider
+        amount = Money(bill.amount, bill.currency)
+        payment = _payment_create(payer=user, merchant=provider.merchant, amount=amount,
+                                  reference=f"bill:{bill.pk}",
+                                  description=f"{provider.name} {bill.period} ({bill.account.customer_number})")
+        bill.receipt_number = backend_for(provider).confirm_payment(bill.reference, amount)
+        bill.status = BillStatus.PAID
+        bill.paid_at = timezone.now()
+        bill.payment_id = payment.pk
+        bill.save(update_fields=["status", "paid_at", "payment_id", "receipt_number"])
+    return bill
+
+
+def transit_card_link(*, user, provider: ServiceProvider, card_number: str) -> TransitCard:
+    _require_kind(provider, (ServiceKind.TRANSIT,))
+    card_number = card_number.strip()
+    backend_for(provider).validate_customer(card_number)
+    try:
+        with transaction.atomic():
+            return TransitCard.objects.create(user=user, provider=provider, card_number=card_number,
+                                              currency=provider.city.currency)
+    except IntegrityError:
+        raise Conflict("This card is already linked.", code="transit_card_exists")
+
+
+def transit_card_top_up(*, card_id: int, user, amount: Money) -> TransitTopUp:
+    """Pay the operator from the wallet and credit the card with the same amount, in one transaction."""
+    with transaction.atomic():
+        card = (TransitCard.objects.select_for_update(of=("self",)).select_related("provider__merchant")
+                .filter(pk=card_id, user=user).first())
+        if card is None:
+            raise NotFound("Transit card not found.", code="transit_card_not_found")
+        if amount.currency != card.currency:
+            raise InvalidAmount(f"This card is topped up in {card.currency}.", code="currency_mismatch")
+        if not 0 < amount.amount <= Money.from_decimal(MAX_TOP_UP_MAJOR, card.currency).amount:
+            raise InvalidAmount(f"Top up between 0 and {MAX_TOP_UP_MAJOR} {card.currency}.")
+        payment = _payment_create(payer=user, merchant=card.provider.merchant, amount=amount,
+                                  reference=f"transit:{card.pk}", description=f"Top-up {card.card_number}")
+        card.balance += amount.amount
+        card.save(update_fields=["balance"])
+        return TransitTopUp.objects.create(card=card, amount=amount.amount, balance_after=card.balance,
+                                           payment_id=payment.pk)
+
+
+def parking_pay(*, user, provider: ServiceProvider, plate: str, minutes: int,
+                now: datetime | None = None) -> ParkingSession:
+    """Pay for parking in a zone, started now, in 15-minute blocks at the provider's hourly rate."""
+    _require_kind(provider, (ServiceKind.PARKING,))
+    if not 15 <= minutes <= MAX_PARKING_MINUTES or not provider.hourly_rate:
+        raise InvalidAmount(f"Park between 15 and {MAX_PARKING_MINUTES} minutes.", code="invalid_duration")
+    now = now or timezone.now()
+    blocks = math.ceil(minutes / 15)
+    amount = Money(provider.hourly_rate, provider.city.currency).multiply(f"{blocks / 4:.4f}")
+    with transaction.atomic():
+        payment = _payment_create(payer=user, merchant=provider.merchant, amount=amount,
+                                  reference=f"parking:{plate.upper()}", description=f"Parking {plate.upper()}")
+        return ParkingSession.objects.create(user=user, provider=provider, plate=plate.upper(), starts_at=now,
+                                             ends_at=now + timedelta(minutes=blocks * 15), amount=amount.amount,
+                                             currency=amount.currency, payment_id=payment.pk)
+
+
+# --- Notifications ------------------------------------------------------------------------------
+def notification_create(*, user_id: int, kind: str, title: str, body: str = "", data: dict | None = None,
+                        dedupe_key: str) -> Notification | None:
+    """Create once per (user, dedupe_key); returns None if it already exists."""
+    try:
+        with transaction.atomic():
+            return Notification.objects.create(user_id=user_id, kind=kind, title=title, body=body, data=data or {},
+                                               dedupe_key=dedupe_key)
+    except IntegrityError:
+        return None
+
+
+def notification_mark_read(*, user, notification_id: int | None = None) -> int:
+    """Mark one notification (or all when no id) read; returns how many changed."""
+    queryset = Notification.objects.filter(user=user, read_at__isnull=True)
+    if notification_id is not None:
+        if not Notification.objects.filter(user=user, pk=notification_id).exists():
+            raise NotFound("Notification not found.", code="notification_not_found")
+        queryset = queryset.filter(pk=notification_id)
+    return queryset.update(read_at=timezone.now())
+
+
+def bill_reminders_send(*, within_days: int | None = None, today: date | None = None) -> int:
+    """Remind users of due bills with a due date within N days (or overdue). One reminder per bill."""
+    within = conf.BILL_REMINDER_DAYS if within_days is None else within_days
+    today = today or timezone.now().date()
+    bills = (Bill.objects.filter(status=BillStatus.DUE, due_on__lte=today + timedelta(days=within))
+             .select_related("account__provider"))
+    sent = 0
+    for bill in bills.iterator(chunk_size=500):
+        provider = bill.account.provider
+        amount = Money(bill.amount, bill.currency)
+        overdue = bill.due_on < today
+        created = notification_create(
+            user_id=bill.account.user_id, kind="bill_due", dedupe_key=f"bill_due:{bill.pk}",
+            title=f"{provider.name}: {amount} {'overdue' if overdue else 'due'} on {bill.due_on:%d %b}",
+            body=f"Your {provider.get_kind_display().lower()} bill for {bill.period} "
+                 f"(customer {bill.account.customer_number}) is {'overdue' if overdue else 'due soon'}.",
+            data={"bill_id": bill.pk, "amount": str(amount.to_decimal()), "currency": amount.currency,
+                  "due_on": str(bill.due_on)})
+        sent += created is not None
+    return sent
+
+
+def bills_refresh_all() -> int:
+    created = 0
+    for account in BillAccount.objects.select_related("provider__city").iterator(chunk_size=500):
+        created += bills_refresh(account=account)
+    return created

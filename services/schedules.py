@@ -1,0 +1,6 @@
+# (name, dotted task name, every N seconds): defaults for django-celery-beat, see setup_schedules.
+SCHEDULES = [
+    ("Expire unpaid booking holds", "services.tasks.booking_holds_expire", 60),
+    ("Fetch new bills from city service providers", "services.tasks.bills_refresh", 6 * 60 * 60),
+    ("Remind users of bills due soon", "services.tasks.bill_reminders_send", 60 * 60),
+]

@@ -1,0 +1,22 @@
+from celery import shared_task
+
+
+@shared_task(name="services.tasks.booking_holds_expire", time_limit=300)
+def booking_holds_expire_task() -> int:
+    from services.booking import booking_holds_expire
+
+    return booking_holds_expire()
+
+
+@shared_task(name="services.tasks.bills_refresh", time_limit=1800)
+def bills_refresh_task() -> int:
+    from services.city_services import bills_refresh_all
+
+    return bills_refresh_all()
+
+
+@shared_task(name="services.tasks.bill_reminders_send", time_limit=600)
+def bill_reminders_send_task() -> int:
+    from services.city_services import bill_reminders_send
+
+    return bill_reminders_send()
