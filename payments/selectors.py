@@ -86,7 +86,7 @@ def settlement_by_day(*, merchant_id: int, date_from: date, date_to: date) -> li
                                                    discounts=row["discounts"], fees=row["fees"])
     refunded = (Refund.objects.filter(payment__merchant_id=merchant_id, created_at__range=(start, end))
                 .annotate(day=TruncDate("created_at")).values("day", "currency")
-                .annotate(n=Count("id"), total=Sum(F("amount") + F("discount_returned") - F("fee_returned")),
+                .annotate(n=Count("id"), total=Sum(F("amount") + F("discount_returned")),
                           fees_back=Sum("fee_returned")))
     for row in refunded:
         entry = rows[(row["day"], row["currency"])]

@@ -190,7 +190,17 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "superapp.api.add_error_responses",
     ],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        # payments
+        "CurrencyEnum": "payments.serializers.CURRENCIES",
+        "PaymentStatusEnum": "payments.models.PaymentStatus",
+        "PaymentRequestStatusEnum": "payments.models.PaymentRequestStatus",
+        "CouponStatusEnum": "payments.models.CouponStatus",
+        "OperationStatusEnum": "payments.models.OperationStatus",
+        "VatClaimStatusEnum": "payments.models.VatClaimStatus",
+        "TransactionKindEnum": "payments.models.TransactionKind",
+        "FundingKindEnum": "payments.models.FundingKind",
+    },
     "DISABLE_ERRORS_AND_WARNINGS": False,
 }
 

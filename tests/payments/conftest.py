@@ -19,7 +19,8 @@ def pytest_runtest_teardown(item, nextitem):
     """After a transactional test's flush, restore the reference cities for whatever test runs next
     (other apps' transactional tests rely on the migration-loaded rows too)."""
     yield
-    if _is_transactional(item):
+    # nextitem is None at the end of the session, when the test database is already gone.
+    if nextitem is not None and _is_transactional(item):
         from pytest_django.plugin import blocking_manager_key
 
         with item.config.stash[blocking_manager_key].unblock():

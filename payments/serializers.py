@@ -1,0 +1,355 @@
+"""Wallet API shapes. Money goes out as {"amount": "12.34", "currency": "CNY"} (major units, a decimal
+string) and comes in as an `amount` decimal string plus a `currency`."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from payments.models import (
+    Account,
+    Campaign,
+    Coupon,
+    CouponStatus,
+    FundingKind,
+    FundingSource,
+    LedgerEntry,
+    Payment,
+    PaymentRequest,
+    Refund,
+    TopUp,
+    TransactionKind,
+    Transfer,
+    VatClaim,
+    Withdrawal,
+)
+from superapp.money import CURRENCY_EXPONENTS, Money
+
+CURRENCIES = sorted(CURRENCY_EXPONENTS)
+AMOUNT_HELP = "Decimal string in major units, e.g. \"12.34\" (at most the currency's decimals)."
+
+
+class WalletMoneySerializer(serializers.Serializer):
+    amount = serializers.CharField(help_text="Decimal string in major units.")
+    currency = serializers.CharField()
+
+
+def money(amount: int, currency: str) -> dict:
+    value = Money(amount, currency)
+    exponent = CURRENCY_EXPONENTS[currency]
+    return {"amount": f"{value.to_decimal():.{exponent}f}", "currency": currency}
+
+
+@extend_schema_field(WalletMoneySerializer)
+class MoneyField(serializers.Field):
+    """Read-only: renders (amount_attr, currency_attr) of the instance as a Money object."""
+
+    def __init__(self, amount_attr: str, currency_attr: str = "currency", **kwargs):
+        self.amount_attr, self.currency_attr = amount_attr, currency_attr
+        kwargs["read_only"] = True
+        kwargs["source"] = "*"
+        super().__init__(**kwargs)
+
+    def to_representation(self, instance):
+        return money(getattr(instance, self.amount_attr), getattr(instance, self.currency_attr))
+
+
+def amount_field(**kwargs) -> serializers.CharField:
+    kwargs.setdefault("help_text", AMOUNT_HELP)
+    return serializers.CharField(max_length=32, **kwargs)
+
+
+def currency_field(**kwargs) -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=CURRENCIES, **kwargs)
+
+
+class MerchantRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class UserRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+
+
+# --- Balances and statement ---------------------------------------------------------------------------
+
+class BalanceSerializer(serializers.ModelSerializer):
+    balance = MoneyField("balance")
+
+    class Meta:
+        model = Account
+        fields = ["currency", "balance"]
+
+
+class StatementEntrySerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField()
+    kind = serializers.ChoiceField(source="transaction.kind", choices=TransactionKind.choices)
+    description = serializers.CharField(source="transaction.description")
+    amount = MoneyField("amount", help_text="Signed: negative leaves the wallet.")
+    balance_after = MoneyField("balance_after")
+    merchant = MerchantRefSerializer(source="transaction.merchant", allow_null=True)
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["id", "transaction_id", "kind", "description", "amount", "balance_after", "merchant",
+                  "created_at"]
+
+
+# --- Funding sources, top-ups, withdrawals -------------------------------------------------------------
+
+class FundingSourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = FundingSource
+        fields = ["id", "kind", "label", "currency", "provider", "created_at"]
+
+
+class FundingSourceCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=FundingKind.choices, default=FundingKind.CARD)
+    label = serializers.CharField(max_length=64, help_text="e.g. 'Visa 4242'. A label containing 'decline' "
+                                                           "makes the simulated provider decline charges.")
+    currency = currency_field()
+
+
+class FundsMoveRequestSerializer(serializers.Serializer):
+    funding_source_id = serializers.IntegerField(min_value=1)
+    amount = amount_field()
+    currency = currency_field()
+
+
+class TopUpSerializer(serializers.ModelSerializer):
+    amount = MoneyField("amount")
+    funding_source = FundingSourceSerializer()
+
+    class Meta:
+        model = TopUp
+        fields = ["id", "amount", "status", "funding_source", "created_at"]
+
+
+class WithdrawalSerializer(serializers.ModelSerializer):
+    amount = MoneyField("amount")
+    funding_source = FundingSourceSerializer()
+
+    class Meta:
+        model = Withdrawal
+        fields = ["id", "amount", "status", "funding_source", "created_at"]
+
+
+# --- Payments -----------------------------------------------------------------------------------------
+
+class PaymentCreateSerializer(serializers.Serializer):
+    merchant_id = serializers.IntegerField(required=False, min_value=1, help_text="Pay by merchant id, or ...")
+    qr = serializers.CharField(required=False, max_length=1024, help_text="... by the merchant's signed QR payload.")
+    amount = amount_field(required=False, help_text="In the merchant's currency; optional when the QR fixes it.")
+    currency = currency_field(required=False, help_text="Defaults to the merchant's currency.")
+    tip = amount_field(required=False)
+    coupon_id = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    tax_free = serializers.BooleanField(default=False)
+    pay_currency = currency_field(required=False, help_text="Which wallet pays (default: the merchant's "
+                                                             "currency if you hold it, else your home currency).")
+    reference = serializers.CharField(required=False, max_length=64, default="", allow_blank=True)
+    description = serializers.CharField(required=False, max_length=255, default="", allow_blank=True)
+
+    def validate(self, attrs):
+        if ("merchant_id" in attrs) == ("qr" in attrs):
+            raise serializers.ValidationError({"merchant_id": ["Give exactly one of merchant_id and qr."]})
+        return attrs
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    """A payment receipt: both amounts and the rate when currencies differ."""
+
+    merchant = MerchantRefSerializer()
+    amount = MoneyField("amount")
+    tip = MoneyField("tip")
+    discount = MoneyField("discount")
+    total = MoneyField("gross", help_text="amount + tip")
+    paid = MoneyField("paid", help_text="What you paid, in the merchant's currency (total - discount).")
+    charged = MoneyField("payer_amount", "payer_currency", help_text="What your wallet was charged.")
+    refunded = MoneyField("refunded")
+    vat = MoneyField("vat_amount")
+    fx_rate = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True,
+                                       help_text="Applied rate incl. spread: charged currency per merchant unit.")
+    fx_mid_rate = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True)
+
+    class Meta:
+        model = Payment
+        fields = ["id", "status", "merchant", "amount", "tip", "discount", "total", "paid", "charged", "refunded",
+                  "fx_rate", "fx_mid_rate", "coupon_id", "tax_free", "vat", "reference", "description",
+                  "failure_reason", "created_at", "completed_at"]
+
+
+class MerchantPaymentSerializer(PaymentSerializer):
+    payer = UserRefSerializer()
+    fee = MoneyField("fee")
+
+    class Meta(PaymentSerializer.Meta):
+        fields = [*PaymentSerializer.Meta.fields, "payer", "fee"]
+
+
+class RefundCreateSerializer(serializers.Serializer):
+    amount = amount_field(required=False, allow_null=True, help_text="Omit to refund all that remains.")
+    reason = serializers.CharField(required=False, max_length=255, default="", allow_blank=True)
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    amount = MoneyField("amount")
+    payment_id = serializers.IntegerField()
+
+    class Meta:
+        model = Refund
+        fields = ["id", "payment_id", "amount", "reason", "created_at"]
+
+
+class QrSerializer(serializers.Serializer):
+    payload = serializers.CharField()
+    merchant = MerchantRefSerializer()
+    amount = WalletMoneySerializer(allow_null=True)
+
+
+class QrQuerySerializer(serializers.Serializer):
+    amount = amount_field(required=False)
+
+
+class SettlementDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    currency = serializers.CharField()
+    count = serializers.IntegerField()
+    gross = WalletMoneySerializer()
+    discounts = WalletMoneySerializer()
+    fees = WalletMoneySerializer()
+    refunds = WalletMoneySerializer()
+    refund_count = serializers.IntegerField()
+    net = WalletMoneySerializer()
+
+
+class SettlementQuerySerializer(serializers.Serializer):
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+
+# --- Transfers and payment requests ---------------------------------------------------------------------
+
+class TransferCreateSerializer(serializers.Serializer):
+    recipient_id = serializers.IntegerField(required=False, min_value=1)
+    recipient_username = serializers.CharField(required=False, max_length=150)
+    amount = amount_field()
+    currency = currency_field()
+    message = serializers.CharField(required=False, max_length=140, default="", allow_blank=True)
+
+    def validate(self, attrs):
+        if ("recipient_id" in attrs) == ("recipient_username" in attrs):
+            raise serializers.ValidationError({"recipient_id": ["Give exactly one of recipient_id and "
+                                                                "recipient_username."]})
+        return attrs
+
+
+class TransferSerializer(serializers.ModelSerializer):
+    amount = MoneyField("amount")
+    sender = UserRefSerializer()
+    recipient = UserRefSerializer()
+
+    class Meta:
+        model = Transfer
+        fields = ["id", "sender", "recipient", "amount", "message", "created_at"]
+
+
+class PaymentRequestCreateSerializer(serializers.Serializer):
+    payer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=20)
+    total = amount_field(help_text="The bill to split equally. " + AMOUNT_HELP)
+    currency = currency_field()
+    include_me = serializers.BooleanField(default=True, help_text="Whether you pay a share yourself.")
+    message = serializers.CharField(required=False, max_length=140, default="", allow_blank=True)
+
+
+class PaymentRequestSerializer(serializers.ModelSerializer):
+    amount = MoneyField("amount")
+    requester = UserRefSerializer()
+    payer = UserRefSerializer()
+    transfer_id = serializers.IntegerField(allow_null=True)
+
+    class Meta:
+        model = PaymentRequest
+        fields = ["id", "requester", "payer", "amount", "message", "group", "status", "transfer_id", "created_at",
+                  "answered_at"]
+
+
+# --- Coupons -------------------------------------------------------------------------------------------
+
+class CampaignSerializer(serializers.ModelSerializer):
+    fixed_off = MoneyField("fixed_off")
+    max_discount = serializers.SerializerMethodField()
+    min_spend = MoneyField("min_spend")
+    funded_by_merchant = MerchantRefSerializer(allow_null=True)
+    merchant_ids = serializers.SerializerMethodField()
+    city_ids = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "description", "currency", "discount_kind", "percent_off", "fixed_off",
+                  "max_discount", "min_spend", "per_user_limit", "starts_at", "ends_at", "funded_by_merchant",
+                  "verticals", "merchant_ids", "city_ids", "new_users_only", "travellers_only"]
+
+    @extend_schema_field(WalletMoneySerializer(allow_null=True))
+    def get_max_discount(self, obj):
+        return None if obj.max_discount is None else money(obj.max_discount, obj.currency)
+
+    def get_merchant_ids(self, obj) -> list[int]:
+        return [m.pk for m in obj.merchants.all()]
+
+    def get_city_ids(self, obj) -> list[int]:
+        return [c.pk for c in obj.cities.all()]
+
+
+class CouponSerializer(serializers.ModelSerializer):
+    campaign = CampaignSerializer()
+
+    class Meta:
+        model = Coupon
+        fields = ["id", "status", "campaign", "collected_at", "redeemed_at"]
+
+
+class CouponQuerySerializer(serializers.Serializer):
+    merchant = serializers.IntegerField(required=False, min_value=1,
+                                        help_text="Only coupons usable at this merchant now.")
+    status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+
+
+class CampaignQuerySerializer(serializers.Serializer):
+    merchant = serializers.IntegerField(required=False, min_value=1)
+
+
+# --- VAT -----------------------------------------------------------------------------------------------
+
+class VatClaimCreateSerializer(serializers.Serializer):
+    payment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=50)
+
+
+class VatClaimItemSerializer(serializers.Serializer):
+    payment_id = serializers.IntegerField()
+    vat = WalletMoneySerializer(help_text="VAT in the purchase currency.")
+    refund = WalletMoneySerializer(help_text="Converted to your home currency, before the service fee.")
+
+
+class VatClaimSerializer(serializers.ModelSerializer):
+    items = serializers.SerializerMethodField()
+    refund_gross = MoneyField("refund_gross", "refund_currency")
+    service_fee = MoneyField("service_fee", "refund_currency")
+    refund_net = MoneyField("refund_net", "refund_currency")
+
+    class Meta:
+        model = VatClaim
+        fields = ["id", "status", "items", "refund_gross", "service_fee", "refund_net", "operator_note",
+                  "created_at", "validated_at", "paid_at"]
+
+    @extend_schema_field(VatClaimItemSerializer(many=True))
+    def get_items(self, obj):
+        return [{"payment_id": item.payment_id, "vat": money(item.vat_amount, item.currency),
+                 "refund": money(item.home_amount, obj.refund_currency)} for item in obj.items.all()]
+
+
+class VatClaimDecisionSerializer(serializers.Serializer):
+    approved = serializers.BooleanField()
+    note = serializers.CharField(required=False, max_length=255, default="", allow_blank=True)
