@@ -15,7 +15,9 @@ internals.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -66,7 +68,7 @@ def artifact_deactivate() -> None:
 def active_model() -> LoadedModel | None:
     """The active model, loaded once per process; None when none is active. One cache GET per call."""
     global _loaded
-    pointer = cache.get(ACTIVE_KEY)
+    pointer = cache.get(ACTIVE_KEY) or _env_pointer()
     if not pointer:
         return None
     current = _loaded
@@ -87,6 +89,13 @@ def active_model() -> LoadedModel | None:
             matrix=sp.csr_matrix((len(artifact.user_ids), len(artifact.item_ids)), dtype=np.float32),
             meta=artifact.meta)
         return _loaded
+
+
+def _env_pointer() -> dict | None:
+    # INTERIM: lets a benchmark's server processes share the pointer on the embedded default, whose
+    # local-memory cache is per process.
+    raw = os.environ.get("RECOMMENDER_SERVING_ARTIFACT")
+    return json.loads(raw) if raw else None
 
 
 def reset() -> None:
