@@ -69,9 +69,11 @@ class MerchantNearbyApi(APIView):
                                "as the search; correct across the antimeridian and near the poles.")
     def get(self, request):
         params = _query(s.MerchantNearbyParamsSerializer, request)
+        filters = _search_filters(params)
+        open_now = bool(filters.pop("open_now"))
         hits = selectors.merchants_nearby(
             lat=params["lat"], lon=params["lon"], radius_m=params["radius_m"], limit=params["limit"],
-            queryset=selectors.merchants_search(**_search_filters(params)))
+            queryset=selectors.merchants_search(**filters), open_now=open_now)
         distances = {merchant.pk: distance for merchant, distance in hits}
         data = s.MerchantNearbySerializer([m for m, _ in hits], many=True, context={"distances": distances}).data
         return Response(data)

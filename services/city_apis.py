@@ -147,8 +147,6 @@ class ParkingSessionListApi(APIView):
     def get(self, request):
         return _paginate(self, request, ParkingSession.objects.filter(user=request.user), s.ParkingSessionSerializer)
 
-
-class ParkingPayApi(APIView):
     @extend_schema(request=s.ParkingRequestSerializer, responses={201: s.ParkingSessionSerializer},
                    tags=["city services"], parameters=[IDEMPOTENCY_KEY_PARAMETER],
                    summary="Pay for parking now (15-minute blocks at the zone's hourly rate)")

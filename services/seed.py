@@ -11,10 +11,13 @@ from django.utils import timezone
 from services.models import (
     Category,
     City,
+    InventorySlot,
     Merchant,
     MerchantStaff,
     OpeningException,
     OpeningHours,
+    Product,
+    ProductKind,
     ServiceProvider,
     Trip,
 )
@@ -117,9 +120,13 @@ def seed(*, rng, stdout) -> None:
             ))
             leaves.append(leaf)
     # Davos: make sure several shops abroad take the wallet and are tax-free (the travel demo).
+    first_hotel: set[int] = set()
     for merchant, leaf in zip(merchants, leaves, strict=True):
         if merchant.city.slug == "davos" and leaf in {"watches", "souvenir", "department-store"}:
             merchant.accepts_wallet = merchant.tax_free = True
+        if leaf == "hotel" and merchant.city.pk not in first_hotel:  # every city has a bookable hotel
+            first_hotel.add(merchant.city.pk)
+            merchant.accepts_wallet = True
     Merchant.objects.bulk_create(merchants, batch_size=500)
 
     through = Merchant.categories.through
@@ -158,6 +165,63 @@ def seed(*, rng, stdout) -> None:
                  f"{len(hours)} opening intervals, {len(exceptions)} exceptions")
     providers = seed_city_services(rng=rng, categories=categories)
     stdout.write(f"  city services: {providers} providers")
+    products, slots = seed_products(rng=rng, merchants=merchants, leaves=leaves)
+    stdout.write(f"  bookable products: {products} with {slots} inventory slots")
+
+
+# Typical prices in CNY (major units), scaled by a rough rate to each city's currency.
+_CNY_TO = {"CNY": 1, "CHF": 0.125, "EUR": 0.13, "GBP": 0.11, "USD": 0.14, "JPY": 21, "SGD": 0.19}
+TABLE_TIMES = [T(12), T(12, 30), T(18), T(18, 30), T(19), T(19, 30), T(20)]
+
+
+def _price(rng, cny: float, currency: str) -> int:
+    """A plausible price in whole major units of `currency`, as minor units."""
+    major = cny * rng.uniform(0.8, 1.3) * _CNY_TO.get(currency, 0.14)
+    return Money.from_decimal(max(1, round(major)), currency).amount
+
+
+def seed_products(*, rng, merchants: list[Merchant], leaves: list[str]) -> tuple[int, int]:
+    """Rooms at hotels, tables at some restaurants, tours and tickets, with inventory for the coming weeks."""
+    today = timezone.now().date()
+    products: list[tuple[Product, list[tuple[date, time, int]]]] = []
+    restaurants_per_city: dict[int, int] = {}
+    for merchant, leaf in zip(merchants, leaves, strict=True):
+        currency = merchant.currency
+        if not merchant.accepts_wallet:
+            continue  # the agency sells only what the wallet can pay
+        if leaf in {"hotel", "hostel"}:
+            for name, cny, guests in (("Double room", 650, 2), ("Family suite", 1400, 4)):
+                if leaf == "hostel":
+                    name, cny, guests = "Bed in a 6-bed dorm", 120, 1
+                product = Product(merchant=merchant, kind=ProductKind.HOTEL_ROOM, name=name,
+                                  description=f"{name} at {merchant.name}; check-in from 15:00.",
+                                  price_amount=_price(rng, cny, currency), currency=currency, max_party_size=guests,
+                                  start_time=T(15), free_cancellation_hours=48, cancellation_fee_percent=100)
+                rooms = rng.randint(3, 12)
+                products.append((product, [(today + timedelta(days=d), T(15), rooms) for d in range(45)]))
+                if leaf == "hostel":
+                    break
+        elif leaf in _RESTAURANT_LEAVES and restaurants_per_city.get(merchant.city_id, 0) < 4:
+            restaurants_per_city[merchant.city_id] = restaurants_per_city.get(merchant.city_id, 0) + 1
+            product = Product(merchant=merchant, kind=ProductKind.TABLE, name="Table for up to 6",
+                              description="Table reservation; the deposit is deducted from the bill.",
+                              price_amount=_price(rng, 100, currency), currency=currency, max_party_size=6,
+                              start_time=T(19), free_cancellation_hours=4, cancellation_fee_percent=50,
+                              hold_minutes=10)
+            tables = rng.randint(2, 5)
+            products.append((product, [(today + timedelta(days=d), t, tables) for d in range(14)
+                                       for t in TABLE_TIMES]))
+        elif leaf in {"tour", "attraction-ticket", "ski"}:
+            name = {"tour": "Guided tour (3 h)", "attraction-ticket": "Admission ticket",
+                    "ski": "Day ski pass and rental"}[leaf]
+            product = Product(merchant=merchant, kind=ProductKind.TOUR, name=name, description=f"{name}.",
+                              price_amount=_price(rng, 260, currency), currency=currency, max_party_size=8,
+                              start_time=T(9), free_cancellation_hours=24, cancellation_fee_percent=100)
+            products.append((product, [(today + timedelta(days=d), T(9), rng.randint(15, 40)) for d in range(30)]))
+    Product.objects.bulk_create([p for p, _ in products])
+    slots = [InventorySlot(product=p, date=d, start_time=t, capacity=c) for p, rows in products for d, t, c in rows]
+    InventorySlot.objects.bulk_create(slots, batch_size=2000)
+    return len(products), len(slots)
 
 
 def seed_city_services(*, rng, categories) -> int:
@@ -184,7 +248,12 @@ def seed_city_services(*, rng, categories) -> int:
 
 
 def seed_bookings(*, rng, stdout) -> None:
-    """Trips (and, once the wallet exists, bookings and paid bills)."""
+    """Trips, bookings paid from the wallet, linked bill accounts (one bill paid), a transit card, reminders."""
+    from payments import services as payment_services
+    from payments.selectors import wallet_balances
+    from services import booking as booking_services
+    from services import city_services
+
     today = timezone.now().date()
     cities = {c.slug: c for c in City.objects.all()}
     users = {u.username: u for u in User.objects.filter(username__in=["alice", "bob", "dora", "gina", "emma"])}
@@ -195,4 +264,57 @@ def seed_bookings(*, rng, stdout) -> None:
                   ends_on=today + timedelta(days=b), title=title)
              for u, c, a, b, title in plans if u in users]
     Trip.objects.bulk_create(trips)
-    stdout.write(f"  trips: {len(trips)}")
+
+    def ensure_funds(user, currency: str, major: int) -> None:
+        """Top up through the wallet's own service if the payments seed left too little."""
+        account = wallet_balances(user=user).filter(currency=currency).first()
+        if account is None or account.balance < Money.from_decimal(major, currency).amount:
+            source = payment_services.funding_source_add(user=user, label=f"Demo card {currency}", currency=currency)
+            payment_services.wallet_top_up(user=user, funding_source=source,
+                                           amount=Money.from_decimal(major, currency))
+
+    bookings = 0
+    alice, bob = users.get("alice"), users.get("bob")
+    if alice:
+        ensure_funds(alice, "CHF", 3000)
+        for kind in (ProductKind.HOTEL_ROOM, ProductKind.TOUR):
+            product = (Product.objects.filter(merchant__city__slug="davos", kind=kind).select_related("merchant")
+                       .order_by("pk").first())
+            if product:
+                held = booking_services.booking_hold(
+                    user=alice, product=product, day=today + timedelta(days=1), party_size=1,
+                    check_out=today + timedelta(days=4) if kind == ProductKind.HOTEL_ROOM else None)
+                booking_services.booking_pay(booking_id=held.pk, user=alice)
+                bookings += 1
+    if bob:
+        ensure_funds(bob, "CNY", 5000)
+        table = (Product.objects.filter(merchant__city__slug="hangzhou", kind=ProductKind.TABLE)
+                 .select_related("merchant").order_by("pk").first())
+        if table:
+            held = booking_services.booking_hold(user=bob, product=table, day=today + timedelta(days=2),
+                                                 at_time=T(19), party_size=4)
+            booking_services.booking_pay(booking_id=held.pk, user=bob)
+            bookings += 1
+        tour = (Product.objects.filter(merchant__city__slug="hangzhou", kind=ProductKind.TOUR)
+                .select_related("merchant").order_by("pk").first())
+        if tour:
+            held = booking_services.booking_hold(user=bob, product=tour, day=today + timedelta(days=5), party_size=2)
+            booking_services.booking_pay(booking_id=held.pk, user=bob)
+            booking_services.booking_cancel(booking_id=held.pk, user=bob)  # free cancellation, refunded
+            bookings += 1
+
+        providers = {p.code: p for p in ServiceProvider.objects.select_related("city", "merchant")}
+        electricity = city_services.bill_account_link(user=bob, provider=providers["hz-grid"],
+                                                      customer_number="3301234567", nickname="Home")
+        city_services.bill_account_link(user=bob, provider=providers["hz-water"], customer_number="33012345",
+                                        nickname="Home")
+        for bill in electricity.bills.all():
+            city_services.bill_pay(bill_id=bill.pk, user=bob)
+        card = city_services.transit_card_link(user=bob, provider=providers["hz-tong"], card_number="310012345678")
+        city_services.transit_card_top_up(card_id=card.pk, user=bob, amount=Money.from_decimal(100, "CNY"))
+    if "dora" in users:
+        providers = {p.code: p for p in ServiceProvider.objects.select_related("city")}
+        city_services.bill_account_link(user=users["dora"], provider=providers["ewz"], customer_number="80012345",
+                                        nickname="Wohnung")
+    reminders = city_services.bill_reminders_send()
+    stdout.write(f"  trips: {len(trips)}, bookings: {bookings}, bill reminders: {reminders}")

@@ -313,12 +313,19 @@ def validate_point(*, lat: float, lon: float, radius_m: float | None = None) -> 
 
 
 def merchants_nearby_ids(*, lat: float, lon: float, radius_m: float, limit: int = 20,
-                         queryset: QuerySet[Merchant] | None = None) -> list[tuple[int, float]]:
-    """(merchant id, distance in metres) within `radius_m`, nearest first, at most `limit`. One query:
-    the bounding box on the (latitude, longitude) index, then exact haversine in Python."""
+                         queryset: QuerySet[Merchant] | None = None, open_now: bool = False,
+                         at: datetime | None = None) -> list[tuple[int, float]]:
+    """(merchant id, distance in metres) within `radius_m`, nearest first, at most `limit`. One query (two with
+    `open_now`): the bounding box on the (latitude, longitude) index, then exact haversine in Python.
+
+    Pass `open_now` here rather than to `merchants_search`: the time zones are then looked up among the
+    merchants in the box only, not among every merchant matching the other filters."""
     validate_point(lat=lat, lon=lon, radius_m=radius_m)
     base = queryset if queryset is not None else Merchant.objects.filter(is_active=True)
-    candidates = base.filter(bounding_box(lat, lon, radius_m).as_q()).values_list("pk", "latitude", "longitude")
+    boxed = base.filter(bounding_box(lat, lon, radius_m).as_q())
+    if open_now:
+        boxed = merchants_filter_open(boxed, at=at)
+    candidates = boxed.values_list("pk", "latitude", "longitude")
     found = []
     for pk, m_lat, m_lon in candidates.order_by():
         distance = haversine_m(lat, lon, m_lat, m_lon)
@@ -329,10 +336,12 @@ def merchants_nearby_ids(*, lat: float, lon: float, radius_m: float, limit: int 
 
 
 def merchants_nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20,
-                     queryset: QuerySet[Merchant] | None = None) -> list[tuple[Merchant, float]]:
+                     queryset: QuerySet[Merchant] | None = None, open_now: bool = False,
+                     at: datetime | None = None) -> list[tuple[Merchant, float]]:
     """Merchants (with city, categories and hours prefetched) within `radius_m`, nearest first. Pass
-    `queryset=merchants_search(...)` to combine with the other filters."""
-    hits = merchants_nearby_ids(lat=lat, lon=lon, radius_m=radius_m, limit=limit, queryset=queryset)
+    `queryset=merchants_search(...)` (without `open_now`) to combine with the other filters."""
+    hits = merchants_nearby_ids(lat=lat, lon=lon, radius_m=radius_m, limit=limit, queryset=queryset,
+                                open_now=open_now, at=at)
     if not hits:
         return []
     by_id = merchants_with_hours(Merchant.objects.filter(pk__in=[pk for pk, _ in hits])).in_bulk()

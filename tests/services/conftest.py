@@ -1,0 +1,37 @@
+import importlib
+
+import pytest
+from django.apps import apps
+
+
+def _is_transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction"))
+
+
+def _load_cities() -> None:
+    importlib.import_module("services.migrations.0002_seed_cities").load(apps, None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """A transactional test's flush removes the reference cities a data migration loaded; put them back for
+    whatever test runs next."""
+    yield
+    if _is_transactional(item):
+        from pytest_django.plugin import blocking_manager_key
+
+        with item.config.stash[blocking_manager_key].unblock():
+            _load_cities()
+
+
+@pytest.fixture(autouse=True)
+def _reference_cities(request):
+    if _is_transactional(request.node):
+        request.getfixturevalue("transactional_db")
+        _load_cities()
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
