@@ -9,6 +9,7 @@ The index is built once per process and rebuilt when the catalogue changes (chec
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterable
@@ -17,11 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 from django.db.models import Count, Max
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from recommender.serving import conf
-from services.models import Category, Merchant
+from services.models import Category, City, Merchant
 
 
 @dataclass
@@ -94,6 +95,24 @@ def _fingerprint() -> tuple:
     return stats["n"], stats["top"], links["n"], links["top"]
 
 
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def _location_stop_words() -> list[str]:
+    """English stop words plus every word of city names and street addresses: where a merchant is says
+    nothing about what it is (and location is a filter already), but names like "Hotpot (Main Street)" and
+    descriptions like "Sushi in Main Street, Davos." would otherwise make neighbours look alike."""
+    words = set(ENGLISH_STOP_WORDS)
+    texts = list(City.objects.values_list("name", flat=True))
+    texts += list(Merchant.objects.filter(is_active=True).exclude(address="").values_list("address", flat=True))
+    for text in texts:
+        words.update(_TOKEN.findall(text.lower()))
+    # ...but never a word that names a category ("Tea Street" must not hide tea shops).
+    for name, slug in Category.objects.values_list("name", "slug"):
+        words.difference_update(_TOKEN.findall(f"{name} {slug.replace('-', ' ')}".lower()))
+    return sorted(words)
+
+
 def content_index_build() -> ContentIndex:
     paths = _category_paths()
     cats: dict[int, list[str]] = {}
@@ -106,7 +125,7 @@ def content_index_build() -> ContentIndex:
         # Categories are the strongest signal of what a place is: repeat them so they outweigh names.
         categories = " ".join(cats.get(pk, []))
         docs.append(f"{vertical} {categories} {categories} {name} {description}")
-    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words="english")
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words=_location_stop_words())
     if docs:
         try:
             matrix = vectorizer.fit_transform(docs).tocsr().astype(np.float32)
