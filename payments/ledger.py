@@ -13,8 +13,10 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from payments import conf
 from payments.exceptions import (
@@ -89,7 +91,7 @@ def _overdraft_error(account: Account) -> Exception:
 
 
 def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", merchant_id: int | None = None,
-                reverses: LedgerTransaction | None = None) -> LedgerTransaction:
+                reverses: LedgerTransaction | None = None, at: datetime | None = None) -> LedgerTransaction:
     """Post one balanced transaction. Raises InsufficientFunds (and friends) before writing anything."""
     if kind not in TransactionKind.values:
         raise ValueError(f"unknown transaction kind {kind!r}")
@@ -109,26 +111,39 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
     if len(amounts) < 2:
         raise LedgerUnbalanced("A ledger transaction needs at least two non-zero legs.")
 
+    if transaction.get_connection().in_atomic_block:
+        # Inside the caller's transaction (the usual case) no savepoint is needed: nothing is written
+        # before the overdraft checks, and a database error aborts the caller's transaction anyway.
+        return _post(kind=kind, amounts=amounts, currency_of=currency_of, description=description,
+                     merchant_id=merchant_id, reverses=reverses, at=at)
     with transaction.atomic():
-        # Invariant: rows are locked in ascending pk order by every posting, so no deadlock cycles.
-        locked = list(Account.objects.select_for_update().filter(pk__in=amounts).order_by("pk"))
-        for account in locked:
-            if account.currency != currency_of[account.pk]:
-                raise CurrencyMismatch("Account currency changed under the posting.")
-            new_balance = account.balance + amounts[account.pk]
-            if new_balance < 0 and not account.allow_negative and amounts[account.pk] < 0:
-                raise _overdraft_error(account)
-            account.balance = new_balance
-        ledger_transaction = LedgerTransaction.objects.create(
-            kind=kind, description=description[:255], merchant_id=merchant_id, reverses=reverses,
-        )
-        LedgerEntry.objects.bulk_create([
-            LedgerEntry(transaction=ledger_transaction, account_id=account.pk, amount=amounts[account.pk],
-                        currency=account.currency, balance_after=account.balance,
-                        created_at=ledger_transaction.created_at)
-            for account in locked
-        ])
-        Account.objects.bulk_update(locked, ["balance"])
+        return _post(kind=kind, amounts=amounts, currency_of=currency_of, description=description,
+                     merchant_id=merchant_id, reverses=reverses, at=at)
+
+
+def _post(*, kind, amounts, currency_of, description, merchant_id, reverses, at) -> LedgerTransaction:
+    # Invariant: rows are locked in ascending pk order by every posting, so no deadlock cycles.
+    locked = list(Account.objects.select_for_update().filter(pk__in=amounts).order_by("pk"))
+    if len(locked) != len(amounts):
+        raise LedgerUnbalanced("A leg names an account that does not exist.")
+    for account in locked:
+        if account.currency != currency_of[account.pk]:
+            raise CurrencyMismatch("Account currency changed under the posting.")
+        new_balance = account.balance + amounts[account.pk]
+        if new_balance < 0 and not account.allow_negative and amounts[account.pk] < 0:
+            raise _overdraft_error(account)
+        account.balance = new_balance
+    ledger_transaction = LedgerTransaction.objects.create(
+        kind=kind, description=description[:255], merchant_id=merchant_id, reverses=reverses,
+        created_at=at or timezone.now(),
+    )
+    LedgerEntry.objects.bulk_create([
+        LedgerEntry(transaction=ledger_transaction, account_id=account.pk, amount=amounts[account.pk],
+                    currency=account.currency, balance_after=account.balance,
+                    created_at=ledger_transaction.created_at)
+        for account in locked
+    ])
+    Account.objects.bulk_update(locked, ["balance"])
     return ledger_transaction
 
 

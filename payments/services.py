@@ -128,8 +128,10 @@ def _usable_source(user: User, funding_source: FundingSource) -> FundingSource:
     return funding_source
 
 
-def wallet_top_up(*, user: User, funding_source: FundingSource, amount: Money) -> TopUp:
-    """Charge the card/bank and credit the wallet: funding(system) -A, user +A."""
+def wallet_top_up(*, user: User, funding_source: FundingSource, amount: Money,
+                  occurred_at: datetime | None = None) -> TopUp:
+    """Charge the card/bank and credit the wallet: funding(system) -A, user +A.
+    (`occurred_at` is for imports and demo data; it defaults to now.)"""
     _require_positive(amount)
     _usable_source(user, funding_source)
     reference = uuid.uuid4().hex
@@ -142,11 +144,11 @@ def wallet_top_up(*, user: User, funding_source: FundingSource, amount: Money) -
             kind=TransactionKind.TOP_UP,
             legs=[(system_account(code=SystemAccount.FUNDING, currency=amount.currency), -amount.amount),
                   (account_for_user(user_id=user.pk, currency=amount.currency), amount.amount)],
-            description=f"Top-up from {funding_source.label}",
+            description=f"Top-up from {funding_source.label}", at=occurred_at,
         )
         return TopUp.objects.create(user=user, funding_source=funding_source, amount=amount.amount,
                                     currency=amount.currency, provider_reference=result.reference,
-                                    ledger_transaction=ledger_transaction)
+                                    ledger_transaction=ledger_transaction, created_at=ledger_transaction.created_at)
 
 
 def wallet_withdraw(*, user: User, funding_source: FundingSource, amount: Money) -> Withdrawal:
@@ -229,11 +231,13 @@ def merchant_qr_decode(*, payload: str) -> QrContent:
 
 # --- Payments ----------------------------------------------------------------------------------------
 
-def _default_pay_currency(payer: User, currency: str) -> str:
-    """Pay from the wallet in the merchant's currency if the payer holds one, else the home currency."""
-    if Account.objects.filter(kind=AccountKind.USER, user_id=payer.pk, currency=currency).exists():
-        return currency
-    return payer.home_currency
+def _payer_wallet(payer: User, merchant_currency: str, pay_currency: str | None) -> tuple[str, Account | None]:
+    """Which wallet pays: `pay_currency` if given, else the merchant's currency if the payer holds it,
+    else the home currency. Returns the currency and the wallet when already looked up."""
+    if pay_currency:
+        return pay_currency, None
+    wallet = Account.objects.filter(kind=AccountKind.USER, user_id=payer.pk, currency=merchant_currency).first()
+    return (merchant_currency, wallet) if wallet else (payer.home_currency, None)
 
 
 def _vat_for(*, payer: User, merchant: Merchant, amount: Money) -> int:
@@ -251,16 +255,20 @@ def _vat_for(*, payer: User, merchant: Merchant, amount: Money) -> int:
     return amount.multiply(city.vat_rate / (1 + city.vat_rate)).amount
 
 
-def _emit(*, user_id: int, merchant_id: int, kind: str, value: float, source: str) -> None:
-    interaction_record_on_commit(user_id=user_id, merchant_id=merchant_id, kind=kind, value=value, source=source)
+def _emit(*, user_id: int, merchant_id: int, kind: str, value: float, source: str,
+          occurred_at: datetime | None = None) -> None:
+    interaction_record_on_commit(user_id=user_id, merchant_id=merchant_id, kind=kind, value=value, source=source,
+                                 occurred_at=occurred_at)
 
 
 def _emit_payment_succeeded(payment: Payment) -> None:
     _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.PAYMENT,
-          value=_major(payment.gross, payment.currency), source=f"payment:{payment.pk}")
+          value=_major(payment.gross, payment.currency), source=f"payment:{payment.pk}",
+          occurred_at=payment.completed_at)
     if payment.coupon_id:
         _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.COUPON,
-              value=_major(payment.discount, payment.currency), source=f"coupon:{payment.coupon_id}")
+              value=_major(payment.discount, payment.currency), source=f"coupon:{payment.coupon_id}",
+              occurred_at=payment.completed_at)
 
 
 def merchant_get_payable(*, merchant_id: int) -> Merchant:
@@ -272,7 +280,8 @@ def merchant_get_payable(*, merchant_id: int) -> Merchant:
 
 def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money | None = None,
                    coupon_id: int | None = None, tax_free: bool = False, reference: str = "",
-                   description: str = "", pay_currency: str | None = None) -> Payment:
+                   description: str = "", pay_currency: str | None = None,
+                   occurred_at: datetime | None = None) -> Payment:
     """Pay a merchant from the wallet, all in one transaction.
 
     `amount` and `tip` are in the merchant's currency. The payer pays from their wallet in
@@ -294,7 +303,7 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
         raise MerchantInactive()
     if not merchant.accepts_wallet:
         raise MerchantNotAcceptingWallet()
-    payer_currency = pay_currency or _default_pay_currency(payer, merchant.currency)
+    payer_currency, payer_wallet = _payer_wallet(payer, merchant.currency, pay_currency)
     try:
         currency_exponent(payer_currency)
     except MoneyError as exc:
@@ -302,7 +311,7 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
     vat_amount = _vat_for(payer=payer, merchant=merchant, amount=amount) if tax_free else 0
     gross = amount.amount + tip.amount
     pending = merchant.requires_confirmation
-    now = timezone.now()
+    now = occurred_at or timezone.now()
 
     with transaction.atomic():
         coupon, campaign, discount = None, None, 0
@@ -321,7 +330,7 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
             payer_amount = Money(paid, merchant.currency).convert(fx_applied, payer_currency).amount
 
         fee = Money(gross, merchant.currency).multiply(conf.merchant_fee_rate()).amount
-        legs = [(account_for_user(user_id=payer.pk, currency=payer_currency), -payer_amount)]
+        legs = [(payer_wallet or account_for_user(user_id=payer.pk, currency=payer_currency), -payer_amount)]
         if payer_currency != merchant.currency:
             # The FX account buys the payer's currency and sells the merchant's; the spread stays there.
             legs += [(system_account(code=SystemAccount.FX, currency=payer_currency), payer_amount),
@@ -334,7 +343,7 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
             legs += [(account_for_merchant(merchant_id=merchant.pk, currency=merchant.currency), gross - fee),
                      (system_account(code=SystemAccount.FEES, currency=merchant.currency), fee)]
         ledger_transaction = ledger_post(
-            kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk,
+            kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk, at=now,
             description=description or f"Payment to {merchant.name}",
         )
         payment = Payment.objects.create(
@@ -410,7 +419,7 @@ def payments_expire_pending(*, now: datetime | None = None) -> int:
 
 
 def payment_refund(*, payment: Payment, amount: Money | None = None, reason: str = "",
-                   actor: User | None = None) -> Refund:
+                   actor: User | None = None, occurred_at: datetime | None = None) -> Refund:
     """Refund all (amount=None) or part of what the payer paid. Partials never exceed the total: the
     payment row is locked and `refunded` checked and bumped in the same transaction.
 
@@ -452,22 +461,24 @@ def payment_refund(*, payment: Payment, amount: Money | None = None, reason: str
             legs += [(system_account(code=SystemAccount.FX, currency=payment.currency), amount.amount),
                      (system_account(code=SystemAccount.FX, currency=payment.payer_currency), -payer_amount)]
         ledger_transaction = ledger_post(kind=TransactionKind.REFUND, legs=legs, merchant_id=payment.merchant_id,
-                                         description=f"Refund of payment #{payment.pk}")
+                                         description=f"Refund of payment #{payment.pk}", at=occurred_at)
         payment.refunded += amount.amount
         payment.payer_refunded += payer_amount
         payment.save(update_fields=["refunded", "payer_refunded"])
         refund = Refund.objects.create(payment=payment, amount=amount.amount, currency=payment.currency,
                                        payer_amount=payer_amount, discount_returned=discount_returned,
-                                       fee_returned=fee_returned,
+                                       fee_returned=fee_returned, created_at=ledger_transaction.created_at,
                                        reason=reason[:255], actor=actor, ledger_transaction=ledger_transaction)
         _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.REFUND,
-              value=_major(amount.amount, payment.currency), source=f"refund:{refund.pk}")
+              value=_major(amount.amount, payment.currency), source=f"refund:{refund.pk}",
+              occurred_at=refund.created_at)
     return refund
 
 
 # --- Transfers and payment requests ----------------------------------------------------------------
 
-def transfer_create(*, sender: User, recipient: User, amount: Money, message: str = "") -> Transfer:
+def transfer_create(*, sender: User, recipient: User, amount: Money, message: str = "",
+                    occurred_at: datetime | None = None) -> Transfer:
     """Person-to-person transfer in one currency: sender -A, recipient +A."""
     _require_positive(amount)
     if sender.pk == recipient.pk:
@@ -479,11 +490,11 @@ def transfer_create(*, sender: User, recipient: User, amount: Money, message: st
             kind=TransactionKind.TRANSFER,
             legs=[(account_for_user(user_id=sender.pk, currency=amount.currency), -amount.amount),
                   (account_for_user(user_id=recipient.pk, currency=amount.currency), amount.amount)],
-            description=message or "Transfer",
+            description=message or "Transfer", at=occurred_at,
         )
         return Transfer.objects.create(sender=sender, recipient=recipient, amount=amount.amount,
                                        currency=amount.currency, message=message[:140],
-                                       ledger_transaction=ledger_transaction)
+                                       ledger_transaction=ledger_transaction, created_at=ledger_transaction.created_at)
 
 
 def payment_requests_create(*, requester: User, payer_ids: list[int], total: Money, message: str = "",

@@ -127,7 +127,7 @@ def _to_ms(text: str) -> float:
 
 
 def parse_wrk(output: str) -> WrkResult:
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, flags=re.M))
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, flags=re.M))  # wrk pads "1.21s "
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
     if not (rps and total and "50" in percentiles and "99" in percentiles):
