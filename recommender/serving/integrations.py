@@ -38,14 +38,15 @@ def coupons_here(*, user, merchant_ids: list[int]) -> dict[int, list]:
     return selector(user=user, merchant_ids=merchant_ids)
 
 
-def eta_minutes(*, city, origin: tuple[float, float], destination: tuple[float, float]) -> int | None:
-    """Driving minutes now from `origin` to `destination` in `city`, when the traffic app can tell."""
-    selector = _selector("services.traffic.selectors", "eta_minutes")
-    if selector is None:
-        return None
+def eta_minutes_many(*, city, origin: tuple[float, float],
+                     destinations: list[tuple[float, float]]) -> list[float | None]:
+    """Driving minutes now from `origin` to each destination in `city` (one shortest-path tree), None where
+    the traffic app cannot tell (no road network, off the network, no route)."""
+    selector = _selector("services.traffic.selectors", "eta_minutes_many")
+    if selector is None or not destinations:
+        return [None] * len(destinations)
     try:
-        minutes = selector(city=city, origin=origin, destination=destination)
+        return list(selector(city=city, origin=origin, destinations=destinations))
     except Exception:  # noqa: BLE001 - garnish only: a traffic outage must not fail a recommendation
-        logger.warning("recommender serving: eta_minutes failed", exc_info=True)
-        return None
-    return None if minutes is None else int(round(minutes))
+        logger.warning("recommender serving: eta_minutes_many failed", exc_info=True)
+        return [None] * len(destinations)

@@ -5,7 +5,7 @@ from recommender.serving import conf
 from services.serializers import CityRefSerializer, MerchantListSerializer, TripSerializer
 
 REASON_KINDS = ["because_you_liked", "matches_your_interests", "friends_were_here", "popular_with_travellers",
-                "popular", "new_merchant", "coupon_available"]
+                "popular", "new_merchant", "coupon_available", "travel_time"]
 
 
 # --- Input --------------------------------------------------------------------------------------
@@ -72,7 +72,10 @@ class RecommendedMerchantSerializer(serializers.Serializer):
                                   help_text="What ranked this merchant: the model's factors, content similarity "
                                             "to your profile, or popularity")
     reasons = ReasonSerializer(many=True)
-    distance_m = serializers.FloatField(allow_null=True)
+    distance_m = serializers.FloatField(allow_null=True, help_text="From the requested point (lat/lon)")
+    eta_minutes = serializers.FloatField(allow_null=True,
+                                         help_text="Driving minutes now from the requested point (traffic), "
+                                                   "when known")
     coupons = serializers.SerializerMethodField(help_text="Coupon campaigns you can use there")
 
     @extend_schema_field(CouponOfferSerializer(many=True))

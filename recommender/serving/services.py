@@ -61,6 +61,7 @@ class Recommendation:
     reasons: list[Reason] = field(default_factory=list)
     distance_m: float | None = None
     coupons: list = field(default_factory=list)
+    eta_minutes: float | None = None
 
 
 @dataclass
@@ -371,8 +372,24 @@ def _excluding(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return ids[~np.isin(ids, seen)] if len(seen) else ids
 
 
+def _add_travel_times(results: list[Recommendation], origin: tuple[float, float]) -> None:
+    """"About 20 min by car now", from the traffic app, for results with a location (one tree per city)."""
+    by_city: dict[int, list[Recommendation]] = {}
+    for r in results:
+        if r.merchant.city_id and r.merchant.latitude is not None:
+            by_city.setdefault(r.merchant.city_id, []).append(r)
+    for group in by_city.values():
+        minutes = integrations.eta_minutes_many(city=group[0].merchant.city, origin=origin,
+                                                destinations=[(r.merchant.latitude, r.merchant.longitude)
+                                                              for r in group])
+        for r, eta in zip(group, minutes, strict=True):
+            if eta is not None:
+                r.eta_minutes = round(float(eta), 1)
+                r.reasons.append(Reason("travel_time", f"About {max(1, round(eta))} min by car now"))
+
+
 def _render(*, user, ranking: _Ranking, loaded: LoadedModel | None, index: ContentIndex, signals: UserSignals,
-            distances: dict[int, float]) -> list[Recommendation]:
+            distances: dict[int, float], origin: tuple[float, float] | None = None) -> list[Recommendation]:
     ids = [p.merchant_id for p in ranking.picks]
     liked_ids = signals.merchant_ids[np.argsort(-signals.confidences, kind="stable")[:50]].tolist()
     merchants = merchants_with_hours(Merchant.objects.filter(pk__in=ids)).in_bulk()
@@ -384,6 +401,8 @@ def _render(*, user, ranking: _Ranking, loaded: LoadedModel | None, index: Conte
     _explain(user=user, results=results, picks=ranking.picks, loaded=loaded, index=index, signals=signals,
              preferences=_preferences(user), names=names, coupons=coupons,
              model_answered=ranking.source.startswith("model:"))
+    if origin is not None:
+        _add_travel_times(results, origin)
     return results
 
 
@@ -406,7 +425,8 @@ def recommendations_for_user(*, user, request: RecommendationRequest, at: dateti
     ranking = _rank(loaded=loaded, vector=vector, signals=signals, candidates=ids, limit=request.limit,
                     profile=profile, index=index, popularity=popularity_scores, popularity_source=SOURCE_POPULARITY)
     results = _render(user=user, ranking=ranking, loaded=loaded, index=index, signals=signals,
-                      distances=candidates.distances_m)
+                      distances=candidates.distances_m,
+                      origin=(request.lat, request.lon) if request.lat is not None else None)
     return RecommendationPage(source=ranking.source, model_version=loaded.version_id if ranking.source.startswith(
         "model:") else None, fallback_reason=ranking.fallback_reason, city=city, results=results)
 

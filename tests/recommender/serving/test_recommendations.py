@@ -291,3 +291,27 @@ def test_bad_input_is_a_4xx_in_the_error_shape(world, params, code):
 @pytest.mark.django_db
 def test_recommendations_need_authentication(api_client):
     assert api_client.get(URL).status_code == 401
+
+
+@pytest.mark.django_db
+def test_travel_time_from_the_traffic_app_when_a_point_is_given(world, active_als, monkeypatch):
+    from recommender.serving import integrations
+
+    calls = []
+
+    def fake_eta(*, city, origin, destinations):
+        calls.append((city.slug, origin, len(destinations)))
+        return [19.6] + [None] * (len(destinations) - 1)
+
+    monkeypatch.setattr(integrations, "eta_minutes_many", fake_eta)
+    hz = city("hangzhou")
+    body = client_for(world.hotpot_lovers[1]).get(URL, {"lat": hz.latitude, "lon": hz.longitude, "limit": 3}).json()
+    assert calls == [("hangzhou", (hz.latitude, hz.longitude), 3)]
+    first, second = body["results"][:2]
+    assert first["eta_minutes"] == 19.6 and second["eta_minutes"] is None
+    assert {"kind": "travel_time", "text": "About 20 min by car now", "merchant_id": None,
+            "count": None} in first["reasons"]
+    # Without a point there is no origin to drive from.
+    calls.clear()
+    client_for(world.hotpot_lovers[1]).get(URL, {"city": "hangzhou"})
+    assert calls == []
