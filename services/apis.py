@@ -7,7 +7,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from services import selectors, services
+from services import geo_index, selectors, services
 from services import serializers as s
 from services.models import City, Merchant, MerchantStaff, SavedMerchant, Trip
 from superapp.api import DefaultCursorPagination
@@ -71,12 +71,22 @@ class MerchantNearbyApi(APIView):
         params = _query(s.MerchantNearbyParamsSerializer, request)
         filters = _search_filters(params)
         open_now = bool(filters.pop("open_now"))
-        hits = selectors.merchants_nearby(
-            lat=params["lat"], lon=params["lon"], radius_m=params["radius_m"], limit=params["limit"],
-            queryset=selectors.merchants_search(**filters), open_now=open_now)
-        distances = {merchant.pk: distance for merchant, distance in hits}
-        data = s.MerchantNearbySerializer([m for m, _ in hits], many=True, context={"distances": distances}).data
-        return Response(data)
+        point = {"lat": params["lat"], "lon": params["lon"], "radius_m": params["radius_m"], "limit": params["limit"]}
+        if not filters["q"] and not filters["category"]:
+            # The hot path: the in-process index answers the geo, attribute and open-now filters.
+            vertical = filters["vertical"] or None
+            selectors.merchants_search(vertical=vertical)  # validates the vertical (`unknown_vertical`)
+            city = selectors.city_resolve(filters["city"]) if filters["city"] else None
+            hits = geo_index.nearby(**point, vertical=vertical, city_id=city.pk if city else None,
+                                    accepts_wallet=filters["accepts_wallet"], tax_free=filters["tax_free"],
+                                    price_levels=filters["price_level"], open_now=open_now)
+            return Response(geo_index.cards(hits=hits))
+        else:
+            found = selectors.merchants_nearby(**point, queryset=selectors.merchants_search(**filters),
+                                               open_now=open_now)
+            data = s.MerchantNearbySerializer([m for m, _ in found], many=True,
+                                              context={"distances": {m.pk: d for m, d in found}}).data
+            return Response(data)
 
 
 class MerchantDetailApi(APIView):

@@ -16,3 +16,8 @@ NEARBY_MAX_LIMIT = _int("SERVICES_NEARBY_MAX_LIMIT", 100)
 BOOKING_HOLD_MINUTES = _int("SERVICES_BOOKING_HOLD_MINUTES", 15)
 # Bills: remind users of bills due within this many days.
 BILL_REMINDER_DAYS = _int("SERVICES_BILL_REMINDER_DAYS", 3)
+# Nearby index (services.geo_index): how often a process checks for changes, and its maximum age.
+GEO_INDEX_CHECK_S = float(getattr(settings, "SERVICES_GEO_INDEX_CHECK_S",
+                                  os.environ.get("SERVICES_GEO_INDEX_CHECK_S", 2)))
+GEO_INDEX_MAX_AGE_S = float(getattr(settings, "SERVICES_GEO_INDEX_MAX_AGE_S",
+                                    os.environ.get("SERVICES_GEO_INDEX_MAX_AGE_S", 300)))

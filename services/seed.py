@@ -8,6 +8,7 @@ from datetime import date, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from services.geo_index import geo_index_invalidate
 from services.models import (
     Category,
     City,
@@ -163,6 +164,7 @@ def seed(*, rng, stdout) -> None:
     MerchantStaff.objects.bulk_create(staff)
     stdout.write(f"  merchants: {len(merchants)} in {len(cities)} cities, {len(categories)} categories, "
                  f"{len(hours)} opening intervals, {len(exceptions)} exceptions")
+    transaction.on_commit(geo_index_invalidate)
     providers = seed_city_services(rng=rng, categories=categories)
     stdout.write(f"  city services: {providers} providers")
     products, slots = seed_products(rng=rng, merchants=merchants, leaves=leaves)

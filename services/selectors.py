@@ -93,25 +93,36 @@ def _spills_into(opens: time | None, closes: time | None, at: time) -> bool:
     return opens is not None and closes is not None and closes <= opens and at < closes
 
 
-def merchant_is_open(merchant: Merchant, at: datetime | None = None) -> bool:
-    """Open at `at` (default now) in the merchant's own time zone, honouring exceptions and intervals that
-    cross midnight. Uses prefetched `opening_hours`/`opening_exceptions` when present (no extra queries
-    then), so callers looping over a page should prefetch them (`merchants_with_hours`)."""
-    local = (at or timezone.now()).astimezone(tz_for(merchant.time_zone))
+def is_open_with(*, hours: Iterable[tuple[int, time, time]],
+                 exceptions: Iterable[tuple[date, time | None, time | None]], zone: tzinfo, at: datetime) -> bool:
+    """The opening rules: weekly `(weekday, opens, closes)` intervals in `zone`, replaced on a local date by
+    that date's exceptions `(date, opens, closes)` (no times = closed); overnight intervals spill into the
+    next day."""
+    local = at.astimezone(zone)
     today, now_t = local.date(), local.time().replace(tzinfo=None)
     yesterday = today - timedelta(days=1)
-    hours = list(merchant.opening_hours.all())
-    exceptions = [e for e in merchant.opening_exceptions.all() if e.date in (today, yesterday)]
+    relevant = [e for e in exceptions if e[0] in (today, yesterday)]
+    weekly = list(hours)
 
     def schedule(day: date) -> list[tuple[time | None, time | None]]:
-        special = [(e.opens, e.closes) for e in exceptions if e.date == day]
+        special = [(opens, closes) for d, opens, closes in relevant if d == day]
         if special:
             return special  # closed-all-day rows carry (None, None) and open nothing
-        return [(h.opens, h.closes) for h in hours if h.weekday == day.weekday()]
+        return [(opens, closes) for weekday, opens, closes in weekly if weekday == day.weekday()]
 
     if any(o is not None and _covers_today(o, c, now_t) for o, c in schedule(today)):
         return True
     return any(_spills_into(o, c, now_t) for o, c in schedule(yesterday))
+
+
+def merchant_is_open(merchant: Merchant, at: datetime | None = None) -> bool:
+    """Open at `at` (default now) in the merchant's own time zone, honouring exceptions and intervals that
+    cross midnight. Uses prefetched `opening_hours`/`opening_exceptions` when present (no extra queries
+    then), so callers looping over a page should prefetch them (`merchants_with_hours`)."""
+    return is_open_with(
+        hours=[(h.weekday, h.opens, h.closes) for h in merchant.opening_hours.all()],
+        exceptions=[(e.date, e.opens, e.closes) for e in merchant.opening_exceptions.all()],
+        zone=tz_for(merchant.time_zone), at=at or timezone.now())
 
 
 def _open_at_local_q(local_day: date, local_time: time) -> Q:
@@ -398,3 +409,39 @@ def user_is_traveller(user, at: datetime | None = None) -> bool:
 
 def trips_for_user(*, user) -> QuerySet[Trip]:
     return Trip.objects.filter(user=user).select_related("destination")
+
+
+MERCHANT_CARD_FIELDS = ["id", "name", "vertical", "address", "latitude", "longitude", "time_zone", "price_level",
+                        "languages", "photos", "currency", "accepts_wallet", "tax_free", "rating_count", "rating_sum",
+                        "city_id", "city__slug", "city__name", "city__country_code", "city__currency",
+                        "city__time_zone"]
+
+
+def merchant_card_rows(*, ids: list[int]) -> dict[int, dict]:
+    """The static part of nearby list items (the `MerchantNearbySerializer` shape without `distance_m` and
+    `is_open_now`) for merchant ids, from two plain queries without model instances."""
+    rows = {row["id"]: row for row in Merchant.objects.filter(pk__in=ids).values(*MERCHANT_CARD_FIELDS)}
+    categories: dict[int, list[dict]] = {}
+    links = (Merchant.categories.through.objects.filter(merchant_id__in=ids)
+             .order_by("category__vertical", "category__slug")
+             .values_list("merchant_id", "category_id", "category__slug", "category__name", "category__vertical"))
+    for merchant_id, category_id, slug, name, vertical in links:
+        categories.setdefault(merchant_id, []).append({"id": category_id, "slug": slug, "name": name,
+                                                       "vertical": vertical})
+    cards = {}
+    for pk, row in rows.items():
+        city = None
+        if row["city_id"] is not None:
+            city = {"id": row["city_id"], "slug": row["city__slug"], "name": row["city__name"],
+                    "country_code": row["city__country_code"], "currency": row["city__currency"],
+                    "time_zone": row["city__time_zone"]}
+        count = row["rating_count"]
+        cards[pk] = {
+            "id": pk, "name": row["name"], "vertical": row["vertical"], "city": city,
+            "categories": categories.get(pk, []), "address": row["address"], "latitude": row["latitude"],
+            "longitude": row["longitude"], "time_zone": row["time_zone"], "price_level": row["price_level"],
+            "languages": row["languages"], "photos": row["photos"], "currency": row["currency"],
+            "accepts_wallet": row["accepts_wallet"], "tax_free": row["tax_free"],
+            "rating_average": round(row["rating_sum"] / count, 2) if count else None, "rating_count": count,
+        }
+    return cards

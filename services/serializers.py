@@ -80,6 +80,8 @@ class MerchantListSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.BooleanField())
     def get_is_open_now(self, merchant: Merchant) -> bool:
+        if "open_ids" in self.context:  # decided by the caller (the nearby index), no hours needed
+            return merchant.pk in self.context["open_ids"]
         return merchant_is_open(merchant, self.context.get("at"))
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from recommender.models import InteractionKind
 from recommender.services import interaction_record_on_commit
 from services.exceptions import InvalidOpeningHours, InvalidTripDates, NotMerchantStaff, TripInPast
+from services.geo_index import geo_index_invalidate
 from services.models import (
     City,
     Merchant,
@@ -88,6 +89,7 @@ def opening_hours_replace(*, merchant: Merchant, actor, intervals: list[dict[str
         rows = OpeningHours.objects.bulk_create(
             OpeningHours(merchant=merchant, weekday=item["weekday"], opens=item["opens"], closes=item["closes"])
             for item in intervals)
+        transaction.on_commit(geo_index_invalidate)
     return rows
 
 
@@ -105,6 +107,7 @@ def opening_exception_set(*, merchant: Merchant, actor, day: date, intervals: li
         rows = [OpeningException(merchant=merchant, date=day, opens=o, closes=c, note=note) for o, c in intervals]
         if not rows:
             rows = [OpeningException(merchant=merchant, date=day, note=note)]
+        transaction.on_commit(geo_index_invalidate)
         return OpeningException.objects.bulk_create(rows)
 
 

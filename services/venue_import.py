@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.utils.text import slugify
 
+from services.geo_index import geo_index_invalidate
 from services.models import Category, City, Merchant, Vertical
 from services.selectors import fixed_offset_name, haversine_m, is_valid_time_zone, tz_for
 
@@ -259,6 +260,8 @@ def venues_import(*, rows: Iterable[tuple[int, dict[str, str] | None, str]], map
             _write_batch([venues[i] for i in ids[start:start + batch_size]], categories, summary)
         if dry_run:
             transaction.set_rollback(True)
+        else:
+            transaction.on_commit(geo_index_invalidate)
     return summary
 
 

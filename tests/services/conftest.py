@@ -35,3 +35,11 @@ def _reference_cities(request):
 @pytest.fixture(autouse=True)
 def _fast_passwords(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_geo_index(monkeypatch):
+    """Check the nearby index's version on every call, so a test sees the rows it just wrote."""
+    from services import geo_index
+
+    monkeypatch.setattr(geo_index, "CHECK_EVERY_S", 0.0)

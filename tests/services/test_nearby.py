@@ -107,10 +107,63 @@ def test_nearby_api_runs_a_fixed_number_of_queries(auth_client, django_assert_nu
         merchant = MerchantFactory(latitude=hz.latitude + i * 0.0005)
         hours(merchant, time(0), time(0))
     params = {"lat": hz.latitude, "lon": hz.longitude, "radius_m": 5000, "open_now": "true", "vertical": "restaurant"}
-    # time zones + candidates + page + categories + hours + exceptions
-    with django_assert_num_queries(6):
+    # The first request builds this process's index (merchants, weekly hours, exceptions) and loads the
+    # list items of the page (merchants, categories); later requests are served from memory.
+    with django_assert_num_queries(3 + 2):
+        auth_client.get(URL, params)
+    with django_assert_num_queries(0):
         response = auth_client.get(URL, params)
     assert len(response.json()) == 15
+    # The SQL path (text or category filters): time zones + candidates + page + categories + hours + exceptions.
+    with django_assert_num_queries(6):
+        auth_client.get(URL, {**params, "q": "Merchant"})
+
+
+@pytest.mark.django_db
+def test_index_and_sql_paths_agree_and_the_index_sees_new_rows(auth_client):
+    from services.seed import categories_ensure
+
+    tree = categories_ensure()
+    hz = city("hangzhou")
+    merchants = []
+    for i in range(12):
+        merchant = MerchantFactory(latitude=hz.latitude + (i - 6) * 0.002, longitude=hz.longitude + i * 0.001,
+                                   vertical=["restaurant", "shopping"][i % 2], accepts_wallet=i % 3 != 0)
+        merchant.categories.add(tree["restaurant"] if i % 2 == 0 else tree["shopping"])
+        if i % 4:
+            hours(merchant, time(0), time(0))
+        merchants.append(merchant)
+    base = {"lat": hz.latitude, "lon": hz.longitude, "radius_m": 1200}
+    for extra, category in (({"vertical": "restaurant"}, "restaurant"), ({"vertical": "shopping", "open_now": "true"},
+                                                                         "shopping")):
+        fast = auth_client.get(URL, {**base, **extra}).json()
+        slow = auth_client.get(URL, {**base, **extra, "category": category}).json()
+        assert fast == slow and fast
+    wallet = auth_client.get(URL, {**base, "accepts_wallet": "false"}).json()
+    assert {m["id"] for m in wallet} == {m.pk for m in merchants if not m.accepts_wallet
+                                         and haversine_m(hz.latitude, hz.longitude, m.latitude, m.longitude) <= 1200}
+    # A merchant created after the index was built shows up on the next request.
+    newcomer = MerchantFactory(name="newcomer", latitude=hz.latitude, longitude=hz.longitude)
+    assert auth_client.get(URL, {**base, "limit": 1}).json()[0]["id"] == newcomer.pk
+    newcomer.name = "renamed"
+    newcomer.save()
+    assert auth_client.get(URL, {**base, "limit": 1}).json()[0]["name"] == "renamed"
+    newcomer.categories.add(tree["cafe"])
+    assert [c["slug"] for c in auth_client.get(URL, {**base, "limit": 1}).json()[0]["categories"]] == ["cafe"]
+    newcomer.is_active = False
+    newcomer.save()
+    assert auth_client.get(URL, {**base, "limit": 1}).json()[0]["id"] != newcomer.pk
+
+
+@pytest.mark.django_db
+def test_index_path_across_the_antimeridian_and_the_pole(auth_client):
+    MerchantFactory(name="east", city=None, latitude=-17.0, longitude=179.995, currency="USD", time_zone="UTC")
+    MerchantFactory(name="west", city=None, latitude=-17.0, longitude=-179.995, currency="USD", time_zone="UTC")
+    MerchantFactory(name="across", city=None, latitude=89.995, longitude=-170.0, currency="USD", time_zone="UTC")
+    names = [m["name"] for m in auth_client.get(URL, {"lat": -17.0, "lon": -179.999, "radius_m": 2000}).json()]
+    assert names == ["west", "east"]
+    names = [m["name"] for m in auth_client.get(URL, {"lat": 89.995, "lon": 10.0, "radius_m": 2000}).json()]
+    assert names == ["across"]
 
 
 @pytest.mark.django_db

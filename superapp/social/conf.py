@@ -1,0 +1,39 @@
+"""Social settings, read from django.conf.settings with defaults (env overrides where useful)."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+
+
+def _int(name: str, default: int) -> int:
+    return int(getattr(settings, name, os.environ.get(name, default)))
+
+
+def fanout_max_followers() -> int:
+    """Authors with more followers than this are not fanned out on write; readers merge their recent
+    items at read time instead (one post would otherwise cost that many Redis writes)."""
+    return _int("SOCIAL_FANOUT_MAX_FOLLOWERS", 10_000)
+
+
+def timeline_cap() -> int:
+    """Item ids kept per cached timeline; older pages are read from the database."""
+    return _int("SOCIAL_TIMELINE_CAP", 800)
+
+
+def timeline_ttl_s() -> int:
+    """Cached timelines of users who stop reading expire; the next read rebuilds from the database."""
+    return _int("SOCIAL_TIMELINE_TTL_S", 3 * 24 * 3600)
+
+
+def fanout_batch() -> int:
+    return _int("SOCIAL_FANOUT_BATCH", 1000)
+
+
+POST_TEXT_MAX = 2000
+REVIEW_TEXT_MAX = 5000
+COMMENT_TEXT_MAX = 1000
+PHOTOS_MAX = 10
+PHOTO_URL_MAX = 500
+SEARCH_QUERY_MAX = 100

@@ -1,0 +1,278 @@
+"""The home timeline: hybrid fan-out.
+
+Write: after a post commits, a Celery task adds its id to the cached timeline (a Redis sorted set,
+score = member = post id, capped) of every follower who may see it. Authors with more followers than
+`SOCIAL_FANOUT_MAX_FOLLOWERS` are skipped: their readers merge their recent posts at read time.
+
+Read: the cached ids (plus the big accounts' posts in the same id range) are hydrated in ONE SQL query
+that re-applies visibility, blocks, moderation and "do I still follow them", so a stale cache can
+show fewer items but never a wrong one. Without Redis, with a cold cache, or past the cached range,
+the same query runs on the database alone; both paths give the same page.
+
+Cache protocol (why two keys): `tl:{uid}` exists while a timeline is cached or being built; fan-out
+only writes to existing keys (a Lua script), so it never creates a partial timeline. `tl:{uid}:ready`
+is set when a rebuild finished; readers use the cache only then. A rebuild first creates `tl:{uid}`
+(so fan-outs from then on land), then reads the database: every post committed before that read is
+in it, every later one is pushed, so nothing falls between the two.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from superapp.accounts.models import User
+from superapp.exceptions import ValidationFailed
+from superapp.social import conf
+from superapp.social.models import Follow, Post, SocialStats, Visibility
+from superapp.social.selectors import followee_ids_sq, friend_ids_sq, post_visible_q, posts_visible_to
+
+logger = logging.getLogger(__name__)
+
+PLACEHOLDER = "_"  # score 0: keeps the key alive while empty; never a post id (scores start at 1)
+
+# Add one post id to each existing timeline in KEYS and trim it to the cap (the placeholder stays).
+_PUSH_LUA = """
+local pushed = 0
+for i, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then
+    redis.call('ZADD', key, ARGV[1], ARGV[1])
+    redis.call('ZREMRANGEBYRANK', key, 1, -(tonumber(ARGV[2]) + 1))
+    pushed = pushed + 1
+  end
+end
+return pushed
+"""
+
+
+@functools.cache
+def _client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+
+
+def redis_client():
+    """The timelines' Redis, or None on the embedded default (then everything reads the database)."""
+    url = getattr(settings, "SOCIAL_TIMELINE_REDIS_URL", None) or settings.REDIS_URL
+    return _client(url) if url else None
+
+
+def timeline_key(user_id: int) -> str:
+    return f"social:tl:{user_id}"
+
+
+def _ready_key(user_id: int) -> str:
+    return f"social:tl:{user_id}:ready"
+
+
+def _rebuild_lock_key(user_id: int) -> str:
+    return f"social:tl:{user_id}:rebuilding"
+
+
+# --- cursors ----------------------------------------------------------------------------------------
+def cursor_encode(post_id: int) -> str:
+    return base64.urlsafe_b64encode(f"p{post_id}".encode()).decode().rstrip("=")
+
+
+def cursor_decode(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("p"):
+            raise ValueError(raw)
+        value = int(raw[1:])
+        if value < 1:
+            raise ValueError(raw)
+        return value
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationFailed("The cursor is not valid; use the `next` link of a previous page.",
+                               code="invalid_cursor")
+
+
+# --- write side ---------------------------------------------------------------------------------------
+def is_big_account(*, user_id: int) -> bool:
+    followers = SocialStats.objects.filter(user_id=user_id).values_list("followers_count", flat=True).first()
+    return (followers or 0) > conf.fanout_max_followers()
+
+
+def fanout_recipients(*, post: Post) -> list[int]:
+    """Whose timelines get this post: the author, plus the followers allowed to see it (none for
+    'only me', friends for 'friends'), unless the author is a big account (merged at read time)."""
+    recipients = [post.author_id]
+    if post.is_hidden or post.visibility == Visibility.ONLY_ME or is_big_account(user_id=post.author_id):
+        return recipients
+    followers = Follow.objects.filter(followee_id=post.author_id)
+    if post.visibility == Visibility.FRIENDS:
+        followers = followers.filter(follower_id__in=friend_ids_sq(post.author_id))
+    recipients.extend(followers.values_list("follower_id", flat=True).iterator(chunk_size=5000))
+    return recipients
+
+
+def timeline_push(*, user_ids: list[int], post_id: int) -> int:
+    """Add `post_id` to the cached timelines among `user_ids` (cold ones are left cold). Returns how
+    many cached timelines received it."""
+    client = redis_client()
+    if client is None or not user_ids:
+        return 0
+    script = client.register_script(_PUSH_LUA)
+    batch = conf.fanout_batch()
+    pipe = client.pipeline(transaction=False)
+    for start in range(0, len(user_ids), batch):
+        keys = [timeline_key(uid) for uid in user_ids[start:start + batch]]
+        script(keys=keys, args=[post_id, conf.timeline_cap()], client=pipe)
+    return sum(int(n) for n in pipe.execute())
+
+
+def timeline_fan_out(*, post_id: int) -> int:
+    """Push a committed post to its audience's cached timelines. Safe to run twice (ZADD is a set)."""
+    post = Post.objects.filter(pk=post_id).only("id", "author_id", "visibility", "is_hidden").first()
+    if post is None or redis_client() is None:
+        return 0
+    return timeline_push(user_ids=fanout_recipients(post=post), post_id=post.pk)
+
+
+def timeline_backfill(*, user_id: int, author_id: int, limit: int = 100) -> int:
+    """After `user_id` follows (or befriends) `author_id`: add the author's recent posts that the user
+    may now see to the user's cached timeline, if it is cached. Big accounts are merged at read time."""
+    client = redis_client()
+    if client is None or is_big_account(user_id=author_id):
+        return 0
+    ids = list(Post.objects.filter(post_visible_q(user_id), author_id=author_id)
+               .order_by("-id").values_list("id", flat=True)[:limit])
+    if not ids:
+        return 0
+    script = client.register_script(_PUSH_LUA)
+    pipe = client.pipeline(transaction=False)
+    for post_id in ids:
+        script(keys=[timeline_key(user_id)], args=[post_id, conf.timeline_cap()], client=pipe)
+    return sum(int(n) for n in pipe.execute())
+
+
+def timeline_rebuild(*, user_id: int) -> int:
+    """(Re)build one user's cached timeline from the database. Returns the number of cached ids."""
+    client = redis_client()
+    if client is None:
+        return 0
+    key, ready, ttl = timeline_key(user_id), _ready_key(user_id), conf.timeline_ttl_s()
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(ready, key)
+    pipe.zadd(key, {PLACEHOLDER: 0})
+    pipe.expire(key, ttl)
+    pipe.execute()
+    # From here on, fan-outs land in `key`; this read covers everything committed before it.
+    ids = list(_db_timeline(user_id=user_id).values_list("id", flat=True)[: conf.timeline_cap()])
+    pipe = client.pipeline(transaction=True)
+    if ids:
+        pipe.zadd(key, {str(i): i for i in ids})
+        pipe.zremrangebyrank(key, 1, -(conf.timeline_cap() + 1))
+    pipe.set(ready, "1", ex=ttl)
+    pipe.expire(key, ttl)
+    pipe.delete(_rebuild_lock_key(user_id))
+    pipe.execute()
+    return len(ids)
+
+
+def timeline_drop(*, user_id: int) -> None:
+    """Forget a cached timeline (after a block or unfriend, say); the next read rebuilds it."""
+    client = redis_client()
+    if client is not None:
+        client.delete(_ready_key(user_id), timeline_key(user_id))
+
+
+# --- read side ------------------------------------------------------------------------------------------
+def _in_timeline_q(user_id: int) -> Q:
+    return Q(author_id=user_id) | Q(author_id__in=followee_ids_sq(user_id))
+
+
+def _db_timeline(*, user_id: int) -> QuerySet[Post]:
+    return Post.objects.filter(post_visible_q(user_id)).filter(_in_timeline_q(user_id)).order_by("-id")
+
+
+def _big_followee_ids_sq(user_id: int) -> QuerySet:
+    return Follow.objects.filter(
+        follower_id=user_id, followee__social_stats__followers_count__gt=conf.fanout_max_followers()
+    ).values("followee_id")
+
+
+@dataclass
+class FeedPage:
+    items: list[Post]
+    next_cursor: int | None
+    source: str  # "cache" or "database": for tests, logs and the benchmark
+
+
+def feed_for_user(*, viewer: User, before: int | None = None, limit: int = 20) -> FeedPage:
+    """One page of `viewer`'s timeline, newest first, items with id < `before`. One SQL query."""
+    client = redis_client()
+    if client is not None:
+        try:
+            page = _feed_from_cache(client=client, viewer=viewer, before=before, limit=limit)
+        except Exception:  # a Redis outage degrades to the database, never to an error page
+            logger.warning("timeline cache unavailable for user %s", viewer.pk, exc_info=True)
+            page = None
+        if page is not None:
+            return page
+    return _feed_from_database(viewer=viewer, before=before, limit=limit)
+
+
+def _feed_from_database(*, viewer: User, before: int | None, limit: int) -> FeedPage:
+    posts = posts_visible_to(viewer).filter(_in_timeline_q(viewer.pk))
+    if before is not None:
+        posts = posts.filter(id__lt=before)
+    items = list(posts.order_by("-id")[:limit])
+    return FeedPage(items=items, next_cursor=items[-1].pk if len(items) == limit else None, source="database")
+
+
+def _feed_from_cache(*, client, viewer: User, before: int | None, limit: int) -> FeedPage | None:
+    key, ready, ttl = timeline_key(viewer.pk), _ready_key(viewer.pk), conf.timeline_ttl_s()
+    # Over-fetch: some cached ids may have become invisible since they were pushed.
+    want = limit * 2 + 10
+    pipe = client.pipeline(transaction=False)
+    pipe.exists(ready)
+    pipe.zrevrangebyscore(key, f"({before}" if before else "+inf", 1, start=0, num=want)
+    pipe.zcard(key)
+    pipe.expire(key, ttl)
+    pipe.expire(ready, ttl)
+    is_ready, raw_ids, cached_count, _, _ = pipe.execute()
+    if not is_ready:
+        _schedule_rebuild(client=client, user_id=viewer.pk)
+        return None
+    ids = [int(i) for i in raw_ids]
+    exhausted = len(ids) < want
+    complete = cached_count - 1 < conf.timeline_cap()  # never trimmed: holds everything it ever got
+    if exhausted and complete:
+        floor = 0
+    elif ids:
+        floor = ids[-1]  # below the lowest id read, the cache says nothing yet
+    else:
+        return None  # older than the cached window: the database answers this page
+    merged = Q(id__in=ids) | (Q(author_id__in=_big_followee_ids_sq(viewer.pk)) & Q(id__gte=floor))
+    posts = posts_visible_to(viewer).filter(_in_timeline_q(viewer.pk)).filter(merged)
+    if before is not None:
+        posts = posts.filter(id__lt=before)
+    items = list(posts.order_by("-id")[:limit])
+    if len(items) == limit:
+        next_cursor = items[-1].pk
+    elif not exhausted:
+        next_cursor = floor  # every id >= floor was considered; continue below it
+    elif not complete:
+        return None  # the page runs past the trimmed end of the cache: the database answers it
+    else:
+        next_cursor = None
+    return FeedPage(items=items, next_cursor=next_cursor, source="cache")
+
+
+def _schedule_rebuild(*, client, user_id: int) -> None:
+    from superapp.social.tasks import timeline_rebuild_task
+
+    # One rebuild at a time per user, however many cold reads arrive together.
+    if client.set(_rebuild_lock_key(user_id), "1", nx=True, ex=60):
+        timeline_rebuild_task.delay(user_id)

@@ -1,0 +1,155 @@
+import pytest
+
+from superapp.social import services, timeline
+from superapp.social.models import Visibility
+from tests.conftest import client_for
+from tests.factories import UserFactory
+from tests.social.conftest import befriend, post_by
+
+pytestmark = pytest.mark.django_db
+
+
+def read_all(client, limit=3):
+    """Every item of the timeline through the API, following `next`, and the sources used."""
+    ids, sources, url = [], set(), f"/api/v1/feed?limit={limit}"
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.content
+        ids += [p["id"] for p in response.json()["results"]]
+        sources.add(response["X-Timeline-Source"])
+        url = response.json()["next"]
+    return ids, sources
+
+
+def build_world(reader):
+    """Followees with public, friends-only and only-me posts; an unfollowed author; a blocked one;
+    a deleted and a hidden post; a stranger. Returns the expected timeline of `reader`, newest first."""
+    friend, followee, stranger, former, blocked = UserFactory.create_batch(5)
+    befriend(reader, friend)
+    for author in (followee, former, blocked):
+        services.follow_create(follower=reader, followee_id=author.pk)
+    expected = []
+    for round_ in range(3):
+        expected.append(post_by(reader, f"mine {round_}", visibility=Visibility.ONLY_ME).pk)
+        expected.append(post_by(friend, f"friend public {round_}").pk)
+        expected.append(post_by(friend, f"friend friends-only {round_}", visibility=Visibility.FRIENDS).pk)
+        post_by(friend, "friend only-me", visibility=Visibility.ONLY_ME)
+        expected.append(post_by(followee, f"followee {round_}").pk)
+        post_by(followee, "followee friends-only", visibility=Visibility.FRIENDS)
+        post_by(stranger, "stranger")
+        post_by(former, "former followee")
+        post_by(blocked, "blocked")
+    deleted = post_by(followee, "deleted soon")
+    services.post_delete(user=followee, post_id=deleted.pk)
+    hidden = post_by(friend, "hidden soon")
+    services.post_set_hidden(post_id=hidden.pk, hidden=True)
+    services.follow_delete(follower=reader, followee_id=former.pk)
+    services.block_create(blocker=reader, blocked_id=blocked.pk)
+    return sorted(expected, reverse=True)
+
+
+def test_database_timeline_is_complete_and_ordered(user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        expected = build_world(user)
+    client = client_for(user)
+    ids, _ = read_all(client)
+    assert ids == expected
+
+
+def test_timeline_page_is_one_query(user, django_assert_num_queries, monkeypatch):
+    monkeypatch.setattr(timeline, "redis_client", lambda: None)
+    build_world(user)
+    client = client_for(user)
+    with django_assert_num_queries(1):
+        page = client.get("/api/v1/feed?limit=5").json()
+    assert len(page["results"]) == 5
+    with django_assert_num_queries(1):
+        client.get(page["next"])
+
+
+@pytest.mark.redis
+def test_fan_out_and_database_give_the_same_timeline(user, django_capture_on_commit_callbacks, monkeypatch):
+    client = client_for(user)
+    assert client.get("/api/v1/feed")["X-Timeline-Source"] == "database"  # cold: rebuilds
+    with django_capture_on_commit_callbacks(execute=True):
+        expected = build_world(user)
+    cached_ids, sources = read_all(client)
+    assert sources == {"cache"}
+    # The fan-out really put the items there (not a database read in disguise).
+    members = set(timeline.redis_client().zrange(timeline.timeline_key(user.pk), 0, -1))
+    assert {str(i).encode() for i in expected} <= members
+    monkeypatch.setattr(timeline, "redis_client", lambda: None)
+    database_ids, sources = read_all(client)
+    assert sources == {"database"}
+    assert cached_ids == database_ids == expected
+
+
+@pytest.mark.redis
+def test_cold_cache_rebuilds_from_the_database(user, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        expected = build_world(user)
+    client = client_for(user)
+    # Fan-out never creates a timeline: the reader's was never read, so it is cold.
+    assert not timeline.redis_client().exists(timeline.timeline_key(user.pk))
+    first, _ = read_all(client, limit=100)
+    cached, sources = read_all(client)
+    assert first == cached == expected and sources == {"cache"}
+
+
+@pytest.mark.redis
+def test_warm_cache_page_is_one_query(user, django_assert_num_queries, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        build_world(user)
+    client = client_for(user)
+    client.get("/api/v1/feed")  # warms
+    with django_assert_num_queries(1):
+        response = client.get("/api/v1/feed?limit=5")
+    assert response["X-Timeline-Source"] == "cache" and len(response.json()["results"]) == 5
+
+
+@pytest.mark.redis
+def test_big_accounts_are_merged_at_read_time(user, settings, django_capture_on_commit_callbacks):
+    settings.SOCIAL_FANOUT_MAX_FOLLOWERS = 2
+    star, regular = UserFactory(), UserFactory()
+    for fan in [user, *UserFactory.create_batch(2)]:
+        services.follow_create(follower=fan, followee_id=star.pk)
+    services.follow_create(follower=user, followee_id=regular.pk)
+    client = client_for(user)
+    client.get("/api/v1/feed")  # warm
+    with django_capture_on_commit_callbacks(execute=True):
+        posts = [post_by(star, "star 1").pk, post_by(regular, "regular 1").pk, post_by(star, "star 2").pk,
+                 post_by(regular, "regular 2").pk, post_by(star, "star 3").pk]
+    members = set(timeline.redis_client().zrange(timeline.timeline_key(user.pk), 0, -1))
+    assert str(posts[0]).encode() not in members  # not fanned out...
+    assert str(posts[1]).encode() in members
+    ids, sources = read_all(client, limit=2)
+    assert ids == sorted(posts, reverse=True) and sources == {"cache"}  # ...but merged on read
+
+
+@pytest.mark.redis
+def test_pages_past_the_capped_cache_come_from_the_database(user, settings, django_capture_on_commit_callbacks):
+    settings.SOCIAL_TIMELINE_CAP = 4
+    followee = UserFactory()
+    services.follow_create(follower=user, followee_id=followee.pk)
+    client = client_for(user)
+    client.get("/api/v1/feed")
+    with django_capture_on_commit_callbacks(execute=True):
+        posts = [post_by(followee, f"p{i}").pk for i in range(12)]
+    assert timeline.redis_client().zcard(timeline.timeline_key(user.pk)) == 5  # 4 ids + the placeholder
+    ids, sources = read_all(client, limit=2)
+    assert ids == sorted(posts, reverse=True)
+    assert sources == {"cache", "database"}
+
+
+@pytest.mark.redis
+def test_following_backfills_and_deleted_items_disappear(user, django_capture_on_commit_callbacks):
+    author = UserFactory()
+    older = post_by(author, "before the follow")
+    client = client_for(user)
+    client.get("/api/v1/feed")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.follow_create(follower=user, followee_id=author.pk)
+    assert str(older.pk).encode() in set(timeline.redis_client().zrange(timeline.timeline_key(user.pk), 0, -1))
+    assert read_all(client)[0] == [older.pk]
+    services.post_delete(user=author, post_id=older.pk)
+    assert read_all(client)[0] == []
