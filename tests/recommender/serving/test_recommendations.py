@@ -127,23 +127,29 @@ def test_because_you_liked_names_a_merchant_the_user_liked(world, active_als):
 
 
 @pytest.mark.django_db
-def test_friends_and_coupon_explanations_use_the_other_apps_selectors(world, active_als, monkeypatch):
-    from recommender.serving import integrations
+def test_friends_and_coupon_explanations_come_from_social_and_the_wallet(world, active_als):
+    from payments.models import DiscountKind
+    from superapp.social import services as social
+    from superapp.social.models import Visibility
+    from tests.payments.factories import campaign
 
     user = world.hotpot_lovers[1]
     top = client_for(user).get(URL, {"city": "hangzhou", "limit": 1}).json()["results"][0]["merchant"]["id"]
     friends = [UserFactory(display_name=n) for n in ("Li", "Wu", "Ma")]
+    for friend in friends:
+        request = social.friend_request_create(from_user=user, to_user_id=friend.pk)
+        social.friend_request_accept(user=friend, request_id=request.pk)
+        social.checkin_create(user=friend, merchant_id=top, visibility=Visibility.FRIENDS)
+    stranger = UserFactory()
+    social.checkin_create(user=stranger, merchant_id=top)  # not a friend: does not count
+    offer = campaign(name="10% off hotpot", kind=DiscountKind.PERCENT, percent_off="10", fixed_off=0,
+                     merchants=[Merchant.objects.get(pk=top)], description="Platform campaign")
 
-    class Campaign:
-        pk, name, description = 7, "10% off hotpot", "Platform campaign"
-
-    monkeypatch.setattr(integrations, "friends_here", lambda *, user, merchant_ids: {top: friends})
-    monkeypatch.setattr(integrations, "coupons_here", lambda *, user, merchant_ids: {top: [Campaign()]})
     item = client_for(user).get(URL, {"city": "hangzhou", "limit": 1}).json()["results"][0]
     kinds = {r["kind"]: r for r in item["reasons"]}
     assert kinds["friends_were_here"]["text"] == "3 friends were here" and kinds["friends_were_here"]["count"] == 3
     assert kinds["coupon_available"]["text"] == "Coupon available: 10% off hotpot"
-    assert item["coupons"] == [{"id": 7, "name": "10% off hotpot", "description": "Platform campaign"}]
+    assert item["coupons"] == [{"id": offer.pk, "name": "10% off hotpot", "description": "Platform campaign"}]
 
 
 @pytest.mark.django_db
