@@ -88,7 +88,7 @@ class StatementFilter(django_filters.FilterSet):
     date_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     date_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
     kind = django_filters.ChoiceFilter(field_name="transaction__kind", choices=TransactionKind.choices)
-    merchant = django_filters.NumberFilter(field_name="transaction__merchant_id")
+    merchant = django_filters.NumberFilter(field_name="transaction__merchant_id", min_value=1, max_value=s.MAX_ID)
     currency = django_filters.CharFilter(field_name="currency", max_length=3)
 
     class Meta:
@@ -169,7 +169,7 @@ class WithdrawApi(APIView):
 
 class PaymentFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(choices=PaymentStatus.choices)
-    merchant = django_filters.NumberFilter(field_name="merchant_id")
+    merchant = django_filters.NumberFilter(field_name="merchant_id", min_value=1, max_value=s.MAX_ID)
     date_from = django_filters.DateFilter(field_name="created_at", lookup_expr="date__gte")
     date_to = django_filters.DateFilter(field_name="created_at", lookup_expr="date__lte")
 

@@ -26,7 +26,8 @@ from payments.models import (
 from superapp.money import CURRENCY_EXPONENTS, Money
 
 CURRENCIES = sorted(CURRENCY_EXPONENTS)
-AMOUNT_HELP = "Decimal string in major units, e.g. \"12.34\" (at most the currency's decimals)."
+MAX_ID = 2**63 - 1  # database bigint: larger ids cannot exist (and would overflow the driver)
+AMOUNT_HELP = 'Decimal string in major units, e.g. "12.34" (at most the currency\'s decimals).'
 
 
 class WalletMoneySerializer(serializers.Serializer):
@@ -76,6 +77,7 @@ class UserRefSerializer(serializers.Serializer):
 
 # --- Balances and statement ---------------------------------------------------------------------------
 
+
 class BalanceSerializer(serializers.ModelSerializer):
     balance = MoneyField("balance")
 
@@ -94,11 +96,11 @@ class StatementEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LedgerEntry
-        fields = ["id", "transaction_id", "kind", "description", "amount", "balance_after", "merchant",
-                  "created_at"]
+        fields = ["id", "transaction_id", "kind", "description", "amount", "balance_after", "merchant", "created_at"]
 
 
 # --- Funding sources, top-ups, withdrawals -------------------------------------------------------------
+
 
 class FundingSourceSerializer(serializers.ModelSerializer):
     class Meta:
@@ -108,13 +110,15 @@ class FundingSourceSerializer(serializers.ModelSerializer):
 
 class FundingSourceCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=FundingKind.choices, default=FundingKind.CARD)
-    label = serializers.CharField(max_length=64, help_text="e.g. 'Visa 4242'. A label containing 'decline' "
-                                                           "makes the simulated provider decline charges.")
+    label = serializers.CharField(
+        max_length=64,
+        help_text="e.g. 'Visa 4242'. A label containing 'decline' makes the simulated provider decline charges.",
+    )
     currency = currency_field()
 
 
 class FundsMoveRequestSerializer(serializers.Serializer):
-    funding_source_id = serializers.IntegerField(min_value=1)
+    funding_source_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount = amount_field()
     currency = currency_field()
 
@@ -139,16 +143,21 @@ class WithdrawalSerializer(serializers.ModelSerializer):
 
 # --- Payments -----------------------------------------------------------------------------------------
 
+
 class PaymentCreateSerializer(serializers.Serializer):
-    merchant_id = serializers.IntegerField(required=False, min_value=1, help_text="Pay by merchant id, or ...")
+    merchant_id = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Pay by merchant id, or ..."
+    )
     qr = serializers.CharField(required=False, max_length=1024, help_text="... by the merchant's signed QR payload.")
     amount = amount_field(required=False, help_text="In the merchant's currency; optional when the QR fixes it.")
     currency = currency_field(required=False, help_text="Defaults to the merchant's currency.")
     tip = amount_field(required=False)
-    coupon_id = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    coupon_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID, allow_null=True)
     tax_free = serializers.BooleanField(default=False)
-    pay_currency = currency_field(required=False, help_text="Which wallet pays (default: the merchant's "
-                                                             "currency if you hold it, else your home currency).")
+    pay_currency = currency_field(
+        required=False,
+        help_text="Which wallet pays (default: the merchant's currency if you hold it, else your home currency).",
+    )
     reference = serializers.CharField(required=False, max_length=64, default="", allow_blank=True)
     description = serializers.CharField(required=False, max_length=255, default="", allow_blank=True)
 
@@ -170,15 +179,38 @@ class PaymentSerializer(serializers.ModelSerializer):
     charged = MoneyField("payer_amount", "payer_currency", help_text="What your wallet was charged.")
     refunded = MoneyField("refunded")
     vat = MoneyField("vat_amount")
-    fx_rate = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True,
-                                       help_text="Applied rate incl. spread: charged currency per merchant unit.")
+    fx_rate = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        allow_null=True,
+        help_text="Applied rate incl. spread: charged currency per merchant unit.",
+    )
     fx_mid_rate = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True)
 
     class Meta:
         model = Payment
-        fields = ["id", "status", "merchant", "amount", "tip", "discount", "total", "paid", "charged", "refunded",
-                  "fx_rate", "fx_mid_rate", "coupon_id", "tax_free", "vat", "reference", "description",
-                  "failure_reason", "created_at", "completed_at"]
+        fields = [
+            "id",
+            "status",
+            "merchant",
+            "amount",
+            "tip",
+            "discount",
+            "total",
+            "paid",
+            "charged",
+            "refunded",
+            "fx_rate",
+            "fx_mid_rate",
+            "coupon_id",
+            "tax_free",
+            "vat",
+            "reference",
+            "description",
+            "failure_reason",
+            "created_at",
+            "completed_at",
+        ]
 
 
 class MerchantPaymentSerializer(PaymentSerializer):
@@ -232,8 +264,9 @@ class SettlementQuerySerializer(serializers.Serializer):
 
 # --- Transfers and payment requests ---------------------------------------------------------------------
 
+
 class TransferCreateSerializer(serializers.Serializer):
-    recipient_id = serializers.IntegerField(required=False, min_value=1)
+    recipient_id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
     recipient_username = serializers.CharField(required=False, max_length=150)
     amount = amount_field()
     currency = currency_field()
@@ -241,8 +274,9 @@ class TransferCreateSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if ("recipient_id" in attrs) == ("recipient_username" in attrs):
-            raise serializers.ValidationError({"recipient_id": ["Give exactly one of recipient_id and "
-                                                                "recipient_username."]})
+            raise serializers.ValidationError(
+                {"recipient_id": ["Give exactly one of recipient_id and recipient_username."]}
+            )
         return attrs
 
 
@@ -257,7 +291,9 @@ class TransferSerializer(serializers.ModelSerializer):
 
 
 class PaymentRequestCreateSerializer(serializers.Serializer):
-    payer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=20)
+    payer_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=20
+    )
     total = amount_field(help_text="The bill to split equally. " + AMOUNT_HELP)
     currency = currency_field()
     include_me = serializers.BooleanField(default=True, help_text="Whether you pay a share yourself.")
@@ -272,11 +308,22 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PaymentRequest
-        fields = ["id", "requester", "payer", "amount", "message", "group", "status", "transfer_id", "created_at",
-                  "answered_at"]
+        fields = [
+            "id",
+            "requester",
+            "payer",
+            "amount",
+            "message",
+            "group",
+            "status",
+            "transfer_id",
+            "created_at",
+            "answered_at",
+        ]
 
 
 # --- Coupons -------------------------------------------------------------------------------------------
+
 
 class CampaignSerializer(serializers.ModelSerializer):
     fixed_off = MoneyField("fixed_off")
@@ -288,9 +335,26 @@ class CampaignSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Campaign
-        fields = ["id", "name", "description", "currency", "discount_kind", "percent_off", "fixed_off",
-                  "max_discount", "min_spend", "per_user_limit", "starts_at", "ends_at", "funded_by_merchant",
-                  "verticals", "merchant_ids", "city_ids", "new_users_only", "travellers_only"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "currency",
+            "discount_kind",
+            "percent_off",
+            "fixed_off",
+            "max_discount",
+            "min_spend",
+            "per_user_limit",
+            "starts_at",
+            "ends_at",
+            "funded_by_merchant",
+            "verticals",
+            "merchant_ids",
+            "city_ids",
+            "new_users_only",
+            "travellers_only",
+        ]
 
     @extend_schema_field(WalletMoneySerializer(allow_null=True))
     def get_max_discount(self, obj):
@@ -312,19 +376,23 @@ class CouponSerializer(serializers.ModelSerializer):
 
 
 class CouponQuerySerializer(serializers.Serializer):
-    merchant = serializers.IntegerField(required=False, min_value=1,
-                                        help_text="Only coupons usable at this merchant now.")
+    merchant = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only coupons usable at this merchant now."
+    )
     status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
 
 
 class CampaignQuerySerializer(serializers.Serializer):
-    merchant = serializers.IntegerField(required=False, min_value=1)
+    merchant = serializers.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
 
 # --- VAT -----------------------------------------------------------------------------------------------
 
+
 class VatClaimCreateSerializer(serializers.Serializer):
-    payment_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=50)
+    payment_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1, max_length=50
+    )
 
 
 class VatClaimItemSerializer(serializers.Serializer):
@@ -341,13 +409,29 @@ class VatClaimSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = VatClaim
-        fields = ["id", "status", "items", "refund_gross", "service_fee", "refund_net", "operator_note",
-                  "created_at", "validated_at", "paid_at"]
+        fields = [
+            "id",
+            "status",
+            "items",
+            "refund_gross",
+            "service_fee",
+            "refund_net",
+            "operator_note",
+            "created_at",
+            "validated_at",
+            "paid_at",
+        ]
 
     @extend_schema_field(VatClaimItemSerializer(many=True))
     def get_items(self, obj):
-        return [{"payment_id": item.payment_id, "vat": money(item.vat_amount, item.currency),
-                 "refund": money(item.home_amount, obj.refund_currency)} for item in obj.items.all()]
+        return [
+            {
+                "payment_id": item.payment_id,
+                "vat": money(item.vat_amount, item.currency),
+                "refund": money(item.home_amount, obj.refund_currency),
+            }
+            for item in obj.items.all()
+        ]
 
 
 class VatClaimDecisionSerializer(serializers.Serializer):

@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from recommender.models import Interaction
+from recommender.serving.tasks import user_vector_refresh
 
 
 def interaction_record(*, user_id: int, merchant_id: int, kind: str, value: float = 1.0,
@@ -15,6 +16,7 @@ def interaction_record(*, user_id: int, merchant_id: int, kind: str, value: floa
     """Store one interaction. Idempotent on (kind, source): replaying an event stores it once."""
     try:
         with transaction.atomic():
+            transaction.on_commit(lambda: user_vector_refresh.delay(user_id))  # serving: near-real-time profile
             return Interaction.objects.create(
                 user_id=user_id, merchant_id=merchant_id, kind=kind, value=value,
                 occurred_at=occurred_at or timezone.now(), source=source,
