@@ -17,6 +17,7 @@ from recommender.locks import training_lock
 from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
 from recommender.selectors import active_model_version
+from recommender.serving.tasks import user_vector_refresh
 from recommender.training import StageClock, TrainingProgress, artifact_write, extract_window, fit_and_evaluate
 from services.models import Merchant
 from superapp.exceptions import ValidationFailed
@@ -29,6 +30,7 @@ def interaction_record(*, user_id: int, merchant_id: int, kind: str, value: floa
     """Store one interaction. Idempotent on (kind, source): replaying an event stores it once."""
     try:
         with transaction.atomic():
+            transaction.on_commit(lambda: user_vector_refresh.delay(user_id))  # serving: near-real-time profile
             return Interaction.objects.create(
                 user_id=user_id, merchant_id=merchant_id, kind=kind, value=value,
                 occurred_at=occurred_at or timezone.now(), source=source,
@@ -89,6 +91,8 @@ def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str
         results.append({"id": event["id"], "status": "accepted"})
     # A concurrent retry of the same batch loses the unique (user, client id) race quietly.
     Interaction.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        transaction.on_commit(lambda: user_vector_refresh.delay(user.pk))  # serving: near-real-time profile
     return results
 
 

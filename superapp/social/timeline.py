@@ -25,11 +25,13 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from superapp.accounts.models import User
 from superapp.exceptions import ValidationFailed
 from superapp.social import conf
+from superapp.social.cards import post_cards
 from superapp.social.models import Follow, Post, SocialStats, Visibility
 from superapp.social.selectors import followee_ids_sq, friend_ids_sq, post_visible_q, posts_visible_to
 
@@ -168,7 +170,7 @@ def timeline_rebuild(*, user_id: int) -> int:
     pipe.expire(key, ttl)
     pipe.execute()
     # From here on, fan-outs land in `key`; this read covers everything committed before it.
-    ids = list(_db_timeline(user_id=user_id).values_list("id", flat=True)[: conf.timeline_cap()])
+    ids = _candidate_ids(viewer_id=user_id, before=None, limit=conf.timeline_cap())
     pipe = client.pipeline(transaction=True)
     if ids:
         pipe.zadd(key, {str(i): i for i in ids})
@@ -192,25 +194,74 @@ def _in_timeline_q(user_id: int) -> Q:
     return Q(author_id=user_id) | Q(author_id__in=followee_ids_sq(user_id))
 
 
-def _db_timeline(*, user_id: int) -> QuerySet[Post]:
-    return Post.objects.filter(post_visible_q(user_id)).filter(_in_timeline_q(user_id)).order_by("-id")
-
-
 def _big_followee_ids_sq(user_id: int) -> QuerySet:
     return Follow.objects.filter(
         follower_id=user_id, followee__social_stats__followers_count__gt=conf.fanout_max_followers()
     ).values("followee_id")
 
 
+# Candidate ids on PostgreSQL: newest posts per followed author through the (author, -id) index, one
+# LATERAL probe per author, instead of walking all posts newest-first and filtering out the ~99% by
+# people the viewer does not follow. Visibility is applied here too, so the top-N per author are the
+# right ones; the hydration query re-checks everything (blocks included).
+_CANDIDATES_SQL = """
+SELECT c.id FROM (
+    SELECT f.followee_id AS author_id,
+           EXISTS (SELECT 1 FROM social_friendship fr
+                   WHERE fr.user_id = %(viewer)s AND fr.friend_id = f.followee_id) AS is_friend
+    FROM social_follow f {big_join}
+    WHERE f.follower_id = %(viewer)s {big_where}
+    {self_row}
+) a
+CROSS JOIN LATERAL (
+    SELECT p.id FROM social_post p
+    WHERE p.author_id = a.author_id AND p.id < %(before)s AND p.id >= %(floor)s AND NOT p.is_hidden
+      AND (p.author_id = %(viewer)s OR p.visibility = 'public' OR (p.visibility = 'friends' AND a.is_friend))
+    ORDER BY p.id DESC LIMIT %(limit)s
+) c
+ORDER BY c.id DESC LIMIT %(limit)s
+"""
+
+
+def _candidate_ids(*, viewer_id: int, before: int | None, floor: int = 0, limit: int, big_only: bool = False
+                   ) -> list[int]:
+    """Ids of the newest timeline items of `viewer_id` (or only of the big accounts they follow)."""
+    if connection.vendor != "postgresql":
+        authors = Q(author_id__in=_big_followee_ids_sq(viewer_id)) if big_only else _in_timeline_q(viewer_id)
+        posts = Post.objects.filter(post_visible_q(viewer_id)).filter(authors).filter(id__gte=floor)
+        if before is not None:
+            posts = posts.filter(id__lt=before)
+        return list(posts.order_by("-id").values_list("id", flat=True)[:limit])
+    sql = _CANDIDATES_SQL.format(
+        big_join="JOIN social_socialstats s ON s.user_id = f.followee_id" if big_only else "",
+        big_where="AND s.followers_count > %(threshold)s" if big_only else "",
+        self_row="" if big_only else "UNION ALL SELECT %(viewer)s, TRUE",
+    )
+    params = {"viewer": viewer_id, "before": before or 2**62, "floor": floor, "limit": limit,
+              "threshold": conf.fanout_max_followers()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _hydrate(*, viewer: User, ids: list[int], limit: int) -> list[dict]:
+    """The page's cards, newest first, re-checking visibility, blocks and follows. One query."""
+    if not ids:
+        return []
+    posts = posts_visible_to(viewer).filter(_in_timeline_q(viewer.pk)).filter(id__in=ids).order_by("-id")
+    return post_cards(posts[:limit])
+
+
 @dataclass
 class FeedPage:
-    items: list[Post]
+    items: list[dict]  # post cards (`cards.post_cards`), the shape of `serializers.PostSerializer`
     next_cursor: int | None
     source: str  # "cache" or "database": for tests, logs and the benchmark
 
 
 def feed_for_user(*, viewer: User, before: int | None = None, limit: int = 20) -> FeedPage:
-    """One page of `viewer`'s timeline, newest first, items with id < `before`. One SQL query."""
+    """One page of `viewer`'s timeline, newest first, items with id < `before`. Two SQL queries:
+    candidate ids (beyond the cached ones), then the cards."""
     client = redis_client()
     if client is not None:
         try:
@@ -224,11 +275,10 @@ def feed_for_user(*, viewer: User, before: int | None = None, limit: int = 20) -
 
 
 def _feed_from_database(*, viewer: User, before: int | None, limit: int) -> FeedPage:
-    posts = posts_visible_to(viewer).filter(_in_timeline_q(viewer.pk))
-    if before is not None:
-        posts = posts.filter(id__lt=before)
-    items = list(posts.order_by("-id")[:limit])
-    return FeedPage(items=items, next_cursor=items[-1].pk if len(items) == limit else None, source="database")
+    ids = _candidate_ids(viewer_id=viewer.pk, before=before, limit=limit)
+    items = _hydrate(viewer=viewer, ids=ids, limit=limit)
+    next_cursor = ids[-1] if len(ids) == limit else None
+    return FeedPage(items=items, next_cursor=next_cursor, source="database")
 
 
 def _feed_from_cache(*, client, viewer: User, before: int | None, limit: int) -> FeedPage | None:
@@ -254,13 +304,12 @@ def _feed_from_cache(*, client, viewer: User, before: int | None, limit: int) ->
         floor = ids[-1]  # below the lowest id read, the cache says nothing yet
     else:
         return None  # older than the cached window: the database answers this page
-    merged = Q(id__in=ids) | (Q(author_id__in=_big_followee_ids_sq(viewer.pk)) & Q(id__gte=floor))
-    posts = posts_visible_to(viewer).filter(_in_timeline_q(viewer.pk)).filter(merged)
-    if before is not None:
-        posts = posts.filter(id__lt=before)
-    items = list(posts.order_by("-id")[:limit])
+    # Big accounts are not fanned out: merge their posts of the same id range.
+    big = _candidate_ids(viewer_id=viewer.pk, before=before, floor=floor, limit=want, big_only=True)
+    candidates = sorted(set(ids) | set(big), reverse=True)
+    items = _hydrate(viewer=viewer, ids=candidates, limit=limit)
     if len(items) == limit:
-        next_cursor = items[-1].pk
+        next_cursor = items[-1]["id"]
     elif not exhausted:
         next_cursor = floor  # every id >= floor was considered; continue below it
     elif not complete:
