@@ -21,12 +21,14 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
+from rest_framework.utils.encoders import JSONEncoder
 
 from superapp.accounts.models import User
 from superapp.exceptions import ValidationFailed
@@ -46,6 +48,8 @@ for i, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then
     redis.call('ZADD', key, ARGV[1], ARGV[1])
     redis.call('ZREMRANGEBYRANK', key, 1, -(tonumber(ARGV[2]) + 1))
+    redis.call('INCR', key .. ':v')
+    redis.call('EXPIRE', key .. ':v', ARGV[3])
     pushed = pushed + 1
   end
 end
@@ -129,7 +133,7 @@ def timeline_push(*, user_ids: list[int], post_id: int) -> int:
     pipe = client.pipeline(transaction=False)
     for start in range(0, len(user_ids), batch):
         keys = [timeline_key(uid) for uid in user_ids[start:start + batch]]
-        script(keys=keys, args=[post_id, conf.timeline_cap()], client=pipe)
+        script(keys=keys, args=[post_id, conf.timeline_cap(), conf.timeline_ttl_s()], client=pipe)
     return sum(int(n) for n in pipe.execute())
 
 
@@ -154,7 +158,7 @@ def timeline_backfill(*, user_id: int, author_id: int, limit: int = 100) -> int:
     script = client.register_script(_PUSH_LUA)
     pipe = client.pipeline(transaction=False)
     for post_id in ids:
-        script(keys=[timeline_key(user_id)], args=[post_id, conf.timeline_cap()], client=pipe)
+        script(keys=[timeline_key(user_id)], args=[post_id, conf.timeline_cap(), conf.timeline_ttl_s()], client=pipe)
     return sum(int(n) for n in pipe.execute())
 
 
@@ -180,6 +184,38 @@ def timeline_rebuild(*, user_id: int) -> int:
     pipe.delete(_rebuild_lock_key(user_id))
     pipe.execute()
     return len(ids)
+
+
+EPOCH_KEY = "social:tl:epoch"
+PAGE_TTL_S = 15  # also bounds how late a big account's new post (merged at read, never pushed) appears
+
+
+def _version_key(user_id: int) -> str:
+    return f"social:tl:{user_id}:v"
+
+
+def _page_key(user_id: int, limit: int) -> str:
+    return f"social:tl:{user_id}:page:{limit}"
+
+
+def timeline_touch(*, user_ids: list[int]) -> None:
+    """The first pages rendered for these users may be wrong now (they followed, unfollowed, blocked,
+    befriended, liked...): bump their versions so the next read renders afresh."""
+    client = redis_client()
+    if client is None or not user_ids:
+        return
+    pipe = client.pipeline(transaction=False)
+    for user_id in user_ids:
+        pipe.incr(_version_key(user_id))
+        pipe.expire(_version_key(user_id), conf.timeline_ttl_s())
+    pipe.execute()
+
+
+def timeline_epoch_bump() -> None:
+    """A post was deleted, hidden or narrowed: every rendered page may show it, so all go stale."""
+    client = redis_client()
+    if client is not None:
+        client.incr(EPOCH_KEY)
 
 
 def timeline_drop(*, user_id: int) -> None:
@@ -263,6 +299,11 @@ def feed_for_user(*, viewer: User, before: int | None = None, limit: int = 20) -
     """One page of `viewer`'s timeline, newest first, items with id < `before`. Two SQL queries:
     candidate ids (beyond the cached ones), then the cards."""
     client = redis_client()
+    if client is not None and before is None:
+        try:
+            return _first_page(client=client, viewer=viewer, limit=limit)
+        except Exception:
+            logger.warning("timeline page cache unavailable for user %s", viewer.pk, exc_info=True)
     if client is not None:
         try:
             page = _feed_from_cache(client=client, viewer=viewer, before=before, limit=limit)
@@ -272,6 +313,29 @@ def feed_for_user(*, viewer: User, before: int | None = None, limit: int = 20) -
         if page is not None:
             return page
     return _feed_from_database(viewer=viewer, before=before, limit=limit)
+
+
+def _first_page(*, client, viewer: User, limit: int) -> FeedPage:
+    """The first page, rendered once and reused while nothing that could change it happened: it is
+    stored with the user's timeline version and the global epoch read BEFORE rendering, so a push or
+    a delete during the render leaves it stale rather than wrong."""
+    pipe = client.pipeline(transaction=False)
+    pipe.get(_page_key(viewer.pk, limit))
+    pipe.get(_version_key(viewer.pk))
+    pipe.get(EPOCH_KEY)
+    raw, version, epoch = pipe.execute()
+    stamp = f"{int(version or 0)}:{int(epoch or 0)}"
+    if raw is not None:
+        cached = json.loads(raw)
+        if cached["stamp"] == stamp:
+            return FeedPage(items=cached["items"], next_cursor=cached["next"], source="page-cache")
+    page = _feed_from_cache(client=client, viewer=viewer, before=None, limit=limit)
+    if page is None:
+        return _feed_from_database(viewer=viewer, before=None, limit=limit)  # cold: do not store
+    client.set(_page_key(viewer.pk, limit),
+               json.dumps({"stamp": stamp, "items": page.items, "next": page.next_cursor}, cls=JSONEncoder),
+               ex=PAGE_TTL_S)
+    return page
 
 
 def _feed_from_database(*, viewer: User, before: int | None, limit: int) -> FeedPage:

@@ -165,5 +165,37 @@ def test_following_backfills_and_deleted_items_disappear(user, django_capture_on
         services.follow_create(follower=user, followee_id=author.pk)
     assert str(older.pk).encode() in set(timeline.redis_client().zrange(timeline.timeline_key(user.pk), 0, -1))
     assert read_all(client)[0] == [older.pk]
-    services.post_delete(user=author, post_id=older.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_delete(user=author, post_id=older.pk)
     assert read_all(client)[0] == []
+
+
+@pytest.mark.redis
+def test_first_page_is_rendered_once_and_never_served_stale(user, django_assert_num_queries,
+                                                            django_capture_on_commit_callbacks):
+    followee = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.follow_create(follower=user, followee_id=followee.pk)
+    client = client_for(user)
+    client.get("/api/v1/feed")  # cold: warms the timeline
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second = post_by(followee, "one"), post_by(followee, "two")
+    assert client.get("/api/v1/feed")["X-Timeline-Source"] == "cache"
+    with django_assert_num_queries(0):
+        again = client.get("/api/v1/feed")
+    assert again["X-Timeline-Source"] == "page-cache"
+    assert [p["id"] for p in again.json()["results"]] == [second.pk, first.pk]
+    # My like changes my page; a new post, a delete and a hide change it for everyone.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.like_create(user=user, post_id=first.pk)
+    assert client.get("/api/v1/feed").json()["results"][1]["liked_by_me"] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        third = post_by(followee, "three")
+    assert [p["id"] for p in client.get("/api/v1/feed").json()["results"]] == [third.pk, second.pk, first.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_delete(user=followee, post_id=second.pk)
+        services.post_set_hidden(post_id=third.pk, hidden=True)
+    assert [p["id"] for p in client.get("/api/v1/feed").json()["results"]] == [first.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.follow_delete(follower=user, followee_id=followee.pk)
+    assert client.get("/api/v1/feed").json()["results"] == []
