@@ -1,6 +1,14 @@
-from django.contrib import admin
+import io
 
-from recommender.models import Interaction
+from django.contrib import admin, messages
+from django.http import HttpResponse
+from django.urls import path, reverse
+
+from recommender import services
+from recommender.charts import metrics_chart_png
+from recommender.exceptions import ModelVersionNotActivatable
+from recommender.models import Interaction, ModelVersion, TrainingConfig, TrainingLock
+from recommender.tasks import retrain
 
 
 @admin.register(Interaction)
@@ -11,3 +19,100 @@ class InteractionAdmin(admin.ModelAdmin):
     list_select_related = ["user", "merchant"]
     raw_id_fields = ["user", "merchant"]
     date_hierarchy = "occurred_at"
+    show_full_result_count = False  # COUNT(*) over millions of rows on every page is not worth it
+
+
+@admin.register(TrainingConfig)
+class TrainingConfigAdmin(admin.ModelAdmin):
+    list_display = ["name", "algorithm", "is_active", "params", "k", "split", "eval_users", "data_window_days",
+                    "updated_at"]
+    list_filter = ["algorithm", "is_active", "split"]
+    search_fields = ["name", "notes"]
+    readonly_fields = ["is_active", "created_at", "updated_at"]
+    actions = ["train_now", "make_active"]
+
+    @admin.action(description="Train now with the selected configuration (background job)")
+    def train_now(self, request, queryset):
+        for config in queryset[:1]:
+            # on_commit: the worker must see the committed admin state; eager mode runs it in-process.
+            retrain.delay_on_commit(config_id=config.pk, triggered_by=f"admin:{request.user.username}")
+            self.message_user(request, f"Training with “{config.name}” was queued; see Model versions.")
+
+    @admin.action(description="Make the selected configuration the one scheduled retraining uses")
+    def make_active(self, request, queryset):
+        config = queryset.first()
+        if config:
+            services.training_config_activate(config=config)
+            self.message_user(request, f"“{config.name}” is now the active training configuration.")
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = ["id", "algorithm", "status", "ndcg_display", "baseline_display", "lift_display", "n_users",
+                    "n_items", "nnz", "train_seconds", "triggered_by", "created_at", "reason"]
+    list_filter = ["status", "algorithm", "triggered_by"]
+    search_fields = ["reason", "artifact_path"]
+    list_select_related = ["config"]
+    actions = ["activate", "rollback"]
+    readonly_fields = [f.name for f in ModelVersion._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # versions come from training runs only
+
+    def get_urls(self):
+        return [path("chart.png", self.admin_site.admin_view(self.chart_view),
+                     name="recommender_modelversion_chart"), *super().get_urls()]
+
+    def chart_view(self, request):
+        buffer = io.BytesIO(metrics_chart_png(ModelVersion.objects.order_by("created_at", "pk")[:200]))
+        return HttpResponse(buffer.getvalue(), content_type="image/png", headers={"Cache-Control": "no-store"})
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "chart_url": reverse("admin:recommender_modelversion_chart")}
+        return super().changelist_view(request, extra_context=extra_context)
+
+    @admin.display(description="nDCG")
+    def ndcg_display(self, obj):
+        return obj.metrics.get("ndcg")
+
+    @admin.display(description="popularity nDCG")
+    def baseline_display(self, obj):
+        return obj.baseline_metrics.get("ndcg")
+
+    @admin.display(description="lift")
+    def lift_display(self, obj):
+        ndcg, base = obj.metrics.get("ndcg"), obj.baseline_metrics.get("ndcg")
+        return f"×{ndcg / base:.2f}" if ndcg is not None and base else "—"
+
+    @admin.display(description="train s")
+    def train_seconds(self, obj):
+        return round(sum(obj.stage_timings.values()), 1) if obj.stage_timings else None
+
+    @admin.action(description="Activate the selected version (serve it now)")
+    def activate(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
+            return
+        try:
+            version = services.model_version_activate(version=queryset.get(),
+                                                      reason=f"Activated by {request.user.username}.")
+        except ModelVersionNotActivatable as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"v{version.pk} is now active.")
+
+    @admin.action(description="Roll back to the previously active version")
+    def rollback(self, request, queryset):
+        try:
+            version = services.model_version_rollback()
+        except ModelVersionNotActivatable as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, f"Rolled back: v{version.pk} is active again.")
+
+
+@admin.register(TrainingLock)
+class TrainingLockAdmin(admin.ModelAdmin):
+    list_display = ["name", "holder", "acquired_at", "expires_at"]
+    search_fields = ["name", "holder"]
+    list_filter = ["acquired_at"]

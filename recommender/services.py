@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
 
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from recommender.models import Interaction
+from recommender import conf
+from recommender.evaluation import TuningOutcome, tuning_run
+from recommender.exceptions import ModelVersionNotActivatable
+from recommender.locks import training_lock
+from recommender.ml.models import make_model
+from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
+from recommender.selectors import active_model_version
+from recommender.serving.tasks import user_vector_refresh
+from recommender.training import StageClock, TrainingProgress, artifact_write, extract_window, fit_and_evaluate
+from services.models import Merchant
+from superapp.exceptions import ValidationFailed
+
+ACTIVE_VERSION_CACHE_KEY = "recommender:active-version"
 
 
 def interaction_record(*, user_id: int, merchant_id: int, kind: str, value: float = 1.0,
@@ -15,6 +30,7 @@ def interaction_record(*, user_id: int, merchant_id: int, kind: str, value: floa
     """Store one interaction. Idempotent on (kind, source): replaying an event stores it once."""
     try:
         with transaction.atomic():
+            transaction.on_commit(lambda: user_vector_refresh.delay(user_id))  # serving: near-real-time profile
             return Interaction.objects.create(
                 user_id=user_id, merchant_id=merchant_id, kind=kind, value=value,
                 occurred_at=occurred_at or timezone.now(), source=source,
@@ -30,3 +46,215 @@ def interaction_record_on_commit(*, user_id: int, merchant_id: int, kind: str, v
     transaction.on_commit(lambda: interaction_record(
         user_id=user_id, merchant_id=merchant_id, kind=kind, value=value, occurred_at=when, source=source,
     ))
+
+
+CLIENT_EVENT_MAX_AGE = timedelta(days=30)
+CLIENT_EVENT_MAX_SKEW = timedelta(minutes=5)
+
+
+def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Store a batch of client events (already shape-validated); all or nothing.
+
+    Each event needs an active merchant and a plausible time, else the whole batch is rejected with
+    per-event details. Deduplicated by (user, client id): a retried event is reported as `duplicate`.
+    """
+    now = timezone.now()
+    merchant_ids = {event["merchant"] for event in events}
+    active = set(Merchant.objects.filter(pk__in=merchant_ids, is_active=True).values_list("pk", flat=True))
+    # Keyed by the event's position, like DRF's own per-item errors for the same list.
+    errors: dict[str, dict[str, list[str]]] = {}
+    for position, event in enumerate(events):
+        problems: dict[str, list[str]] = {}
+        if event["merchant"] not in active:
+            problems["merchant"] = ["No active merchant with this id."]
+        when = event.get("occurred_at")
+        if when is not None and when > now + CLIENT_EVENT_MAX_SKEW:
+            problems["occurred_at"] = ["Must not be in the future."]
+        elif when is not None and when < now - CLIENT_EVENT_MAX_AGE:
+            problems["occurred_at"] = ["Events older than 30 days are not accepted."]
+        if problems:
+            errors[str(position)] = problems
+    if errors:
+        raise ValidationFailed("Some events are invalid; nothing was stored.", details={"events": errors})
+
+    ids = [event["id"] for event in events]
+    existing = set(Interaction.objects.filter(user=user, client_event_id__in=ids)
+                   .values_list("client_event_id", flat=True))
+    results, rows, seen = [], [], set()
+    for event in events:
+        if event["id"] in existing or event["id"] in seen:
+            results.append({"id": event["id"], "status": "duplicate"})
+            continue
+        seen.add(event["id"])
+        rows.append(Interaction(user=user, merchant_id=event["merchant"], kind=event["kind"], value=1.0,
+                                occurred_at=event.get("occurred_at") or now, client_event_id=event["id"]))
+        results.append({"id": event["id"], "status": "accepted"})
+    # A concurrent retry of the same batch loses the unique (user, client id) race quietly.
+    Interaction.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        transaction.on_commit(lambda: user_vector_refresh.delay(user.pk))  # serving: near-real-time profile
+    return results
+
+
+# --------------------------------------------------------------------------------------------- training
+
+
+def training_config_active() -> TrainingConfig:
+    """The configuration scheduled retraining uses; created with the ML core's defaults on first use."""
+    config = TrainingConfig.objects.filter(is_active=True).first()
+    if config is not None:
+        return config
+    config, _ = TrainingConfig.objects.get_or_create(name="default", defaults={"algorithm": Algorithm.ALS})
+    return training_config_activate(config=config)
+
+
+def training_config_activate(*, config: TrainingConfig) -> TrainingConfig:
+    with transaction.atomic():
+        TrainingConfig.objects.filter(is_active=True).exclude(pk=config.pk).update(is_active=False)
+        TrainingConfig.objects.filter(pk=config.pk).update(is_active=True)
+    config.is_active = True
+    return config
+
+
+def training_config_save(*, name: str, algorithm: str, params: dict[str, Any], activate: bool = True,
+                         notes: str = "", **fields: Any) -> TrainingConfig:
+    """Create or update a named configuration (e.g. the winner of `tune_recommender`)."""
+    make_model(algorithm, params)  # unknown algorithm or parameter: fail before anything is written
+    config, _ = TrainingConfig.objects.update_or_create(
+        name=name, defaults={"algorithm": algorithm, "params": params, "notes": notes, **fields})
+    return training_config_activate(config=config) if activate else config
+
+
+def training_config_tune(*, algorithm: str, name: str | None = None, activate: bool = True, k: int = 10,
+                         max_trials: int = 20, time_budget_s: float = 300.0, seed: int = 42,
+                         source_prefix: str | None = None, split: str = "auto", test_fraction: float = 0.2,
+                         progress=None) -> tuple[TrainingConfig, TuningOutcome]:
+    """Tune `algorithm` on the stored interactions and save the winner as a training configuration.
+
+    The tuned parameters are kept only if they beat the defaults on the held-out test part (the search
+    itself never sees it); otherwise the defaults are saved, with the comparison in the notes."""
+    outcome = tuning_run(algorithm=algorithm, k=k, max_trials=max_trials, time_budget_s=time_budget_s, seed=seed,
+                         source_prefix=source_prefix, split=split, test_fraction=test_fraction, progress=progress,
+                         num_threads=conf.train_threads())
+    tested, result = outcome.tested, outcome.result
+    better = tested["tuned"]["ndcg"] >= tested["default"]["ndcg"]
+    params = result.best_params if better else tested["default"]["params"]
+    notes = (f"tune_recommender: {len(result.trials)} trials in {result.seconds:.0f}s; validation nDCG@{k} "
+             f"{result.best_score:.4f}; test nDCG@{k} tuned {tested['tuned']['ndcg']:.4f}, default "
+             f"{tested['default']['ndcg']:.4f}, popularity {tested['popularity']['ndcg']:.4f}"
+             + ("." if better else "; the defaults held up better on test and were kept."))
+    config = training_config_save(name=name or f"tuned-{algorithm}", algorithm=algorithm, params=params,
+                                  activate=activate, k=k, notes=notes)
+    return config, outcome
+
+
+def model_train(*, config: TrainingConfig | None = None, triggered_by: str = "command", wait_s: float = 0.0,
+                activate: bool = True, progress: TrainingProgress | None = None,
+                now: datetime | None = None) -> ModelVersion:
+    """Train, evaluate, save and register a model version; activate it if it passes the gate.
+
+    One run at a time (`recommender.locks.training_lock`): a second run waits up to `wait_s`, then raises
+    `TrainingInProgress`. A failure after registration marks the version `failed` with the error.
+    """
+    config = config or training_config_active()
+    progress = progress or TrainingProgress()
+    now = now or timezone.now()
+    with training_lock(wait_s=wait_s):
+        clock = StageClock(progress)
+        arrays = extract_window(data_window_days=config.data_window_days, now=now, clock=clock, progress=progress)
+        result = fit_and_evaluate(
+            arrays=arrays, algorithm=config.algorithm, params=config.params, now=now.timestamp(), k=config.k,
+            split=config.split, test_fraction=config.test_fraction, eval_users=config.eval_users,
+            seed=config.seed, clock=clock, num_threads=conf.train_threads(), iteration=progress.iteration,
+        )
+        del arrays
+        version = ModelVersion.objects.create(
+            config=config if config.pk else None, algorithm=config.algorithm, params=result.model.params,
+            triggered_by=triggered_by,
+            status=ModelStatus.TRAINED, data_from=result.data_from, data_to=result.data_to, split=result.split,
+            metrics=result.metrics, baseline_metrics=result.baseline_metrics, **result.counts,
+        )
+        try:
+            with clock.stage("save"):
+                path, checksum, size = artifact_write(result=result, version_id=version.pk, meta={
+                    "version_id": version.pk, "algorithm": config.algorithm, "trained_at": now.isoformat(),
+                    "metrics": result.metrics})
+            with clock.stage("register"):
+                version.artifact_path, version.artifact_checksum, version.artifact_bytes = str(path), checksum, size
+                version.stage_timings = clock.timings
+                version.save(update_fields=["artifact_path", "artifact_checksum", "artifact_bytes",
+                                            "stage_timings"])
+            if activate:
+                with clock.stage("activate"):
+                    model_version_gate_and_activate(version=version)
+        except Exception as exc:
+            version.status, version.reason = ModelStatus.FAILED, f"{type(exc).__name__}: {exc}"
+            version.save(update_fields=["status", "reason"])
+            raise
+        version.stage_timings = clock.timings
+        version.save(update_fields=["stage_timings"])
+        return version
+
+
+def model_version_gate(*, version: ModelVersion, active: ModelVersion | None) -> tuple[bool, str]:
+    """Whether `version` may replace `active`: it must beat popularity on its own holdout and not be
+    worse than the active version's nDCG beyond the tolerance. Returns (ok, reason)."""
+    k = version.split.get("k", 10)
+    ndcg, baseline = version.metrics.get("ndcg"), version.baseline_metrics.get("ndcg")
+    if ndcg is None or baseline is None:
+        return False, "Not enough held-out interactions to evaluate this version; activate it manually if needed."
+    if ndcg <= baseline:
+        return False, f"nDCG@{k} {ndcg:.4f} does not beat popularity ({baseline:.4f}) on the same split."
+    if active is not None and active.ndcg is not None:
+        tolerance = conf.activation_tolerance()
+        floor = active.ndcg * (1 - tolerance)
+        if ndcg < floor:
+            return False, (f"nDCG@{k} {ndcg:.4f} is worse than the active v{active.pk} ({active.ndcg:.4f}) "
+                           f"beyond the {tolerance:.0%} tolerance.")
+    lift = ndcg / baseline if baseline else float("inf")
+    return True, f"nDCG@{k} {ndcg:.4f} beats popularity ({baseline:.4f}, x{lift:.2f})."
+
+
+def model_version_gate_and_activate(*, version: ModelVersion) -> ModelVersion:
+    ok, reason = model_version_gate(version=version, active=active_model_version())
+    if not ok:
+        version.status, version.reason = ModelStatus.REJECTED, reason
+        version.save(update_fields=["status", "reason"])
+        return version
+    return model_version_activate(version=version, reason=reason)
+
+
+def model_version_activate(*, version: ModelVersion, reason: str = "Activated manually.") -> ModelVersion:
+    """Make `version` the served one; the previous active version is retired. Serving processes notice
+    through `recommender.loader` (a cache key), without a restart."""
+    if not version.artifact_path or not Path(version.artifact_path).exists():
+        raise ModelVersionNotActivatable("This version has no artifact on disk.", details={"version": version.pk})
+    if version.status == ModelStatus.FAILED:
+        raise ModelVersionNotActivatable("A failed version cannot be activated.", details={"version": version.pk})
+    with transaction.atomic():
+        # Lock the current active row so two activations serialise (the partial unique index backs it up).
+        for previous in ModelVersion.objects.select_for_update().filter(status=ModelStatus.ACTIVE).exclude(
+                pk=version.pk):
+            previous.status, previous.reason = ModelStatus.RETIRED, f"Replaced by v{version.pk}."
+            previous.save(update_fields=["status", "reason"])
+        version.status, version.reason, version.activated_at = ModelStatus.ACTIVE, reason, timezone.now()
+        version.save(update_fields=["status", "reason", "activated_at"])
+        transaction.on_commit(lambda: cache.set(ACTIVE_VERSION_CACHE_KEY, version.pk, timeout=None))
+    return version
+
+
+def model_version_rollback() -> ModelVersion:
+    """Re-activate the version that was active before the current one."""
+    current = active_model_version()
+    previous = (ModelVersion.objects.filter(status=ModelStatus.RETIRED, activated_at__isnull=False)
+                .exclude(pk=getattr(current, "pk", None)).order_by("-activated_at").first())
+    if previous is None:
+        raise ModelVersionNotActivatable("There is no previously active version to roll back to.")
+    return model_version_activate(version=previous, reason=f"Rolled back from v{getattr(current, 'pk', None)}.")
+
+
+def model_version_retire(*, version: ModelVersion, reason: str = "Retired manually.") -> ModelVersion:
+    version.status, version.reason = ModelStatus.RETIRED, reason
+    version.save(update_fields=["status", "reason"])
+    cache.delete(ACTIVE_VERSION_CACHE_KEY)
+    return version

@@ -84,7 +84,8 @@ class SignalPlanApi(DeviceApi):
     )
     def get(self, request, intersection_id: int):
         device: Device = request.auth
-        intersection = Intersection.objects.filter(pk=intersection_id, city_id=device.city_id).first()
+        intersection = (Intersection.objects.filter(pk=intersection_id, city_id=device.city_id).first()
+                        if intersection_id <= serializers.MAX_ID else None)
         allowed = device.kind == DeviceKind.GATEWAY or (
             device.kind == DeviceKind.CONTROLLER and device.intersection_id == intersection_id)
         if intersection is None or not allowed:

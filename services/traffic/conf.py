@@ -50,3 +50,8 @@ def training_days() -> int:
 def snap_max_m() -> float:
     """How far a route's end may be from the nearest intersection (TRAFFIC_SNAP_MAX_M)."""
     return _get("TRAFFIC_SNAP_MAX_M", 3000.0)
+
+
+def ingest_synchronous_commit() -> bool:
+    """TRAFFIC_INGEST_SYNCHRONOUS_COMMIT (default off): see ingest._store_postgres."""
+    return _get("TRAFFIC_INGEST_SYNCHRONOUS_COMMIT", False, lambda v: str(v).lower() in {"1", "true", "yes", "on"})

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+MAX_ID = 2**63 - 1  # database bigint: larger ids cannot exist (and would overflow the driver)
+
 
 class ObservationRowSerializer(serializers.Serializer):
     """One row of a batch (documentation only: the hot path validates rows without a serializer)."""
@@ -182,8 +184,8 @@ class RouteSerializer(serializers.Serializer):
 
 
 class TravelTimeQuerySerializer(serializers.Serializer):
-    from_sensor = serializers.IntegerField(min_value=1)
-    to_sensor = serializers.IntegerField(min_value=1)
+    from_sensor = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    to_sensor = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     since = serializers.DateTimeField(required=False, help_text="Default: 24 h before `until`.",
                                       validators=[_reasonable_time])
     until = serializers.DateTimeField(required=False, help_text="Default: now.", validators=[_reasonable_time])

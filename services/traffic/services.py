@@ -18,7 +18,8 @@ from typing import Any
 
 import joblib
 import numpy as np
-from django.db import connection, transaction
+import psycopg
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -190,7 +191,8 @@ def sightings_ingest(*, device: Device, rows: list[Any], now: datetime | None = 
     """Store plate sightings (hashed) from a plate-reading camera or a gateway; per-row reasons."""
     now = now or timezone.now()
     horizon = now + timedelta(seconds=conf.future_tolerance_s())
-    ids = {r.get("sensor_id") for r in rows if isinstance(r, dict) and isinstance(r.get("sensor_id"), int)}
+    ids = {r.get("sensor_id") for r in rows if isinstance(r, dict) and isinstance(r.get("sensor_id"), int)
+           and 0 < r["sensor_id"] < 2**63}  # larger ids cannot exist and would overflow the driver
     sensors = dict(Device.objects.filter(pk__in=ids, city_id=device.city_id, kind=DeviceKind.CAMERA)
                    .values_list("pk", "revoked_at"))
     readers = set(Device.objects.filter(pk__in=ids, is_plate_reader=True).values_list("pk", flat=True))
@@ -503,6 +505,7 @@ def observations_bulk_write(rows: list[tuple], *, progress: Progress = _quiet) -
                "mean_speed_kmh", "occupancy", "received_at")
     names = ", ".join(columns)
     copy_sql = f"COPY traffic_obs_load ({names}) FROM STDIN"
+    direct_sql = f"COPY traffic_observation ({names}) FROM STDIN"
     create_sql = (f"CREATE TEMP TABLE traffic_obs_load ON COMMIT DROP AS "  # noqa: S608
                   f"SELECT {names} FROM traffic_observation WITH NO DATA")
     merge_sql = (f"INSERT INTO traffic_observation ({names}) SELECT {names} FROM traffic_obs_load "  # noqa: S608
@@ -514,12 +517,19 @@ def observations_bulk_write(rows: list[tuple], *, progress: Progress = _quiet) -
             part = rows[start:start + chunk]
             with transaction.atomic():
                 if connection.vendor == "postgresql":
-                    cursor.execute(create_sql)
-                    with cursor.cursor.copy(copy_sql) as copy:
-                        for row in part:
-                            copy.write_row(row)
-                    cursor.execute(merge_sql)
-                    cursor.execute("DROP TABLE traffic_obs_load")  # ON COMMIT does not fire in a savepoint
+                    try:
+                        # Usually the interval range is new: COPY straight into the table (one pass).
+                        with transaction.atomic(), cursor.cursor.copy(direct_sql) as copy:
+                            for row in part:
+                                copy.write_row(row)
+                    except (IntegrityError, psycopg.IntegrityError):  # raw COPY raises psycopg's own
+                        # Some rows exist: stage in a temp table and merge, keeping the stored rows.
+                        cursor.execute(create_sql)
+                        with cursor.cursor.copy(copy_sql) as copy:
+                            for row in part:
+                                copy.write_row(row)
+                        cursor.execute(merge_sql)
+                        cursor.execute("DROP TABLE traffic_obs_load")  # ON COMMIT does not fire in a savepoint
                 else:
                     cursor.executemany(portable_sql, part)
             progress(f"observations: {min(start + chunk, len(rows))}/{len(rows)} written")

@@ -81,7 +81,7 @@ class FeedApi(APIView):
         if page.next_cursor is not None:
             next_url = replace_query_param(request.build_absolute_uri(), "cursor",
                                            timeline.cursor_encode(page.next_cursor))
-        data = {"next": next_url, "previous": None, "results": s.PostSerializer(page.items, many=True).data}
+        data = {"next": next_url, "previous": None, "results": page.items}
         return Response(data, headers={"X-Timeline-Source": page.source})
 
 

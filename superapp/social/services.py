@@ -65,6 +65,20 @@ def _on_commit_backfill(user_id: int, author_id: int) -> None:
     transaction.on_commit(lambda: timeline_backfill_task.delay(user_id, author_id))
 
 
+def _on_commit_touch(*user_ids: int) -> None:
+    """These users' rendered first pages may be wrong after this commit (see timeline_touch)."""
+    from superapp.social.timeline import timeline_touch
+
+    transaction.on_commit(lambda: timeline_touch(user_ids=list(user_ids)))
+
+
+def _on_commit_epoch() -> None:
+    """A post changed for everyone who may see it (deleted, hidden, edited): all rendered pages go stale."""
+    from superapp.social.timeline import timeline_epoch_bump
+
+    transaction.on_commit(timeline_epoch_bump)
+
+
 def _target_user(*, actor: User, user_id: int) -> User:
     """The user `actor` acts on. A user who blocked `actor` does not exist for them (404); a user
     `actor` blocked must be unblocked first (409)."""
@@ -135,6 +149,7 @@ def _follow_ensure(*, follower_id: int, followee_id: int) -> tuple[Follow, bool]
     _stats_add(follower_id, following_count=1)
     _stats_add(followee_id, followers_count=1)
     _on_commit_backfill(follower_id, followee_id)
+    _on_commit_touch(follower_id)
     return follow, True
 
 
@@ -148,6 +163,7 @@ def _follow_remove(*, follower_id: int, followee_id: int) -> bool:
     if deleted:
         _stats_add(follower_id, following_count=-1)
         _stats_add(followee_id, followers_count=-1)
+        _on_commit_touch(follower_id)
     return bool(deleted)
 
 
@@ -190,6 +206,7 @@ def friend_request_accept(*, user: User, request_id: int) -> FriendRequest:
         if created:
             _stats_add(a, friends_count=1)
             _stats_add(b, friends_count=1)
+            _on_commit_touch(a, b)
         _follow_ensure(follower_id=a, followee_id=b)
         _follow_ensure(follower_id=b, followee_id=a)
         # Friends-only posts became visible to each other: backfill both cached timelines.
@@ -232,6 +249,7 @@ def _friendship_remove(a: int, b: int) -> bool:
     if deleted:
         _stats_add(a, friends_count=-1)
         _stats_add(b, friends_count=-1)
+        _on_commit_touch(a, b)
     return bool(deleted)
 
 
@@ -246,6 +264,7 @@ def block_create(*, blocker: User, blocked_id: int) -> Block:
         raise exc.UserNotFound()
     with transaction.atomic():
         block, _ = Block.objects.get_or_create(blocker=blocker, blocked_id=blocked_id)
+        _on_commit_touch(blocker.pk, blocked_id)
         _follow_remove(follower_id=blocker.pk, followee_id=blocked_id)
         _follow_remove(follower_id=blocked_id, followee_id=blocker.pk)
         _friendship_remove(blocker.pk, blocked_id)
@@ -257,7 +276,9 @@ def block_create(*, blocker: User, blocked_id: int) -> Block:
 
 
 def block_delete(*, blocker: User, blocked_id: int) -> bool:
-    deleted, _ = Block.objects.filter(blocker=blocker, blocked_id=blocked_id).delete()
+    with transaction.atomic():
+        deleted, _ = Block.objects.filter(blocker=blocker, blocked_id=blocked_id).delete()
+        _on_commit_touch(blocker.pk, blocked_id)
     return bool(deleted)
 
 
@@ -311,6 +332,7 @@ def post_update(*, user: User, post_id: int, text: str = _UNSET, photos: Sequenc
         if post.kind == PostKind.POST and not post.text and not post.photos:
             raise exc.EmptyPost()
         post.save()
+        _on_commit_epoch()
         if widened:
             _on_commit_fan_out(post.pk)
     return post
@@ -330,6 +352,7 @@ def _post_remove(post: Post) -> None:
         _rating_summary_add(review.merchant_id, count=-1, total=-review.rating)
     post.delete()
     _stats_add(post.author_id, posts_count=-1)
+    _on_commit_epoch()
 
 
 def post_set_hidden(*, post_id: int, hidden: bool) -> Post:
@@ -344,6 +367,7 @@ def post_set_hidden(*, post_id: int, hidden: bool) -> Post:
             _rating_summary_add(review.merchant_id, count=sign, total=sign * review.rating)
         post.is_hidden = hidden
         post.save(update_fields=["is_hidden", "updated_at"])
+        _on_commit_epoch()
         if not hidden:
             _on_commit_fan_out(post.pk)
     return post
@@ -399,6 +423,7 @@ def review_update(*, user: User, review_id: int, rating: int = _UNSET, text: str
                 _rating_summary_add(review.merchant_id, count=0, total=rating - review.rating)
             review.rating = rating
             review.save(update_fields=["rating", "updated_at"])
+            _on_commit_epoch()
             # A new rating is a new signal; the recommender reads the latest review per user and merchant.
             interaction_record_on_commit(
                 user_id=user.pk, merchant_id=review.merchant_id, kind=InteractionKind.REVIEW, value=float(rating),
@@ -470,6 +495,7 @@ def like_create(*, user: User, post_id: int) -> tuple[Like, bool]:
         except IntegrityError:
             return Like.objects.get(post=post, user=user), False
         Post.objects.filter(pk=post.pk).update(like_count=F("like_count") + 1)
+        _on_commit_touch(user.pk)
         if post.merchant_id:
             interaction_record_on_commit(user_id=user.pk, merchant_id=post.merchant_id, kind=InteractionKind.LIKE,
                                          value=1.0, source=f"like:{like.pk}")
@@ -482,6 +508,7 @@ def like_delete(*, user: User, post_id: int) -> bool:
         deleted, _ = Like.objects.filter(post=post, user=user).delete()
         if deleted:
             Post.objects.filter(pk=post.pk).update(like_count=F("like_count") - 1)
+            _on_commit_touch(user.pk)
     return bool(deleted)
 
 

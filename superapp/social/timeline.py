@@ -21,15 +21,19 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
 import logging
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Q, QuerySet
+from rest_framework.utils.encoders import JSONEncoder
 
 from superapp.accounts.models import User
 from superapp.exceptions import ValidationFailed
 from superapp.social import conf
+from superapp.social.cards import post_cards
 from superapp.social.models import Follow, Post, SocialStats, Visibility
 from superapp.social.selectors import followee_ids_sq, friend_ids_sq, post_visible_q, posts_visible_to
 
@@ -44,6 +48,8 @@ for i, key in ipairs(KEYS) do
   if redis.call('EXISTS', key) == 1 then
     redis.call('ZADD', key, ARGV[1], ARGV[1])
     redis.call('ZREMRANGEBYRANK', key, 1, -(tonumber(ARGV[2]) + 1))
+    redis.call('INCR', key .. ':v')
+    redis.call('EXPIRE', key .. ':v', ARGV[3])
     pushed = pushed + 1
   end
 end
@@ -127,7 +133,7 @@ def timeline_push(*, user_ids: list[int], post_id: int) -> int:
     pipe = client.pipeline(transaction=False)
     for start in range(0, len(user_ids), batch):
         keys = [timeline_key(uid) for uid in user_ids[start:start + batch]]
-        script(keys=keys, args=[post_id, conf.timeline_cap()], client=pipe)
+        script(keys=keys, args=[post_id, conf.timeline_cap(), conf.timeline_ttl_s()], client=pipe)
     return sum(int(n) for n in pipe.execute())
 
 
@@ -152,7 +158,7 @@ def timeline_backfill(*, user_id: int, author_id: int, limit: int = 100) -> int:
     script = client.register_script(_PUSH_LUA)
     pipe = client.pipeline(transaction=False)
     for post_id in ids:
-        script(keys=[timeline_key(user_id)], args=[post_id, conf.timeline_cap()], client=pipe)
+        script(keys=[timeline_key(user_id)], args=[post_id, conf.timeline_cap(), conf.timeline_ttl_s()], client=pipe)
     return sum(int(n) for n in pipe.execute())
 
 
@@ -168,7 +174,7 @@ def timeline_rebuild(*, user_id: int) -> int:
     pipe.expire(key, ttl)
     pipe.execute()
     # From here on, fan-outs land in `key`; this read covers everything committed before it.
-    ids = list(_db_timeline(user_id=user_id).values_list("id", flat=True)[: conf.timeline_cap()])
+    ids = _candidate_ids(viewer_id=user_id, before=None, limit=conf.timeline_cap())
     pipe = client.pipeline(transaction=True)
     if ids:
         pipe.zadd(key, {str(i): i for i in ids})
@@ -178,6 +184,38 @@ def timeline_rebuild(*, user_id: int) -> int:
     pipe.delete(_rebuild_lock_key(user_id))
     pipe.execute()
     return len(ids)
+
+
+EPOCH_KEY = "social:tl:epoch"
+PAGE_TTL_S = 15  # also bounds how late a big account's new post (merged at read, never pushed) appears
+
+
+def _version_key(user_id: int) -> str:
+    return f"social:tl:{user_id}:v"
+
+
+def _page_key(user_id: int, limit: int) -> str:
+    return f"social:tl:{user_id}:page:{limit}"
+
+
+def timeline_touch(*, user_ids: list[int]) -> None:
+    """The first pages rendered for these users may be wrong now (they followed, unfollowed, blocked,
+    befriended, liked...): bump their versions so the next read renders afresh."""
+    client = redis_client()
+    if client is None or not user_ids:
+        return
+    pipe = client.pipeline(transaction=False)
+    for user_id in user_ids:
+        pipe.incr(_version_key(user_id))
+        pipe.expire(_version_key(user_id), conf.timeline_ttl_s())
+    pipe.execute()
+
+
+def timeline_epoch_bump() -> None:
+    """A post was deleted, hidden or narrowed: every rendered page may show it, so all go stale."""
+    client = redis_client()
+    if client is not None:
+        client.incr(EPOCH_KEY)
 
 
 def timeline_drop(*, user_id: int) -> None:
@@ -192,26 +230,80 @@ def _in_timeline_q(user_id: int) -> Q:
     return Q(author_id=user_id) | Q(author_id__in=followee_ids_sq(user_id))
 
 
-def _db_timeline(*, user_id: int) -> QuerySet[Post]:
-    return Post.objects.filter(post_visible_q(user_id)).filter(_in_timeline_q(user_id)).order_by("-id")
-
-
 def _big_followee_ids_sq(user_id: int) -> QuerySet:
     return Follow.objects.filter(
         follower_id=user_id, followee__social_stats__followers_count__gt=conf.fanout_max_followers()
     ).values("followee_id")
 
 
+# Candidate ids on PostgreSQL: newest posts per followed author through the (author, -id) index, one
+# LATERAL probe per author, instead of walking all posts newest-first and filtering out the ~99% by
+# people the viewer does not follow. Visibility is applied here too, so the top-N per author are the
+# right ones; the hydration query re-checks everything (blocks included).
+_CANDIDATES_SQL = """
+SELECT c.id FROM (
+    SELECT f.followee_id AS author_id,
+           EXISTS (SELECT 1 FROM social_friendship fr
+                   WHERE fr.user_id = %(viewer)s AND fr.friend_id = f.followee_id) AS is_friend
+    FROM social_follow f {big_join}
+    WHERE f.follower_id = %(viewer)s {big_where}
+    {self_row}
+) a
+CROSS JOIN LATERAL (
+    SELECT p.id FROM social_post p
+    WHERE p.author_id = a.author_id AND p.id < %(before)s AND p.id >= %(floor)s AND NOT p.is_hidden
+      AND (p.author_id = %(viewer)s OR p.visibility = 'public' OR (p.visibility = 'friends' AND a.is_friend))
+    ORDER BY p.id DESC LIMIT %(limit)s
+) c
+ORDER BY c.id DESC LIMIT %(limit)s
+"""
+
+
+def _candidate_ids(*, viewer_id: int, before: int | None, floor: int = 0, limit: int, big_only: bool = False
+                   ) -> list[int]:
+    """Ids of the newest timeline items of `viewer_id` (or only of the big accounts they follow)."""
+    if connection.vendor != "postgresql":
+        authors = Q(author_id__in=_big_followee_ids_sq(viewer_id)) if big_only else _in_timeline_q(viewer_id)
+        posts = Post.objects.filter(post_visible_q(viewer_id)).filter(authors).filter(id__gte=floor)
+        if before is not None:
+            posts = posts.filter(id__lt=before)
+        return list(posts.order_by("-id").values_list("id", flat=True)[:limit])
+    sql = _CANDIDATES_SQL.format(
+        big_join="JOIN social_socialstats s ON s.user_id = f.followee_id" if big_only else "",
+        big_where="AND s.followers_count > %(threshold)s" if big_only else "",
+        self_row="" if big_only else "UNION ALL SELECT %(viewer)s, TRUE",
+    )
+    params = {"viewer": viewer_id, "before": before or 2**62, "floor": floor, "limit": limit,
+              "threshold": conf.fanout_max_followers()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _hydrate(*, viewer: User, ids: list[int], limit: int) -> list[dict]:
+    """The page's cards, newest first, re-checking visibility, blocks and follows. One query."""
+    if not ids:
+        return []
+    posts = posts_visible_to(viewer).filter(_in_timeline_q(viewer.pk)).filter(id__in=ids).order_by("-id")
+    return post_cards(posts[:limit])
+
+
 @dataclass
 class FeedPage:
-    items: list[Post]
+    items: list[dict]  # post cards (`cards.post_cards`), the shape of `serializers.PostSerializer`
     next_cursor: int | None
     source: str  # "cache" or "database": for tests, logs and the benchmark
 
 
 def feed_for_user(*, viewer: User, before: int | None = None, limit: int = 20) -> FeedPage:
-    """One page of `viewer`'s timeline, newest first, items with id < `before`. One SQL query."""
+    """One page of `viewer`'s timeline, newest first, items with id < `before`. Two SQL queries:
+    candidate ids (beyond the cached ones), then the cards."""
     client = redis_client()
+    if client is not None and before is None:
+        try:
+            return _first_page(client=client, viewer=viewer, limit=limit)
+        except Exception:
+            logger.warning("timeline page cache unavailable for user %s", viewer.pk, exc_info=True)
     if client is not None:
         try:
             page = _feed_from_cache(client=client, viewer=viewer, before=before, limit=limit)
@@ -223,12 +315,34 @@ def feed_for_user(*, viewer: User, before: int | None = None, limit: int = 20) -
     return _feed_from_database(viewer=viewer, before=before, limit=limit)
 
 
+def _first_page(*, client, viewer: User, limit: int) -> FeedPage:
+    """The first page, rendered once and reused while nothing that could change it happened: it is
+    stored with the user's timeline version and the global epoch read BEFORE rendering, so a push or
+    a delete during the render leaves it stale rather than wrong."""
+    pipe = client.pipeline(transaction=False)
+    pipe.get(_page_key(viewer.pk, limit))
+    pipe.get(_version_key(viewer.pk))
+    pipe.get(EPOCH_KEY)
+    raw, version, epoch = pipe.execute()
+    stamp = f"{int(version or 0)}:{int(epoch or 0)}"
+    if raw is not None:
+        cached = json.loads(raw)
+        if cached["stamp"] == stamp:
+            return FeedPage(items=cached["items"], next_cursor=cached["next"], source="page-cache")
+    page = _feed_from_cache(client=client, viewer=viewer, before=None, limit=limit)
+    if page is None:
+        return _feed_from_database(viewer=viewer, before=None, limit=limit)  # cold: do not store
+    client.set(_page_key(viewer.pk, limit),
+               json.dumps({"stamp": stamp, "items": page.items, "next": page.next_cursor}, cls=JSONEncoder),
+               ex=PAGE_TTL_S)
+    return page
+
+
 def _feed_from_database(*, viewer: User, before: int | None, limit: int) -> FeedPage:
-    posts = posts_visible_to(viewer).filter(_in_timeline_q(viewer.pk))
-    if before is not None:
-        posts = posts.filter(id__lt=before)
-    items = list(posts.order_by("-id")[:limit])
-    return FeedPage(items=items, next_cursor=items[-1].pk if len(items) == limit else None, source="database")
+    ids = _candidate_ids(viewer_id=viewer.pk, before=before, limit=limit)
+    items = _hydrate(viewer=viewer, ids=ids, limit=limit)
+    next_cursor = ids[-1] if len(ids) == limit else None
+    return FeedPage(items=items, next_cursor=next_cursor, source="database")
 
 
 def _feed_from_cache(*, client, viewer: User, before: int | None, limit: int) -> FeedPage | None:
@@ -254,13 +368,12 @@ def _feed_from_cache(*, client, viewer: User, before: int | None, limit: int) ->
         floor = ids[-1]  # below the lowest id read, the cache says nothing yet
     else:
         return None  # older than the cached window: the database answers this page
-    merged = Q(id__in=ids) | (Q(author_id__in=_big_followee_ids_sq(viewer.pk)) & Q(id__gte=floor))
-    posts = posts_visible_to(viewer).filter(_in_timeline_q(viewer.pk)).filter(merged)
-    if before is not None:
-        posts = posts.filter(id__lt=before)
-    items = list(posts.order_by("-id")[:limit])
+    # Big accounts are not fanned out: merge their posts of the same id range.
+    big = _candidate_ids(viewer_id=viewer.pk, before=before, floor=floor, limit=want, big_only=True)
+    candidates = sorted(set(ids) | set(big), reverse=True)
+    items = _hydrate(viewer=viewer, ids=candidates, limit=limit)
     if len(items) == limit:
-        next_cursor = items[-1].pk
+        next_cursor = items[-1]["id"]
     elif not exhausted:
         next_cursor = floor  # every id >= floor was considered; continue below it
     elif not complete:

@@ -56,15 +56,29 @@ def test_database_timeline_is_complete_and_ordered(user, django_capture_on_commi
     assert ids == expected
 
 
-def test_timeline_page_is_one_query(user, django_assert_num_queries, monkeypatch):
+def test_timeline_page_is_two_queries(user, django_assert_num_queries, monkeypatch):
     monkeypatch.setattr(timeline, "redis_client", lambda: None)
     build_world(user)
     client = client_for(user)
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # candidate ids, cards
         page = client.get("/api/v1/feed?limit=5").json()
     assert len(page["results"]) == 5
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):
         client.get(page["next"])
+
+
+def test_timeline_cards_match_the_post_serializer(user, merchant):
+    from superapp.social import services
+    from superapp.social.serializers import PostSerializer
+
+    services.review_create(author=user, merchant_id=merchant.pk, rating=4, text="good")
+    services.checkin_create(user=user, merchant_id=merchant.pk)
+    post_by(user, "plain", photos=["https://img.example/a.jpg"])
+    services.like_create(user=user, post_id=post_by(user, "liked").pk)
+    cards = client_for(user).get("/api/v1/feed").json()["results"]
+    serialized = [client_for(user).get(f"/api/v1/posts/{card['id']}").json() for card in cards]
+    assert len(cards) == 4 and cards == serialized
+    assert PostSerializer.Meta.fields == list(cards[0])
 
 
 @pytest.mark.redis
@@ -97,12 +111,12 @@ def test_cold_cache_rebuilds_from_the_database(user, django_capture_on_commit_ca
 
 
 @pytest.mark.redis
-def test_warm_cache_page_is_one_query(user, django_assert_num_queries, django_capture_on_commit_callbacks):
+def test_warm_cache_page_is_two_queries(user, django_assert_num_queries, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         build_world(user)
     client = client_for(user)
     client.get("/api/v1/feed")  # warms
-    with django_assert_num_queries(1):
+    with django_assert_num_queries(2):  # big accounts' ids, cards
         response = client.get("/api/v1/feed?limit=5")
     assert response["X-Timeline-Source"] == "cache" and len(response.json()["results"]) == 5
 
@@ -151,5 +165,37 @@ def test_following_backfills_and_deleted_items_disappear(user, django_capture_on
         services.follow_create(follower=user, followee_id=author.pk)
     assert str(older.pk).encode() in set(timeline.redis_client().zrange(timeline.timeline_key(user.pk), 0, -1))
     assert read_all(client)[0] == [older.pk]
-    services.post_delete(user=author, post_id=older.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_delete(user=author, post_id=older.pk)
     assert read_all(client)[0] == []
+
+
+@pytest.mark.redis
+def test_first_page_is_rendered_once_and_never_served_stale(user, django_assert_num_queries,
+                                                            django_capture_on_commit_callbacks):
+    followee = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.follow_create(follower=user, followee_id=followee.pk)
+    client = client_for(user)
+    client.get("/api/v1/feed")  # cold: warms the timeline
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second = post_by(followee, "one"), post_by(followee, "two")
+    assert client.get("/api/v1/feed")["X-Timeline-Source"] == "cache"
+    with django_assert_num_queries(0):
+        again = client.get("/api/v1/feed")
+    assert again["X-Timeline-Source"] == "page-cache"
+    assert [p["id"] for p in again.json()["results"]] == [second.pk, first.pk]
+    # My like changes my page; a new post, a delete and a hide change it for everyone.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.like_create(user=user, post_id=first.pk)
+    assert client.get("/api/v1/feed").json()["results"][1]["liked_by_me"] is True
+    with django_capture_on_commit_callbacks(execute=True):
+        third = post_by(followee, "three")
+    assert [p["id"] for p in client.get("/api/v1/feed").json()["results"]] == [third.pk, second.pk, first.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.post_delete(user=followee, post_id=second.pk)
+        services.post_set_hidden(post_id=third.pk, hidden=True)
+    assert [p["id"] for p in client.get("/api/v1/feed").json()["results"]] == [first.pk]
+    with django_capture_on_commit_callbacks(execute=True):
+        services.follow_delete(follower=user, followee_id=followee.pk)
+    assert client.get("/api/v1/feed").json()["results"] == []

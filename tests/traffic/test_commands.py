@@ -82,3 +82,13 @@ def test_simulate_signals_needs_data():
     network()
     with pytest.raises(CommandError, match="no observations"):
         call_command("simulate_signals", "--city", "hangzhou", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_simulating_an_overlapping_window_keeps_stored_rows():
+    network()
+    call_command("simulate_traffic", "--city", "hangzhou", "--days", "0.5", "--seed", "1", stdout=StringIO())
+    first = dict(Observation.objects.values_list("pk", "mean_speed_kmh"))
+    call_command("simulate_traffic", "--city", "hangzhou", "--days", "0.5", "--seed", "2", stdout=StringIO())
+    after = dict(Observation.objects.values_list("pk", "mean_speed_kmh"))
+    assert {pk: after[pk] for pk in first} == first  # the first report of an interval stays

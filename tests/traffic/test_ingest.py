@@ -188,3 +188,18 @@ def test_concurrent_replays_store_each_interval_once(concurrently):
     assert Observation.objects.filter(sensor=cam).count() == 50
     assert sum(r["stored"] for r in results) == 50
     assert all(r["stored"] + r["duplicates"] == 50 and r["rejected"] == 0 for r in results)
+
+
+def test_ids_beyond_bigint_are_unknown_not_errors(world, auth_client):
+    client = device_client(world["gateway_key"])
+    huge = 2**70
+    response = post(client, [row(huge, aligned())])
+    # orjson reads integers beyond 64 bits as floats: such a row is invalid rather than unknown.
+    assert response.status_code == 200 and response.json()["errors"][0]["code"] == "invalid_row"
+    response = post(client, [row(2**63, aligned())])
+    assert response.status_code == 200 and response.json()["errors"][0]["code"] in {"unknown_sensor", "invalid_row"}
+    sightings = client.post("/api/v1/traffic/sightings", {"sightings": [
+        {"sensor_id": 2**63, "plate": "AB123", "seen_at": aligned().isoformat()}]}, format="json")
+    assert sightings.json()["errors"][0]["code"] in {"unknown_sensor", "invalid_row"}
+    assert_error_shape(client.get(f"/api/v1/traffic/intersections/{huge}/plan"), 404)
+    assert_error_shape(auth_client.get("/api/v1/traffic/travel-times", {"from_sensor": huge, "to_sensor": 1}), 400)

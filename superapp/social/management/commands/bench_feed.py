@@ -50,9 +50,10 @@ class Command(BaseCommand):
         parser.add_argument("--connections", type=int, default=16)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument("--keep", action="store_true", help="Keep the generated graph afterwards.")
+        parser.add_argument("--generate-only", action="store_true", help="Generate the graph, keep it, stop.")
 
     def handle(self, *args, users: int, follows: int, posts: int, readers: int, duration: int, connections: int,
-               seed: int, keep: bool, **options):
+               seed: int, keep: bool, generate_only: bool, **options):
         if not settings.USING_POSTGRES or not settings.REDIS_URL:
             raise CommandError("bench_feed needs PostgreSQL and Redis: set DATABASE_URL and REDIS_URL")
         rng = np.random.default_rng(seed)
@@ -64,6 +65,9 @@ class Command(BaseCommand):
             self.stderr.write(f"generated {graph['users']} users, {graph['follows']} follows, "
                               f"{graph['friendships']} friendships, {graph['posts']} posts in {generate_s:.1f}s; "
                               f"top followers {graph['top_followers']}")
+            if generate_only:
+                keep = True
+                return
             result = self._measure(rng=rng, user_ids=graph["user_ids"], readers=readers, duration=duration,
                                    connections=connections)
             result.update({"generate_s": round(generate_s, 2), "users": graph["users"], "follows": graph["follows"],

@@ -1,0 +1,119 @@
+"""Load the active model once per process and notice a newly activated version without a restart.
+
+Serving code calls `active_model()` per request: it costs one cache GET (the active version id, set by
+`model_version_activate`) and loads the artifact from disk only when that id changes. The artifact's
+checksum is verified against the `ModelVersion` row before use.
+
+    loaded = active_model()
+    if loaded is None: ...fallback...
+    rows = loaded.user_rows([user.pk])            # -1 for users the model has never seen
+    ids, scores = loaded.model.recommend(rows, loaded.user_items(rows), k=10)
+    merchant_ids = loaded.item_ids[ids]           # ids == -1 are empty slots
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from django.core.cache import cache
+
+from recommender.ml.artifacts import load_artifact
+from recommender.ml.models import Recommender
+from recommender.models import ModelVersion
+from recommender.selectors import active_model_version
+from recommender.services import ACTIVE_VERSION_CACHE_KEY
+from recommender.training import matrix_path
+
+logger = logging.getLogger(__name__)
+NO_ACTIVE = 0  # cached when no version is active, so the miss is cached too
+
+
+@dataclass
+class LoadedModel:
+    version_id: int
+    algorithm: str
+    model: Recommender = field(repr=False)
+    user_ids: np.ndarray = field(repr=False)  # row -> User.pk
+    item_ids: np.ndarray = field(repr=False)  # column -> Merchant.pk
+    user_index: dict[Any, int] = field(repr=False)
+    item_index: dict[Any, int] = field(repr=False)
+    # users x items confidence the model was trained with: each user's known items
+    matrix: sp.csr_matrix = field(repr=False)
+    meta: dict[str, Any] = field(repr=False)
+
+    def user_rows(self, user_pks) -> np.ndarray:
+        return np.array([self.user_index.get(int(pk), -1) for pk in user_pks], dtype=np.int64)
+
+    def item_rows(self, merchant_pks) -> np.ndarray:
+        return np.array([self.item_index.get(int(pk), -1) for pk in merchant_pks], dtype=np.int64)
+
+    def user_items(self, rows: np.ndarray) -> sp.csr_matrix:
+        """Known items of these user rows (an empty row for -1)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        block = self.matrix[np.maximum(rows, 0)].tolil()
+        for position in np.flatnonzero(rows < 0):
+            block.rows[position], block.data[position] = [], []
+        return block.tocsr()
+
+
+def load_version(version: ModelVersion) -> LoadedModel:
+    """Load and verify one version's artifact (raises `ChecksumMismatchError` if the file changed)."""
+    artifact = load_artifact(version.artifact_path, expected_checksum=version.artifact_checksum or None,
+                             num_threads=1)
+    extra = matrix_path(version.artifact_path)
+    matrix = (sp.load_npz(extra).tocsr() if Path(extra).exists()
+              else sp.csr_matrix((len(artifact.user_ids), len(artifact.item_ids)), dtype=np.float32))
+    return LoadedModel(
+        version_id=version.pk, algorithm=version.algorithm, model=artifact.model, user_ids=artifact.user_ids,
+        item_ids=artifact.item_ids, user_index=artifact.user_index, item_index=artifact.item_index,
+        matrix=matrix, meta=artifact.meta,
+    )
+
+
+_lock = threading.Lock()
+_loaded: LoadedModel | None = None
+
+
+def active_version_id() -> int | None:
+    cached = cache.get(ACTIVE_VERSION_CACHE_KEY)
+    if cached is None:
+        version = active_model_version()
+        cached = version.pk if version else NO_ACTIVE
+        cache.set(ACTIVE_VERSION_CACHE_KEY, cached, timeout=60)
+    return cached or None
+
+
+def active_model() -> LoadedModel | None:
+    """The active version, loaded once per process; None when no version is active (use a fallback)."""
+    global _loaded
+    version_id = active_version_id()
+    if version_id is None:
+        return None
+    current = _loaded
+    if current is not None and current.version_id == version_id:
+        return current
+    with _lock:
+        if _loaded is not None and _loaded.version_id == version_id:
+            return _loaded
+        version = ModelVersion.objects.filter(pk=version_id).first()
+        if version is None:
+            cache.delete(ACTIVE_VERSION_CACHE_KEY)
+            return None
+        try:
+            _loaded = load_version(version)
+        except (OSError, ValueError):
+            logger.exception("recommender: cannot load model version %s", version_id)
+            return current  # keep serving the previous one rather than nothing
+        return _loaded
+
+
+def reset() -> None:
+    """Forget the loaded model (tests)."""
+    global _loaded
+    _loaded = None

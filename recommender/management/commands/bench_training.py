@@ -1,0 +1,247 @@
+"""Benchmark: end-to-end retrain (extract → artifact) against a bare implicit ALS fit on the same matrix.
+
+A synthetic power-law data set (default 10M interactions, 200k users x 50k merchants) is stored in the
+database once (`COPY ... FORMAT BINARY` on PostgreSQL) and reused by later runs. Then, each in a fresh
+process so that its peak memory is its own:
+
+* retrain: `recommender.services.model_train` with the ML core's default ALS parameters (the same
+  service Celery runs), every stage timed;
+* bare: `implicit.cpu.als.AlternatingLeastSquares(...).fit()` with the same factors, iterations and
+  regularisation on the confidence matrix that run saved with its artifact (all interactions; the
+  retrain fitted on that minus the evaluation holdout, so the bare fit does slightly more work).
+
+The last line is one JSON object: end_to_end_s, bare_fit_s, ratio, stages, peak_rss_mb.
+Use --scale 0.1 while developing; run the full size under the shared lock:
+`flock /tmp/superapp-bench.lock .venv/bin/python manage.py bench_training`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import struct
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+from django.conf import settings
+from django.contrib.auth.hashers import make_password
+from django.core.management import BaseCommand, CommandError
+from django.db import DatabaseError, connection, transaction
+from tqdm import tqdm
+
+from recommender import conf
+from recommender.ml.models import DEFAULT_PARAMS
+from recommender.models import Interaction, ModelVersion, TrainingConfig
+from services.models import Merchant, Vertical
+from superapp.accounts.models import User
+from superapp.bench import database_vendor, print_result
+
+PREFIX = "bench:"
+BENCH_CONFIG = "bench-als"
+PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC).timestamp()
+# kind, share: mostly browsing, some money and bookings, like a live app.
+KIND_MIX = [("view", 0.45), ("click", 0.15), ("checkin", 0.15), ("payment", 0.12), ("save", 0.06),
+            ("booking", 0.04), ("review", 0.02), ("refund", 0.01)]
+
+REVIEW = [name for name, _ in KIND_MIX].index("review")
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork+exec, so
+    a child would report the parent's peak (the data generator's) instead of its own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class Command(BaseCommand):
+    help = "End-to-end recommender retrain vs a bare implicit ALS fit on a synthetic power-law data set."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", type=float, default=1.0,
+                            help="Fraction of 10M interactions / 200k users / 50k merchants (e.g. 0.1).")
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--regenerate", action="store_true", help="Delete and regenerate the data set.")
+        parser.add_argument("--phase", choices=["all", "retrain", "bare"], default="all",
+                            help=argparse_suppress())
+        parser.add_argument("--model-version", dest="model_version", type=int, help=argparse_suppress())
+
+    def handle(self, *args, scale=1.0, seed=7, regenerate=False, phase="all", model_version=None, **options):
+        if phase == "retrain":
+            return self._retrain()
+        if phase == "bare":
+            return self._bare(model_version)
+        n_interactions, n_users, n_items = int(10_000_000 * scale), int(200_000 * scale), int(50_000 * scale)
+        self.stderr.write(f"bench_training on {database_vendor()}: {n_interactions:,} interactions, "
+                          f"{n_users:,} users x {n_items:,} merchants")
+        started = time.perf_counter()
+        generated = self._ensure_data(n_interactions, n_users, n_items, seed=seed, regenerate=regenerate)
+        generate_s = round(time.perf_counter() - started, 1)
+        self.stderr.write(f"data set {'generated' if generated else 'reused'} in {generate_s}s; retraining ...")
+        retrain = self._child("retrain")
+        self.stderr.write(f"retrain: {retrain['end_to_end_s']}s {retrain['stages']}; bare implicit fit ...")
+        bare = self._child("bare", "--model-version", str(retrain["version"]))
+        ratio = retrain["end_to_end_s"] / bare["bare_fit_s"] if bare["bare_fit_s"] else None
+        print_result(self.stdout, {
+            "end_to_end_s": retrain["end_to_end_s"], "bare_fit_s": bare["bare_fit_s"],
+            "ratio": round(ratio, 3) if ratio else None, "stages": retrain["stages"],
+            "peak_rss_mb": retrain["peak_rss_mb"], "bare_peak_rss_mb": bare["peak_rss_mb"],
+            "interactions": retrain["n_interactions"], "users": retrain["n_users"], "items": retrain["n_items"],
+            "nnz": retrain["nnz"], "factors": retrain["factors"], "iterations": retrain["iterations"],
+            "threads": retrain["threads"], "database": database_vendor(), "scale": scale,
+            "data_generated_s": generate_s if generated else None, "ndcg": retrain["ndcg"],
+            "popularity_ndcg": retrain["popularity_ndcg"],
+        })
+
+    # --------------------------------------------------------------------------------- phases
+
+    def _child(self, phase: str, *extra: str) -> dict:
+        command = [sys.executable, "manage.py", "bench_training", "--phase", phase, *extra]
+        completed = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False)
+        if completed.returncode != 0:
+            raise CommandError(f"{phase} failed:\n{completed.stderr[-3000:]}")
+        return json.loads(completed.stdout.strip().splitlines()[-1])
+
+    def _retrain(self) -> None:
+        from recommender.services import model_train
+
+        params = dict(DEFAULT_PARAMS["als"])
+        config, _ = TrainingConfig.objects.update_or_create(name=BENCH_CONFIG, defaults={
+            "algorithm": "als", "params": params, "notes": "bench_training: the ML core's default ALS parameters"})
+        started = time.perf_counter()
+        version = model_train(config=config, triggered_by="bench", activate=False)
+        total = round(time.perf_counter() - started, 3)
+        print_result(self.stdout, {
+            "version": version.pk, "end_to_end_s": total, "stages": version.stage_timings,
+            "peak_rss_mb": _peak_rss_mb(), "n_interactions": version.n_interactions, "n_users": version.n_users,
+            "n_items": version.n_items, "nnz": version.nnz, "factors": params["factors"],
+            "iterations": params["iterations"], "threads": conf.train_threads() or os.cpu_count(),
+            "ndcg": version.metrics.get("ndcg"), "popularity_ndcg": version.baseline_metrics.get("ndcg"),
+        })
+
+    def _bare(self, version_id: int) -> None:
+        import scipy.sparse as sp
+        from implicit.cpu.als import AlternatingLeastSquares
+        from threadpoolctl import threadpool_limits
+
+        from recommender.training import matrix_path
+
+        version = ModelVersion.objects.get(pk=version_id)
+        matrix = sp.load_npz(matrix_path(version.artifact_path)).tocsr().astype(np.float32)
+        params = version.params
+        model = AlternatingLeastSquares(factors=int(params["factors"]), regularization=float(params["regularization"]),
+                                        alpha=float(params["alpha"]), iterations=int(params["iterations"]),
+                                        random_state=params["random_state"], num_threads=conf.train_threads())
+        with threadpool_limits(1, "blas"):  # as implicit's docs recommend, and as the service does
+            started = time.perf_counter()
+            model.fit(matrix, show_progress=False)
+            elapsed = time.perf_counter() - started
+        print_result(self.stdout, {"bare_fit_s": round(elapsed, 3), "peak_rss_mb": _peak_rss_mb(),
+                                   "nnz": int(matrix.nnz)})
+
+    # ----------------------------------------------------------------------------------- data
+
+    def _ensure_data(self, n_interactions: int, n_users: int, n_items: int, *, seed: int, regenerate: bool) -> bool:
+        users = User.objects.filter(external_id__startswith=PREFIX)
+        items = Merchant.objects.filter(external_id__startswith=PREFIX)
+        have = Interaction.objects.filter(user__external_id__startswith=PREFIX).count() if users.exists() else 0
+        if not regenerate and users.count() == n_users and items.count() == n_items and have == n_interactions:
+            return False
+        self.stderr.write("removing the previous bench data set ..." if users.exists() else "generating ...")
+        Interaction.objects.filter(user__in=users).delete() if have else None
+        users.delete()
+        items.delete()
+        user_pks = self._create_users(n_users)
+        item_pks = self._create_items(n_items)
+        rng = np.random.default_rng(seed)
+        # Power laws on both sides: a few users and merchants carry most of the interactions.
+        user_weights = rng.pareto(1.5, n_users) + 1.0
+        item_weights = 1.0 / np.arange(1, n_items + 1) ** 0.9
+        rng.shuffle(item_weights)
+        now = time.time()
+        chunk = 1_000_000
+        with tqdm(total=n_interactions, unit="rows", unit_scale=True, file=sys.stderr, desc="interactions") as bar:
+            for start in range(0, n_interactions, chunk):
+                size = min(chunk, n_interactions - start)
+                u = user_pks[rng.choice(n_users, size=size, p=user_weights / user_weights.sum())]
+                m = item_pks[rng.choice(n_items, size=size, p=item_weights / item_weights.sum())]
+                kinds = rng.choice(len(KIND_MIX), size=size, p=[share for _, share in KIND_MIX])
+                ts = now - rng.uniform(0, 180 * 86400, size)
+                values = np.where(kinds == REVIEW, rng.integers(1, 6, size), 1).astype(np.float64)  # ratings
+                self._insert(u, m, kinds, values, ts)
+                bar.update(size)
+        return True
+
+    def _create_users(self, n: int) -> np.ndarray:
+        password = make_password(None)
+        for start in tqdm(range(0, n, 10_000), desc="users", file=sys.stderr):
+            User.objects.bulk_create([
+                User(username=f"bench-{i}", external_id=f"{PREFIX}{i}", is_imported=True, password=password)
+                for i in range(start, min(start + 10_000, n))], batch_size=10_000)
+        return np.array(list(User.objects.filter(external_id__startswith=PREFIX).order_by("pk")
+                             .values_list("pk", flat=True)), dtype=np.int64)
+
+    def _create_items(self, n: int) -> np.ndarray:
+        for start in tqdm(range(0, n, 10_000), desc="merchants", file=sys.stderr):
+            Merchant.objects.bulk_create([
+                Merchant(name=f"Bench merchant {i}", vertical=Vertical.RESTAURANT, external_id=f"{PREFIX}{i}",
+                         is_placeholder=True) for i in range(start, min(start + 10_000, n))], batch_size=10_000)
+        return np.array(list(Merchant.objects.filter(external_id__startswith=PREFIX).order_by("pk")
+                             .values_list("pk", flat=True)), dtype=np.int64)
+
+    def _insert(self, users, merchants, kinds, values, timestamps) -> None:
+        if connection.vendor != "postgresql":
+            rows = [Interaction(user_id=int(u), merchant_id=int(m), kind=KIND_MIX[k][0], value=float(v),
+                                occurred_at=datetime.fromtimestamp(t, tz=UTC))
+                    for u, m, k, v, t in zip(users, merchants, kinds, values, timestamps, strict=True)]
+            Interaction.objects.bulk_create(rows, batch_size=5000)
+            return
+        table = Interaction._meta.db_table
+        with transaction.atomic(), connection.cursor() as cursor:
+            # Generated rows reference the users and merchants just created: skip the per-row FK triggers
+            # (superuser only; without the privilege the checks simply run).
+            try:
+                with transaction.atomic():
+                    cursor.execute("SET LOCAL session_replication_role = replica")
+            except DatabaseError:
+                pass
+            self._copy(cursor, table, users, merchants, kinds, values, timestamps)
+
+    def _copy(self, cursor, table, users, merchants, kinds, values, timestamps) -> None:
+        with cursor.cursor.copy(
+                f"COPY {table} (user_id, merchant_id, kind, value, occurred_at, source) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.write(b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0))
+            # One kind per block, so every row of the block has the same width: one numpy record per row.
+            for code, (name, _) in enumerate(KIND_MIX):
+                select = kinds == code
+                n = int(select.sum())
+                if not n:
+                    continue
+                kind_bytes = name.encode()
+                row = np.dtype([("n", ">i2"), ("l1", ">i4"), ("user", ">i8"), ("l2", ">i4"), ("merchant", ">i8"),
+                                ("l3", ">i4"), ("kind", f"S{len(kind_bytes)}"), ("l4", ">i4"), ("value", ">f8"),
+                                ("l5", ">i4"), ("ts", ">i8"), ("l6", ">i4")])
+                block = np.zeros(n, dtype=row)
+                block["n"], block["l1"], block["l2"], block["l3"] = 6, 8, 8, len(kind_bytes)
+                block["l4"], block["l5"], block["l6"] = 8, 8, 0  # source: empty string
+                block["user"], block["merchant"], block["kind"] = users[select], merchants[select], kind_bytes
+                block["value"] = values[select]
+                block["ts"] = ((timestamps[select] - PG_EPOCH) * 1_000_000).astype(np.int64)  # µs since 2000
+                copy.write(block.tobytes())
+            copy.write(struct.pack(">h", -1))
+
+
+def argparse_suppress():
+    import argparse
+
+    return argparse.SUPPRESS

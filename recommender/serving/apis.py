@@ -1,0 +1,120 @@
+"""Thin views over `recommender.serving.services`."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recommender.serving import conf, services
+from recommender.serving import serializers as s
+from recommender.serving.exceptions import (
+    DestinationConflict,
+    LimitTooLarge,
+    LocationIncomplete,
+    NoDestination,
+    TripNotFound,
+)
+from services.exceptions import RadiusTooLarge, UnknownVertical
+from services.selectors import active_trip, city_resolve, merchant_get, trips_for_user, validate_point
+
+DEFAULT_RADIUS_M = 5000.0
+
+
+def _query(serializer_class, request) -> dict:
+    # A plain dict, so a missing boolean stays at its default instead of HTML-form False.
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _check_limit(value: int, maximum: int, name: str = "limit") -> int:
+    if value > maximum:
+        raise LimitTooLarge(f"`{name}` is at most {maximum}.", details={name: value, "max": maximum})
+    return value
+
+
+def _request_from(params: dict) -> services.RecommendationRequest:
+    vertical = params.get("vertical")
+    if vertical and vertical not in conf.RECOMMENDABLE_VERTICALS:
+        raise UnknownVertical(f"Unknown vertical {vertical!r}.",
+                              details={"vertical": vertical, "allowed": list(conf.RECOMMENDABLE_VERTICALS)})
+    city = city_resolve(params["city"]) if params.get("city") else None
+    lat, lon, radius = params.get("lat"), params.get("lon"), params.get("radius_m")
+    if (lat is None) != (lon is None) or (radius is not None and lat is None):
+        raise LocationIncomplete(details={k: params.get(k) for k in ("lat", "lon", "radius_m")})
+    if lat is not None:
+        radius = DEFAULT_RADIUS_M if radius is None else radius
+        if radius > conf.MAX_RADIUS_M:
+            raise RadiusTooLarge(f"The radius is at most {int(conf.MAX_RADIUS_M)} m.",
+                                 details={"radius_m": radius, "max_radius_m": conf.MAX_RADIUS_M})
+        validate_point(lat=lat, lon=lon, radius_m=radius)
+    return services.RecommendationRequest(
+        verticals=(vertical,) if vertical else conf.RECOMMENDABLE_VERTICALS, city=city, lat=lat, lon=lon,
+        radius_m=radius if lat is not None else None, open_now=params["open_now"],
+        accepts_wallet=params["accepts_wallet"], exclude_seen=params["exclude_seen"],
+        limit=_check_limit(params["limit"], conf.MAX_LIMIT))
+
+
+class RecommendationsApi(APIView):
+    @extend_schema(
+        parameters=[s.RecommendationParamsSerializer], responses={200: s.RecommendationPageSerializer},
+        tags=["recommendations"], summary="Personalised merchants for me, filtered and explained",
+        description=(
+            "Ranks only the merchants the filters allow (vertical, city, radius around lat/lon, open now in "
+            "the merchant's time zone, accepts the wallet, not already seen), so a narrow filter still gets a "
+            "full page. Each result says why (`reasons`: because you liked X, N friends were here, popular "
+            "with travellers from your city, coupon available...). `source` says which model version or "
+            "fallback answered; having no active model is not an error."))
+    def get(self, request):
+        page = services.recommendations_for_user(user=request.user,
+                                                 request=_request_from(_query(s.RecommendationParamsSerializer,
+                                                                              request)))
+        return Response(s.RecommendationPageSerializer(page).data)
+
+
+class DestinationRecommendationsApi(APIView):
+    @extend_schema(
+        parameters=[s.DestinationParamsSerializer], responses={200: s.DestinationPageSerializer},
+        tags=["recommendations"], summary="What to do at my destination (merchants that accept the wallet)",
+        description=(
+            "For a trip of yours (`trip`) or a city (`city`); without either, your trip under way. Restaurants, "
+            "leisure, travel and shopping at the destination that accept the wallet, with the coupons that "
+            "apply. Ranked by your factors over that city's merchants (what people like you liked there), "
+            "else by content similarity to what you like at home, else by popularity among travellers."))
+    def get(self, request):
+        params = _query(s.DestinationParamsSerializer, request)
+        per_vertical = _check_limit(params["per_vertical"], conf.DESTINATION_MAX_PER_VERTICAL, "per_vertical")
+        if params.get("trip") and params.get("city"):
+            raise DestinationConflict()
+        trip = None
+        if params.get("trip"):
+            trip = trips_for_user(user=request.user).filter(pk=params["trip"]).first()
+            if trip is None:
+                raise TripNotFound()
+            city = trip.destination
+        elif params.get("city"):
+            city = city_resolve(params["city"])
+        else:
+            trip = active_trip(request.user)
+            if trip is None:
+                raise NoDestination()
+            city = trip.destination
+        page = services.destination_recommendations(user=request.user, city=city, trip=trip,
+                                                    per_vertical=per_vertical, exclude_seen=params["exclude_seen"])
+        return Response(s.DestinationPageSerializer(page).data)
+
+
+class SimilarMerchantsApi(APIView):
+    @extend_schema(
+        parameters=[s.SimilarParamsSerializer], responses={200: s.SimilarPageSerializer},
+        tags=["recommendations"], summary="Merchants similar to this one",
+        description="Nearest by the active model's item factors; content similarity (categories, name, "
+                    "description) for merchants the model does not know yet or to fill the page.")
+    def get(self, request, merchant_id: int):
+        params = _query(s.SimilarParamsSerializer, request)
+        limit = _check_limit(params["limit"], conf.MAX_LIMIT)
+        merchant = merchant_get(merchant_id=merchant_id)
+        city = city_resolve(params["city"]) if params.get("city") else None
+        page = services.similar_merchants(merchant=merchant, city=city, limit=limit)
+        return Response(s.SimilarPageSerializer(page).data)

@@ -1,0 +1,164 @@
+"""Content model: TF-IDF over each merchant's vertical, categories (with their ancestors), name and
+description. It answers where collaborative filtering cannot: users with no interactions (matched to the
+preferences picked at onboarding), merchants nobody has interacted with yet, and "similar merchants" for a
+merchant the model does not know.
+
+The index is built once per process and rebuilt when the catalogue changes (checked at most every
+`CONTENT_CHECK_S` seconds with one aggregate query), never per request.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from django.db.models import Count, Max
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+from sklearn.preprocessing import normalize
+
+from recommender.serving import conf
+from services.models import Category, City, Merchant
+
+
+@dataclass
+class ContentIndex:
+    merchant_ids: np.ndarray  # sorted Merchant.pk
+    matrix: sp.csr_matrix = field(repr=False)  # rows L2-normalised: a dot product is a cosine
+    vectorizer: TfidfVectorizer = field(repr=False)
+    fingerprint: tuple
+
+    def rows(self, merchant_ids: Iterable[int] | np.ndarray) -> np.ndarray:
+        """Row of each merchant id, -1 for merchants not in the index."""
+        ids = np.asarray(merchant_ids, dtype=np.int64)
+        if not len(self.merchant_ids) or not len(ids):
+            return np.full(len(ids), -1, np.int64)
+        pos = np.minimum(np.searchsorted(self.merchant_ids, ids), len(self.merchant_ids) - 1)
+        return np.where(self.merchant_ids[pos] == ids, pos, -1)
+
+    def text_vector(self, texts: Iterable[str]) -> sp.csr_matrix:
+        """One L2-normalised row for the given free texts (preferences), or an all-zero row."""
+        joined = " ".join(t for t in texts if t)
+        return normalize(self.vectorizer.transform([joined])) if joined else sp.csr_matrix((1, self.matrix.shape[1]))
+
+    def profile(self, *, texts: Iterable[str] = (), merchant_ids: np.ndarray | None = None,
+                weights: np.ndarray | None = None) -> sp.csr_matrix:
+        """A user's taste as one normalised row: their onboarding preferences plus the (confidence-weighted)
+        merchants they interacted with. Preferences count as much as the whole history when both exist."""
+        parts = []
+        pref = self.text_vector(texts)
+        if pref.nnz:
+            parts.append(pref)
+        if merchant_ids is not None and len(merchant_ids):
+            rows = self.rows(merchant_ids)
+            keep = rows >= 0
+            if keep.any():
+                w = np.ones(int(keep.sum())) if weights is None else np.log1p(np.asarray(weights)[keep])
+                history = sp.csr_matrix(w.reshape(1, -1)) @ self.matrix[rows[keep]]
+                parts.append(normalize(history))
+        if not parts:
+            return sp.csr_matrix((1, self.matrix.shape[1]))
+        return normalize(sum(parts[1:], parts[0]))
+
+    def scores(self, profile: sp.csr_matrix, merchant_ids: np.ndarray) -> np.ndarray:
+        """Cosine of `profile` with each merchant (0 for merchants not in the index)."""
+        rows = self.rows(merchant_ids)
+        out = np.zeros(len(rows), np.float32)
+        keep = rows >= 0
+        if keep.any() and profile.nnz:
+            out[keep] = np.asarray((self.matrix[rows[keep]] @ profile.T).todense()).ravel()
+        return out
+
+
+def _category_paths() -> dict[int, str]:
+    """Category id -> its name and slug plus every ancestor's, so 'hotpot' also says 'chinese restaurant'."""
+    rows = {pk: (name, slug, parent) for pk, name, slug, parent in
+            Category.objects.values_list("pk", "name", "slug", "parent_id")}
+    paths = {}
+    for pk in rows:
+        words, node, hops = [], pk, 0
+        while node is not None and node in rows and hops < 10:
+            name, slug, parent = rows[node]
+            words += [name, slug.replace("-", " ")]
+            node, hops = parent, hops + 1
+        paths[pk] = " ".join(words)
+    return paths
+
+
+def _fingerprint() -> tuple:
+    stats = Merchant.objects.filter(is_active=True).aggregate(n=Count("pk"), top=Max("pk"))
+    links = Merchant.categories.through.objects.aggregate(n=Count("pk"), top=Max("pk"))
+    return stats["n"], stats["top"], links["n"], links["top"]
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def _location_stop_words() -> list[str]:
+    """English stop words plus every word of city names and street addresses: where a merchant is says
+    nothing about what it is (and location is a filter already), but names like "Hotpot (Main Street)" and
+    descriptions like "Sushi in Main Street, Davos." would otherwise make neighbours look alike."""
+    words = set(ENGLISH_STOP_WORDS)
+    texts = list(City.objects.values_list("name", flat=True))
+    texts += list(Merchant.objects.filter(is_active=True).exclude(address="").values_list("address", flat=True))
+    for text in texts:
+        words.update(_TOKEN.findall(text.lower()))
+    # ...but never a word that names a category ("Tea Street" must not hide tea shops).
+    for name, slug in Category.objects.values_list("name", "slug"):
+        words.difference_update(_TOKEN.findall(f"{name} {slug.replace('-', ' ')}".lower()))
+    return sorted(words)
+
+
+def content_index_build() -> ContentIndex:
+    paths = _category_paths()
+    cats: dict[int, list[str]] = {}
+    for merchant_id, category_id in Merchant.categories.through.objects.values_list("merchant_id", "category_id"):
+        cats.setdefault(merchant_id, []).append(paths.get(category_id, ""))
+    ids, docs = [], []
+    for pk, name, description, vertical in (Merchant.objects.filter(is_active=True).order_by("pk")
+                                            .values_list("pk", "name", "description", "vertical")):
+        ids.append(pk)
+        # Categories are the strongest signal of what a place is: repeat them so they outweigh names.
+        categories = " ".join(cats.get(pk, []))
+        docs.append(f"{vertical} {categories} {categories} {name} {description}")
+    vectorizer = TfidfVectorizer(sublinear_tf=True, stop_words=_location_stop_words())
+    if docs:
+        try:
+            matrix = vectorizer.fit_transform(docs).tocsr().astype(np.float32)
+        except ValueError:  # only stop words everywhere
+            vectorizer = TfidfVectorizer(sublinear_tf=True)
+            matrix = vectorizer.fit_transform(docs).tocsr().astype(np.float32)
+    else:
+        vectorizer.fit(["empty"])
+        matrix = sp.csr_matrix((0, 1), dtype=np.float32)
+    return ContentIndex(np.array(ids, dtype=np.int64), matrix, vectorizer, _fingerprint())
+
+
+_lock = threading.Lock()
+_index: ContentIndex | None = None
+_checked_at = 0.0
+
+
+def content_index() -> ContentIndex:
+    """The current content index of this process (built on first use, rebuilt when merchants change)."""
+    global _index, _checked_at
+    now = time.monotonic()
+    current = _index
+    if current is not None and now - _checked_at < conf.CONTENT_CHECK_S:
+        return current
+    with _lock:
+        if _index is not None and time.monotonic() - _checked_at < conf.CONTENT_CHECK_S:
+            return _index
+        if _index is None or _fingerprint() != _index.fingerprint:
+            _index = content_index_build()
+        _checked_at = time.monotonic()
+        return _index
+
+
+def reset() -> None:
+    global _index, _checked_at
+    _index, _checked_at = None, 0.0

@@ -1,0 +1,52 @@
+"""What other apps add to an explanation: friends who were there (social), coupons that apply (wallet),
+travel time (traffic). Each is looked up in one batch for the whole page.
+
+These apps land independently of serving. Each function uses the owning app's selector when it exists
+and otherwise returns nothing (the explanation is simply not given) -- it never makes one up.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def _selector(module: str, name: str) -> Callable[..., Any] | None:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def friends_here(*, user, merchant_ids: list[int]) -> dict[int, list]:
+    """Merchant id -> friends of `user` who visited or reviewed it (visibility rules are social's)."""
+    selector = _selector("superapp.social.selectors", "friends_who_visited")
+    if selector is None or not merchant_ids:
+        return {}
+    return selector(user=user, merchant_ids=merchant_ids)
+
+
+def coupons_here(*, user, merchant_ids: list[int]) -> dict[int, list]:
+    """Merchant id -> running campaigns `user` could use there (collected or still collectable)."""
+    selector = _selector("payments.selectors", "coupons_applicable_by_merchant")
+    if selector is None or not merchant_ids:
+        return {}
+    return selector(user=user, merchant_ids=merchant_ids)
+
+
+def eta_minutes_many(*, city, origin: tuple[float, float],
+                     destinations: list[tuple[float, float]]) -> list[float | None]:
+    """Driving minutes now from `origin` to each destination in `city` (one shortest-path tree), None where
+    the traffic app cannot tell (no road network, off the network, no route)."""
+    selector = _selector("services.traffic.selectors", "eta_minutes_many")
+    if selector is None or not destinations:
+        return [None] * len(destinations)
+    try:
+        return list(selector(city=city, origin=origin, destinations=destinations))
+    except Exception:  # noqa: BLE001 - garnish only: a traffic outage must not fail a recommendation
+        logger.warning("recommender serving: eta_minutes_many failed", exc_info=True)
+        return [None] * len(destinations)

@@ -1,0 +1,138 @@
+"""Reads for serving: which merchants a request allows, and how popular they are.
+
+`candidate_merchant_ids` turns the request's filters into the set of merchants that may be scored; the
+scoring then runs over exactly those (their item rows are passed to the model), so a request for "open
+now within 800 m" still gets a full page instead of a page of survivors.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.core.cache import cache
+from django.db.models import Count
+from django.utils import timezone
+
+from recommender.models import Interaction
+from recommender.serving import conf
+from services.models import City
+from services.selectors import EARTH_RADIUS_M, bounding_box, merchants_search
+
+# Kinds that say nothing positive about a merchant do not make it popular.
+_NOT_POPULARITY = ("impression", "dismiss", "refund")
+
+
+@dataclass(frozen=True)
+class CandidateFilter:
+    verticals: tuple[str, ...] = conf.RECOMMENDABLE_VERTICALS
+    city: City | None = None
+    lat: float | None = None
+    lon: float | None = None
+    radius_m: float | None = None
+    open_now: bool = False
+    accepts_wallet: bool | None = None
+    at: datetime | None = None
+
+
+@dataclass
+class Candidates:
+    merchant_ids: np.ndarray  # sorted Merchant.pk
+    distances_m: dict[int, float]  # only when the request gave a point
+
+
+def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    phi1, phi2 = np.radians(lat), np.radians(lats)
+    dphi, dlambda = phi2 - phi1, np.radians(lons - lon)
+    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+def candidate_merchant_ids(*, filters: CandidateFilter) -> Candidates:
+    """Active merchants passing every filter: vertical(s), city, accepts wallet and open now in SQL (open now
+    in each merchant's own time zone), the radius as a bounding box on the indexed latitude/longitude columns
+    and then exact great-circle distance. One query (two with `open_now`)."""
+    queryset = merchants_search(city=filters.city, accepts_wallet=filters.accepts_wallet,
+                                open_now=filters.open_now or None, at=filters.at)
+    queryset = queryset.filter(vertical__in=filters.verticals)
+    if filters.lat is None or filters.radius_m is None:
+        ids = np.fromiter(queryset.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
+        return Candidates(ids, {})
+    box = bounding_box(filters.lat, filters.lon, filters.radius_m)
+    rows = list(queryset.filter(box.as_q()).order_by("pk").values_list("pk", "latitude", "longitude"))
+    if not rows:
+        return Candidates(np.zeros(0, np.int64), {})
+    data = np.array(rows, dtype=np.float64)
+    distances = haversine_many(filters.lat, filters.lon, data[:, 1], data[:, 2])
+    inside = distances <= filters.radius_m
+    ids = data[inside, 0].astype(np.int64)
+    return Candidates(ids, dict(zip(ids.tolist(), distances[inside].tolist(), strict=True)))
+
+
+# --- Popularity ---------------------------------------------------------------------------------
+@dataclass
+class _Popularity:
+    merchant_ids: np.ndarray
+    users: np.ndarray  # distinct users per merchant over the window
+    built_at: float
+
+
+_pop_lock = threading.Lock()
+_popularity: _Popularity | None = None
+
+
+def _popularity_build() -> _Popularity:
+    since = timezone.now() - timedelta(days=conf.POPULARITY_WINDOW_DAYS)
+    rows = list(Interaction.objects.filter(occurred_at__gte=since).exclude(kind__in=_NOT_POPULARITY)
+                .values("merchant_id").annotate(n=Count("user_id", distinct=True)).values_list("merchant_id", "n")
+                .order_by("merchant_id"))
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    return _Popularity(ids, np.array([r[1] for r in rows], dtype=np.float32), time.monotonic())
+
+
+def popularity_scores(merchant_ids: np.ndarray) -> np.ndarray:
+    """Distinct users who interacted with each merchant over the popularity window (0 if none), from a
+    per-process table refreshed every `POPULARITY_TTL_S` seconds."""
+    global _popularity
+    current = _popularity
+    if current is None or time.monotonic() - current.built_at > conf.POPULARITY_TTL_S:
+        with _pop_lock:
+            if _popularity is None or time.monotonic() - _popularity.built_at > conf.POPULARITY_TTL_S:
+                _popularity = _popularity_build()
+            current = _popularity
+    return _lookup(current.merchant_ids, current.users, merchant_ids)
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    wanted = np.asarray(wanted, dtype=np.int64)
+    if not len(keys) or not len(wanted):
+        return np.zeros(len(wanted), np.float32)
+    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[pos] == wanted, values[pos], 0).astype(np.float32)
+
+
+def traveller_popularity(*, city_id: int, home_city_id: int | None = None) -> dict[int, int]:
+    """Merchant id -> distinct travellers (users whose home is elsewhere) who interacted with it in this
+    city over the window; with `home_city_id`, only travellers from that city. Cached for a few minutes."""
+    key = f"recommender:travellers:{city_id}:{home_city_id or 0}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    since = timezone.now() - timedelta(days=conf.POPULARITY_WINDOW_DAYS)
+    queryset = (Interaction.objects.filter(merchant__city_id=city_id, occurred_at__gte=since)
+                .exclude(kind__in=_NOT_POPULARITY).exclude(user__home_city_id=city_id)
+                .exclude(user__home_city_id__isnull=True))
+    if home_city_id is not None:
+        queryset = queryset.filter(user__home_city_id=home_city_id)
+    result = dict(queryset.values("merchant_id").annotate(n=Count("user_id", distinct=True))
+                  .values_list("merchant_id", "n").order_by())
+    cache.set(key, result, timeout=int(conf.POPULARITY_TTL_S))
+    return result
+
+
+def reset() -> None:
+    global _popularity
+    _popularity = None

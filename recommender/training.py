@@ -1,0 +1,189 @@
+"""The training pipeline behind `recommender.services.model_train`.
+
+Stages (each timed into `ModelVersion.stage_timings`): extract → build (confidence, CSR, holdout) → fit →
+evaluate (model and popularity on the same holdout) → fold_in → save (artifact) → register → activate.
+
+Evaluation holds out the latest interactions of a sample of users (`TrainingConfig.eval_users`), so the
+production model is fitted once: the held-out users' factors are then recomputed from all their
+interactions against the fitted item factors (ALS `recalculate_user`), so nobody's newest signals are
+missing from what is served. `manage.py evaluate_recommender` does the full offline protocol instead.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from django.utils import timezone
+
+from recommender import conf
+from recommender.confidence import clean_test, encode, event_confidence, holdout_mask, pairs_to_csr
+from recommender.exceptions import NotEnoughData
+from recommender.extract import InteractionArrays, interactions_extract
+from recommender.ml.artifacts import save_artifact
+from recommender.ml.evaluate import evaluate
+from recommender.ml.models import ALSModel, Recommender, make_model
+
+STAGES = ["extract", "build", "fit", "evaluate", "fold_in", "save", "register", "activate"]
+METRIC_NAMES = ["precision", "recall", "ndcg", "map", "hit_rate", "coverage"]
+
+
+class TrainingProgress:
+    """Hooks for a progress display; the default does nothing (Celery, tests)."""
+
+    def stage(self, name: str) -> None: ...
+
+    def stage_done(self, name: str, seconds: float) -> None: ...
+
+    def iteration(self, done: int, total: int) -> None: ...
+
+    def rows(self, count: int) -> None: ...
+
+
+@dataclass
+class PipelineResult:
+    model: Recommender
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    matrix: sp.csr_matrix  # everything the model knows per user (train + held-out), for serving
+    metrics: dict[str, float]
+    baseline_metrics: dict[str, float]
+    counts: dict[str, int]
+    split: dict[str, Any]
+    data_from: datetime | None
+    data_to: datetime | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class StageClock:
+    def __init__(self, progress: TrainingProgress) -> None:
+        self.progress = progress
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self.progress.stage(name)
+        started = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - started, 3)
+        self.progress.stage_done(name, self.timings[name])
+
+
+def _as_datetime(ts: float) -> datetime:
+    return datetime.fromtimestamp(float(ts), tz=timezone.get_current_timezone())
+
+
+def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[str, Any], now: float,
+                     k: int, split: str, test_fraction: float, eval_users: int, seed: int,
+                     clock: StageClock, num_threads: int = 0,
+                     iteration: Callable[[int, int], None] | None = None) -> PipelineResult:
+    """Everything between the extracted arrays and the artifact (stages build, fit, evaluate, fold_in)."""
+    if len(arrays) == 0:
+        raise NotEnoughData("There are no interactions to train on.")
+    with clock.stage("build"):
+        weights = event_confidence(arrays, now=decay_reference(arrays, now))
+        user_ids, user_codes = encode(arrays.user_ids)
+        item_ids, item_codes = encode(arrays.merchant_ids)
+        shape = (len(user_ids), len(item_ids))
+        use_time = split == "time" or (split == "auto" and np.isfinite(arrays.timestamps).all()
+                                       and np.ptp(arrays.timestamps) > 0)
+        rng = np.random.default_rng(seed)
+        sample = np.arange(len(user_ids))
+        if eval_users and len(sample) > eval_users:
+            sample = np.sort(rng.choice(sample, size=eval_users, replace=False))
+        held = holdout_mask(user_codes=user_codes, timestamps=arrays.timestamps if use_time else None,
+                            users=sample if eval_users else np.zeros(0, np.int64),
+                            test_fraction=test_fraction, seed=seed)
+        train = pairs_to_csr(user_codes[~held], item_codes[~held], weights[~held], shape)
+        test = clean_test(train, pairs_to_csr(user_codes[held], item_codes[held], weights[held], shape))
+        if train.nnz == 0:
+            raise NotEnoughData("No interaction carries a positive confidence.")
+    with clock.stage("fit"):
+        model = make_model(algorithm, params, num_threads=num_threads)
+        model.fit(train, progress=iteration)
+    with clock.stage("evaluate"):
+        metrics = baseline = {}
+        if test.nnz:
+            metrics = _rounded(evaluate(model, train, test, k=k))
+            popularity = make_model("popularity").fit(train)
+            baseline = _rounded(evaluate(popularity, train, test, k=k))
+    with clock.stage("fold_in"):
+        evaluated = np.flatnonzero(np.diff(test.indptr) > 0)
+        if held.any():
+            full = pairs_to_csr(user_codes, item_codes, weights, shape)
+        else:
+            full = train
+        if isinstance(model, ALSModel) and len(evaluated):
+            # The held-out users get factors from all their interactions, as a full retrain would.
+            model.user_factors[evaluated] = als_fold_in(model, full[evaluated], model.user_factors[evaluated],
+                                                        num_threads=num_threads)
+    finite = arrays.timestamps[np.isfinite(arrays.timestamps)]
+    return PipelineResult(
+        model=model, user_ids=user_ids, item_ids=item_ids, matrix=full, metrics=metrics, baseline_metrics=baseline,
+        counts={"n_interactions": len(arrays), "n_users": shape[0], "n_items": shape[1], "nnz": int(full.nnz)},
+        split={"kind": "time" if use_time else "random", "test_fraction": test_fraction, "k": k,
+               "eval_users": int(len(evaluated)), "test_pairs": int(test.nnz), "seed": seed},
+        data_from=_as_datetime(finite.min()) if len(finite) else None,
+        data_to=_as_datetime(finite.max()) if len(finite) else None,
+    )
+
+
+def als_fold_in(model: ALSModel, rows: sp.csr_matrix, start: np.ndarray, *, num_threads: int = 0,
+                cg_steps: int = 3) -> np.ndarray:
+    """User factors for `rows` against the fitted item factors: the user half of one more ALS iteration.
+
+    implicit's native conjugate-gradient solver, warm-started from the factors the users got during the fit
+    (exactly what `fit` does each iteration); `recalculate_user`'s exact Cholesky solve per user costs
+    O(factors^3) each, several seconds for thousands of users at 128 factors.
+    """
+    from implicit.cpu import _als
+    from threadpoolctl import threadpool_limits
+
+    factors = np.ascontiguousarray(start, dtype=np.float32).copy()
+    weighted = model.scaler.transform(rows)  # the same confidence scaling as the fit
+    with threadpool_limits(1, "blas"):
+        _als.least_squares_cg(weighted, factors, model.item_factors, float(model.params["regularization"]),
+                              num_threads=num_threads, cg_steps=cg_steps)
+    return factors
+
+
+def decay_reference(arrays: InteractionArrays, now: float) -> float:
+    """Decay ages are measured from the newest interaction (or now, if earlier): in production they are the
+    same, and an imported historical data set is not decayed to nothing by the years since it was recorded."""
+    finite = arrays.timestamps[np.isfinite(arrays.timestamps)]
+    return float(min(now, finite.max())) if len(finite) else now
+
+
+def _rounded(metrics: dict[str, float]) -> dict[str, float]:
+    return {name: round(float(value), 5) for name, value in metrics.items()}
+
+
+def extract_window(*, data_window_days: int | None, now: datetime, clock: StageClock,
+                   progress: TrainingProgress) -> InteractionArrays:
+    since = now - timedelta(days=data_window_days) if data_window_days else None
+    with clock.stage("extract"):
+        return interactions_extract(since=since, progress=progress.rows)
+
+
+def artifact_write(*, result: PipelineResult, version_id: int, meta: dict[str, Any]) -> tuple[Path, str, int]:
+    """Write `<models dir>/v<id>-<algorithm>.npz` (+ `.matrix.npz` with the users' known items)."""
+    directory = conf.models_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"v{version_id}-{result.model.algorithm}.npz"
+    checksum = save_artifact(path, model=result.model, user_ids=result.user_ids, item_ids=result.item_ids,
+                             meta=json.loads(json.dumps(meta, default=str)))
+    sp.save_npz(matrix_path(path), result.matrix, compressed=False)
+    return path, checksum, path.stat().st_size
+
+
+def matrix_path(artifact_path: str | Path) -> Path:
+    path = Path(artifact_path)
+    return path.with_name(path.name.removesuffix(".npz") + ".matrix.npz")

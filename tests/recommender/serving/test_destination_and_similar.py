@@ -1,0 +1,151 @@
+import pytest
+
+from services.models import Merchant, Trip
+from tests.conftest import client_for
+from tests.factories import MerchantFactory, UserFactory, city
+from tests.recommender.serving.conftest import interact
+from tests.superapp.test_api_conventions import assert_error_shape
+
+URL = "/api/v1/recommendations/destination"
+
+
+def section(body, vertical):
+    return next(s for s in body["sections"] if s["vertical"] == vertical)
+
+
+def ids(results):
+    return [r["merchant"]["id"] for r in results]
+
+
+def trip_to_davos(user):
+    from django.utils import timezone
+
+    today = timezone.now().date()
+    return Trip.objects.create(user=user, destination=city("davos"), starts_on=today, ends_on=today)
+
+
+@pytest.mark.django_db
+def test_traveller_with_no_history_there_gets_their_factors_over_the_destination(world, active_als):
+    traveller = world.hotpot_lovers[1]  # a hotpot lover who has never been to Davos
+    assert not traveller.interactions.filter(merchant__city__slug="davos").exists()
+    trip = trip_to_davos(traveller)
+    body = client_for(traveller).get(URL, {"trip": trip.pk}).json()
+    assert body["city"]["slug"] == "davos" and body["trip"]["id"] == trip.pk
+    assert body["is_traveller"] is True and body["local_signals"] == 0
+    assert [s["vertical"] for s in body["sections"]] == ["restaurant", "leisure", "travel", "shopping"]
+    restaurants = section(body, "restaurant")
+    assert restaurants["source"] == "model:als:v1"
+    # What people like them liked there: the Davos hotpot places first; never the one without the wallet.
+    assert ids(restaurants["results"])[0] in {m.pk for m in world.davos_hotpot}
+    every = [r["merchant"] for s in body["sections"] for r in s["results"]]
+    assert every and all(m["city"]["slug"] == "davos" and m["accepts_wallet"] for m in every)
+    assert world.davos_no_wallet.pk not in {m["id"] for m in every}
+    assert ids(section(body, "leisure")["results"])[0] == world.davos_spa[0].pk
+
+
+@pytest.mark.django_db
+def test_without_a_vector_the_destination_uses_content_then_traveller_popularity(world):
+    # No active model: a hotpot lover is matched by content to what they like at home.
+    traveller = world.hotpot_lovers[1]
+    body = client_for(traveller).get(URL, {"city": "davos"}).json()
+    restaurants = section(body, "restaurant")
+    assert restaurants["source"] == "fallback:content+popularity"
+    assert restaurants["fallback_reason"] == "no_active_model"
+    assert ids(restaurants["results"])[0] in {m.pk for m in world.davos_hotpot}
+    # Someone we know nothing about gets what travellers liked in Davos.
+    stranger = UserFactory()
+    body = client_for(stranger).get(URL, {"city": "davos"}).json()
+    restaurants = section(body, "restaurant")
+    assert restaurants["source"] == "fallback:travellers_popularity"
+    counts = {m.pk: m.interactions.values("user").distinct().count() for m in Merchant.objects.all()}
+    got = [counts[i] for i in ids(restaurants["results"])]
+    assert got == sorted(got, reverse=True) and got[0] > 0
+
+
+@pytest.mark.django_db
+def test_destination_defaults_to_the_trip_under_way_and_lists_coupons(world, active_als, monkeypatch):
+    from recommender.serving import integrations
+
+    traveller = world.sushi_lovers[1]
+    trip_to_davos(traveller)
+
+    class Campaign:
+        pk, name, description = 3, "CHF 10 off for travellers", ""
+
+    watches = world.davos_watches[0].pk
+    monkeypatch.setattr(integrations, "coupons_here",
+                        lambda *, user, merchant_ids: {watches: [Campaign()]} if watches in merchant_ids else {})
+    body = client_for(traveller).get(URL).json()
+    assert body["city"]["slug"] == "davos"
+    item = next(r for r in section(body, "shopping")["results"] if r["merchant"]["id"] == watches)
+    assert item["coupons"] == [{"id": 3, "name": "CHF 10 off for travellers", "description": ""}]
+    assert any(r["kind"] == "coupon_available" for r in item["reasons"])
+
+
+@pytest.mark.django_db
+def test_local_signals_count_the_users_interactions_at_the_destination(world, active_als):
+    traveller = world.hotpot_lovers[0]  # went to Davos: hotpot, spa, watches
+    body = client_for(traveller).get(URL, {"city": "davos"}).json()
+    assert body["local_signals"] == 3
+
+
+@pytest.mark.django_db
+def test_destination_bad_input(world):
+    client = client_for(world.hotpot_lovers[1])
+    assert_error_shape(client.get(URL), 400, "no_destination")
+    assert_error_shape(client.get(URL, {"city": "atlantis"}), 400, "unknown_city")
+    assert_error_shape(client.get(URL, {"per_vertical": 99, "city": "davos"}), 400, "limit_too_large")
+    assert_error_shape(client.get(URL, {"trip": "x"}), 400, "validation_error")
+    others = trip_to_davos(world.sushi_lovers[0])
+    assert_error_shape(client.get(URL, {"trip": others.pk}), 404, "trip_not_found")
+    mine = trip_to_davos(world.hotpot_lovers[1])
+    assert_error_shape(client.get(URL, {"trip": mine.pk, "city": "davos"}), 400, "destination_conflict")
+
+
+# --- Similar merchants ---------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_similar_merchants_by_item_factors(world, active_als):
+    target = world.hz_hotpot[0]
+    body = client_for(world.sushi_lovers[0]).get(f"/api/v1/merchants/{target.pk}/similar", {"limit": 5}).json()
+    assert body["source"] == "model:als:v1"
+    got = ids(body["results"])
+    assert len(got) == 5 and target.pk not in got
+    assert set(got) <= {m.pk for m in world.hz_hotpot}
+
+
+@pytest.mark.django_db
+def test_similar_merchants_in_another_city_for_travellers(world, active_als):
+    target = world.hz_sushi[0]
+    body = client_for(world.sushi_lovers[0]).get(f"/api/v1/merchants/{target.pk}/similar",
+                                                 {"city": "davos", "limit": 3}).json()
+    got = ids(body["results"])
+    assert len(got) == 3 and {m.city.slug for m in Merchant.objects.filter(pk__in=got)} == {"davos"}
+    assert set(got) & {m.pk for m in world.davos_sushi}
+
+
+@pytest.mark.django_db
+def test_similar_merchants_fall_back_to_content_for_a_new_merchant(world, active_als):
+    newcomer = MerchantFactory(name="Fresh Sushi", description="Sushi place")
+    newcomer.categories.add(world.cats["sushi"])
+    body = client_for(world.sushi_lovers[0]).get(f"/api/v1/merchants/{newcomer.pk}/similar", {"limit": 4}).json()
+    assert body["source"] == "fallback:content" and body["model_version"] is None
+    assert set(ids(body["results"])) <= {m.pk for m in world.hz_sushi}
+    assert all(r["via"] == "content" for r in body["results"])
+
+
+@pytest.mark.django_db
+def test_similar_merchants_bad_input(world):
+    client = client_for(world.sushi_lovers[0])
+    assert_error_shape(client.get("/api/v1/merchants/999999/similar"), 404, "merchant_not_found")
+    target = world.hz_sushi[0].pk
+    assert_error_shape(client.get(f"/api/v1/merchants/{target}/similar", {"limit": 1000}), 400, "limit_too_large")
+    assert_error_shape(client.get(f"/api/v1/merchants/{target}/similar", {"city": "nowhere"}), 400, "unknown_city")
+
+
+@pytest.mark.django_db
+def test_interactions_unknown_to_the_model_at_destination_are_still_counted(world, active_als):
+    traveller = world.sushi_lovers[1]
+    interact(traveller, world.davos_sushi[2])
+    body = client_for(traveller).get(URL, {"city": "davos", "exclude_seen": "true"}).json()
+    assert body["local_signals"] == 1
+    assert world.davos_sushi[2].pk not in ids(section(body, "restaurant")["results"])

@@ -1,0 +1,92 @@
+"""Confidence weighting and decay: what each kind of signal is worth, and how it fades."""
+
+import numpy as np
+import pytest
+
+from recommender.confidence import encode, event_confidence, holdout_mask, pairs_to_csr
+from recommender.extract import KIND_CODE, InteractionArrays
+
+DAY = 86_400.0
+NOW = 1_800_000_000.0
+
+
+def arrays(events):
+    """events: (user, merchant, kind, value, age_days)."""
+    users, merchants, kinds, values, ages = zip(*events, strict=True)
+    return InteractionArrays(np.array(users, np.int64), np.array(merchants, np.int64),
+                             np.array([KIND_CODE[k] for k in kinds], np.int16), np.array(values, np.float32),
+                             NOW - np.array(ages, np.float64) * DAY)
+
+
+def matrix_of(events, **kwargs):
+    data = arrays(events)
+    weights = event_confidence(data, now=NOW, **kwargs)
+    users, u = encode(data.user_ids)
+    items, i = encode(data.merchant_ids)
+    return pairs_to_csr(u, i, weights, (len(users), len(items))).toarray()
+
+
+WEIGHTS = {"payment": 4.0, "refund": -4.0, "review": 1.0, "view": 0.5, "impression": 0.0, "import": 1.0,
+           "checkin": 2.0}
+
+
+def test_each_kind_counts_with_its_weight_and_pairs_sum():
+    m = matrix_of([(1, 10, "payment", 99.0, 0), (1, 10, "view", 1, 0), (1, 11, "view", 1, 0)],
+                  weights=WEIGHTS, half_life_days=None)
+    # The payment's amount (99) is ignored: a payment is worth its kind weight.
+    assert m[0].tolist() == [4.5, 0.5]
+
+
+def test_refund_cancels_a_payment_and_never_goes_negative():
+    m = matrix_of([(1, 10, "payment", 30, 0), (1, 10, "refund", 30, 0), (1, 11, "refund", 5, 0),
+                   (1, 12, "view", 1, 0)], weights=WEIGHTS, half_life_days=None)
+    assert m[0].tolist() == [0.0, 0.0, 0.5]
+
+
+def test_low_ratings_lower_confidence_high_ratings_raise_it():
+    m = matrix_of([(1, 10, "checkin", 1, 0), (1, 10, "review", 1, 0),  # 2 - 2 = 0
+                   (1, 11, "checkin", 1, 0), (1, 11, "review", 5, 0),  # 2 + 2
+                   (1, 12, "checkin", 1, 0), (1, 12, "review", 3, 0)],  # neutral
+                  weights=WEIGHTS, half_life_days=None)
+    assert m[0].tolist() == [0.0, 4.0, 2.0]
+
+
+def test_imports_carry_their_weight_and_impressions_alone_are_no_signal():
+    m = matrix_of([(1, 10, "import", 7, 0), (1, 11, "impression", 1, 0), (1, 12, "view", 1, 0)],
+                  weights=WEIGHTS, half_life_days=None)
+    assert m[0].tolist() == [7.0, 0.0, 0.5]
+
+
+def test_decay_halves_a_signal_every_half_life():
+    m = matrix_of([(1, 10, "checkin", 1, 0), (1, 11, "checkin", 1, 30), (1, 12, "checkin", 1, 60),
+                   (1, 13, "checkin", 1, -5)],  # from the future (clock skew): not boosted
+                  weights=WEIGHTS, half_life_days=30)
+    assert m[0] == pytest.approx([2.0, 1.0, 0.5, 2.0])
+
+
+def test_weights_and_half_life_come_from_settings_and_environment(settings, monkeypatch):
+    settings.RECOMMENDER_KIND_WEIGHTS = {"view": 3.0}
+    settings.RECOMMENDER_HALF_LIFE_DAYS = 10
+    m = matrix_of([(1, 10, "view", 1, 10)])
+    assert m[0].tolist() == pytest.approx([1.5])
+    monkeypatch.setenv("RECOMMENDER_KIND_WEIGHTS", "view=8")
+    monkeypatch.setenv("RECOMMENDER_HALF_LIFE_DAYS", "0")  # 0 disables decay
+    assert matrix_of([(1, 10, "view", 1, 10)])[0].tolist() == [8.0]
+
+
+def test_holdout_keeps_each_users_latest_events_for_sampled_users_only():
+    # user 0: 5 events at t=0..4; user 1: 1 event; user 2: 5 events but not sampled.
+    users = np.array([0, 0, 0, 0, 0, 1, 2, 2, 2, 2, 2])
+    ts = np.array([4, 0, 3, 1, 2, 0, 0, 1, 2, 3, 4], dtype=np.float64)
+    mask = holdout_mask(user_codes=users, timestamps=ts, users=np.array([0, 1]), test_fraction=0.4, seed=1)
+    # round(5 * 0.4) = 2 latest of user 0 (t=4 and t=3); a single-event user keeps it for training.
+    assert np.flatnonzero(mask).tolist() == [0, 2]
+
+
+def test_random_holdout_is_per_user_and_deterministic():
+    users = np.repeat(np.arange(50), 10)
+    first = holdout_mask(user_codes=users, timestamps=None, users=np.arange(50), test_fraction=0.2, seed=3)
+    again = holdout_mask(user_codes=users, timestamps=None, users=np.arange(50), test_fraction=0.2, seed=3)
+    other = holdout_mask(user_codes=users, timestamps=None, users=np.arange(50), test_fraction=0.2, seed=4)
+    assert (first == again).all() and not (first == other).all()
+    assert np.bincount(users[first]).tolist() == [2] * 50
