@@ -1,3 +1,5 @@
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from services.models import Merchant, Trip
@@ -20,8 +22,9 @@ def ids(results):
 def trip_to_davos(user):
     from django.utils import timezone
 
-    today = timezone.now().date()
-    return Trip.objects.create(user=user, destination=city("davos"), starts_on=today, ends_on=today)
+    davos = city("davos")
+    today = timezone.localdate(timezone=ZoneInfo(davos.time_zone))  # trip dates are local to the destination
+    return Trip.objects.create(user=user, destination=davos, starts_on=today, ends_on=today)
 
 
 @pytest.mark.django_db
