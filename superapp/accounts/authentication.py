@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
@@ -139,3 +140,9 @@ class CachedUserJWTAuthentication(JWTAuthentication):
                 validated_token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password)):
             raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
         return user
+
+
+class CachedUserJWTScheme(SimpleJWTScheme):
+    """The schema's `jwtAuth` bearer scheme, as for simplejwt's own class."""
+
+    target_class = CachedUserJWTAuthentication
