@@ -115,6 +115,19 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
+def _epoch(value: Any, seen: dict[str, float | None]) -> float | None:
+    """`_parse_time(value)` as epoch seconds, parsed once per distinct string in a batch (a gateway's
+    rows mostly share one interval)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return seen[value]
+    except KeyError:
+        parsed = _parse_time(value)
+        seen[value] = epoch = None if parsed is None else parsed.timestamp()
+        return epoch
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -158,6 +171,7 @@ def observations_ingest(*, device: Device, rows: list[Any], now: datetime | None
 
     # (sensor id, interval start as epoch seconds) -> (count, speed, occupancy, segment, interval_s, row index)
     good: dict[tuple[int, int], tuple[int, float, float, int, int, int]] = {}
+    seen_times: dict[str, float | None] = {}
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             errors.append(RowError(index, "invalid_row", MESSAGES["invalid_row"]))
@@ -169,7 +183,7 @@ def observations_ingest(*, device: Device, rows: list[Any], now: datetime | None
         if not isinstance(sensor_id, int) or isinstance(sensor_id, bool) or count is None or speed is None \
                 or occupancy is None:
             code = "invalid_row"
-        elif (start := _parse_time(row.get("interval_start"))) is None:
+        elif (start_s := _epoch(row.get("interval_start"), seen_times)) is None:
             code = "invalid_interval_start"
         elif (sensor := sensors.get(sensor_id)) is None:
             code = "unknown_sensor"
@@ -185,7 +199,7 @@ def observations_ingest(*, device: Device, rows: list[Any], now: datetime | None
             code = "speed_out_of_range"
         elif not _is_number(occupancy) or occupancy < 0 or occupancy > 1:
             code = "invalid_occupancy"
-        elif (start_s := start.timestamp()) + sensor[1] > horizon:
+        elif start_s + sensor[1] > horizon:
             code = "interval_in_future"
         elif start_s % sensor[1]:
             code = "interval_misaligned"
