@@ -9,10 +9,10 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
 
 from services import conf, geo_index, selectors, services
 from services import serializers as s
+from services.authentication import StatelessJWTAuthentication
 from services.exceptions import UnknownVertical
 from services.models import City, Merchant, MerchantStaff, SavedMerchant, Trip, Vertical
 from services.renderers import ORJSONRenderer
@@ -111,10 +111,9 @@ class MerchantListApi(APIView):
 
 
 class MerchantNearbyApi(APIView):
-    # The hottest read: the access token's signature and expiry are verified, but the user row is not loaded
-    # (a query per request, a third of its cost). A deactivated user keeps reading public merchant listings
-    # until the access token expires (`JWT_ACCESS_MINUTES`). The view does not use anything about the user.
-    authentication_classes = [JWTStatelessUserAuthentication, SessionAuthentication]
+    # The hottest read: the access token is verified but the user row is not loaded (a query per request, a
+    # third of its cost); see `StatelessJWTAuthentication` for the trade-off. The view uses nothing about the user.
+    authentication_classes = [StatelessJWTAuthentication, SessionAuthentication]
     renderer_classes = [ORJSONRenderer]
 
     @extend_schema(parameters=[s.MerchantNearbyParamsSerializer],
