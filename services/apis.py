@@ -16,7 +16,7 @@ from services.authentication import StatelessJWTAuthentication
 from services.exceptions import UnknownVertical
 from services.models import City, Merchant, MerchantStaff, SavedMerchant, Trip, Vertical
 from services.renderers import ORJSONRenderer
-from superapp.api import DefaultCursorPagination
+from superapp.api import CURSOR_PAGE_PARAMETERS, DefaultCursorPagination
 
 
 def _query(serializer_class, request):
@@ -97,7 +97,7 @@ class MerchantCursorPagination(DefaultCursorPagination):
 class MerchantListApi(APIView):
     pagination_class = MerchantCursorPagination
 
-    @extend_schema(parameters=[s.MerchantSearchParamsSerializer],
+    @extend_schema(parameters=[s.MerchantSearchParamsSerializer, *CURSOR_PAGE_PARAMETERS],
                    responses={200: s.PaginatedMerchantList}, operation_id="merchants_list",
                    tags=["merchants"], summary="Search merchants",
                    description="Text search and filters; `open_now` uses each merchant's own time zone. "
@@ -224,7 +224,8 @@ class MerchantSaveApi(APIView):
 class SavedMerchantListApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    @extend_schema(responses={200: s.PaginatedSavedMerchantList}, tags=["merchants"],
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedSavedMerchantList},
+                   tags=["merchants"],
                    summary="My saved merchants")
     def get(self, request):
         queryset = SavedMerchant.objects.filter(user=request.user).select_related("merchant__city").prefetch_related(
@@ -247,7 +248,8 @@ class MyMerchantsApi(APIView):
 class TripListApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    @extend_schema(responses={200: s.PaginatedTripList}, operation_id="trips_list", tags=["trips"], summary="My trips")
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS,
+                   responses={200: s.PaginatedTripList}, operation_id="trips_list", tags=["trips"], summary="My trips")
     def get(self, request):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.trips_for_user(user=request.user), request, view=self)
