@@ -403,3 +403,11 @@ def test_a_page_costs_a_fixed_number_of_queries_with_a_real_token(world, active_
     user.is_active = False
     user.save()
     assert client.get(URL).status_code == 401  # still simplejwt's full check
+
+
+@pytest.mark.django_db
+def test_when_no_allowed_merchant_is_in_the_model_the_fallback_says_so(world, active_als):
+    newcomer = MerchantFactory(name="Silk Shop", vertical="shopping", description="Silk scarves")
+    body = client_for(world.hotpot_lovers[1]).get(URL, {"city": "hangzhou", "vertical": "shopping"}).json()
+    assert body["source"] == "fallback:popularity" and body["fallback_reason"] == "candidates_unknown_to_model"
+    assert ids(body) == [newcomer.pk]
