@@ -327,7 +327,7 @@ class MerchantSettlementsApi(APIView):
             raise ValidationFailed("date_from must be before date_to and the range at most 366 days.",
                                    details={"date_from": ["invalid range"]})
         rows = selectors.settlement_by_day(merchant_id=merchant_id, date_from=date_from, date_to=date_to)
-        body = [{**row, **{k: s.money(row[k], row["currency"])
+        body = [{**row, **{k: s.MoneySerializer.of(row[k], row["currency"])
                            for k in ("gross", "discounts", "fees", "refunds", "net")}} for row in rows]
         return Response(s.SettlementDaySerializer(body, many=True).data)
 
@@ -342,7 +342,7 @@ class MerchantQrApi(APIView):
         payload = services.merchant_qr_payload(merchant=merchant, amount=amount)
         return Response(s.QrSerializer({
             "payload": payload, "merchant": merchant,
-            "amount": s.money(amount.amount, amount.currency) if amount else None,
+            "amount": s.MoneySerializer.of(amount.amount, amount.currency) if amount else None,
         }).data)
 
 

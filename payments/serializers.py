@@ -23,25 +23,15 @@ from payments.models import (
     VatClaim,
     Withdrawal,
 )
-from superapp.money import CURRENCY_EXPONENTS, Money
+from superapp.api import MoneySerializer
+from superapp.money import CURRENCY_EXPONENTS
 
 CURRENCIES = sorted(CURRENCY_EXPONENTS)
 MAX_ID = 2**63 - 1  # database bigint: larger ids cannot exist (and would overflow the driver)
 AMOUNT_HELP = 'Decimal string in major units, e.g. "12.34" (at most the currency\'s decimals).'
 
 
-class WalletMoneySerializer(serializers.Serializer):
-    amount = serializers.CharField(help_text="Decimal string in major units.")
-    currency = serializers.CharField()
-
-
-def money(amount: int, currency: str) -> dict:
-    value = Money(amount, currency)
-    exponent = CURRENCY_EXPONENTS[currency]
-    return {"amount": f"{value.to_decimal():.{exponent}f}", "currency": currency}
-
-
-@extend_schema_field(WalletMoneySerializer)
+@extend_schema_field(MoneySerializer)
 class MoneyField(serializers.Field):
     """Read-only: renders (amount_attr, currency_attr) of the instance as a Money object."""
 
@@ -52,7 +42,7 @@ class MoneyField(serializers.Field):
         super().__init__(**kwargs)
 
     def to_representation(self, instance):
-        return money(getattr(instance, self.amount_attr), getattr(instance, self.currency_attr))
+        return MoneySerializer.of(getattr(instance, self.amount_attr), getattr(instance, self.currency_attr))
 
 
 def amount_field(**kwargs) -> serializers.CharField:
@@ -238,7 +228,7 @@ class RefundSerializer(serializers.ModelSerializer):
 class QrSerializer(serializers.Serializer):
     payload = serializers.CharField()
     merchant = MerchantRefSerializer()
-    amount = WalletMoneySerializer(allow_null=True)
+    amount = MoneySerializer(allow_null=True)
 
 
 class QrQuerySerializer(serializers.Serializer):
@@ -249,12 +239,12 @@ class SettlementDaySerializer(serializers.Serializer):
     date = serializers.DateField()
     currency = serializers.CharField()
     count = serializers.IntegerField()
-    gross = WalletMoneySerializer()
-    discounts = WalletMoneySerializer()
-    fees = WalletMoneySerializer()
-    refunds = WalletMoneySerializer()
+    gross = MoneySerializer()
+    discounts = MoneySerializer()
+    fees = MoneySerializer()
+    refunds = MoneySerializer()
     refund_count = serializers.IntegerField()
-    net = WalletMoneySerializer()
+    net = MoneySerializer()
 
 
 class SettlementQuerySerializer(serializers.Serializer):
@@ -356,9 +346,9 @@ class CampaignSerializer(serializers.ModelSerializer):
             "travellers_only",
         ]
 
-    @extend_schema_field(WalletMoneySerializer(allow_null=True))
+    @extend_schema_field(MoneySerializer(allow_null=True))
     def get_max_discount(self, obj):
-        return None if obj.max_discount is None else money(obj.max_discount, obj.currency)
+        return None if obj.max_discount is None else MoneySerializer.of(obj.max_discount, obj.currency)
 
     def get_merchant_ids(self, obj) -> list[int]:
         return [m.pk for m in obj.merchants.all()]
@@ -397,8 +387,8 @@ class VatClaimCreateSerializer(serializers.Serializer):
 
 class VatClaimItemSerializer(serializers.Serializer):
     payment_id = serializers.IntegerField()
-    vat = WalletMoneySerializer(help_text="VAT in the purchase currency.")
-    refund = WalletMoneySerializer(help_text="Converted to your home currency, before the service fee.")
+    vat = MoneySerializer(help_text="VAT in the purchase currency.")
+    refund = MoneySerializer(help_text="Converted to your home currency, before the service fee.")
 
 
 class VatClaimSerializer(serializers.ModelSerializer):
@@ -427,8 +417,8 @@ class VatClaimSerializer(serializers.ModelSerializer):
         return [
             {
                 "payment_id": item.payment_id,
-                "vat": money(item.vat_amount, item.currency),
-                "refund": money(item.home_amount, obj.refund_currency),
+                "vat": MoneySerializer.of(item.vat_amount, item.currency),
+                "refund": MoneySerializer.of(item.home_amount, obj.refund_currency),
             }
             for item in obj.items.all()
         ]

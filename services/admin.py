@@ -133,7 +133,7 @@ class BookingAdmin(admin.ModelAdmin):
                     "hold_expires_at", "payment_id"]
     list_filter = ["status", "product__kind"]
     search_fields = ["user__username", "product__name", "product__merchant__name"]
-    raw_id_fields = ["user", "product"]
+    raw_id_fields = ["user", "product", "payment", "refund"]
     list_select_related = ["user", "product"]
 
 
@@ -159,7 +159,7 @@ class BillAdmin(admin.ModelAdmin):
                     "receipt_number"]
     list_filter = ["status", "due_on"]
     search_fields = ["reference", "account__customer_number", "account__user__username"]
-    raw_id_fields = ["account"]
+    raw_id_fields = ["account", "payment"]
 
 
 @admin.register(TransitCard)
@@ -174,7 +174,7 @@ class TransitCardAdmin(admin.ModelAdmin):
 class TransitTopUpAdmin(admin.ModelAdmin):
     list_display = ["card", "amount", "balance_after", "payment_id", "created_at"]
     search_fields = ["card__card_number"]
-    raw_id_fields = ["card"]
+    raw_id_fields = ["card", "payment"]
 
 
 @admin.register(ParkingSession)
@@ -182,7 +182,7 @@ class ParkingSessionAdmin(admin.ModelAdmin):
     list_display = ["plate", "user", "provider", "starts_at", "ends_at", "amount", "currency"]
     list_filter = ["provider"]
     search_fields = ["plate", "user__username"]
-    raw_id_fields = ["user"]
+    raw_id_fields = ["user", "payment"]
 
 
 @admin.register(Notification)

@@ -300,8 +300,10 @@ class Booking(models.Model):
     hold_expires_at = models.DateTimeField(db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    payment_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Payment id")
-    refund_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Refund id")
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="bookings")
+    refund = models.ForeignKey("payments.Refund", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="bookings")
     cancellation_fee = models.BigIntegerField(default=0)
     refunded_amount = models.BigIntegerField(default=0)
     slots = models.ManyToManyField(InventorySlot, through="BookingSlot", related_name="bookings")
@@ -394,7 +396,8 @@ class Bill(models.Model):
     due_on = models.DateField(db_index=True)
     status = models.CharField(max_length=4, choices=BillStatus.choices, default=BillStatus.DUE)
     paid_at = models.DateTimeField(null=True, blank=True)
-    payment_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Payment id")
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="city_bills")
     receipt_number = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -431,7 +434,7 @@ class TransitTopUp(models.Model):
     card = models.ForeignKey(TransitCard, on_delete=models.CASCADE, related_name="top_ups")
     amount = models.BigIntegerField()
     balance_after = models.BigIntegerField()
-    payment_id = models.BigIntegerField(help_text="payments.Payment id")
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="transit_top_ups")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -446,7 +449,7 @@ class ParkingSession(models.Model):
     ends_at = models.DateTimeField()
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
-    payment_id = models.BigIntegerField(help_text="payments.Payment id")
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="parking_sessions")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

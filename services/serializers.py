@@ -22,7 +22,7 @@ from services.models import (
     Trip,
 )
 from services.selectors import merchant_is_open
-from superapp.money import Money, currency_exponent
+from superapp.api import MoneySerializer
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "09:30:00",
@@ -239,16 +239,6 @@ class CurrentLocationSerializer(serializers.Serializer):
 
 
 # --- Money and bookings -------------------------------------------------------------------------
-class MoneySerializer(serializers.Serializer):
-    amount = serializers.CharField(help_text="Decimal string in major units, e.g. `12.34`")
-    currency = serializers.CharField()
-
-    @staticmethod
-    def of(amount: int, currency: str) -> dict:
-        money = Money(amount, currency)
-        return {"amount": f"{money.to_decimal():.{currency_exponent(currency)}f}", "currency": currency}
-
-
 class ProductSerializer(serializers.ModelSerializer):
     price = serializers.SerializerMethodField()
     start_time = LocalTimeField(read_only=True, help_text="Local check-in / start time (tables: per slot)")

@@ -24,6 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from superapp.exceptions import DomainError
+from superapp.money import Money
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,14 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+# For views that paginate by hand (an APIView calling `DefaultCursorPagination` itself): drf-spectacular only
+# adds the paginator's query parameters to generic list views, so these say so in `extend_schema(parameters=...)`.
+CURSOR_PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="The pagination cursor value (from a page's `next` or `previous`)."),
+    OpenApiParameter("limit", int, description="Number of results to return per page (default 20; values above "
+                                               "100 are capped at 100)."),
+]
+
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     name="Idempotency-Key",
     type=str,
@@ -168,3 +177,15 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 responses.setdefault(status_code, {"description": description,
                                                    "content": {"application/json": {"schema": ref}}})
     return result
+
+
+class MoneySerializer(serializers.Serializer):
+    """Money in every API response: a decimal string in major units (never a float) and its ISO 4217 code."""
+
+    amount = serializers.CharField(help_text='Decimal string in major units, e.g. "12.34".')
+    currency = serializers.CharField()
+
+    @staticmethod
+    def of(amount: int, currency: str) -> dict:
+        """Minor units -> the API shape."""
+        return {"amount": Money(amount, currency).decimal_string(), "currency": currency}

@@ -27,13 +27,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import CommandError
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))  # 2 cores: a few processes, a few threads each
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 
 
-class BenchError(RuntimeError):
-    pass
+class BenchError(CommandError):
+    """A benchmark could not run (no wrk, a server that did not start): the command exits with this message."""
 
 
 def free_port() -> int:

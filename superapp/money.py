@@ -66,9 +66,12 @@ class Money:
     def to_decimal(self) -> Decimal:
         return Decimal(self.amount).scaleb(-currency_exponent(self.currency))
 
+    def decimal_string(self) -> str:
+        """The amount in major units with exactly the currency's decimals: "12.30", "1200", "1.500"."""
+        return f"{self.to_decimal():.{currency_exponent(self.currency)}f}"
+
     def __str__(self) -> str:
-        exponent = currency_exponent(self.currency)
-        return f"{self.to_decimal():.{exponent}f} {self.currency}"
+        return f"{self.decimal_string()} {self.currency}"
 
     def _same(self, other: Money) -> None:
         if self.currency != other.currency:

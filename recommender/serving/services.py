@@ -26,14 +26,16 @@ import scipy.sparse as sp
 from django.core.cache import cache
 from django.utils import timezone
 
+from recommender.loader import LoadedModel, active_model
 from recommender.serving import conf, integrations
-from recommender.serving.backend import LoadedModel, UserSignals, active_model, user_signals
 from recommender.serving.content import ContentIndex, content_index
 from recommender.serving.selectors import (
     CandidateFilter,
+    UserSignals,
     candidate_merchant_ids,
     popularity_scores,
     traveller_popularity,
+    user_signals,
 )
 from services.models import City, Merchant, Trip
 from services.selectors import merchants_with_hours, user_current_city

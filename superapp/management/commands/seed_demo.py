@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.management import BaseCommand, call_command
 from django.utils.module_loading import import_string
 
+from services.models import City
+from services.reference import load_reference_cities
 from superapp.accounts.models import User
 
 MARKER_USERNAME = "alice"
@@ -26,7 +28,10 @@ class Command(BaseCommand):
     def handle(self, *args, seed: int, reset: bool, **options):
         if reset:
             call_command("flush", "--no-input", verbosity=0)
-            call_command("migrate", "--no-input", verbosity=0)  # data migrations (cities) again
+            # flush empties every table, including the reference data the migrations loaded and the
+            # beat schedules; put both back (re-running migrate would not: they are already applied).
+            load_reference_cities(City)
+            call_command("setup_schedules", verbosity=0)
         elif User.objects.filter(username=MARKER_USERNAME).exists():
             self.stdout.write("Demo world already loaded (use --reset to rebuild it).")
             return

@@ -61,30 +61,6 @@ end
 """
 
 
-def _wrk(url: str, *, duration_s: int, connections: int, threads: int, lua: str | None = None) -> bench.WrkResult:
-    """superapp.bench.wrk_run, tolerant of wrk's trailing blanks after latencies in seconds
-    ("99%    2.45s "), which its parser rejects when the machine is slow."""
-    import os
-    import subprocess
-    import tempfile
-
-    cmd = [bench.wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
-    script = None
-    if lua is not None:
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
-            handle.write(lua)
-            script = handle.name
-        cmd += ["-s", script]
-    try:
-        completed = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration_s + 60, check=False)
-    finally:
-        if script:
-            os.unlink(script)
-    if completed.returncode != 0:
-        raise CommandError(f"wrk failed: {completed.stderr}")
-    return bench.parse_wrk("\n".join(line.rstrip() for line in completed.stdout.splitlines()))
-
-
 def _mae(stdout) -> dict:
     nodes, segments = grid_network(center=(30.274, 120.155), size=8, spacing_m=650, rng=random.Random(42))
     ffs = np.array([s.free_flow_speed_kmh for s in segments])
@@ -138,11 +114,12 @@ class Command(BaseCommand):
             with bench.gunicorn_server() as base_url:
                 self.stderr.write(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; "
                                   f"{len(cameras)} bench cameras")
-                ping = _wrk(f"{base_url}/healthz", duration_s=duration, connections=connections, threads=threads)
+                ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections,
+                                     threads=threads)
                 lua = _LUA.format(prefixes=prefixes, suffixes=suffixes, n_threads=threads, base=BASE_EPOCH,
                                   key=key, offset=0)
-                ingest = _wrk(f"{base_url}/api/v1/traffic/observations", duration_s=duration,
-                              connections=connections, threads=threads, lua=lua)
+                ingest = bench.wrk_run(f"{base_url}/api/v1/traffic/observations", duration_s=duration,
+                                       connections=connections, threads=threads, lua=lua)
             stored = Observation.objects.filter(sensor_id__in=camera_ids).count()
         finally:
             Device.objects.filter(pk__in=[*camera_ids, gateway.pk]).delete()

@@ -15,9 +15,6 @@ The generated rows are removed at the end (unless --keep). Last line: one JSON o
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import tempfile
 import time
 from datetime import UTC, datetime
 
@@ -162,14 +159,14 @@ class Command(BaseCommand):
         lua = _reader_lua(tokens)
         env = bench.server_env(SOCIAL_FANOUT_MAX_FOLLOWERS=str(FANOUT_THRESHOLD))
         with bench.gunicorn_server(env=env) as base_url:
-            ping = _wrk(f"{base_url}/healthz", duration_s=duration, connections=connections)
+            ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections)
             self.stderr.write(f"  ping {ping}")
             with contextlib.suppress(bench.BenchError):  # warm-up only: its figures do not matter
-                _wrk(f"{base_url}/api/v1/feed", duration_s=2, connections=connections, lua=lua)
-            feed = _wrk(f"{base_url}/api/v1/feed", duration_s=duration, connections=connections, lua=lua)
+                bench.wrk_run(f"{base_url}/api/v1/feed", duration_s=2, connections=connections, lua=lua)
+            feed = bench.wrk_run(f"{base_url}/api/v1/feed", duration_s=duration, connections=connections, lua=lua)
             self.stderr.write(f"  feed (cache) {feed}")
         with bench.gunicorn_server(env=bench.server_env(REDIS_URL="", CELERY_TASK_ALWAYS_EAGER="1")) as base_url:
-            feed_db = _wrk(f"{base_url}/api/v1/feed", duration_s=max(duration // 2, 5),
+            feed_db = bench.wrk_run(f"{base_url}/api/v1/feed", duration_s=max(duration // 2, 5),
                                     connections=connections, lua=lua)
             self.stderr.write(f"  feed (database only) {feed_db}")
         fanout = self._fan_out(user_ids=user_ids)
@@ -233,25 +230,6 @@ class Command(BaseCommand):
             cursor.execute(f"DELETE FROM social_socialstats WHERE user_id IN ({bench_users})", like)  # noqa: S608
             cursor.execute("DELETE FROM accounts_user WHERE username LIKE %s", like)
         self.stderr.write(f"  removed {len(ids)} bench users and their rows")
-
-
-def _wrk(url: str, *, duration_s: int, connections: int, lua: str | None = None) -> bench.WrkResult:
-    """`bench.wrk_run`, tolerant of wrk's trailing blanks after latencies in seconds (slow machines)."""
-    cmd = [bench.wrk_binary(), "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
-    script_path = None
-    if lua:
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(lua)
-            script_path = script.name
-        cmd += ["-s", script_path]
-    try:
-        completed = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=duration_s + 60, check=False)
-    finally:
-        if script_path:
-            os.unlink(script_path)
-    if completed.returncode != 0:
-        raise bench.BenchError(f"wrk failed: {completed.stderr}")
-    return bench.parse_wrk("\n".join(line.rstrip() for line in completed.stdout.splitlines()))
 
 
 def _reader_lua(tokens: list[str]) -> str:
