@@ -231,7 +231,12 @@ def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: Use
             for i, (m, s) in enumerate(new_picks):  # every fifth place from the third on
                 picks.insert(min(len(picks), 2 + 5 * i), _Pick(m, s, VIA_CONTENT))
             return _Ranking(picks[:limit], f"model:{loaded.algorithm}:v{loaded.version_id}", None)
-    reason = "no_active_model" if loaded is None else "user_unknown_to_model"
+    if loaded is None:
+        reason = "no_active_model"
+    elif vector is not None:  # the model knows the user but none of the merchants the filters allow
+        reason = "candidates_unknown_to_model"
+    else:
+        reason = "user_unknown_to_model"
     pop = _normalised(popularity(candidates))
     if profile.nnz and content.any():
         w = conf.COLD_START_CONTENT_WEIGHT

@@ -11,6 +11,7 @@ from tests.recommender.serving.conftest import activate, interact, source, train
 from tests.services.factories import hours
 
 URL = "/api/v1/recommendations"
+QUERIES_PER_PAGE = 12  # user+cities, trip, candidates, signals, merchants+3 prefetches, names, wallet, social
 
 
 def ids(body) -> list[int]:
@@ -380,3 +381,33 @@ def test_travel_time_from_the_traffic_app_when_a_point_is_given(world, active_al
     calls.clear()
     client_for(world.hotpot_lovers[1]).get(URL, {"city": "hangzhou"})
     assert calls == []
+
+
+@pytest.mark.django_db
+def test_a_page_costs_a_fixed_number_of_queries_with_a_real_token(world, active_als, django_assert_num_queries):
+    """Bearer token as the app sends it: the user and their cities come in the authentication's one query,
+    and a page costs the same number of queries for 3 results or 10."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = world.hotpot_lovers[1]
+    user.current_city = city("hangzhou")
+    user.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    assert client.get(URL, {"limit": 20}).json()["source"] == source(active_als)  # warms per-process tables
+    for limit in (3, 10):
+        with django_assert_num_queries(QUERIES_PER_PAGE):
+            body = client.get(URL, {"limit": limit}).json()
+        assert len(body["results"]) == limit and body["city"]["slug"] == "hangzhou"
+    user.is_active = False
+    user.save()
+    assert client.get(URL).status_code == 401  # still simplejwt's full check
+
+
+@pytest.mark.django_db
+def test_when_no_allowed_merchant_is_in_the_model_the_fallback_says_so(world, active_als):
+    newcomer = MerchantFactory(name="Silk Shop", vertical="shopping", description="Silk scarves")
+    body = client_for(world.hotpot_lovers[1]).get(URL, {"city": "hangzhou", "vertical": "shopping"}).json()
+    assert body["source"] == "fallback:popularity" and body["fallback_reason"] == "candidates_unknown_to_model"
+    assert ids(body) == [newcomer.pk]
