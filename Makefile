@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run serve migrate seed worker beat test test-all lint format bench clean
+.PHONY: install run serve migrate seed worker beat test test-all lint format bench bench-training clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "superapp needs Python 3.11, found " + sys.version' 
@@ -56,11 +56,17 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# Benchmarks need wrk (Debian package) and PostgreSQL (DATABASE_URL) for meaningful figures.
+# Benchmarks need wrk (Debian package) and PostgreSQL + Redis (DATABASE_URL, REDIS_URL) for meaningful figures.
+# Each prints one JSON object as its last line. bench-training generates 10M interactions: long.
+BENCHMARKS := bench_ping bench_payments bench_nearby bench_feed bench_recommendations bench_traffic_ingest
+
 bench: migrate
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk) || \
 		(sudo apt-get update -qq && sudo apt-get install -y -qq wrk)
-	$(BIN)/python manage.py bench_ping
+	@for b in $(BENCHMARKS); do echo "== $$b"; $(BIN)/python manage.py $$b || exit 1; done
+
+bench-training: migrate
+	$(BIN)/python manage.py bench_training
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var .pytest_cache .ruff_cache

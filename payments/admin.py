@@ -2,7 +2,9 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 
 from payments import models as m
-from payments import services
+from payments import selectors, services
+from payments.charts import payment_volume_png
+from superapp.charts import ChangeListChartMixin
 from superapp.exceptions import DomainError
 
 
@@ -88,7 +90,7 @@ class FxRateAdmin(admin.ModelAdmin):
 
 
 @admin.register(m.Payment)
-class PaymentAdmin(ReadOnlyAdmin):
+class PaymentAdmin(ChangeListChartMixin, ReadOnlyAdmin):
     list_display = ["id", "payer", "merchant", "status", "amount", "tip", "discount", "fee", "refunded", "currency",
                     "payer_amount", "payer_currency", "tax_free", "created_at"]
     list_filter = ["status", "currency", "tax_free"]
@@ -96,6 +98,11 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_select_related = ["payer", "merchant"]
     date_hierarchy = "created_at"
     actions = ["confirm_pending", "fail_pending"]
+    chart_days = 30
+    chart_alt = "Payment volume per day and currency, last 30 days"
+
+    def chart_png(self, request) -> bytes:
+        return payment_volume_png(selectors.payment_volume_by_day(days=self.chart_days), days=self.chart_days)
 
     @admin.action(description="Confirm selected pending payments")
     def confirm_pending(self, request, queryset: QuerySet):

@@ -29,7 +29,7 @@ def pending_ttl_s() -> int:
 
 def system_account_shards() -> int:
     """Hot system accounts (fees, FX, funding) are split into N rows so payments do not queue on one lock."""
-    return int(_get("SYSTEM_ACCOUNT_SHARDS", 8))
+    return int(_get("SYSTEM_ACCOUNT_SHARDS", 64))
 
 
 def vat_claim_window_days() -> int:

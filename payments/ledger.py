@@ -10,18 +10,20 @@ Every money movement in the wallet goes through `ledger_post`, which (in one dat
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import functools
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from payments import conf
 from payments.exceptions import (
     CouponExhausted,
-    CurrencyMismatch,
     InsufficientFunds,
     LedgerUnbalanced,
     MerchantInsufficientFunds,
@@ -60,24 +62,85 @@ def _get_or_create(lookup: dict, defaults: dict) -> Account:
     return account
 
 
+# Which row is which account never changes once created (accounts are never deleted or re-keyed:
+# entries PROTECT them), so every process remembers the rows it has looked up, keyed by identity.
+# The cache is only a hint for *which* row to lock: `_post` re-reads every row under its lock and
+# checks it is still the account it was asked for (a flushed test database or a restore may reuse
+# a pk), and balances are always the locked rows', never the cached handles'.
+_IDENTITY_FIELDS = ("kind", "user_id", "merchant_id", "system_code", "shard", "currency")
+_account_cache: dict[tuple, Account] = {}
+
+
+def _identity(account: Account) -> tuple:
+    return tuple(getattr(account, field) for field in _IDENTITY_FIELDS)
+
+
+def account_cache_clear() -> None:
+    _account_cache.clear()
+
+
+def _cached_account(lookup: dict, defaults: dict, *, create: bool = True) -> Account | None:
+    key = tuple(sorted(lookup.items()))
+    account = _account_cache.get(key)
+    if account is None:
+        if create:
+            account = _get_or_create(lookup, defaults)
+        else:
+            account = Account.objects.filter(**lookup).first()
+            if account is None:
+                return None
+        _account_cache[key] = account
+    # A private copy: callers may not see another thread's handle (its balance is stale anyway).
+    return copy.copy(account)
+
+
+def _user_lookup(user_id: int, currency: str) -> dict:
+    return {"kind": AccountKind.USER, "user_id": user_id, "currency": currency}
+
+
 def account_for_user(*, user_id: int, currency: str) -> Account:
+    """The user's wallet in `currency` (opened on first use). A handle for ledger legs: its `balance`
+    may be stale; read balances through the selectors."""
     currency_exponent(currency)
-    return _get_or_create({"kind": AccountKind.USER, "user_id": user_id, "currency": currency}, {})
+    return _cached_account(_user_lookup(user_id, currency), {})
+
+
+def user_account_find(*, user_id: int, currency: str) -> Account | None:
+    """The user's wallet in `currency` if they hold one (never opens one)."""
+    return _cached_account(_user_lookup(user_id, currency), {}, create=False)
 
 
 def account_for_merchant(*, merchant_id: int, currency: str) -> Account:
     currency_exponent(currency)
-    return _get_or_create({"kind": AccountKind.MERCHANT, "merchant_id": merchant_id, "currency": currency}, {})
+    return _cached_account({"kind": AccountKind.MERCHANT, "merchant_id": merchant_id, "currency": currency}, {})
 
 
 def system_account(*, code: str, currency: str, shard: int | None = None) -> Account:
     currency_exponent(currency)
     if shard is None:
         shard = random.randrange(conf.system_account_shards()) if code in _SHARDED else 0
-    return _get_or_create(
+    return _cached_account(
         {"kind": AccountKind.SYSTEM, "system_code": code, "currency": currency, "shard": shard},
         {"allow_negative": code in _MAY_GO_NEGATIVE},
     )
+
+
+def _reresolve(account: Account) -> Account:
+    """The row for this account's identity, read from the database (after a stale cache hit)."""
+    if account.kind == AccountKind.CAMPAIGN:
+        return account  # campaign budgets are never cached: their pk is their identity
+    lookup = {"kind": account.kind, "currency": account.currency}
+    if account.kind == AccountKind.USER:
+        lookup["user_id"] = account.user_id
+    elif account.kind == AccountKind.MERCHANT:
+        lookup["merchant_id"] = account.merchant_id
+    else:
+        lookup.update(system_code=account.system_code, shard=account.shard)
+    return _get_or_create(lookup, {"allow_negative": account.system_code in _MAY_GO_NEGATIVE})
+
+
+class _StaleAccount(Exception):
+    pass
 
 
 def _overdraft_error(account: Account) -> Exception:
@@ -95,40 +158,43 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
     """Post one balanced transaction. Raises InsufficientFunds (and friends) before writing anything."""
     if kind not in TransactionKind.values:
         raise ValueError(f"unknown transaction kind {kind!r}")
-    amounts: dict[int, int] = defaultdict(int)
-    currency_of: dict[int, str] = {}
     totals: dict[str, int] = defaultdict(int)
     for account, amount in legs:
         if not isinstance(amount, int) or isinstance(amount, bool):
             raise TypeError("ledger amounts are integers in minor units")
-        amounts[account.pk] += amount
-        currency_of[account.pk] = account.currency
         totals[account.currency] += amount
     unbalanced = {currency: total for currency, total in totals.items() if total}
     if unbalanced:
         raise LedgerUnbalanced(details={"unbalanced": unbalanced})
+    post = functools.partial(_post, kind=kind, description=description, merchant_id=merchant_id,
+                             reverses=reverses, at=at)
+    # Inside the caller's transaction (the usual case) no savepoint is needed: nothing is written
+    # before the overdraft checks, and a database error aborts the caller's transaction anyway.
+    with transaction.atomic() if not transaction.get_connection().in_atomic_block else contextlib.nullcontext():
+        try:
+            return post(legs=legs)
+        except _StaleAccount:
+            # A cached handle named a row that is gone or is another account now (only after the
+            # database was flushed or restored): forget the cache, find the rows again, and retry.
+            account_cache_clear()
+            return post(legs=[(_reresolve(account), amount) for account, amount in legs])
+
+
+def _post(*, legs, kind, description, merchant_id, reverses, at) -> LedgerTransaction:
+    amounts: dict[int, int] = defaultdict(int)
+    expected: dict[int, tuple] = {}
+    for account, amount in legs:
+        amounts[account.pk] += amount
+        expected[account.pk] = _identity(account)
     amounts = {pk: amount for pk, amount in amounts.items() if amount}
     if len(amounts) < 2:
         raise LedgerUnbalanced("A ledger transaction needs at least two non-zero legs.")
-
-    if transaction.get_connection().in_atomic_block:
-        # Inside the caller's transaction (the usual case) no savepoint is needed: nothing is written
-        # before the overdraft checks, and a database error aborts the caller's transaction anyway.
-        return _post(kind=kind, amounts=amounts, currency_of=currency_of, description=description,
-                     merchant_id=merchant_id, reverses=reverses, at=at)
-    with transaction.atomic():
-        return _post(kind=kind, amounts=amounts, currency_of=currency_of, description=description,
-                     merchant_id=merchant_id, reverses=reverses, at=at)
-
-
-def _post(*, kind, amounts, currency_of, description, merchant_id, reverses, at) -> LedgerTransaction:
-    # Invariant: rows are locked in ascending pk order by every posting, so no deadlock cycles.
+    # Invariant: every posting locks its rows in ascending pk order, in this one query, so two
+    # postings can never wait on each other in a cycle (no deadlocks), and balances are read locked.
     locked = list(Account.objects.select_for_update().filter(pk__in=amounts).order_by("pk"))
-    if len(locked) != len(amounts):
-        raise LedgerUnbalanced("A leg names an account that does not exist.")
+    if len(locked) != len(amounts) or any(_identity(account) != expected[account.pk] for account in locked):
+        raise _StaleAccount()
     for account in locked:
-        if account.currency != currency_of[account.pk]:
-            raise CurrencyMismatch("Account currency changed under the posting.")
         new_balance = account.balance + amounts[account.pk]
         if new_balance < 0 and not account.allow_negative and amounts[account.pk] < 0:
             raise _overdraft_error(account)
@@ -143,8 +209,19 @@ def _post(*, kind, amounts, currency_of, description, merchant_id, reverses, at)
                     created_at=ledger_transaction.created_at)
         for account in locked
     ])
-    Account.objects.bulk_update(locked, ["balance"])
+    _balances_write(locked)
     return ledger_transaction
+
+
+def _balances_write(accounts: list[Account]) -> None:
+    """Store the new cached balances of the locked rows in one statement (bulk_update's CASE is slow)."""
+    table = connection.ops.quote_name(Account._meta.db_table)
+    rows = ", ".join(["(%s, %s)"] * len(accounts))
+    params = [value for account in accounts for value in (account.pk, account.balance)]
+    # The table name is the model's and every value is a parameter.
+    sql = f"UPDATE {table} SET balance = CAST(v.column2 AS bigint) FROM (VALUES {rows}) AS v WHERE {table}.id = v.column1"  # noqa: S608, E501
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
 def ledger_reverse(*, ledger_transaction: LedgerTransaction, description: str = "") -> LedgerTransaction:

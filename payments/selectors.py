@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -168,3 +168,23 @@ def campaigns_collectable(*, user: User, merchant: Merchant | None = None) -> li
 
 def vat_claims_for(*, user: User) -> QuerySet[VatClaim]:
     return VatClaim.objects.filter(user=user).prefetch_related("items")
+
+
+def payment_volume_by_day(*, days: int, now: datetime | None = None) -> dict[str, list[dict]]:
+    """For the operators' chart: succeeded payments per day (UTC, by completion) and currency over the
+    last `days` days including today, every day present (zeros too). Per currency, oldest day first:
+    {"date", "count", "gross" (amount + tip, minor units)}. Currencies by volume, busiest first."""
+    today = (now or timezone.now()).astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    start = datetime.combine(first, datetime.min.time(), tzinfo=UTC)
+    rows = (Payment.objects.filter(status=PaymentStatus.SUCCEEDED, completed_at__gte=start)
+            .annotate(day=TruncDate("completed_at", tzinfo=UTC)).values("day", "currency")
+            .annotate(count=Count("id"), gross=Sum(F("amount") + F("tip"))))
+    found: dict[str, dict[date, dict]] = defaultdict(dict)
+    for row in rows:
+        if row["day"] <= today:
+            found[row["currency"]][row["day"]] = {"count": row["count"], "gross": row["gross"]}
+    calendar = [first + timedelta(days=i) for i in range(days)]
+    series = {currency: [{"date": day, **by_day.get(day, {"count": 0, "gross": 0})} for day in calendar]
+              for currency, by_day in found.items()}
+    return dict(sorted(series.items(), key=lambda kv: -sum(point["count"] for point in kv[1])))

@@ -50,7 +50,14 @@ from payments.exceptions import (
     VatClaimInvalid,
     VatClaimStateInvalid,
 )
-from payments.ledger import account_for_merchant, account_for_user, ledger_post, ledger_reverse, system_account
+from payments.ledger import (
+    account_for_merchant,
+    account_for_user,
+    ledger_post,
+    ledger_reverse,
+    system_account,
+    user_account_find,
+)
 from payments.models import (
     Account,
     AccountKind,
@@ -76,7 +83,7 @@ from payments.models import (
 )
 from payments.providers import provider_for
 from recommender.models import InteractionKind
-from recommender.services import interaction_record_on_commit
+from recommender.services import interactions_record_in_transaction
 from services.models import Merchant
 from superapp.accounts.models import User
 from superapp.money import Money, MoneyError, currency_exponent
@@ -236,7 +243,7 @@ def _payer_wallet(payer: User, merchant_currency: str, pay_currency: str | None)
     else the home currency. Returns the currency and the wallet when already looked up."""
     if pay_currency:
         return pay_currency, None
-    wallet = Account.objects.filter(kind=AccountKind.USER, user_id=payer.pk, currency=merchant_currency).first()
+    wallet = user_account_find(user_id=payer.pk, currency=merchant_currency)
     return (merchant_currency, wallet) if wallet else (payer.home_currency, None)
 
 
@@ -255,27 +262,35 @@ def _vat_for(*, payer: User, merchant: Merchant, amount: Money) -> int:
     return amount.multiply(city.vat_rate / (1 + city.vat_rate)).amount
 
 
-def _emit(*, user_id: int, merchant_id: int, kind: str, value: float, source: str,
-          occurred_at: datetime | None = None) -> None:
-    interaction_record_on_commit(user_id=user_id, merchant_id=merchant_id, kind=kind, value=value, source=source,
-                                 occurred_at=occurred_at)
+def _emit(*events: dict) -> None:
+    """Record recommender interactions inside the current transaction: they exist only if the money
+    movement commits (the same guarantee as an after-commit hook, without a second transaction)."""
+    interactions_record_in_transaction(events=list(events))
+
+
+def _event(*, user_id: int, merchant_id: int, kind: str, value: float, source: str,
+           occurred_at: datetime | None = None) -> dict:
+    return {"user_id": user_id, "merchant_id": merchant_id, "kind": kind, "value": value, "source": source,
+            "occurred_at": occurred_at}
 
 
 def _emit_payment_succeeded(payment: Payment) -> None:
-    _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.PAYMENT,
-          value=_major(payment.gross, payment.currency), source=f"payment:{payment.pk}",
-          occurred_at=payment.completed_at)
+    events = [_event(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.PAYMENT,
+                     value=_major(payment.gross, payment.currency), source=f"payment:{payment.pk}",
+                     occurred_at=payment.completed_at)]
     if payment.coupon_id:
-        _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.COUPON,
-              value=_major(payment.discount, payment.currency), source=f"coupon:{payment.coupon_id}",
-              occurred_at=payment.completed_at)
+        events.append(_event(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.COUPON,
+                             value=_major(payment.discount, payment.currency), source=f"coupon:{payment.coupon_id}",
+                             occurred_at=payment.completed_at))
+    _emit(*events)
 
 
 def merchant_get_payable(*, merchant_id: int) -> Merchant:
-    merchant = Merchant.objects.select_related("city").filter(pk=merchant_id).first()
-    if merchant is None:
-        raise MerchantNotFound()
-    return merchant
+    # No select_related("city"): only a tax-free payment needs the city (then it is one more query).
+    try:
+        return Merchant.objects.get(pk=merchant_id)
+    except Merchant.DoesNotExist:
+        raise MerchantNotFound() from None
 
 
 def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money | None = None,
@@ -469,9 +484,9 @@ def payment_refund(*, payment: Payment, amount: Money | None = None, reason: str
                                        payer_amount=payer_amount, discount_returned=discount_returned,
                                        fee_returned=fee_returned, created_at=ledger_transaction.created_at,
                                        reason=reason[:255], actor=actor, ledger_transaction=ledger_transaction)
-        _emit(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.REFUND,
-              value=_major(amount.amount, payment.currency), source=f"refund:{refund.pk}",
-              occurred_at=refund.created_at)
+        _emit(_event(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.REFUND,
+                     value=_major(amount.amount, payment.currency), source=f"refund:{refund.pk}",
+                     occurred_at=refund.created_at))
     return refund
 
 

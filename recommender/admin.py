@@ -1,14 +1,11 @@
-import io
-
 from django.contrib import admin, messages
-from django.http import HttpResponse
-from django.urls import path, reverse
 
 from recommender import services
 from recommender.charts import metrics_chart_png
 from recommender.exceptions import ModelVersionNotActivatable
 from recommender.models import Interaction, ModelVersion, TrainingConfig, TrainingLock
 from recommender.tasks import retrain
+from superapp.charts import ChangeListChartMixin
 
 
 @admin.register(Interaction)
@@ -47,7 +44,7 @@ class TrainingConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ChangeListChartMixin, admin.ModelAdmin):
     list_display = ["id", "algorithm", "status", "ndcg_display", "baseline_display", "lift_display", "n_users",
                     "n_items", "nnz", "train_seconds", "triggered_by", "created_at", "reason"]
     list_filter = ["status", "algorithm", "triggered_by"]
@@ -59,17 +56,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # versions come from training runs only
 
-    def get_urls(self):
-        return [path("chart.png", self.admin_site.admin_view(self.chart_view),
-                     name="recommender_modelversion_chart"), *super().get_urls()]
+    chart_alt = "Metrics of the model versions over time"
 
-    def chart_view(self, request):
-        buffer = io.BytesIO(metrics_chart_png(ModelVersion.objects.order_by("created_at", "pk")[:200]))
-        return HttpResponse(buffer.getvalue(), content_type="image/png", headers={"Cache-Control": "no-store"})
-
-    def changelist_view(self, request, extra_context=None):
-        extra_context = {**(extra_context or {}), "chart_url": reverse("admin:recommender_modelversion_chart")}
-        return super().changelist_view(request, extra_context=extra_context)
+    def chart_png(self, request) -> bytes:
+        return metrics_chart_png(ModelVersion.objects.order_by("created_at", "pk")[:200])
 
     @admin.display(description="nDCG")
     def ndcg_display(self, obj):

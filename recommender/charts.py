@@ -1,14 +1,13 @@
-"""The admin's chart of model-version metrics (matplotlib, rendered server-side to PNG)."""
+"""The admin's chart of model-version metrics (drawn with the shared `superapp.charts` helper)."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 
-# Figure (not pyplot): no global state and no GUI backend, safe in threaded servers.
 from matplotlib.figure import Figure
 
 from recommender.models import ModelStatus, ModelVersion
+from superapp.charts import figure_png, no_data
 
 _STATUS_MARKERS = {ModelStatus.ACTIVE: "*", ModelStatus.REJECTED: "x", ModelStatus.RETIRED: "o",
                    ModelStatus.TRAINED: "s", ModelStatus.FAILED: "X"}
@@ -20,8 +19,7 @@ def metrics_chart_png(versions: Iterable[ModelVersion]) -> bytes:
     figure = Figure(figsize=(9, 3.2), dpi=100)
     axes = figure.subplots()
     if not versions:
-        axes.text(0.5, 0.5, "No evaluated model versions yet", ha="center", va="center")
-        axes.set_axis_off()
+        no_data(axes, "No evaluated model versions yet")
     else:
         xs = list(range(len(versions)))
         for name in ("ndcg", "precision", "recall", "map"):
@@ -37,7 +35,4 @@ def metrics_chart_png(versions: Iterable[ModelVersion]) -> bytes:
         axes.set_title("Model versions (★ active, × rejected, ○ retired)", fontsize=9)
         axes.grid(alpha=0.3)
         axes.legend(fontsize=7, loc="upper left", ncols=5)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure_png(figure)

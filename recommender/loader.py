@@ -85,7 +85,10 @@ def active_version_id() -> int | None:
     if cached is None:
         version = active_model_version()
         cached = version.pk if version else NO_ACTIVE
-        cache.set(ACTIVE_VERSION_CACHE_KEY, cached, timeout=60)
+        # `add`, not `set`: an activation committed since our read has already set the key (shared by every
+        # serving process through Redis) and must not be overwritten with what we read before it.
+        if not cache.add(ACTIVE_VERSION_CACHE_KEY, cached, timeout=60):
+            cached = cache.get(ACTIVE_VERSION_CACHE_KEY, cached)
     return cached or None
 
 

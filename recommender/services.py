@@ -48,6 +48,23 @@ def interaction_record_on_commit(*, user_id: int, merchant_id: int, kind: str, v
     ))
 
 
+def interactions_record_in_transaction(*, events: list[dict[str, Any]]) -> None:
+    """Store interactions as part of the caller's open transaction (one INSERT), so they exist if and
+    only if the caller's work commits, without a second transaction after it; for hot paths such as
+    wallet payments. Each event has the keyword arguments of `interaction_record`. Idempotent on
+    (kind, source) like it; the users' vectors are refreshed after commit."""
+    if not events:
+        return
+    now = timezone.now()
+    Interaction.objects.bulk_create(
+        [Interaction(user_id=e["user_id"], merchant_id=e["merchant_id"], kind=e["kind"], value=e.get("value", 1.0),
+                     occurred_at=e.get("occurred_at") or now, source=e.get("source", "")) for e in events],
+        ignore_conflicts=True,
+    )
+    for user_id in dict.fromkeys(e["user_id"] for e in events):
+        transaction.on_commit(lambda user_id=user_id: user_vector_refresh.delay(user_id))
+
+
 CLIENT_EVENT_MAX_AGE = timedelta(days=30)
 CLIENT_EVENT_MAX_SKEW = timedelta(minutes=5)
 

@@ -1,6 +1,8 @@
 from django.contrib import admin
 
 from services.models import (
+    Appointment,
+    AppointmentSlot,
     Bill,
     BillAccount,
     Booking,
@@ -15,6 +17,7 @@ from services.models import (
     OpeningHours,
     ParkingSession,
     Product,
+    PublicService,
     SavedMerchant,
     ServiceProvider,
     TransitCard,
@@ -133,7 +136,7 @@ class BookingAdmin(admin.ModelAdmin):
                     "hold_expires_at", "payment_id"]
     list_filter = ["status", "product__kind"]
     search_fields = ["user__username", "product__name", "product__merchant__name"]
-    raw_id_fields = ["user", "product"]
+    raw_id_fields = ["user", "product", "payment", "refund"]
     list_select_related = ["user", "product"]
 
 
@@ -159,7 +162,7 @@ class BillAdmin(admin.ModelAdmin):
                     "receipt_number"]
     list_filter = ["status", "due_on"]
     search_fields = ["reference", "account__customer_number", "account__user__username"]
-    raw_id_fields = ["account"]
+    raw_id_fields = ["account", "payment"]
 
 
 @admin.register(TransitCard)
@@ -174,7 +177,7 @@ class TransitCardAdmin(admin.ModelAdmin):
 class TransitTopUpAdmin(admin.ModelAdmin):
     list_display = ["card", "amount", "balance_after", "payment_id", "created_at"]
     search_fields = ["card__card_number"]
-    raw_id_fields = ["card"]
+    raw_id_fields = ["card", "payment"]
 
 
 @admin.register(ParkingSession)
@@ -182,7 +185,7 @@ class ParkingSessionAdmin(admin.ModelAdmin):
     list_display = ["plate", "user", "provider", "starts_at", "ends_at", "amount", "currency"]
     list_filter = ["provider"]
     search_fields = ["plate", "user__username"]
-    raw_id_fields = ["user"]
+    raw_id_fields = ["user", "payment"]
 
 
 @admin.register(Notification)
@@ -198,3 +201,30 @@ class BookingSlotAdmin(admin.ModelAdmin):
     list_display = ["booking", "slot", "units"]
     search_fields = ["booking__user__username"]
     raw_id_fields = ["booking", "slot"]
+
+
+@admin.register(PublicService)
+class PublicServiceAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "office", "fee", "duration_minutes", "capacity_per_slot", "is_active"]
+    list_filter = ["is_active", "office__city"]
+    search_fields = ["name", "code", "office__name"]
+    raw_id_fields = ["office"]
+    list_select_related = ["office"]
+
+
+@admin.register(AppointmentSlot)
+class AppointmentSlotAdmin(admin.ModelAdmin):
+    list_display = ["service", "starts_at", "capacity", "booked"]
+    list_filter = ["service__office__city", "starts_at"]
+    search_fields = ["service__name", "service__office__name"]
+    raw_id_fields = ["service"]
+    list_select_related = ["service"]
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ["pk", "user", "slot", "status", "fee", "currency", "payment_id", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["user__username", "slot__service__name"]
+    raw_id_fields = ["user", "slot", "payment", "refund"]
+    list_select_related = ["user", "slot__service"]

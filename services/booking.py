@@ -174,9 +174,9 @@ def booking_pay(*, booking_id: int, user, now: datetime | None = None) -> Bookin
             payer=user, merchant=booking.product.merchant, amount=Money(booking.amount, booking.currency),
             reference=f"booking:{booking.pk}", description=f"Booking {booking.pk}: {booking.product.name}")
         booking.status = BookingStatus.CONFIRMED
-        booking.payment_id = payment.pk
+        booking.payment = payment
         booking.confirmed_at = now
-        booking.save(update_fields=["status", "payment_id", "confirmed_at"])
+        booking.save(update_fields=["status", "payment", "confirmed_at"])
         interaction_record_on_commit(user_id=user.pk, merchant_id=booking.product.merchant_id,
                                      kind=InteractionKind.BOOKING, value=float(Money(booking.amount,
                                                                                      booking.currency).to_decimal()),
@@ -200,7 +200,6 @@ def booking_cancel(*, booking_id: int, user, now: datetime | None = None, reason
         if booking.status == BookingStatus.HELD:
             _release(booking)
         elif booking.status == BookingStatus.CONFIRMED:
-            from payments import models as payment_models  # the wallet app
             from payments import services as payment_services
 
             if now >= booking.starts_at:
@@ -209,9 +208,9 @@ def booking_cancel(*, booking_id: int, user, now: datetime | None = None, reason
             refund_amount = Money(booking.amount, booking.currency) - fee
             if refund_amount.amount > 0:
                 refund = payment_services.payment_refund(
-                    payment=payment_models.Payment.objects.get(pk=booking.payment_id), amount=refund_amount,
+                    payment=booking.payment, amount=refund_amount,
                                         reason=reason or f"Booking {booking.pk} cancelled", actor=user)
-                booking.refund_id = refund.pk
+                booking.refund = refund
             booking.cancellation_fee = fee.amount
             booking.refunded_amount = refund_amount.amount
             _release(booking)
@@ -219,7 +218,7 @@ def booking_cancel(*, booking_id: int, user, now: datetime | None = None, reason
             raise BookingStateConflict(f"The booking is {booking.status}.", details={"status": booking.status})
         booking.status = BookingStatus.CANCELLED
         booking.cancelled_at = now
-        booking.save(update_fields=["status", "cancelled_at", "refund_id", "cancellation_fee", "refunded_amount"])
+        booking.save(update_fields=["status", "cancelled_at", "refund", "cancellation_fee", "refunded_amount"])
     return booking
 
 

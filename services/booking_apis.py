@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from services import booking, selectors, services
 from services import serializers as s
 from services.models import Booking, InventorySlot, Product, StaffRole
-from superapp.api import IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
+from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
 from superapp.exceptions import NotFound
 from superapp.idempotency import idempotent
 
@@ -79,7 +79,8 @@ class BookingQuoteApi(APIView):
 class BookingListApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    @extend_schema(responses={200: s.PaginatedBookingList}, tags=["bookings"], summary="My bookings",
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS,
+                   responses={200: s.PaginatedBookingList}, tags=["bookings"], summary="My bookings",
                    operation_id="bookings_list")
     def get(self, request):
         paginator = self.pagination_class()
@@ -135,7 +136,7 @@ class BookingCancelApi(APIView):
 class MerchantBookingsApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    @extend_schema(responses={200: s.PaginatedBookingList}, tags=["bookings"],
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedBookingList}, tags=["bookings"],
                    summary="Bookings of a merchant (its staff only)")
     def get(self, request, merchant_id: int):
         merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)

@@ -9,7 +9,7 @@ from services import city_services, selectors
 from services import serializers as s
 from services.exceptions import InvalidAmount
 from services.models import Bill, BillAccount, Notification, ParkingSession, ServiceProvider, TransitCard
-from superapp.api import IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
+from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
 from superapp.exceptions import NotFound
 from superapp.idempotency import idempotent
 from superapp.money import Money, MoneyError
@@ -42,7 +42,8 @@ class CityServicesApi(APIView):
 
 
 class BillAccountListApi(APIView):
-    @extend_schema(responses={200: s.PaginatedBillAccountList}, tags=["city services"],
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS,
+                   responses={200: s.PaginatedBillAccountList}, tags=["city services"],
                    summary="My linked bill accounts")
     def get(self, request):
         accounts = BillAccount.objects.filter(user=request.user).select_related("provider__city")
@@ -75,7 +76,8 @@ class BillAccountRefreshApi(APIView):
 
 
 class BillListApi(APIView):
-    @extend_schema(parameters=[s.BillListParamsSerializer], responses={200: s.PaginatedBillList},
+    @extend_schema(parameters=[s.BillListParamsSerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedBillList},
                    operation_id="bills_list",
                    tags=["city services"], summary="My bills (due and paid)")
     def get(self, request):
@@ -108,7 +110,8 @@ class BillPayApi(APIView):
 
 
 class TransitCardListApi(APIView):
-    @extend_schema(responses={200: s.PaginatedTransitCardList}, tags=["city services"],
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS,
+                   responses={200: s.PaginatedTransitCardList}, tags=["city services"],
                    summary="My transit cards")
     def get(self, request):
         cards = TransitCard.objects.filter(user=request.user).select_related("provider__city")
@@ -143,7 +146,8 @@ class TransitTopUpApi(APIView):
 
 
 class ParkingSessionListApi(APIView):
-    @extend_schema(responses={200: s.PaginatedParkingSessionList}, tags=["city services"],
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS,
+                   responses={200: s.PaginatedParkingSessionList}, tags=["city services"],
                    summary="My parking sessions")
     def get(self, request):
         return _paginate(self, request, ParkingSession.objects.filter(user=request.user), s.ParkingSessionSerializer)
@@ -162,7 +166,7 @@ class ParkingSessionListApi(APIView):
 
 
 class NotificationListApi(APIView):
-    @extend_schema(parameters=[s.NotificationListParamsSerializer],
+    @extend_schema(parameters=[s.NotificationListParamsSerializer, *CURSOR_PAGE_PARAMETERS],
                    responses={200: s.PaginatedNotificationList}, tags=["notifications"],
                    summary="My notifications (bill reminders, ...)")
     def get(self, request):

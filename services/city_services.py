@@ -98,8 +98,8 @@ def bill_pay(*, bill_id: int, user) -> Bill:
         bill.receipt_number = backend_for(provider).confirm_payment(bill.reference, amount)
         bill.status = BillStatus.PAID
         bill.paid_at = timezone.now()
-        bill.payment_id = payment.pk
-        bill.save(update_fields=["status", "paid_at", "payment_id", "receipt_number"])
+        bill.payment = payment
+        bill.save(update_fields=["status", "paid_at", "payment", "receipt_number"])
     return bill
 
 
@@ -131,7 +131,7 @@ def transit_card_top_up(*, card_id: int, user, amount: Money) -> TransitTopUp:
         card.balance += amount.amount
         card.save(update_fields=["balance"])
         return TransitTopUp.objects.create(card=card, amount=amount.amount, balance_after=card.balance,
-                                           payment_id=payment.pk)
+                                           payment=payment)
 
 
 def parking_pay(*, user, provider: ServiceProvider, plate: str, minutes: int,
@@ -148,7 +148,7 @@ def parking_pay(*, user, provider: ServiceProvider, plate: str, minutes: int,
                                   reference=f"parking:{plate.upper()}", description=f"Parking {plate.upper()}")
         return ParkingSession.objects.create(user=user, provider=provider, plate=plate.upper(), starts_at=now,
                                              ends_at=now + timedelta(minutes=blocks * 15), amount=amount.amount,
-                                             currency=amount.currency, payment_id=payment.pk)
+                                             currency=amount.currency, payment=payment)
 
 
 # --- Notifications ------------------------------------------------------------------------------

@@ -21,3 +21,6 @@ GEO_INDEX_CHECK_S = float(getattr(settings, "SERVICES_GEO_INDEX_CHECK_S",
                                   os.environ.get("SERVICES_GEO_INDEX_CHECK_S", 2)))
 GEO_INDEX_MAX_AGE_S = float(getattr(settings, "SERVICES_GEO_INDEX_MAX_AGE_S",
                                     os.environ.get("SERVICES_GEO_INDEX_MAX_AGE_S", 300)))
+# Public-service appointments: how many days ahead slots are opened, and when reminders go out.
+APPOINTMENT_DAYS_AHEAD = _int("SERVICES_APPOINTMENT_DAYS_AHEAD", 14)
+APPOINTMENT_REMINDER_HOURS = _int("SERVICES_APPOINTMENT_REMINDER_HOURS", 24)

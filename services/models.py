@@ -300,8 +300,10 @@ class Booking(models.Model):
     hold_expires_at = models.DateTimeField(db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    payment_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Payment id")
-    refund_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Refund id")
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="bookings")
+    refund = models.ForeignKey("payments.Refund", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="bookings")
     cancellation_fee = models.BigIntegerField(default=0)
     refunded_amount = models.BigIntegerField(default=0)
     slots = models.ManyToManyField(InventorySlot, through="BookingSlot", related_name="bookings")
@@ -333,6 +335,7 @@ class ServiceKind(models.TextChoices):
     PHONE = "phone", "Phone and internet"
     TRANSIT = "transit", "Transit card"
     PARKING = "parking", "Parking"
+    OFFICE = "office", "Public office (appointments)"
 
 
 BILL_KINDS = (ServiceKind.ELECTRICITY, ServiceKind.WATER, ServiceKind.GAS, ServiceKind.PHONE)
@@ -394,7 +397,8 @@ class Bill(models.Model):
     due_on = models.DateField(db_index=True)
     status = models.CharField(max_length=4, choices=BillStatus.choices, default=BillStatus.DUE)
     paid_at = models.DateTimeField(null=True, blank=True)
-    payment_id = models.BigIntegerField(null=True, blank=True, help_text="payments.Payment id")
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="city_bills")
     receipt_number = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -431,7 +435,7 @@ class TransitTopUp(models.Model):
     card = models.ForeignKey(TransitCard, on_delete=models.CASCADE, related_name="top_ups")
     amount = models.BigIntegerField()
     balance_after = models.BigIntegerField()
-    payment_id = models.BigIntegerField(help_text="payments.Payment id")
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="transit_top_ups")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -446,11 +450,85 @@ class ParkingSession(models.Model):
     ends_at = models.DateTimeField()
     amount = models.BigIntegerField()
     currency = models.CharField(max_length=3)
-    payment_id = models.BigIntegerField(help_text="payments.Payment id")
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, related_name="parking_sessions")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-pk"]
+
+
+class PublicService(models.Model):
+    """A service a public office (a `ServiceProvider` of kind `office`) gives by appointment: an ID card, a residence
+    registration... `fee` (minor units of the office's currency, 0 = free) is paid through the wallet to the office's
+    merchant account when booking. Slots are opened from the office's opening hours (`appointment_slots_open`)."""
+
+    office = models.ForeignKey(ServiceProvider, on_delete=models.PROTECT, related_name="public_services")
+    code = models.SlugField(max_length=80)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    fee = models.BigIntegerField(default=0, help_text="Minor units of the office's currency; 0 = free")
+    duration_minutes = models.PositiveSmallIntegerField(default=15)
+    capacity_per_slot = models.PositiveSmallIntegerField(default=1, help_text="Counters serving it at once")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["office", "name"]
+        constraints = [models.UniqueConstraint(fields=["office", "code"], name="public_service_code_unique"),
+                       models.CheckConstraint(condition=models.Q(fee__gte=0), name="public_service_fee_gte_0"),
+                       models.CheckConstraint(condition=models.Q(duration_minutes__gte=5),
+                                              name="public_service_duration_gte_5")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.office_id})"
+
+
+class AppointmentSlot(models.Model):
+    """A time at an office for one service, for up to `capacity` people. Invariant: `booked` (appointments not
+    cancelled) never exceeds `capacity`; changed only under the row lock, backed by a CHECK constraint."""
+
+    service = models.ForeignKey(PublicService, on_delete=models.CASCADE, related_name="slots")
+    starts_at = models.DateTimeField(db_index=True)
+    capacity = models.PositiveSmallIntegerField()
+    booked = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["starts_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["service", "starts_at"], name="appointment_slot_unique"),
+                       models.CheckConstraint(condition=models.Q(booked__lte=models.F("capacity")),
+                                              name="appointment_slot_not_overbooked")]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} @ {self.starts_at:%Y-%m-%d %H:%M}"
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Appointment(models.Model):
+    """A user's appointment in a slot. The fee, if any, was paid with `payment` and refunded with `refund` on
+    cancellation (full refund until the start)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="appointments")
+    slot = models.ForeignKey(AppointmentSlot, on_delete=models.PROTECT, related_name="appointments")
+    status = models.CharField(max_length=10, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
+    fee = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    payment = models.ForeignKey("payments.Payment", on_delete=models.PROTECT, null=True, blank=True,
+                                related_name="appointments")
+    refund = models.ForeignKey("payments.Refund", on_delete=models.PROTECT, null=True, blank=True,
+                               related_name="appointments")
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [models.UniqueConstraint(fields=["user", "slot"], condition=models.Q(status="booked"),
+                                               name="appointment_one_per_user_and_slot")]
+
+    def __str__(self) -> str:
+        return f"appointment {self.pk} {self.status}"
 
 
 class Notification(models.Model):

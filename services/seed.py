@@ -6,10 +6,12 @@ import math
 from datetime import date, time, timedelta
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from services.geo_index import geo_index_invalidate
 from services.models import (
+    AppointmentSlot,
     Category,
     City,
     InventorySlot,
@@ -19,10 +21,19 @@ from services.models import (
     OpeningHours,
     Product,
     ProductKind,
+    PublicService,
     ServiceProvider,
     Trip,
 )
-from services.seed_data import CATEGORIES, CITY_FLAVOUR, CITY_STREETS, COUNTRY_LANGUAGES, NAMES, PROVIDERS
+from services.seed_data import (
+    CATEGORIES,
+    CITY_FLAVOUR,
+    CITY_STREETS,
+    COUNTRY_LANGUAGES,
+    NAMES,
+    PROVIDERS,
+    PUBLIC_SERVICES,
+)
 from superapp.accounts.models import User
 from superapp.money import Money
 
@@ -246,15 +257,29 @@ def seed_city_services(*, rng, categories) -> int:
         ServiceProvider(city=city, kind=kind, code=code, name=name, merchant=merchant, customer_number_pattern=pattern,
                         hourly_rate=Money.from_decimal(rate, city.currency).amount if rate else None)
         for merchant, (city, kind, code, name, category, pattern, rate) in zip(merchants, rows, strict=True))
+    seed_public_services()
     return len(rows)
+
+
+def seed_public_services() -> int:
+    """Public services of the seeded offices, and their appointment slots for the coming two weeks."""
+    from services.appointments import appointment_slots_open_all
+
+    offices = {p.code: p for p in ServiceProvider.objects.filter(kind="office").select_related("merchant")}
+    PublicService.objects.bulk_create(
+        PublicService(office=offices[office], code=code, name=name, description=description,
+                      fee=Money.from_decimal(fee, offices[office].merchant.currency).amount,
+                      duration_minutes=minutes, capacity_per_slot=capacity)
+        for office, code, name, description, fee, minutes, capacity in PUBLIC_SERVICES if office in offices)
+    return appointment_slots_open_all()
 
 
 def seed_bookings(*, rng, stdout) -> None:
     """Trips, bookings paid from the wallet, linked bill accounts (one bill paid), a transit card, reminders."""
     from payments import services as payment_services
     from payments.selectors import wallet_balances
+    from services import appointments, city_services
     from services import booking as booking_services
-    from services import city_services
 
     today = timezone.now().date()
     cities = {c.slug: c for c in City.objects.all()}
@@ -319,4 +344,35 @@ def seed_bookings(*, rng, stdout) -> None:
         city_services.bill_account_link(user=users["dora"], provider=providers["ewz"], customer_number="80012345",
                                         nickname="Wohnung")
     reminders = city_services.bill_reminders_send()
-    stdout.write(f"  trips: {len(trips)}, bookings: {bookings}, bill reminders: {reminders}")
+    if "dora" in users:
+        ensure_funds(users["dora"], "CHF", 200)
+    booked = seed_appointments(users=users)
+    reminders += appointments.appointment_reminders_send()
+    stdout.write(f"  trips: {len(trips)}, bookings: {bookings}, appointments: {booked}, reminders: {reminders}")
+
+
+def seed_appointments(*, users: dict) -> int:
+    """bob renews his ID card in Hangzhou (fee paid from the wallet) and cancels a residence-permit appointment;
+    dora registers her residence in Zurich (free) and gets a residence certificate (paid) first."""
+    from services import appointments
+
+    def first_free(office: str, service: str, days_from: int):
+        starts = timezone.now() + timedelta(days=days_from)
+        return (AppointmentSlot.objects.filter(service__office__code=office, service__code=service,
+                                               starts_at__gte=starts, booked__lt=F("capacity"))
+                .order_by("starts_at").first())
+
+    plans = [("bob", "hz-citizen-centre", "id-card-renewal", 3, False),
+             ("bob", "hz-citizen-centre", "residence-permit", 5, True),
+             ("dora", "zh-stadthaus", "residence-registration", 6, False),
+             ("dora", "zh-stadthaus", "residence-certificate", 1, False)]
+    booked = 0
+    for username, office, service, days_from, cancel in plans:
+        slot = first_free(office, service, days_from)
+        if username not in users or slot is None:
+            continue
+        appointment = appointments.appointment_book(user=users[username], slot_id=slot.pk)
+        if cancel:
+            appointments.appointment_cancel(user=users[username], appointment_id=appointment.pk)
+        booked += 1
+    return booked

@@ -34,11 +34,15 @@ from services.exceptions import (
     UnknownVertical,
 )
 from services.models import (
+    Appointment,
+    AppointmentSlot,
     Category,
     City,
     Merchant,
     OpeningException,
     OpeningHours,
+    PublicService,
+    ServiceKind,
     Trip,
     TripStatus,
     Vertical,
@@ -445,3 +449,22 @@ def merchant_card_rows(*, ids: list[int]) -> dict[int, dict]:
             "rating_average": round(row["rating_sum"] / count, 2) if count else None, "rating_count": count,
         }
     return cards
+
+
+# --- Public-service appointments ----------------------------------------------------------------
+def public_services_for_city(*, city: City) -> QuerySet[PublicService]:
+    return (PublicService.objects.filter(office__city=city, office__kind=ServiceKind.OFFICE, office__is_active=True,
+                                         is_active=True)
+            .select_related("office__merchant", "office__city").order_by("office__name", "name", "pk"))
+
+
+def appointment_slots_between(*, service: PublicService, starts: datetime, ends: datetime) -> QuerySet[AppointmentSlot]:
+    """The service's slots starting in [starts, ends), in time order (full ones too: `available` says so)."""
+    return AppointmentSlot.objects.filter(service=service, starts_at__gte=starts, starts_at__lt=ends).order_by(
+        "starts_at", "pk")
+
+
+def appointments_for_user(*, user, status: str | None = None) -> QuerySet[Appointment]:
+    queryset = Appointment.objects.filter(user=user).select_related("slot__service__office__merchant",
+                                                                   "slot__service__office__city")
+    return queryset.filter(status=status) if status else queryset

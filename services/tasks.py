@@ -20,3 +20,17 @@ def bill_reminders_send_task() -> int:
     from services.city_services import bill_reminders_send
 
     return bill_reminders_send()
+
+
+@shared_task(name="services.tasks.appointment_slots_open", time_limit=900)
+def appointment_slots_open_task() -> int:
+    from services.appointments import appointment_slots_open_all
+
+    return appointment_slots_open_all()
+
+
+@shared_task(name="services.tasks.appointment_reminders_send", time_limit=600)
+def appointment_reminders_send_task() -> int:
+    from services.appointments import appointment_reminders_send
+
+    return appointment_reminders_send()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from services import apis, booking_apis, city_apis
+from services import apis, appointment_apis, booking_apis, city_apis
 
 urlpatterns = [
     path("cities", apis.CityListApi.as_view(), name="city-list"),
@@ -38,6 +38,14 @@ urlpatterns = [
     path("transit-cards", city_apis.TransitCardListApi.as_view(), name="transit-card-list"),
     path("transit-cards/<int:card_id>/top-up", city_apis.TransitTopUpApi.as_view(), name="transit-card-top-up"),
     path("parking-sessions", city_apis.ParkingSessionListApi.as_view(), name="parking-session-list"),
+    path("public-services", appointment_apis.PublicServiceListApi.as_view(), name="public-service-list"),
+    path("public-services/<int:service_id>/slots", appointment_apis.AppointmentSlotListApi.as_view(),
+         name="public-service-slots"),
+    path("appointments", appointment_apis.AppointmentListApi.as_view(), name="appointment-list"),
+    path("appointments/<int:appointment_id>", appointment_apis.AppointmentDetailApi.as_view(),
+         name="appointment-detail"),
+    path("appointments/<int:appointment_id>/cancel", appointment_apis.AppointmentCancelApi.as_view(),
+         name="appointment-cancel"),
     path("notifications", city_apis.NotificationListApi.as_view(), name="notification-list"),
     path("notifications/read-all", city_apis.NotificationReadAllApi.as_view(), name="notification-read-all"),
     path("notifications/<int:notification_id>/read", city_apis.NotificationReadApi.as_view(),

@@ -116,6 +116,14 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+# For views that paginate by hand (an APIView calling `DefaultCursorPagination` itself): drf-spectacular only
+# adds the paginator's query parameters to generic list views, so these say so in `extend_schema(parameters=...)`.
+CURSOR_PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="The pagination cursor value (from a page's `next` or `previous`)."),
+    OpenApiParameter("limit", int, description="Number of results to return per page (default 20; values above "
+                                               "100 are capped at 100)."),
+]
+
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     name="Idempotency-Key",
     type=str,

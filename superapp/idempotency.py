@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -80,37 +80,49 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
     fingerprint = request_fingerprint(request)
     endpoint = request.path[:255]
     user = request.user
-    expired_before = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
 
     try:
         with transaction.atomic():
-            IdempotencyKey.objects.filter(
-                user=user, endpoint=endpoint, key=key, created_at__lt=expired_before
-            ).delete()
-            try:
-                with transaction.atomic():
-                    # A concurrent duplicate blocks here until the first transaction ends.
-                    row = IdempotencyKey.objects.create(
-                        user=user, endpoint=endpoint, key=key, fingerprint=fingerprint,
-                        response_status=0, response_body={},
-                    )
-            except IntegrityError:
-                row = None
-            if row is None:
+            row_id = _claim(user_id=user.pk, endpoint=endpoint, key=key, fingerprint=fingerprint)
+            if row_id is None:
                 existing = IdempotencyKey.objects.get(user=user, endpoint=endpoint, key=key)
-                if existing.fingerprint != fingerprint:
-                    raise IdempotencyKeyReused()
-                return _replay(existing)
+                if existing.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
+                    # An expired key is free again: drop the old row (locking it) and claim the key anew.
+                    existing.delete()
+                    row_id = _claim(user_id=user.pk, endpoint=endpoint, key=key, fingerprint=fingerprint)
+                    if row_id is None:  # a concurrent request re-claimed it first and committed
+                        existing = IdempotencyKey.objects.get(user=user, endpoint=endpoint, key=key)
+                if row_id is None:
+                    if existing.fingerprint != fingerprint:
+                        raise IdempotencyKeyReused()
+                    return _replay(existing)
 
             response = handler()
             if not 200 <= response.status_code < 300:
                 raise _NotStored(response)
-            row.response_status = response.status_code
-            row.response_body = json.loads(json.dumps(response.data, cls=JSONEncoder))
-            row.save(update_fields=["response_status", "response_body"])
+            IdempotencyKey.objects.filter(pk=row_id).update(
+                response_status=response.status_code,
+                response_body=json.loads(json.dumps(response.data, cls=JSONEncoder)),
+            )
             return response
     except _NotStored as not_stored:
         return not_stored.response
+
+
+def _claim(*, user_id: int, endpoint: str, key: str, fingerprint: str) -> int | None:
+    """Insert the key row in one statement; None if the key is taken. A concurrent duplicate blocks
+    here on the unique index until the first transaction ends (then finds its row, or claims the key
+    if the first rolled back), so the guarded work never runs twice."""
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (user_id, endpoint, key, fingerprint, response_status, response_body, created_at) "  # noqa: S608
+        "VALUES (%s, %s, %s, %s, 0, %s, %s) ON CONFLICT (user_id, endpoint, key) DO NOTHING RETURNING id"
+    )
+    created_at = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id, endpoint, key, fingerprint, "{}", created_at])
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:

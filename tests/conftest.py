@@ -140,3 +140,14 @@ def concurrently():
     if connection.vendor != "postgresql":
         pytest.skip("concurrency tests need PostgreSQL")
     return run_concurrently
+
+
+@pytest.fixture(autouse=True)
+def _wallet_account_cache():
+    """The wallet remembers which row is which account per process; a test database that is rolled
+    back or flushed between tests reuses pks, so every test starts with an empty cache."""
+    from payments.ledger import account_cache_clear
+
+    account_cache_clear()
+    yield
+    account_cache_clear()

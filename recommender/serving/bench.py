@@ -12,24 +12,26 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
-from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 from tqdm import tqdm
 
-from recommender.ml.artifacts import save_artifact
-from recommender.ml.dataset import InteractionLog, build_matrix
-from recommender.ml.models import make_model
-from recommender.models import Interaction
+from recommender.models import Algorithm, Interaction, ModelVersion, TrainingConfig
+from recommender.services import model_train, model_version_activate
 from services.models import City, Merchant
 from superapp import bench
 from superapp.accounts.models import User
 
 BENCH_PREFIX = "benchreco"
+BENCH_CONFIG = "bench-recommendations"
+SOURCE_SAMPLE = 60
 QUERIES = ["", "?vertical=restaurant", "?open_now=true", "?limit=10&vertical=shopping",
            "?lat={lat}&lon={lon}&radius_m=3000", "?accepts_wallet=true&limit=30"]
 
@@ -68,22 +70,20 @@ def bench_world(*, n_users: int, per_user: int, seed: int, log: Callable[[str], 
     return users[:n_users]
 
 
-def bench_model_activate(*, log: Callable[[str], None]) -> dict:
-    """Train ALS on every interaction and make it the served model. Returns the pointer (INTERIM: switches
-    to the training side's `model_train` + `model_version_activate` once they land)."""
-    rows = np.array(list(Interaction.objects.values_list("user_id", "merchant_id")), dtype=np.int64)
-    dataset = build_matrix(InteractionLog(user_ids=rows[:, 0], item_ids=rows[:, 1]))
+def bench_model_activate(*, log: Callable[[str], None]) -> ModelVersion:
+    """Train ALS on every interaction through the training service (as `train_recommender` and the Celery
+    job do), register the version and activate it: the gunicorn workers find it in the registry, like any
+    serving process. The bench's own configuration is used and left inactive, so the scheduled retrain's is
+    untouched."""
+    config, _ = TrainingConfig.objects.get_or_create(
+        name=BENCH_CONFIG, defaults={"algorithm": Algorithm.ALS, "notes": "bench_recommendations"})
     started = time.perf_counter()
-    model = make_model("als", num_threads=1).fit(dataset.matrix)
-    path = settings.VAR_DIR / "models" / "bench-recommendations.npz"
-    checksum = save_artifact(path, model=model, user_ids=dataset.user_ids, item_ids=dataset.item_ids)
-    log(f"trained ALS on {dataset.matrix.nnz} pairs ({dataset.matrix.shape[0]} users x "
-        f"{dataset.matrix.shape[1]} merchants) in {time.perf_counter() - started:.1f} s")
-    from recommender.serving import backend
-
-    pointer = {"version_id": int(time.time()), "path": str(path), "checksum": checksum, "algorithm": "als"}
-    backend.artifact_activate(**pointer)
-    return pointer
+    version = model_train(config=config, triggered_by="bench", activate=False)
+    with transaction.atomic():  # the activation publishes the version id when it commits
+        model_version_activate(version=version, reason="Activated by bench_recommendations.")
+    log(f"trained and activated v{version.pk} {version.algorithm} on {version.nnz} pairs ({version.n_users} users x "
+        f"{version.n_items} merchants) in {time.perf_counter() - started:.1f} s")
+    return version
 
 
 def wrk_lua(*, tokens: list[str], paths: list[str]) -> str:
@@ -103,20 +103,33 @@ end
 """
 
 
+def served_sources(base_url: str, *, tokens: list[str], paths: list[str]) -> Counter:
+    """Which model or fallback answered a sample of the benchmarked requests (so the figures are known to
+    measure the model, not a fallback)."""
+    counts: Counter = Counter()
+    for i, token in enumerate(tokens):
+        url = base_url + paths[i % len(paths)]  # our own local server, plain http
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            counts[json.load(response)["source"]] += 1
+    return counts
+
+
 def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed: int,
         log: Callable[[str], None]) -> dict:
     users = bench_world(n_users=n_users, per_user=per_user, seed=seed, log=log)
-    pointer = bench_model_activate(log=log)
+    version = bench_model_activate(log=log)
     tokens = [str(AccessToken.for_user(u)) for u in users]
     paths = []
     for user in users[:50]:
         c = user.home_city
         paths += [f"/api/v1/recommendations{q.format(lat=c.latitude, lon=c.longitude)}" for q in QUERIES]
-    env = bench.server_env(RECOMMENDER_SERVING_ARTIFACT=json.dumps(pointer))
-    with bench.gunicorn_server(env=env) as base_url:
+    with bench.gunicorn_server(env=bench.server_env()) as base_url:
         log(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads")
         lua = wrk_lua(tokens=tokens, paths=paths)
         bench.wrk_run(f"{base_url}/api/v1/recommendations", duration_s=3, connections=connections, lua=lua)  # warm
+        served = served_sources(base_url, tokens=tokens[:SOURCE_SAMPLE], paths=paths)
+        log(f"sources of {sum(served.values())} sampled pages: {dict(served)}")
         ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration_s, connections=connections)
         recs = bench.wrk_run(f"{base_url}/api/v1/recommendations", duration_s=duration_s, connections=connections,
                              lua=lua)
@@ -127,4 +140,6 @@ def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed:
         "merchants": Merchant.objects.filter(is_active=True).count(),
         "interactions": Interaction.objects.count(), "connections": connections,
         "database": bench.database_vendor(), "workers": bench.WORKERS, "threads": bench.THREADS,
+        "model_version": version.pk,
+        "model_pages": round(served[f"model:{version.algorithm}:v{version.pk}"] / max(1, sum(served.values())), 3),
     }

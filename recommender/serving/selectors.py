@@ -1,4 +1,5 @@
-"""Reads for serving: which merchants a request allows, and how popular they are.
+"""Reads for serving: which merchants a request allows, how popular they are, and what a user's latest
+interactions say about them.
 
 `candidate_merchant_ids` turns the request's filters into the set of merchants that may be scored; the
 scoring then runs over exactly those (their item rows are passed to the model), so a request for "open
@@ -17,7 +18,9 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 
-from recommender.models import Interaction
+from recommender.confidence import event_confidence
+from recommender.extract import KIND_CODE, InteractionArrays
+from recommender.models import Interaction, InteractionKind
 from recommender.serving import conf
 from services.models import City
 from services.selectors import EARTH_RADIUS_M, bounding_box, merchants_search
@@ -70,6 +73,44 @@ def candidate_merchant_ids(*, filters: CandidateFilter) -> Candidates:
     inside = distances <= filters.radius_m
     ids = data[inside, 0].astype(np.int64)
     return Candidates(ids, dict(zip(ids.tolist(), distances[inside].tolist(), strict=True)))
+
+
+# --- The user's own signals -----------------------------------------------------------------------
+@dataclass
+class UserSignals:
+    merchant_ids: np.ndarray  # sorted Merchant.pk with a positive confidence
+    confidences: np.ndarray  # float32, same order
+    seen_ids: np.ndarray  # sorted Merchant.pk the user did anything with (impressions aside)
+
+    @property
+    def is_empty(self) -> bool:
+        return not len(self.merchant_ids)
+
+
+def user_signals(user_id: int, *, limit: int, now: datetime | None = None) -> UserSignals:
+    """The user's latest `limit` interactions as (merchant, confidence) pairs, weighted exactly as training
+    weights them (`recommender.confidence.event_confidence`: kind weights and half-life from
+    `recommender.conf`), summed per merchant, negative totals clipped and dropped. A vector recalculated from
+    these is what a retrain would learn for the user. One indexed query (user, occurred_at)."""
+    rows = list(Interaction.objects.filter(user_id=user_id).order_by("-occurred_at")
+                .values_list("merchant_id", "kind", "value", "occurred_at")[:limit])
+    if not rows:
+        return UserSignals(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64))
+    n = len(rows)
+    merchants = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    kinds = np.fromiter((KIND_CODE[r[1]] for r in rows), dtype=np.int16, count=n)
+    arrays = InteractionArrays(
+        user_ids=np.full(n, user_id, dtype=np.int64), merchant_ids=merchants, kind_codes=kinds,
+        values=np.fromiter((r[2] for r in rows), dtype=np.float32, count=n),
+        timestamps=np.fromiter((r[3].timestamp() for r in rows), dtype=np.float64, count=n))
+    # Ages from now: a retrain run now measures them from its newest interaction, which in production is now.
+    weights = event_confidence(arrays, now=(now or timezone.now()).timestamp())
+    seen = np.unique(merchants[kinds != KIND_CODE[InteractionKind.IMPRESSION]])
+    ids, inverse = np.unique(merchants, return_inverse=True)
+    totals = np.zeros(len(ids), np.float64)
+    np.add.at(totals, inverse, weights)
+    positive = totals > 0  # like `confidence.pairs_to_csr`: a refund cancels a payment, never a dislike
+    return UserSignals(ids[positive], totals[positive].astype(np.float32), seen)
 
 
 # --- Popularity ---------------------------------------------------------------------------------

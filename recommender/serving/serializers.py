@@ -88,8 +88,9 @@ class RecommendationPageSerializer(serializers.Serializer):
                                              "`fallback:content+popularity`, `fallback:popularity`")
     model_version = serializers.IntegerField(allow_null=True)
     fallback_reason = serializers.CharField(allow_null=True,
-                                            help_text="Why a fallback answered: no_active_model or "
-                                                      "user_unknown_to_model")
+                                            help_text="Why a fallback answered: no_active_model, "
+                                                      "user_unknown_to_model or candidates_unknown_to_model "
+                                                      "(no merchant the filters allow is in the model yet)")
     city = CityRefSerializer(allow_null=True)
     results = RecommendedMerchantSerializer(many=True)
 

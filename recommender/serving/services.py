@@ -26,14 +26,16 @@ import scipy.sparse as sp
 from django.core.cache import cache
 from django.utils import timezone
 
+from recommender.loader import LoadedModel, active_model
 from recommender.serving import conf, integrations
-from recommender.serving.backend import LoadedModel, UserSignals, active_model, user_signals
 from recommender.serving.content import ContentIndex, content_index
 from recommender.serving.selectors import (
     CandidateFilter,
+    UserSignals,
     candidate_merchant_ids,
     popularity_scores,
     traveller_popularity,
+    user_signals,
 )
 from services.models import City, Merchant, Trip
 from services.selectors import merchants_with_hours, user_current_city
@@ -229,7 +231,12 @@ def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: Use
             for i, (m, s) in enumerate(new_picks):  # every fifth place from the third on
                 picks.insert(min(len(picks), 2 + 5 * i), _Pick(m, s, VIA_CONTENT))
             return _Ranking(picks[:limit], f"model:{loaded.algorithm}:v{loaded.version_id}", None)
-    reason = "no_active_model" if loaded is None else "user_unknown_to_model"
+    if loaded is None:
+        reason = "no_active_model"
+    elif vector is not None:  # the model knows the user but none of the merchants the filters allow
+        reason = "candidates_unknown_to_model"
+    else:
+        reason = "user_unknown_to_model"
     pop = _normalised(popularity(candidates))
     if profile.nnz and content.any():
         w = conf.COLD_START_CONTENT_WEIGHT

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from payments import services
+from payments import conf, ledger, services
 from payments.checks import ledger_check
 from payments.models import Account, LedgerEntry, Payment, Refund
 from services.models import MerchantStaff
@@ -367,3 +367,20 @@ def Money_chf(value):  # noqa: N802 - reads like a constructor
     from superapp.money import Money
 
     return Money.from_decimal(value, "CHF")
+
+
+@pytest.mark.django_db
+def test_a_payment_request_costs_a_fixed_small_number_of_queries(django_assert_num_queries):
+    # The hot path (the test client is authenticated already): transaction, idempotency claim,
+    # merchant, savepoint, ONE locking read of all the accounts (pk order), ledger transaction,
+    # entries, balances, payment, interaction, release, stored response, commit. Account ids are
+    # cached per process after the first payment, so no lookups.
+    payer = funded_user("100")
+    client, shop = client_for(payer), merchant()
+    assert post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1.00"}).status_code == 201
+    for shard in range(conf.system_account_shards()):  # warm every fees shard the random pick may choose
+        ledger.system_account(code="fees", currency="CNY", shard=shard)
+    with django_assert_num_queries(13):
+        response = post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "2.00"})
+    assert response.status_code == 201, response.content
+    assert wallet(payer) == 10000 - 300

@@ -11,7 +11,7 @@ from payments.exceptions import InsufficientFunds, LedgerUnbalanced
 from payments.models import Account, AppendOnlyError, LedgerEntry, SystemAccount, TransactionKind
 from payments.services import transfer_create
 from superapp.money import Money
-from tests.payments.factories import fund, funded_user
+from tests.payments.factories import fund, funded_user, merchant
 
 
 def _wallet(user, currency="CNY"):
@@ -109,3 +109,19 @@ def test_random_concurrent_transfers_keep_the_total_and_the_ledger_clean(concurr
     report = ledger_check()
     assert report["ok"], report["violations"]
     fund(users[0], "1")  # the ledger keeps working afterwards
+
+
+@pytest.mark.django_db
+def test_a_stale_cached_account_handle_never_moves_money_on_the_wrong_row(other_user):
+    # Given the ledger has remembered which row is other_user's wallet...
+    sender = funded_user("10")
+    recipient_wallet = ledger.account_for_user(user_id=other_user.pk, currency="CNY")
+    shop = merchant()
+    # ...when that pk now belongs to another account (as after a flushed test database reuses pks),
+    Account.objects.filter(pk=recipient_wallet.pk).update(kind="merchant", user=None, merchant=shop)
+    transfer_create(sender=sender, recipient=other_user, amount=Money(300, "CNY"))
+    # then the transfer still reaches other_user's real wallet and the reused row is untouched.
+    assert _wallet(other_user).balance == 300 and _wallet(other_user).pk != recipient_wallet.pk
+    assert Account.objects.get(pk=recipient_wallet.pk).balance == 0
+    assert _wallet(sender).balance == 700
+    assert ledger_check()["ok"]

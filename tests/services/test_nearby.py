@@ -182,3 +182,52 @@ def test_index_path_across_the_antimeridian_and_the_pole(auth_client):
 ])
 def test_nearby_bad_input_is_a_specific_400(auth_client, params, code):
     assert_error_shape(auth_client.get(URL, params), 400, code)
+
+
+@pytest.mark.parametrize("query", [
+    {"lat": "30.25", "lon": "120.16"},
+    {"lat": "-33.8", "lon": "151", "radius_m": "2500.5", "limit": "7", "open_now": "true", "vertical": "restaurant"},
+    {"lat": "0", "lon": "-179.999", "accepts_wallet": "False", "tax_free": "1", "open_now": "0", "price_level": "3,1"},
+    {"lat": "47", "lon": "8.5", "city": "zurich", "open_now": "TRUE", "limit": "100"},
+])
+def test_nearby_fast_query_parse_matches_the_serializer(query):
+    from services.apis import _nearby_query_fast, _search_filters
+    from services.serializers import MerchantNearbyParamsSerializer
+
+    serializer = MerchantNearbyParamsSerializer(data=query)
+    assert serializer.is_valid(), serializer.errors
+    expected, fast = serializer.validated_data, _nearby_query_fast(query)
+    assert fast is not None
+    assert _search_filters(fast) == _search_filters(expected)
+    for key in ("lat", "lon", "radius_m", "limit"):
+        assert fast[key] == expected[key] and type(fast[key]) is type(expected[key]) or key == "radius_m"
+
+
+@pytest.mark.parametrize("query", [
+    {"lat": "nan", "lon": "1"}, {"lat": "1e3", "lon": "1"}, {"lat": " 10", "lon": "1"}, {"lon": "1"},
+    {"lat": "1", "lon": "1", "limit": "0"}, {"lat": "1", "lon": "1", "limit": "101"},
+    {"lat": "1", "lon": "1", "open_now": "yes"}, {"lat": "1", "lon": "1", "city": ""},
+    {"lat": "1", "lon": "1", "q": "noodles"}, {"lat": "1", "lon": "1", "category": "cafe"},
+    {"lat": "1", "lon": "1", "price_level": "5"}, {"lat": "1", "lon": "1", "unknown": "x"},
+])
+def test_nearby_fast_query_parse_leaves_anything_unusual_to_the_serializer(query):
+    from services.apis import _nearby_query_fast
+
+    assert _nearby_query_fast(query) is None
+
+
+@pytest.mark.django_db
+def test_nearby_checks_the_token_without_loading_the_user(api_client, user, django_assert_num_queries):
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    hz = city("hangzhou")
+    hours(MerchantFactory(latitude=hz.latitude, longitude=hz.longitude), time(0), time(0))
+    params = {"lat": hz.latitude, "lon": hz.longitude, "open_now": "true"}
+    assert_error_shape(api_client.get(URL, params), 401, "not_authenticated")
+    assert api_client.get(URL, params, HTTP_AUTHORIZATION="Bearer not-a-token").status_code == 401
+    bearer = f"Bearer {AccessToken.for_user(user)}"
+    api_client.get(URL, params, HTTP_AUTHORIZATION=bearer)  # builds the index
+    with django_assert_num_queries(0):
+        response = api_client.get(URL, params, HTTP_AUTHORIZATION=bearer)
+    assert response.status_code == 200 and len(response.json()) == 1
+    assert response["Content-Type"] == "application/json"

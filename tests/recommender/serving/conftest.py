@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 
-from recommender.ml.artifacts import save_artifact
-from recommender.ml.dataset import InteractionLog, build_matrix
-from recommender.ml.models import make_model
-from recommender.models import Interaction
-from recommender.serving import backend, content, selectors
+from recommender import loader
+from recommender.models import Interaction, ModelVersion, TrainingConfig
+from recommender.services import model_train, model_version_activate
+from recommender.serving import content, selectors
 from services.models import Merchant
 from tests.factories import MerchantFactory, UserFactory, city
 from tests.services.factories import CategoryFactory
@@ -26,11 +26,11 @@ ALS_PARAMS = {"factors": 8, "regularization": 5.0, "alpha": 20.0, "iterations": 
 def _fresh_serving_state(settings):
     # The world has dozens of users: a slow password hash would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    backend.reset()
+    loader.reset()
     content.reset()
     selectors.reset()
     yield
-    backend.reset()
+    loader.reset()
     content.reset()
     selectors.reset()
 
@@ -105,24 +105,27 @@ def world(db) -> World:
     return w
 
 
-def train(algorithm: str = "als", params: dict | None = None):
-    """Fit on every interaction in the database (payment-weighted counts), like a retrain would."""
-    rows = list(Interaction.objects.values_list("user_id", "merchant_id"))
-    dataset = build_matrix(InteractionLog(user_ids=[r[0] for r in rows], item_ids=[r[1] for r in rows]))
-    model = make_model(algorithm, params if params is not None else (ALS_PARAMS if algorithm == "als" else None),
-                       num_threads=1)
-    model.fit(dataset.matrix)
-    return model, dataset
+def train(algorithm: str = "als", params: dict | None = None) -> ModelVersion:
+    """Train on every interaction in the database through the training service (what `train_recommender`
+    and the Celery job run: the same confidence, artifact and registry), without activating."""
+    config, _ = TrainingConfig.objects.update_or_create(
+        name=f"serving-tests-{algorithm}",
+        defaults={"algorithm": algorithm, "params": params if params is not None else (
+            ALS_PARAMS if algorithm == "als" else {})})
+    return model_train(config=config, activate=False)
 
 
-def activate(tmp_path, model, dataset, *, version_id: int = 1, algorithm: str = "als") -> None:
-    path = tmp_path / f"v{version_id}.npz"
-    checksum = save_artifact(path, model=model, user_ids=dataset.user_ids, item_ids=dataset.item_ids)
-    backend.artifact_activate(version_id=version_id, path=str(path), checksum=checksum, algorithm=algorithm)
+def activate(version: ModelVersion) -> ModelVersion:
+    """Activate through the registry and commit, as production does: the activation's on-commit hook is
+    what tells every serving process (the shared cache key) about the new version."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return model_version_activate(version=version)
+
+
+def source(version: ModelVersion) -> str:
+    return f"model:{version.algorithm}:v{version.pk}"
 
 
 @pytest.fixture
-def active_als(world, tmp_path):
-    model, dataset = train()
-    activate(tmp_path, model, dataset)
-    return model, dataset
+def active_als(world) -> ModelVersion:
+    return activate(train())

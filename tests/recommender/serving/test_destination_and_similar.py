@@ -5,7 +5,7 @@ import pytest
 from services.models import Merchant, Trip
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
-from tests.recommender.serving.conftest import interact
+from tests.recommender.serving.conftest import interact, source
 from tests.superapp.test_api_conventions import assert_error_shape
 
 URL = "/api/v1/recommendations/destination"
@@ -37,7 +37,7 @@ def test_traveller_with_no_history_there_gets_their_factors_over_the_destination
     assert body["is_traveller"] is True and body["local_signals"] == 0
     assert [s["vertical"] for s in body["sections"]] == ["restaurant", "leisure", "travel", "shopping"]
     restaurants = section(body, "restaurant")
-    assert restaurants["source"] == "model:als:v1"
+    assert restaurants["source"] == source(active_als)
     # What people like them liked there: the Davos hotpot places first; never the one without the wallet.
     assert ids(restaurants["results"])[0] in {m.pk for m in world.davos_hotpot}
     every = [r["merchant"] for s in body["sections"] for r in s["results"]]
@@ -110,7 +110,7 @@ def test_destination_bad_input(world):
 def test_similar_merchants_by_item_factors(world, active_als):
     target = world.hz_hotpot[0]
     body = client_for(world.sushi_lovers[0]).get(f"/api/v1/merchants/{target.pk}/similar", {"limit": 5}).json()
-    assert body["source"] == "model:als:v1"
+    assert body["source"] == source(active_als)
     got = ids(body["results"])
     assert len(got) == 5 and target.pk not in got
     assert set(got) <= {m.pk for m in world.hz_hotpot}

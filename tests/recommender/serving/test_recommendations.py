@@ -7,10 +7,11 @@ from recommender.serving import services as serving
 from services.models import Merchant
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
-from tests.recommender.serving.conftest import activate, interact, train
+from tests.recommender.serving.conftest import activate, interact, source, train
 from tests.services.factories import hours
 
 URL = "/api/v1/recommendations"
+QUERIES_PER_PAGE = 12  # user+cities, trip, candidates, signals, merchants+3 prefetches, names, wallet, social
 
 
 def ids(body) -> list[int]:
@@ -21,7 +22,8 @@ def ids(body) -> list[int]:
 def test_known_user_gets_model_recommendations_from_their_cluster(world, active_als):
     user = world.hotpot_lovers[1]
     body = client_for(user).get(URL, {"city": "hangzhou", "limit": 3}).json()
-    assert body["source"] == "model:als:v1" and body["model_version"] == 1 and body["fallback_reason"] is None
+    assert body["source"] == source(active_als) and body["model_version"] == active_als.pk
+    assert body["fallback_reason"] is None
     hotpot = {m.pk for m in world.hz_hotpot}
     assert len(body["results"]) == 3 and set(ids(body)) <= hotpot
     assert all(r["via"] == "model" for r in body["results"])
@@ -44,7 +46,7 @@ def test_vertical_filter_is_applied_inside_scoring(world, active_als):
     # Spas are never a hotpot lover's favourites: over-fetching the top of the list and dropping what is
     # not leisure would leave nothing; scoring only leisure merchants fills the page, in the model's order.
     body = client_for(world.hotpot_lovers[1]).get(URL, {"city": "davos", "vertical": "leisure", "limit": 3}).json()
-    assert body["source"] == "model:als:v1"
+    assert body["source"] == source(active_als)
     assert ids(body) == [world.davos_spa[0].pk, world.davos_spa[1].pk]
 
 
@@ -202,7 +204,7 @@ def test_new_merchant_without_interactions_is_recommended_through_content(world,
     newcomer.categories.add(world.cats["hotpot"])
     user = world.hotpot_lovers[1]
     body = client_for(user).get(URL, {"city": "hangzhou", "limit": 5}).json()
-    assert body["source"] == "model:als:v1"
+    assert body["source"] == source(active_als)
     item = next(r for r in body["results"] if r["merchant"]["id"] == newcomer.pk)
     assert item["via"] == "content"
     assert any(r["kind"] == "new_merchant" for r in item["reasons"])
@@ -217,7 +219,7 @@ def test_user_unknown_to_the_model_with_fresh_interactions_is_placed_by_recalcul
     for m in world.hz_sushi[:3]:
         interact(newcomer, m)
     body = client_for(newcomer).get(URL, {"city": "hangzhou", "limit": 3}).json()
-    assert body["source"] == "model:als:v1"
+    assert body["source"] == source(active_als)
     assert set(ids(body)) <= {m.pk for m in world.hz_sushi[3:]}
 
 
@@ -236,7 +238,7 @@ def test_new_interaction_changes_the_next_response_without_retraining(world, act
             for j in range(3):
                 interaction_record(user_id=user.pk, merchant_id=m.pk, kind="payment", source=f"payment:t{i}-{j}")
     after = client.get(URL, {"city": "hangzhou", "limit": 3}).json()
-    assert after["source"] == "model:als:v1"
+    assert after["source"] == source(active_als)
     assert set(ids(after)) & {m.pk for m in world.hz_hotpot}
 
 
@@ -246,29 +248,87 @@ def test_user_vector_refresh_caches_a_recalculated_vector(world, active_als):
 
     user = world.sushi_lovers[1]
     assert serving.user_vector_refresh(user.pk) is True
-    assert cache.get(f"recommender:uvec:1:{user.pk}") is not None
+    assert cache.get(f"recommender:uvec:{active_als.pk}:{user.pk}") is not None
     assert serving.user_vector_refresh(UserFactory().pk) is False
 
 
 @pytest.mark.django_db
-def test_newly_activated_version_is_picked_up_without_restart_and_loaded_once(world, tmp_path, monkeypatch):
-    from recommender.serving import backend
+def test_a_trained_and_activated_version_is_served_and_a_new_activation_replaces_it(world, monkeypatch):
+    """End to end: the training service trains and registers, the registry activates, the API serves that
+    version; a later activation is picked up without a restart, each artifact loaded once."""
+    from recommender import loader
 
     loads = []
-    original = backend.load_artifact
-    monkeypatch.setattr(backend, "load_artifact", lambda *a, **kw: loads.append(a) or original(*a, **kw))
-    model, dataset = train()
-    activate(tmp_path, model, dataset, version_id=1)
+    original = loader.load_artifact
+    monkeypatch.setattr(loader, "load_artifact", lambda *a, **kw: loads.append(a) or original(*a, **kw))
     client = client_for(world.hotpot_lovers[1])
+    assert client.get(URL, {"city": "hangzhou"}).json()["fallback_reason"] == "no_active_model"
+
+    first = activate(train())
     for _ in range(3):
-        assert client.get(URL, {"city": "hangzhou"}).json()["source"] == "model:als:v1"
+        body = client.get(URL, {"city": "hangzhou"}).json()
+        assert body["source"] == f"model:als:v{first.pk}" and body["model_version"] == first.pk
     assert len(loads) == 1
-    model2, dataset2 = train("itemknn", {"K": 20, "similarity": "cosine"})
-    activate(tmp_path, model2, dataset2, version_id=2, algorithm="itemknn")
+
+    second = train("itemknn", {"K": 20, "similarity": "cosine"})
+    # Trained but not yet activated: still the first.
+    assert client.get(URL, {"city": "hangzhou"}).json()["model_version"] == first.pk
+    activate(second)
     body = client.get(URL, {"city": "hangzhou", "limit": 3}).json()
-    assert body["source"] == "model:itemknn:v2" and body["model_version"] == 2
+    assert body["source"] == f"model:itemknn:v{second.pk}" and body["model_version"] == second.pk
     assert set(ids(body)) <= {m.pk for m in world.hz_hotpot}
+    client.get(URL, {"city": "hangzhou"})
     assert len(loads) == 2
+
+
+@pytest.mark.django_db
+def test_a_stale_read_never_hides_an_activation_from_other_processes(world, monkeypatch):
+    """The active version id is shared through the cache: a process that read the registry just before an
+    activation committed must not overwrite the id the activation published."""
+    from django.core.cache import cache
+
+    from recommender import loader
+    from recommender.services import ACTIVE_VERSION_CACHE_KEY
+
+    activate(train())
+    second = train()
+    cache.delete(ACTIVE_VERSION_CACHE_KEY)
+    original = loader.active_model_version
+
+    def read_then_activation_commits():
+        stale = original()  # this process reads v1 ...
+        activate(second)  # ... then another process's activation commits and publishes v2
+        return stale
+
+    monkeypatch.setattr(loader, "active_model_version", read_then_activation_commits)
+    assert loader.active_version_id() == second.pk
+    monkeypatch.undo()
+    assert client_for(world.hotpot_lovers[1]).get(URL).json()["model_version"] == second.pk
+
+
+@pytest.mark.django_db
+def test_fresh_signals_are_weighted_exactly_like_training(world, settings):
+    """The near-real-time profile and a retrain agree: the confidences serving computes for a user equal
+    that user's row of the matrix the model was trained on, kind weights from the same settings."""
+    from recommender import loader
+    from recommender.serving.selectors import user_signals
+
+    settings.RECOMMENDER_KIND_WEIGHTS = {"payment": 7.0, "view": 0.25}
+    user = world.hotpot_lovers[2]
+    interact(user, world.hz_sushi[0], kind="view", n=3)
+    interact(user, world.hz_sushi[1], kind="refund")  # a refund alone: no evidence, dropped by both
+    version = activate(train())
+    loaded = loader.active_model()
+    row = loaded.matrix[loaded.user_index[user.pk]]
+    trained = dict(zip(loaded.item_ids[row.indices].tolist(), row.data.tolist(), strict=True))
+    # Training measures ages from its newest interaction; serving from the moment asked.
+    signals = user_signals(user.pk, limit=500, now=version.data_to)
+    served = dict(zip(signals.merchant_ids.tolist(), signals.confidences.tolist(), strict=True))
+    assert served.keys() == trained.keys() and world.hz_sushi[1].pk not in served
+    assert served == pytest.approx(trained, rel=1e-5)
+    assert served[world.hz_sushi[0].pk] == pytest.approx(0.75, rel=0.02)  # 3 views x 0.25, barely decayed
+    vector = serving._recalculate(loaded, signals)
+    assert np.allclose(vector, loaded.model.recalculate_user(row)[0], atol=1e-5)
 
 
 # --- Bad input -------------------------------------------------------------------------------------------
@@ -321,3 +381,33 @@ def test_travel_time_from_the_traffic_app_when_a_point_is_given(world, active_al
     calls.clear()
     client_for(world.hotpot_lovers[1]).get(URL, {"city": "hangzhou"})
     assert calls == []
+
+
+@pytest.mark.django_db
+def test_a_page_costs_a_fixed_number_of_queries_with_a_real_token(world, active_als, django_assert_num_queries):
+    """Bearer token as the app sends it: the user and their cities come in the authentication's one query,
+    and a page costs the same number of queries for 3 results or 10."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    user = world.hotpot_lovers[1]
+    user.current_city = city("hangzhou")
+    user.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    assert client.get(URL, {"limit": 20}).json()["source"] == source(active_als)  # warms per-process tables
+    for limit in (3, 10):
+        with django_assert_num_queries(QUERIES_PER_PAGE):
+            body = client.get(URL, {"limit": limit}).json()
+        assert len(body["results"]) == limit and body["city"]["slug"] == "hangzhou"
+    user.is_active = False
+    user.save()
+    assert client.get(URL).status_code == 401  # still simplejwt's full check
+
+
+@pytest.mark.django_db
+def test_when_no_allowed_merchant_is_in_the_model_the_fallback_says_so(world, active_als):
+    newcomer = MerchantFactory(name="Silk Shop", vertical="shopping", description="Silk scarves")
+    body = client_for(world.hotpot_lovers[1]).get(URL, {"city": "hangzhou", "vertical": "shopping"}).json()
+    assert body["source"] == "fallback:popularity" and body["fallback_reason"] == "candidates_unknown_to_model"
+    assert ids(body) == [newcomer.pk]
