@@ -44,9 +44,24 @@ def event_confidence(arrays: InteractionArrays, *, now: float, weights: Mapping[
 
 
 def encode(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique ids and each row's index into them."""
+    """Sorted unique ids and each row's index into them (what `np.unique(..., return_inverse=True)` gives).
+
+    Database primary keys are dense integers: then a presence table over [min, max] and a cumulative sum
+    give the same result in O(rows) instead of an O(rows log rows) sort of 10M ids.
+    """
+    ids = np.asarray(ids)
+    if ids.dtype.kind in "iu" and ids.size:
+        low, high = int(ids.min()), int(ids.max())
+        if high - low < max(4 * ids.size, 1 << 20):
+            offsets = ids - ids.dtype.type(low)
+            present = np.zeros(high - low + 1, dtype=bool)
+            present[offsets] = True
+            uniques = (np.flatnonzero(present) + low).astype(ids.dtype)
+            index = np.cumsum(present, dtype=np.int64) - 1
+            index = index.astype(np.int32 if len(uniques) < 2**31 else np.int64)
+            return uniques, index[offsets]
     uniques, codes = np.unique(ids, return_inverse=True)
-    return uniques, codes.astype(np.int32 if len(uniques) < 2**31 else np.int64)
+    return uniques, codes.reshape(-1).astype(np.int32 if len(uniques) < 2**31 else np.int64)
 
 
 def encode_known(ids: np.ndarray, known_sorted: np.ndarray) -> np.ndarray:
@@ -67,6 +82,26 @@ def pairs_to_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape:
     matrix.eliminate_zeros()
     matrix.sort_indices()
     return matrix
+
+
+def without_held_out(full: sp.csr_matrix, *, user_codes: np.ndarray, item_codes: np.ndarray, weights: np.ndarray,
+                     held: np.ndarray, users: np.ndarray) -> sp.csr_matrix:
+    """`pairs_to_csr` of the events not in `held`, derived from `full` (the matrix of all events).
+
+    Only `users` (the rows that can have held-out events, a small evaluation sample) differ from `full`, so
+    only their rows are rebuilt; every other row is copied as is. Same values as building the training
+    matrix from scratch (each pair's events are summed in the same order), at a fraction of the cost.
+    """
+    rebuild = np.zeros(full.shape[0], dtype=bool)
+    rebuild[users] = True
+    events = rebuild[user_codes] & ~held
+    rebuilt = pairs_to_csr(user_codes[events], item_codes[events], weights[events], full.shape)
+    kept = full.copy()
+    kept.data[np.repeat(rebuild, np.diff(kept.indptr))] = 0
+    kept.eliminate_zeros()
+    train = (kept + rebuilt).tocsr()
+    train.sort_indices()
+    return train
 
 
 def holdout_mask(*, user_codes: np.ndarray, timestamps: np.ndarray | None, users: np.ndarray,
@@ -98,7 +133,7 @@ def holdout_mask(*, user_codes: np.ndarray, timestamps: np.ndarray | None, users
 
 def clean_test(train: sp.csr_matrix, test: sp.csr_matrix) -> sp.csr_matrix:
     """Drop test pairs already in train and test items nobody trained on (no model could score them)."""
-    warm = np.diff(train.tocsc().indptr) > 0
+    warm = np.bincount(train.indices, minlength=train.shape[1]) > 0
     overlap = test.multiply(train) if train.nnz and test.nnz else None
     test = test.tocoo()
     keep = warm[test.col]

@@ -25,7 +25,14 @@ import scipy.sparse as sp
 from django.utils import timezone
 
 from recommender import conf
-from recommender.confidence import clean_test, encode, event_confidence, holdout_mask, pairs_to_csr
+from recommender.confidence import (
+    clean_test,
+    encode,
+    event_confidence,
+    holdout_mask,
+    pairs_to_csr,
+    without_held_out,
+)
 from recommender.exceptions import NotEnoughData
 from recommender.extract import InteractionArrays, interactions_extract
 from recommender.ml.artifacts import save_artifact
@@ -102,7 +109,9 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
         held = holdout_mask(user_codes=user_codes, timestamps=arrays.timestamps if use_time else None,
                             users=sample if eval_users else np.zeros(0, np.int64),
                             test_fraction=test_fraction, seed=seed)
-        train = pairs_to_csr(user_codes[~held], item_codes[~held], weights[~held], shape)
+        full = pairs_to_csr(user_codes, item_codes, weights, shape)  # everything, for serving
+        train = without_held_out(full, user_codes=user_codes, item_codes=item_codes, weights=weights,
+                                 held=held, users=sample) if held.any() else full
         test = clean_test(train, pairs_to_csr(user_codes[held], item_codes[held], weights[held], shape))
         if train.nnz == 0:
             raise NotEnoughData("No interaction carries a positive confidence.")
@@ -117,10 +126,6 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
             baseline = _rounded(evaluate(popularity, train, test, k=k))
     with clock.stage("fold_in"):
         evaluated = np.flatnonzero(np.diff(test.indptr) > 0)
-        if held.any():
-            full = pairs_to_csr(user_codes, item_codes, weights, shape)
-        else:
-            full = train
         if isinstance(model, ALSModel) and len(evaluated):
             # The held-out users get factors from all their interactions, as a full retrain would.
             model.user_factors[evaluated] = als_fold_in(model, full[evaluated], model.user_factors[evaluated],

@@ -31,7 +31,8 @@ def _paginate(view, request, queryset, serializer_class):
 
 class CityServicesApi(APIView):
     @extend_schema(parameters=[s.CityServicesParamsSerializer], responses={200: s.ServiceProviderSerializer(many=True)},
-                   tags=["city services"], summary="The city's service providers (bills, transit, parking)")
+                   tags=["city services"],
+                   summary="The city's service providers (bills, transit, parking, public offices)")
     def get(self, request):
         params = s.CityServicesParamsSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)

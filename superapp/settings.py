@@ -147,7 +147,7 @@ AUTH_PASSWORD_VALIDATORS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "superapp.accounts.authentication.CachedUserJWTAuthentication",
         # The browsable docs and the admin share the Django session.
         "rest_framework.authentication.SessionAuthentication",
     ],

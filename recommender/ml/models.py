@@ -580,7 +580,7 @@ class PopularityModel(Recommender):
         matrix = sp.csr_matrix(matrix)
         self.n_users, self.n_items = matrix.shape
         # Distinct users, not summed weights: one heavy user must not make an item "popular".
-        self.popularity = np.diff(matrix.tocsc().indptr).astype(np.float32)
+        self.popularity = np.bincount(matrix.indices, minlength=self.n_items).astype(np.float32)
         if progress is not None:
             progress(1, 1)
         return self

@@ -31,17 +31,23 @@ from services.traffic.models import Device, DeviceKind, Observation
 # set_config(..., is_local => true) rides in the same statement as the insert: one round trip.
 MAX_ID = 2**63 - 1
 
+# Only the number of inserted rows comes back: when it is the whole batch (the normal case) there is
+# nothing to classify; otherwise `_EXISTING_SQL` reads the stored values of the batch's keys.
 _INSERT_SQL = """
-WITH cfg AS (SELECT set_config('synchronous_commit', %(synchronous_commit)s, true))
-INSERT INTO traffic_observation
-    (sensor_id, segment_id, city_id, interval_start, interval_s, vehicle_count, mean_speed_kmh, occupancy, received_at)
-SELECT t.sensor_id, t.segment_id, %(city)s, to_timestamp(t.epoch), t.interval_s, t.vehicle_count, t.mean_speed_kmh,
-       t.occupancy, %(now)s
-FROM cfg, json_to_recordset(%(rows)s::json) AS t(sensor_id bigint, segment_id bigint, epoch bigint,
-                                            interval_s integer, vehicle_count integer,
-                                            mean_speed_kmh double precision, occupancy double precision)
-ON CONFLICT (sensor_id, interval_start) DO NOTHING
-RETURNING sensor_id, extract(epoch FROM interval_start)::bigint
+WITH cfg AS (SELECT set_config('synchronous_commit', %(synchronous_commit)s, true)),
+ins AS (
+    INSERT INTO traffic_observation
+        (sensor_id, segment_id, city_id, interval_start, interval_s, vehicle_count, mean_speed_kmh, occupancy,
+         received_at)
+    SELECT t.sensor_id, t.segment_id, %(city)s, to_timestamp(t.epoch), t.interval_s, t.vehicle_count,
+           t.mean_speed_kmh, t.occupancy, %(now)s
+    FROM cfg, json_to_recordset(%(rows)s::json) AS t(sensor_id bigint, segment_id bigint, epoch bigint,
+                                                interval_s integer, vehicle_count integer,
+                                                mean_speed_kmh double precision, occupancy double precision)
+    ON CONFLICT (sensor_id, interval_start) DO NOTHING
+    RETURNING 1
+)
+SELECT count(*) FROM ins
 """
 
 _EXISTING_SQL = """
@@ -109,6 +115,19 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else None
 
 
+def _epoch(value: Any, seen: dict[str, float | None]) -> float | None:
+    """`_parse_time(value)` as epoch seconds, parsed once per distinct string in a batch (a gateway's
+    rows mostly share one interval)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return seen[value]
+    except KeyError:
+        parsed = _parse_time(value)
+        seen[value] = epoch = None if parsed is None else parsed.timestamp()
+        return epoch
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -122,7 +141,11 @@ def _sensors(ids: set[int], city_id: int) -> dict[int, tuple[int, int, bool]]:
     if not ids:
         return {}
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
+        import psycopg
+
+        connection.ensure_connection()
+        # Server-side binding: the id array goes over binary instead of being quoted into the SQL text.
+        with psycopg.Cursor(connection.connection) as cursor:
             cursor.execute(_SENSORS_SQL, {"ids": list(ids), "city": city_id})
             return {sid: (seg, interval_s, revoked) for sid, seg, interval_s, revoked in cursor.fetchall()}
     return {
@@ -148,6 +171,7 @@ def observations_ingest(*, device: Device, rows: list[Any], now: datetime | None
 
     # (sensor id, interval start as epoch seconds) -> (count, speed, occupancy, segment, interval_s, row index)
     good: dict[tuple[int, int], tuple[int, float, float, int, int, int]] = {}
+    seen_times: dict[str, float | None] = {}
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
             errors.append(RowError(index, "invalid_row", MESSAGES["invalid_row"]))
@@ -159,7 +183,7 @@ def observations_ingest(*, device: Device, rows: list[Any], now: datetime | None
         if not isinstance(sensor_id, int) or isinstance(sensor_id, bool) or count is None or speed is None \
                 or occupancy is None:
             code = "invalid_row"
-        elif (start := _parse_time(row.get("interval_start"))) is None:
+        elif (start_s := _epoch(row.get("interval_start"), seen_times)) is None:
             code = "invalid_interval_start"
         elif (sensor := sensors.get(sensor_id)) is None:
             code = "unknown_sensor"
@@ -175,7 +199,7 @@ def observations_ingest(*, device: Device, rows: list[Any], now: datetime | None
             code = "speed_out_of_range"
         elif not _is_number(occupancy) or occupancy < 0 or occupancy > 1:
             code = "invalid_occupancy"
-        elif (start_s := start.timestamp()) + sensor[1] > horizon:
+        elif start_s + sensor[1] > horizon:
             code = "interval_in_future"
         elif start_s % sensor[1]:
             code = "interval_misaligned"
@@ -230,17 +254,22 @@ def _store_postgres(*, good: dict, city_id: int, now: datetime, result: IngestRe
             "city": city_id, "now": now, "rows": orjson.dumps(rows).decode(),
             "synchronous_commit": "on" if conf.ingest_synchronous_commit() else "off",
         })
-        inserted = {(sid, start) for sid, start in cursor.fetchall()}
-        result.stored = len(inserted)
-        missing = [k for k in good if k not in inserted]
-        if missing:
-            keys = orjson.dumps([{"sensor_id": k[0], "epoch": k[1]} for k in missing]).decode()
+        result.stored = cursor.fetchone()[0]
+        if result.stored < len(good):
+            # Some keys were stored already. The batch's own rows are committed and visible now and
+            # carry the batch's values; every other stored row either matches (a duplicate) or not
+            # (a conflict, reported with the row's index).
+            keys = orjson.dumps([{"sensor_id": k[0], "epoch": k[1]} for k in good]).decode()
             cursor.execute(_EXISTING_SQL, {"keys": keys})
-            existing = {(sid, start): (count, speed, occ) for sid, start, count, speed, occ in cursor.fetchall()}
-            _classify_existing(good=good, existing=existing, result=result)
-            # A row that lost a race with a concurrent identical insert and is not visible to this
-            # statement's snapshot yet: it is stored (by the other request), so count it as a duplicate.
-            result.duplicates += len(missing) - len(existing)
+            conflicts = 0
+            for sid, start, count, speed, occ in cursor.fetchall():
+                values = good[(sid, start)]
+                if not _same((count, speed, occ), values[:3]):
+                    conflicts += 1
+                    result.errors.append(RowError(values[5], "duplicate_conflict", MESSAGES["duplicate_conflict"]))
+            # Includes a row that lost a race with a concurrent identical insert and is not visible
+            # yet: it is stored (by the other request), so it counts as a duplicate.
+            result.duplicates += len(good) - result.stored - conflicts
 
 
 def _store_portable(*, good: dict, city_id: int, now: datetime, result: IngestResult) -> None:

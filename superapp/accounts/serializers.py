@@ -15,8 +15,8 @@ class ProfileSerializer(serializers.ModelSerializer):
     # Blank is a valid stored value; the schema's uri/email formats would reject "".
     email = serializers.CharField(read_only=True)
     avatar_url = serializers.CharField(read_only=True)
-    home_city = CitySummarySerializer(read_only=True)
-    current_city = CitySummarySerializer(read_only=True)
+    home_city = CitySummarySerializer(read_only=True, allow_null=True)
+    current_city = CitySummarySerializer(read_only=True, allow_null=True)
     is_traveller = serializers.BooleanField(read_only=True)
 
     class Meta:

@@ -35,6 +35,9 @@ def validated(serializer: serializers.Serializer) -> dict[str, Any]:
 
 # --- output -------------------------------------------------------------------------------------------
 class UserSummarySerializer(serializers.ModelSerializer):
+    # Blank is a valid stored value (no avatar); the schema's "uri" format would reject "".
+    avatar_url = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = ["id", "username", "display_name", "avatar_url"]

@@ -21,14 +21,13 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 import logging
 from dataclasses import dataclass
 
+import orjson
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
-from rest_framework.utils.encoders import JSONEncoder
 
 from superapp.accounts.models import User
 from superapp.exceptions import ValidationFailed
@@ -290,9 +289,17 @@ def _hydrate(*, viewer: User, ids: list[int], limit: int) -> list[dict]:
 
 @dataclass
 class FeedPage:
-    items: list[dict]  # post cards (`cards.post_cards`), the shape of `serializers.PostSerializer`
+    items_json: bytes  # the post cards (`cards.post_cards`, the shape of `PostSerializer`) as a JSON array
     next_cursor: int | None
-    source: str  # "cache" or "database": for tests, logs and the benchmark
+    source: str  # "page-cache", "cache" or "database": for tests, logs and the benchmark
+
+    @classmethod
+    def of(cls, *, items: list[dict], next_cursor: int | None, source: str) -> FeedPage:
+        return cls(items_json=orjson.dumps(items), next_cursor=next_cursor, source=source)
+
+    @functools.cached_property
+    def items(self) -> list[dict]:
+        return orjson.loads(self.items_json)
 
 
 def feed_for_user(*, viewer: User, before: int | None = None, limit: int = 20) -> FeedPage:
@@ -324,17 +331,18 @@ def _first_page(*, client, viewer: User, limit: int) -> FeedPage:
     pipe.get(_version_key(viewer.pk))
     pipe.get(EPOCH_KEY)
     raw, version, epoch = pipe.execute()
-    stamp = f"{int(version or 0)}:{int(epoch or 0)}"
+    stamp = f"{int(version or 0)}:{int(epoch or 0)}".encode()
     if raw is not None:
-        cached = json.loads(raw)
-        if cached["stamp"] == stamp:
-            return FeedPage(items=cached["items"], next_cursor=cached["next"], source="page-cache")
+        # "stamp next-cursor items-json": the cards go out as stored, never decoded and re-encoded.
+        stored_stamp, next_cursor, items_json = raw.split(b" ", 2)
+        if stored_stamp == stamp:
+            return FeedPage(items_json=items_json, next_cursor=int(next_cursor) if next_cursor != b"-" else None,
+                            source="page-cache")
     page = _feed_from_cache(client=client, viewer=viewer, before=None, limit=limit)
     if page is None:
         return _feed_from_database(viewer=viewer, before=None, limit=limit)  # cold: do not store
-    client.set(_page_key(viewer.pk, limit),
-               json.dumps({"stamp": stamp, "items": page.items, "next": page.next_cursor}, cls=JSONEncoder),
-               ex=PAGE_TTL_S)
+    next_cursor = b"-" if page.next_cursor is None else str(page.next_cursor).encode()
+    client.set(_page_key(viewer.pk, limit), b" ".join([stamp, next_cursor, page.items_json]), ex=PAGE_TTL_S)
     return page
 
 
@@ -342,7 +350,7 @@ def _feed_from_database(*, viewer: User, before: int | None, limit: int) -> Feed
     ids = _candidate_ids(viewer_id=viewer.pk, before=before, limit=limit)
     items = _hydrate(viewer=viewer, ids=ids, limit=limit)
     next_cursor = ids[-1] if len(ids) == limit else None
-    return FeedPage(items=items, next_cursor=next_cursor, source="database")
+    return FeedPage.of(items=items, next_cursor=next_cursor, source="database")
 
 
 def _feed_from_cache(*, client, viewer: User, before: int | None, limit: int) -> FeedPage | None:
@@ -380,7 +388,7 @@ def _feed_from_cache(*, client, viewer: User, before: int | None, limit: int) ->
         return None  # the page runs past the trimmed end of the cache: the database answers it
     else:
         next_cursor = None
-    return FeedPage(items=items, next_cursor=next_cursor, source="cache")
+    return FeedPage.of(items=items, next_cursor=next_cursor, source="cache")
 
 
 def _schedule_rebuild(*, client, user_id: int) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from recommender.confidence import encode, event_confidence, holdout_mask, pairs_to_csr
+from recommender.confidence import encode, event_confidence, holdout_mask, pairs_to_csr, without_held_out
 from recommender.extract import KIND_CODE, InteractionArrays
 
 DAY = 86_400.0
@@ -90,3 +90,30 @@ def test_random_holdout_is_per_user_and_deterministic():
     other = holdout_mask(user_codes=users, timestamps=None, users=np.arange(50), test_fraction=0.2, seed=4)
     assert (first == again).all() and not (first == other).all()
     assert np.bincount(users[first]).tolist() == [2] * 50
+
+
+def test_encode_matches_numpy_unique_for_dense_sparse_and_text_ids():
+    rng = np.random.default_rng(3)
+    for ids in (rng.integers(1000, 1200, 5000), np.array([2**40, 7, 7, 3]), np.array(["b", "a", "b"]),
+                rng.integers(0, 2**50, 300)):
+        uniques, codes = encode(ids)
+        expected_uniques, expected_codes = np.unique(ids, return_inverse=True)
+        assert uniques.tolist() == expected_uniques.tolist()
+        assert codes.tolist() == expected_codes.ravel().tolist()
+
+
+def test_training_matrix_derived_from_the_full_one_equals_building_it_from_scratch():
+    rng = np.random.default_rng(5)
+    n, shape = 20_000, (300, 80)
+    users, items = rng.integers(0, shape[0], n), rng.integers(0, shape[1], n)
+    weights = rng.choice([0.5, 2.0, 4.0, -4.0, -1.0], n).astype(np.float32) * rng.random(n).astype(np.float32)
+    sample = np.sort(rng.choice(shape[0], 40, replace=False))
+    held = holdout_mask(user_codes=users, timestamps=rng.random(n), users=sample, test_fraction=0.3, seed=1)
+    assert held.any() and not held[~np.isin(users, sample)].any()
+    full = pairs_to_csr(users, items, weights, shape)
+    derived = without_held_out(full, user_codes=users, item_codes=items, weights=weights, held=held, users=sample)
+    direct = pairs_to_csr(users[~held], items[~held], weights[~held], shape)
+    assert derived.has_sorted_indices and derived.nnz == direct.nnz
+    assert (derived.indptr == direct.indptr).all() and (derived.indices == direct.indices).all()
+    assert (derived.data == direct.data).all()  # bit for bit: each pair summed in the same order
+    assert (derived != full).nnz > 0  # the held-out events really are gone

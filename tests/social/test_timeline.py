@@ -180,10 +180,12 @@ def test_first_page_is_rendered_once_and_never_served_stale(user, django_assert_
     client.get("/api/v1/feed")  # cold: warms the timeline
     with django_capture_on_commit_callbacks(execute=True):
         first, second = post_by(followee, "one"), post_by(followee, "two")
-    assert client.get("/api/v1/feed")["X-Timeline-Source"] == "cache"
+    rendered = client.get("/api/v1/feed")
+    assert rendered["X-Timeline-Source"] == "cache"
     with django_assert_num_queries(0):
         again = client.get("/api/v1/feed")
     assert again["X-Timeline-Source"] == "page-cache"
+    assert again["Content-Type"] == "application/json" and again.json() == rendered.json()
     assert [p["id"] for p in again.json()["results"]] == [second.pk, first.pk]
     # My like changes my page; a new post, a delete and a hide change it for everyone.
     with django_capture_on_commit_callbacks(execute=True):

@@ -2,6 +2,7 @@ import pytest
 
 from superapp.accounts.models import User
 from tests.factories import TEST_PASSWORD, UserFactory, city
+from tests.schema_conformance import assert_conforms
 from tests.superapp.test_api_conventions import assert_error_shape
 
 
@@ -113,3 +114,15 @@ def test_imported_users_cannot_log_in(api_client):
     response = api_client.post("/api/v1/auth/login", {"username": "imported", "password": TEST_PASSWORD},
                                format="json")
     assert_error_shape(response, 401, "invalid_credentials")
+
+
+@pytest.mark.django_db
+def test_profile_without_cities_or_avatar_matches_the_schema(auth_client, user):
+    # A user may have no home or current city yet; the schema must say these objects can be null.
+    user.home_city = user.current_city = None
+    user.avatar_url = ""
+    user.save()
+    body = assert_conforms(auth_client.get("/api/v1/me"), "get", "/api/v1/me")
+    assert body["home_city"] is None and body["current_city"] is None
+    patched = auth_client.patch("/api/v1/me", {"display_name": "Nomad", "home_city_id": None}, format="json")
+    assert assert_conforms(patched, "patch", "/api/v1/me")["display_name"] == "Nomad"

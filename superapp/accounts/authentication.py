@@ -1,0 +1,148 @@
+"""JWT authentication that reads the user row from a Redis cache instead of the database.
+
+simplejwt's `JWTAuthentication` fetches the user row on every request (so an inactive or deleted
+user is refused at once). That one query was the biggest single cost of a cached timeline read. This
+class keeps the same checks (unknown user, `is_active`, the revoke claim when enabled) but reads the
+row from Redis, kept correct by a per-user generation number:
+
+- `auth:user:{id}` holds `(generation, row values)` for 60 s;
+- `auth:user:{id}:gen` is bumped by every save or delete of that user (a signal, at once and again
+  after the transaction commits);
+- a reader fetches both keys in ONE round trip and uses the row only if its generation is current.
+  On a miss it reads the generation first, then the database, and stores the row under the
+  generation it read: a save that commits meanwhile bumps the generation, so the stored row is
+  never used. Deactivating or deleting a user refuses their tokens on the next request, as before.
+
+Bulk `QuerySet.update()` and raw SQL on `accounts_user` send no signal: call `user_cache_invalidate`
+after them (nothing in the code base does either today). Without Redis (the embedded default) every
+request reads the database, as simplejwt does: a per-process cache could not be invalidated across
+gunicorn workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import pickle
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import get_md5_hash_password
+
+from superapp.accounts.models import User
+
+logger = logging.getLogger(__name__)
+
+ROW_TTL_S = 60
+GENERATION_TTL_S = 86_400  # outlives every row stored under it (rows live ROW_TTL_S)
+_FIELDS = tuple(f.attname for f in User._meta.concrete_fields)
+
+
+def _row_key(user_id) -> str:
+    return f"auth:user:{user_id}"
+
+
+def _generation_key(user_id) -> str:
+    return f"auth:user:{user_id}:gen"
+
+
+@functools.cache
+def _client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30)
+
+
+def _redis():
+    if not getattr(settings, "AUTH_USER_CACHE", True):
+        return None
+    return _client(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
+def _from_database(user_id) -> User | None:
+    return User.objects.filter(pk=user_id).first()
+
+
+def user_get_cached(user_id) -> User | None:
+    """The user row for a token's user id (None if there is no such user), from Redis when current."""
+    client = _redis()
+    if client is None:
+        return _from_database(user_id)
+    try:
+        raw, generation = client.mget(_row_key(user_id), _generation_key(user_id))
+    except Exception:  # noqa: BLE001 - a Redis outage degrades to the database, never to a refusal
+        logger.warning("user cache unavailable", exc_info=True)
+        return _from_database(user_id)
+    generation = int(generation or 0)
+    if raw is not None:
+        stored_generation, values = pickle.loads(raw)  # noqa: S301 - written by this module only
+        if stored_generation == generation:
+            return User.from_db("default", _FIELDS, values)
+    user = _from_database(user_id)
+    if user is not None:
+        values = tuple(getattr(user, name) for name in _FIELDS)
+        try:
+            client.set(_row_key(user_id), pickle.dumps((generation, values)), ex=ROW_TTL_S)
+        except Exception:  # noqa: BLE001
+            logger.warning("user cache unavailable", exc_info=True)
+    return user
+
+
+def user_cache_invalidate(user_id) -> None:
+    """Make any cached row of this user unusable (bump its generation)."""
+    client = _redis()
+    if client is None:
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(_generation_key(user_id))
+        pipe.expire(_generation_key(user_id), GENERATION_TTL_S)
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - cannot invalidate: make sure nothing is served from the cache
+        logger.error("user cache invalidation failed for user %s; deleting the row", user_id, exc_info=True)
+        with contextlib.suppress(Exception):
+            client.delete(_row_key(user_id))
+
+
+@receiver(post_save, sender=User, dispatch_uid="accounts.user_cache_on_save")
+@receiver(post_delete, sender=User, dispatch_uid="accounts.user_cache_on_delete")
+def _user_changed(sender, instance: User, **kwargs) -> None:
+    # Now (a reader after this sees the new generation) and after commit (a reader that cached the
+    # old committed row between the two must not keep it).
+    user_cache_invalidate(instance.pk)
+    transaction.on_commit(functools.partial(user_cache_invalidate, instance.pk), using=kwargs.get("using"))
+
+
+class CachedUserJWTAuthentication(JWTAuthentication):
+    """simplejwt's checks, the user row from `user_get_cached`."""
+
+    def get_user(self, validated_token):
+        try:
+            user_id = validated_token[api_settings.USER_ID_CLAIM]
+        except KeyError as e:
+            raise InvalidToken(_("Token contained no recognizable user identification")) from e
+        if api_settings.USER_ID_FIELD != "id":  # the cache is keyed by primary key
+            return super().get_user(validated_token)
+        user = user_get_cached(user_id)
+        if user is None:
+            raise AuthenticationFailed(_("User not found"), code="user_not_found")
+        if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
+            raise AuthenticationFailed(_("User is inactive"), code="user_inactive")
+        if api_settings.CHECK_REVOKE_TOKEN and (
+                validated_token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password)):
+            raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
+        return user
+
+
+class CachedUserJWTScheme(SimpleJWTScheme):
+    """The schema's `jwtAuth` bearer scheme, as for simplejwt's own class."""
+
+    target_class = CachedUserJWTAuthentication
