@@ -69,6 +69,9 @@ def _get_or_create(lookup: dict, defaults: dict) -> Account:
 # a pk), and balances are always the locked rows', never the cached handles'.
 _IDENTITY_FIELDS = ("kind", "user_id", "merchant_id", "system_code", "shard", "currency")
 _account_cache: dict[tuple, Account] = {}
+# Bounded, so a long-lived process serving many users does not grow without limit: when full it simply
+# starts over (the system and busy merchant accounts come back on their next use).
+ACCOUNT_CACHE_MAX = 20_000
 
 
 def _identity(account: Account) -> tuple:
@@ -89,6 +92,8 @@ def _cached_account(lookup: dict, defaults: dict, *, create: bool = True) -> Acc
             account = Account.objects.filter(**lookup).first()
             if account is None:
                 return None
+        if len(_account_cache) >= ACCOUNT_CACHE_MAX:
+            _account_cache.clear()
         _account_cache[key] = account
     # A private copy: callers may not see another thread's handle (its balance is stale anyway).
     return copy.copy(account)
