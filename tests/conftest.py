@@ -19,9 +19,10 @@ from django.core.cache import cache
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
+from recommender.ml.bench_real import data_root
 from tests.factories import UserFactory
 
-SHARED_DATA = Path(settings.BASE_DIR).parent / "shared" / "data"
+SHARED_DATA = data_root()  # $SUPERAPP_DATA_DIR, else the nearest shared/data beside or above the checkout
 
 
 def _missing_service(item: pytest.Item) -> str | None:
