@@ -25,6 +25,7 @@ from payments.models import (
 )
 from payments.services import campaign_merchant_problem, campaign_user_problem
 from services.models import Merchant, MerchantStaff, StaffRole
+from services.selectors import user_is_traveller
 from superapp.accounts.models import User
 
 REFUND_ROLES = {StaffRole.OWNER, StaffRole.MANAGER}
@@ -114,10 +115,10 @@ def coupons_for_user(*, user: User) -> QuerySet[Coupon]:
             .prefetch_related(Prefetch("campaign__cities"), Prefetch("campaign__merchants")))
 
 
-def coupon_is_usable_at(*, coupon: Coupon, user: User, merchant: Merchant) -> bool:
+def coupon_is_usable_at(*, coupon: Coupon, user: User, merchant: Merchant, is_traveller: bool | None = None) -> bool:
     campaign = coupon.campaign
     return (coupon.status == CouponStatus.AVAILABLE
-            and campaign_user_problem(campaign=campaign, user=user) is None
+            and campaign_user_problem(campaign=campaign, user=user, is_traveller=is_traveller) is None
             and campaign_merchant_problem(campaign=campaign, merchant=merchant) is None
             and (campaign.max_redemptions is None or campaign.redemptions < campaign.max_redemptions)
             and campaign.budget_account.balance > 0)
@@ -125,16 +126,18 @@ def coupon_is_usable_at(*, coupon: Coupon, user: User, merchant: Merchant) -> bo
 
 def coupons_applicable(*, user: User, merchant: Merchant) -> list[Coupon]:
     """The user's collected, unused coupons that would apply at this merchant right now."""
+    traveller = user_is_traveller(user)
     return [c for c in coupons_for_user(user=user).filter(status=CouponStatus.AVAILABLE).order_by("-pk")
-            if coupon_is_usable_at(coupon=c, user=user, merchant=merchant)]
+            if coupon_is_usable_at(coupon=c, user=user, merchant=merchant, is_traveller=traveller)]
 
 
 def coupons_applicable_by_merchant(*, user: User, merchant_ids: list[int]) -> dict[int, list[Campaign]]:
     """For the recommender: merchant id -> running campaigns this user could use there (collected or
     still collectable). A fixed number of queries for any number of merchants."""
     merchants = list(Merchant.objects.filter(pk__in=merchant_ids))
+    traveller = user_is_traveller(user)
     campaigns = [c for c in campaigns_running()
-                 if campaign_user_problem(campaign=c, user=user) is None
+                 if campaign_user_problem(campaign=c, user=user, is_traveller=traveller) is None
                  and (c.max_redemptions is None or c.redemptions < c.max_redemptions)
                  and c.budget_account.balance > 0]
     redeemed_or_full = _campaigns_used_up_by(user=user, campaigns=campaigns)
@@ -160,7 +163,9 @@ def _campaigns_used_up_by(*, user: User, campaigns: list[Campaign]) -> set[int]:
 
 
 def campaigns_collectable(*, user: User, merchant: Merchant | None = None) -> list[Campaign]:
-    campaigns = [c for c in campaigns_running() if campaign_user_problem(campaign=c, user=user) is None]
+    traveller = user_is_traveller(user)
+    campaigns = [c for c in campaigns_running()
+                 if campaign_user_problem(campaign=c, user=user, is_traveller=traveller) is None]
     if merchant is not None:
         campaigns = [c for c in campaigns if campaign_merchant_problem(campaign=c, merchant=merchant) is None]
     return campaigns

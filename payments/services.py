@@ -85,6 +85,7 @@ from payments.providers import provider_for
 from recommender.models import InteractionKind
 from recommender.services import interactions_record_in_transaction
 from services.models import Merchant
+from services.selectors import user_current_city, user_is_traveller
 from superapp.accounts.models import User
 from superapp.money import Money, MoneyError, currency_exponent
 
@@ -247,13 +248,15 @@ def _payer_wallet(payer: User, merchant_currency: str, pay_currency: str | None)
     return (merchant_currency, wallet) if wallet else (payer.home_currency, None)
 
 
-def _vat_for(*, payer: User, merchant: Merchant, amount: Money) -> int:
+def _vat_for(*, payer: User, merchant: Merchant, amount: Money, now: datetime) -> int:
     city = merchant.city
     if not merchant.tax_free or city is None:
         raise TaxFreeUnavailable("This merchant does not offer tax-free shopping.")
     if not city.vat_rate:
         raise TaxFreeUnavailable(f"{city.country_code} has no VAT refund scheme for visitors.")
-    home, current = payer.home_city, payer.current_city
+    # Where the payer is: an active trip's destination (issue 5: a trip makes you a traveller there
+    # for its dates), else the profile's current city.
+    home, current = payer.home_city, user_current_city(payer, now)
     if home is None or current is None or home.country_code == current.country_code:
         raise TaxFreeUnavailable("Tax-free shopping is for travellers visiting from another country.")
     if home.country_code == city.country_code:
@@ -323,10 +326,10 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
         currency_exponent(payer_currency)
     except MoneyError as exc:
         raise CurrencyMismatch(str(exc), code=exc.code) from None
-    vat_amount = _vat_for(payer=payer, merchant=merchant, amount=amount) if tax_free else 0
+    now = occurred_at or timezone.now()
+    vat_amount = _vat_for(payer=payer, merchant=merchant, amount=amount, now=now) if tax_free else 0
     gross = amount.amount + tip.amount
     pending = merchant.requires_confirmation
-    now = occurred_at or timezone.now()
 
     with transaction.atomic():
         coupon, campaign, discount = None, None, 0
@@ -620,12 +623,15 @@ def _succeeded_payments(user: User) -> int:
     return Payment.objects.filter(payer=user, status=PaymentStatus.SUCCEEDED).count()
 
 
-def campaign_user_problem(*, campaign: Campaign, user: User, now: datetime | None = None) -> str | None:
-    """Why this user may not use this campaign at all (None: they may)."""
+def campaign_user_problem(*, campaign: Campaign, user: User, now: datetime | None = None,
+                          is_traveller: bool | None = None) -> str | None:
+    """Why this user may not use this campaign at all (None: they may). A traveller is away from their
+    home city: on an active trip, or by their profile's current city. Callers checking many campaigns
+    pass `is_traveller` (from `user_is_traveller`) once instead of one trip lookup per campaign."""
     now = now or timezone.now()
     if not campaign.is_active or not (campaign.starts_at <= now < campaign.ends_at):
         return "expired"
-    if campaign.travellers_only and not user.is_traveller:
+    if campaign.travellers_only and not (user_is_traveller(user, now) if is_traveller is None else is_traveller):
         return "travellers_only"
     if campaign.new_users_only and _succeeded_payments(user) > conf.new_user_max_payments():
         return "new_users_only"

@@ -6,10 +6,10 @@ bad row gets a reason. Idempotent per (sensor, interval_start): a replay of a st
 same values is a `duplicate` (not an error); with different values it is rejected as
 `duplicate_conflict` and the stored row wins (the first report of an interval is the truth).
 
-PostgreSQL: `INSERT ... SELECT FROM json_to_recordset(batch) ON CONFLICT DO NOTHING RETURNING` (one
-statement, the batch as one JSON parameter), and only when some rows were not inserted a second query reads
-the stored values to tell duplicates from conflicts. Elsewhere (SQLite) the portable path reads the
-stored rows first and `bulk_create(ignore_conflicts=True)`s the rest.
+PostgreSQL: `INSERT ... SELECT FROM json_to_recordset(batch) ON CONFLICT DO NOTHING`, returning the
+number of inserted rows (one statement, the batch as one JSON parameter), and only when some rows were not
+inserted a second query reads the stored values to tell duplicates from conflicts. Elsewhere (SQLite) the
+portable path reads the stored rows first and `bulk_create(ignore_conflicts=True)`s the rest.
 """
 
 from __future__ import annotations

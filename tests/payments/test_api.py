@@ -1,7 +1,10 @@
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.utils import timezone
 
 from payments import conf, ledger, services
 from payments.checks import ledger_check
@@ -351,7 +354,9 @@ def test_nobody_sees_or_moves_another_users_money():
                       ("/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1", "coupon_id": coupon.pk}),
                       (f"/api/v1/wallet/merchants/{shop.pk}/payments/{payment.pk}/refunds", {"amount": "1"}),
                       (f"/api/v1/wallet/merchants/{shop.pk}/payments/{payment.pk}/confirm", {}),
+                      (f"/api/v1/wallet/merchants/{shop.pk}/payments/{payment.pk}/reject", {}),
                       (f"/api/v1/wallet/payment-requests/{request.pk}/accept", {}),
+                      (f"/api/v1/wallet/payment-requests/{request.pk}/decline", {}),
                       (f"/api/v1/wallet/payment-requests/{mine.pk}/cancel", {})):
         assert_error_shape(post(client, url, body), 404)
     assert_error_shape(client.post("/api/v1/wallet/vat-claims", {"payment_ids": [payment.pk]}, format="json"), 404)
@@ -372,15 +377,79 @@ def Money_chf(value):  # noqa: N802 - reads like a constructor
 @pytest.mark.django_db
 def test_a_payment_request_costs_a_fixed_small_number_of_queries(django_assert_num_queries):
     # The hot path (the test client is authenticated already): transaction, idempotency claim,
-    # merchant, savepoint, ONE locking read of all the accounts (pk order), ledger transaction,
-    # entries, balances, payment, interaction, release, stored response, commit. Account ids are
-    # cached per process after the first payment, so no lookups.
+    # merchant, savepoint, ONE locking read of all the accounts (pk order), ledger transaction +
+    # entries + balances (one statement on PostgreSQL, three elsewhere), payment, interaction,
+    # release, stored response, commit. Account ids are cached per process, so no lookups.
     payer = funded_user("100")
     client, shop = client_for(payer), merchant()
     assert post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1.00"}).status_code == 201
     for shard in range(conf.system_account_shards()):  # warm every fees shard the random pick may choose
         ledger.system_account(code="fees", currency="CNY", shard=shard)
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(11 if connection.vendor == "postgresql" else 13):
         response = post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "2.00"})
     assert response.status_code == 201, response.content
     assert wallet(payer) == 10000 - 300
+
+
+def _trip(user, *, destination: str, days_from_now: int, length: int = 3):
+    from services.models import Trip
+
+    starts = timezone.now().date() + timedelta(days=days_from_now)
+    return Trip.objects.create(user=user, destination=city(destination), starts_on=starts,
+                               ends_on=starts + timedelta(days=length))
+
+
+@pytest.mark.django_db
+def test_an_active_trip_makes_a_traveller_for_coupons_and_tax_free_shopping():
+    # Given a Hangzhou user whose profile still says Hangzhou, but who is on a trip to Davos right now
+    rates(("CHF", "CNY", "8"))
+    home = city("hangzhou")
+    payer = funded_user("500", currency="CHF", home_city=home, current_city=home)
+    _trip(payer, destination="davos", days_from_now=-1)
+    travellers = campaign(name="Welcome to Davos", currency="CHF", travellers_only=True, fixed_off=500)
+    client = client_for(payer)
+    # then the traveller offers are theirs, and tax-free shopping in Davos records the VAT
+    assert [c["id"] for c in client.get("/api/v1/wallet/campaigns").json()] == [travellers.pk]
+    assert client.post(f"/api/v1/wallet/campaigns/{travellers.pk}/collect").status_code == 201
+    shop = merchant(city=city("davos"), tax_free=True)
+    paid = post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "108.10", "tax_free": True})
+    assert paid.status_code == 201, paid.content
+    assert paid.json()["vat"] == {"amount": "8.10", "currency": "CHF"}
+
+
+@pytest.mark.django_db
+def test_a_past_or_future_trip_does_not_make_a_traveller():
+    home = city("hangzhou")
+    payer = funded_user("500", currency="CHF", home_city=home, current_city=home)
+    _trip(payer, destination="davos", days_from_now=-10)
+    _trip(payer, destination="davos", days_from_now=5)
+    travellers = campaign(name="Welcome to Davos", currency="CHF", travellers_only=True)
+    client = client_for(payer)
+    assert client.get("/api/v1/wallet/campaigns").json() == []
+    assert_error_shape(client.post(f"/api/v1/wallet/campaigns/{travellers.pk}/collect"), 409,
+                       "coupon_not_applicable")
+    shop = merchant(city=city("davos"), tax_free=True)
+    assert_error_shape(post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "100",
+                                                                "tax_free": True}), 409, "tax_free_unavailable")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_replays_of_one_payment_move_money_once(concurrently, db_gate):
+    # Given 12 clients sending the same payment with the same Idempotency-Key at once
+    payer = funded_user("100")
+    shop = merchant()
+    body = {"merchant_id": shop.pk, "amount": "12.00"}
+
+    def attempt(_):
+        with db_gate.slot():
+            response = post(client_for(payer), "/api/v1/wallet/payments", body, key="double-tap")
+            return response.status_code, response.json()
+
+    results = concurrently(attempt, 12)
+    # then every client gets the one receipt, and the money moved once
+    assert all(not isinstance(r, Exception) for r in results), results
+    assert {status for status, _ in results} == {201}
+    assert len({receipt["id"] for _, receipt in results}) == 1
+    assert Payment.objects.count() == 1 and wallet(payer) == 10000 - 1200
+    assert ledger_check()["ok"]

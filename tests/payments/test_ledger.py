@@ -125,3 +125,12 @@ def test_a_stale_cached_account_handle_never_moves_money_on_the_wrong_row(other_
     assert Account.objects.get(pk=recipient_wallet.pk).balance == 0
     assert _wallet(sender).balance == 700
     assert ledger_check()["ok"]
+
+
+@pytest.mark.django_db
+def test_the_account_cache_stays_bounded(monkeypatch):
+    monkeypatch.setattr(ledger, "ACCOUNT_CACHE_MAX", 3)
+    users = [funded_user("1") for _ in range(5)]
+    assert len(ledger._account_cache) <= 3
+    for user in users:  # still the right rows after the cache started over
+        assert ledger.account_for_user(user_id=user.pk, currency="CNY").pk == _wallet(user).pk

@@ -16,6 +16,7 @@ one TPC-B-like transaction (3 updates, 1 insert).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from datetime import timedelta
@@ -72,8 +73,13 @@ class Command(BaseCommand):
         parser.add_argument("--merchants", type=int, default=50)
         parser.add_argument("--duration", type=int, default=15, help="Seconds per phase (payments, pgbench).")
         parser.add_argument("--connections", type=int, default=16)
+        # 2 cores: one gunicorn process per core, a few threads each to overlap the database round trips.
+        # More processes or threads only add GIL and scheduler contention while row locks are held.
+        parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "4")))
 
-    def handle(self, *args, users: int, merchants: int, duration: int, connections: int, **options):
+    def handle(self, *args, users: int, merchants: int, duration: int, connections: int, workers: int, threads: int,
+               **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_payments needs PostgreSQL: set DATABASE_URL=postgres://...")
         for tool in ("pgbench",):
@@ -88,8 +94,8 @@ class Command(BaseCommand):
         bodies = [json.dumps({"merchant_id": m.pk, "amount": f"{(i % 90) + 10}.{i % 100:02d}"})
                   for i, m in enumerate(shops * 4)]
 
-        with bench.gunicorn_server() as base_url:
-            self.stderr.write(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads")
+        with bench.gunicorn_server(workers=workers, threads=threads) as base_url:
+            self.stderr.write(f"serving on {base_url}; {workers} workers x {threads} threads")
             ping = bench.wrk_run(f"{base_url}/healthz", duration_s=max(5, duration // 2), connections=connections)
             self.stderr.write(f"ping: {ping.rps} req/s")
             pay = bench.wrk_run(f"{base_url}/api/v1/wallet/payments", duration_s=duration, connections=connections,
@@ -112,7 +118,7 @@ class Command(BaseCommand):
             "ratio_to_ping": round(successful_rps / ping.rps, 3) if ping.rps else None,
             "users": len(payers), "merchants": len(shops),
             "duration_s": duration, "connections": connections,
-            "workers": bench.WORKERS, "threads": bench.THREADS,
+            "workers": workers, "threads": threads,
         })
 
     def _fixtures(self, *, n_users: int, n_merchants: int):

@@ -218,7 +218,8 @@ class Command(BaseCommand):
         if client is not None:
             pipe = client.pipeline(transaction=False)
             for user_id in ids:
-                pipe.delete(timeline.timeline_key(user_id), f"{timeline.timeline_key(user_id)}:ready")
+                key = timeline.timeline_key(user_id)
+                pipe.delete(key, f"{key}:ready", f"{key}:v", f"{key}:page:20")
             pipe.execute()
         with transaction.atomic(), connection.cursor() as cursor:
             bench_users = "SELECT id FROM accounts_user WHERE username LIKE %s"
