@@ -11,7 +11,8 @@ process so that its peak memory is its own:
   retrain fitted on that minus the evaluation holdout, so the bare fit does slightly more work).
 
 The last line is one JSON object: end_to_end_s, bare_fit_s, ratio, stages, peak_rss_mb.
-Use --scale 0.1 while developing; run the full size under the shared lock:
+Use --scale 0.1 while developing. At full size, generate first without the lock
+(`manage.py bench_training --generate-only`, ~23 min on a loaded 2-core machine), then measure under it:
 `flock /tmp/superapp-bench.lock .venv/bin/python manage.py bench_training`.
 """
 
