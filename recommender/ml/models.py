@@ -53,6 +53,7 @@ __all__ = [
     "ease_memory_bytes",
     "make_model",
     "model_from_arrays",
+    "standardise_scores",
 ]
 
 ProgressCallback = Callable[[int, int], None]
@@ -833,10 +834,11 @@ class EASEModel(Recommender):
     def _fit_dual(self, x: sp.csr_matrix, lam: np.ndarray, col_scale: np.ndarray) -> None:
         # Woodbury: P = L^-1 - U^T M^-1 U with U = X L^-1 and M = I + X L^-1 X^T (users x users).
         basis = sp.csr_matrix(x @ sp.diags((1.0 / lam).astype(np.float32)), dtype=np.float32)
-        system = (basis @ x.T).toarray().astype(np.float64)
+        # M's eigenvalues are all >= 1, so float32 is accurate enough and halves time and memory.
+        system = (basis @ x.T).toarray().astype(np.float32)
         system[np.diag_indices_from(system)] += 1.0
-        solved = sla.cho_solve(sla.cho_factor(system, overwrite_a=True), basis.toarray().astype(np.float64))
-        diag_p = 1.0 / lam - np.asarray(basis.multiply(solved).sum(axis=0)).ravel()
+        solved = sla.cho_solve(sla.cho_factor(system, overwrite_a=True), basis.toarray(), overwrite_b=True)
+        diag_p = 1.0 / lam - np.asarray(basis.multiply(solved).sum(axis=0), dtype=np.float64).ravel()
         diag_p = np.maximum(diag_p, np.finfo(np.float64).tiny)
         # x B = x o (1 - 1/(lam d)) + (x U^T) (M^-1 U / d), both with the column scaling.
         self.diag = ((1.0 - 1.0 / (lam * diag_p)) * col_scale).astype(np.float32)
@@ -929,7 +931,7 @@ def _mirror_upper(a: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------- blends
 
 
-def _standardise(scores: np.ndarray) -> np.ndarray:
+def standardise_scores(scores: np.ndarray) -> np.ndarray:
     """Per-user z-scores over the catalogue, so two models' scales can be mixed."""
     mean = scores.mean(axis=1, keepdims=True)
     std = scores.std(axis=1, keepdims=True)
@@ -987,8 +989,8 @@ class BlendModel(Recommender):
 
     def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         w = float(self.params["weight"])
-        first = _standardise(self.first.score(user_rows, user_items))
-        second = _standardise(self.second.score(user_rows, user_items))
+        first = standardise_scores(self.first.score(user_rows, user_items))
+        second = standardise_scores(self.second.score(user_rows, user_items))
         return (w * first + (1.0 - w) * second).astype(np.float32)
 
     def recommend(
