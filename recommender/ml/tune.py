@@ -13,8 +13,8 @@ Method, not magic numbers -- the search has to work on data sets nobody has look
    pruner stops those clearly behind, so the budget goes to promising regions.
    Ranges are scale-aware where the data decide the scale: ALS factors go up to 512 but
    never beyond a quarter of the smaller matrix side.
-4. The search stops at ``max_trials`` or when the next trial would overrun
-   ``time_budget_s`` (estimated from the mean time of the trials so far).
+4. The search stops at ``max_trials`` or when the next trial (estimated from the mean time
+   of the trials so far) plus the blending step would overrun ``time_budget_s``.
 5. Blends: the best model of the two best algorithms are mixed with standardised scores
    (``BlendModel``) at a few weights; a blend is returned only if it beats the best single
    model on validation by ``min_blend_gain`` (relative).
@@ -252,9 +252,20 @@ def tune(
     trials: list[Trial] = []
     best_models: dict[str, tuple[float, Recommender]] = {}
 
+    eval_seconds: list[float] = []
+
     def evaluate_on(model: Recommender) -> dict[str, float]:
+        t0 = time.monotonic()
         metrics = evaluate(model, split.train, split.test, k=k, max_users=max_eval_users, seed=seed)
+        eval_seconds.append(time.monotonic() - t0)
         return {name: float(value) for name, value in metrics.items()}
+
+    def blend_reserve() -> float:
+        # Blending scores the validation users once per model (about one evaluation each) and
+        # then ranks each weight: keep that much of the budget for it.
+        if not blend or len(algorithms) < 2 or not eval_seconds:
+            return 0.0
+        return 1.5 * len(algorithms) * (sum(eval_seconds) / len(eval_seconds))
 
     def objective(trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("algorithm", algorithms) if len(algorithms) > 1 else algorithms[0]
@@ -291,7 +302,7 @@ def tune(
             progress(len(trials), max_trials)
         elapsed = time.monotonic() - started
         mean = sum(t.seconds for t in trials) / max(len(trials), 1)
-        if len(trials) >= max_trials or elapsed + mean > time_budget_s:
+        if len(trials) >= max_trials or elapsed + mean + blend_reserve() > time_budget_s:
             study.stop()
 
     study.optimize(objective, n_trials=max_trials, callbacks=[after_trial], catch=())
@@ -309,6 +320,8 @@ def tune(
         z1 = _standardised_scores(first, split.train, users)
         for name2, (_, second) in ranked[1:]:
             t0 = time.monotonic()
+            if t0 - started + blend_reserve() / len(algorithms) > time_budget_s:
+                break
             for w, metrics in _blend_search(z1, second, split, users, k=k):
                 params = {"first": {"algorithm": name1, "params": first.params},
                           "second": {"algorithm": name2, "params": second.params}, "weight": w}
