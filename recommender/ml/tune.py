@@ -14,7 +14,8 @@ Method, not magic numbers -- the search has to work on data sets nobody has look
    Ranges are scale-aware where the data decide the scale: ALS factors go up to 512 but
    never beyond a quarter of the smaller matrix side.
 4. The search stops at ``max_trials`` or when the next trial (estimated from the mean time
-   of the trials so far) plus the blending step would overrun ``time_budget_s``.
+   of the algorithm's trials so far) plus the blending step would overrun ``time_budget_s``;
+   an algorithm too slow for what is left is skipped while faster ones still fit.
 5. Blends: the best model of the two best algorithms are mixed with standardised scores
    (``BlendModel``) at a few weights; a blend is returned only if it beats the best single
    model on validation by ``min_blend_gain`` (relative).
@@ -28,6 +29,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,9 +243,14 @@ def tune(
     algorithms = search_algorithms(shape, algorithm)
     users = _eval_users(split.test, max_eval_users, seed)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module="optuna")
     study = optuna.create_study(
         direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=max(4, 2 * len(algorithms))),
+        # multivariate + group: TPE models the parameters of one algorithm jointly (EASE's l2,
+        # dropout and pop_beta trade off against each other), each algorithm's space on its own.
+        sampler=optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=max(4, 2 * len(algorithms)), multivariate=True, group=True
+        ),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
     )
     for name in algorithms:
@@ -267,9 +274,21 @@ def tune(
             return 0.0
         return 1.5 * len(algorithms) * (sum(eval_seconds) / len(eval_seconds))
 
+    skipped = [0]
+
+    def expected_seconds(name: str | None = None) -> float:
+        """Mean time of this algorithm's trials so far (of all trials if it has none)."""
+        own = [t.seconds for t in trials if t.algorithm == name] or [t.seconds for t in trials]
+        return sum(own) / len(own) if own else 0.0
+
     def objective(trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("algorithm", algorithms) if len(algorithms) > 1 else algorithms[0]
         params = suggest_params(trial, name, shape)
+        if trials and time.monotonic() - started + expected_seconds(name) + blend_reserve() > time_budget_s:
+            # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
+            skipped[0] += 1
+            raise optuna.TrialPruned()
+        skipped[0] = 0
         phase = "default" if trial.number < len(algorithms) else "tpe"
         t0 = time.monotonic()
         model = make_model(name, params, num_threads=num_threads)
@@ -301,11 +320,11 @@ def tune(
         if progress is not None:
             progress(len(trials), max_trials)
         elapsed = time.monotonic() - started
-        mean = sum(t.seconds for t in trials) / max(len(trials), 1)
-        if len(trials) >= max_trials or elapsed + mean + blend_reserve() > time_budget_s:
+        fastest = min(expected_seconds(name) for name in algorithms)
+        if len(trials) >= max_trials or elapsed + fastest + blend_reserve() > time_budget_s or skipped[0] >= 20:
             study.stop()
 
-    study.optimize(objective, n_trials=max_trials, callbacks=[after_trial], catch=())
+    study.optimize(objective, n_trials=max_trials + 100, callbacks=[after_trial], catch=())
     scored = [t for t in trials if t.phase != "pruned"]
     best = max(scored, key=lambda t: t.score)
     result = TuneResult(
@@ -318,9 +337,10 @@ def tune(
         ranked = sorted(best_models.items(), key=lambda kv: kv[1][0], reverse=True)
         name1, (_, first) = ranked[0]
         z1 = _standardised_scores(first, split.train, users)
-        for name2, (_, second) in ranked[1:]:
+        for n, (name2, (_, second)) in enumerate(ranked[1:]):
             t0 = time.monotonic()
-            if t0 - started + blend_reserve() / len(algorithms) > time_budget_s:
+            # The first partner (the runner-up) was budgeted for; further ones only if time is left.
+            if n and t0 - started + blend_reserve() / len(algorithms) > time_budget_s:
                 break
             for w, metrics in _blend_search(z1, second, split, users, k=k):
                 params = {"first": {"algorithm": name1, "params": first.params},
