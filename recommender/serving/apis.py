@@ -18,10 +18,18 @@ from recommender.serving.exceptions import (
     TripNotFound,
 )
 from services.exceptions import RadiusTooLarge, UnknownVertical
+from services.models import Vertical
 from services.renderers import ORJSONRenderer
-from services.selectors import active_trip, city_resolve, merchant_get, trips_for_user, validate_point
+from services.selectors import active_trip, city_resolve, trips_for_user, validate_point
+from services.serializers import TripSerializer
 
 DEFAULT_RADIUS_M = 5000.0
+_CITY_REF_FIELDS = ("id", "slug", "name", "country_code", "currency", "time_zone")
+
+
+def _city_ref(city) -> dict | None:
+    """`CityRefSerializer`'s shape."""
+    return {name: getattr(city, "pk" if name == "id" else name) for name in _CITY_REF_FIELDS} if city else None
 
 
 def _query(serializer_class, request) -> dict:
@@ -60,8 +68,8 @@ def _request_from(params: dict) -> services.RecommendationRequest:
 
 
 class _RecommendationView(APIView):
-    # The user and their cities in one query; orjson renders a page of explained merchants several times
-    # faster than DRF's encoder (both measured with bench_recommendations, see docs/recommendations.md).
+    # The user from the accounts cache and their cities from the catalogue; pages are built as plain dicts
+    # in the schema's shapes and rendered by orjson (see docs/recommendations.md).
     authentication_classes = [ProfileJWTAuthentication, SessionAuthentication]
     renderer_classes = [ORJSONRenderer]
 
@@ -80,7 +88,9 @@ class RecommendationsApi(_RecommendationView):
         page = services.recommendations_for_user(user=request.user,
                                                  request=_request_from(_query(s.RecommendationParamsSerializer,
                                                                               request)))
-        return Response(s.RecommendationPageSerializer(page).data)
+        return Response({"source": page.source, "model_version": page.model_version,
+                         "fallback_reason": page.fallback_reason, "city": _city_ref(page.city),
+                         "results": [r.as_dict() for r in page.results]})
 
 
 class DestinationRecommendationsApi(_RecommendationView):
@@ -112,7 +122,13 @@ class DestinationRecommendationsApi(_RecommendationView):
             city = trip.destination
         page = services.destination_recommendations(user=request.user, city=city, trip=trip,
                                                     per_vertical=per_vertical, exclude_seen=params["exclude_seen"])
-        return Response(s.DestinationPageSerializer(page).data)
+        return Response({
+            "city": _city_ref(page.city), "trip": TripSerializer(page.trip).data if page.trip else None,
+            "is_traveller": page.is_traveller, "local_signals": page.local_signals,
+            "model_version": page.model_version,
+            "sections": [{"vertical": section.vertical, "source": section.source,
+                          "fallback_reason": section.fallback_reason,
+                          "results": [r.as_dict() for r in section.results]} for section in page.sections]})
 
 
 class SimilarMerchantsApi(_RecommendationView):
@@ -124,7 +140,11 @@ class SimilarMerchantsApi(_RecommendationView):
     def get(self, request, merchant_id: int):
         params = _query(s.SimilarParamsSerializer, request)
         limit = _check_limit(params["limit"], conf.MAX_LIMIT)
-        merchant = merchant_get(merchant_id=merchant_id)
+        vertical = params.get("vertical")
+        if vertical and vertical not in Vertical.values:
+            raise UnknownVertical(f"Unknown vertical {vertical!r}.",
+                                  details={"vertical": vertical, "allowed": list(Vertical.values)})
         city = city_resolve(params["city"]) if params.get("city") else None
-        page = services.similar_merchants(merchant=merchant, city=city, limit=limit)
-        return Response(s.SimilarPageSerializer(page).data)
+        page = services.similar_merchants(merchant_id=merchant_id, city=city, vertical=vertical, limit=limit)
+        return Response({"source": page.source, "model_version": page.model_version,
+                         "results": [r.as_dict() for r in page.results]})
