@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from recommender.serving import conf, services
 from recommender.serving import serializers as s
 from recommender.serving.authentication import ProfileJWTAuthentication
+from recommender.serving.catalogue import city_resolve_cached
 from recommender.serving.exceptions import (
     DestinationConflict,
     LimitTooLarge,
@@ -20,7 +21,7 @@ from recommender.serving.exceptions import (
 from services.exceptions import RadiusTooLarge, UnknownVertical
 from services.models import Vertical
 from services.renderers import ORJSONRenderer
-from services.selectors import active_trip, city_resolve, trips_for_user, validate_point
+from services.selectors import active_trip, trips_for_user, validate_point
 from services.serializers import TripSerializer
 
 DEFAULT_RADIUS_M = 5000.0
@@ -50,7 +51,7 @@ def _request_from(params: dict) -> services.RecommendationRequest:
     if vertical and vertical not in conf.RECOMMENDABLE_VERTICALS:
         raise UnknownVertical(f"Unknown vertical {vertical!r}.",
                               details={"vertical": vertical, "allowed": list(conf.RECOMMENDABLE_VERTICALS)})
-    city = city_resolve(params["city"]) if params.get("city") else None
+    city = city_resolve_cached(params["city"]) if params.get("city") else None
     lat, lon, radius = params.get("lat"), params.get("lon"), params.get("radius_m")
     if (lat is None) != (lon is None) or (radius is not None and lat is None):
         raise LocationIncomplete(details={k: params.get(k) for k in ("lat", "lon", "radius_m")})
@@ -114,7 +115,7 @@ class DestinationRecommendationsApi(_RecommendationView):
                 raise TripNotFound()
             city = trip.destination
         elif params.get("city"):
-            city = city_resolve(params["city"])
+            city = city_resolve_cached(params["city"])
         else:
             trip = active_trip(request.user)
             if trip is None:
@@ -144,7 +145,7 @@ class SimilarMerchantsApi(_RecommendationView):
         if vertical and vertical not in Vertical.values:
             raise UnknownVertical(f"Unknown vertical {vertical!r}.",
                                   details={"vertical": vertical, "allowed": list(Vertical.values)})
-        city = city_resolve(params["city"]) if params.get("city") else None
+        city = city_resolve_cached(params["city"]) if params.get("city") else None
         page = services.similar_merchants(merchant_id=merchant_id, city=city, vertical=vertical, limit=limit)
         return Response({"source": page.source, "model_version": page.model_version,
                          "results": [r.as_dict() for r in page.results]})

@@ -34,7 +34,7 @@ from recommender.serving import conf
 from recommender.serving.selectors import haversine_many
 from services.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
 from services.models import City, Merchant, OpeningException, OpeningHours
-from services.selectors import bounding_box, is_open_with, merchant_card_rows, tz_for
+from services.selectors import bounding_box, city_resolve, is_open_with, merchant_card_rows, tz_for
 
 CAMPAIGNS_VERSION_KEY = "recommender:serving:campaigns-version"
 CARDS_MAX = 50_000  # cards and hours kept per process before starting over
@@ -198,6 +198,16 @@ def catalogue() -> Catalogue:
 
 def city(city_id: int | None) -> City | None:
     return catalogue().cities.get(city_id) if city_id else None
+
+
+def city_resolve_cached(value: str) -> City:
+    """`services.selectors.city_resolve` (a city by id or slug, else `unknown_city`) from the reference
+    cities kept here; a city added since the last rebuild is still found through the services selector."""
+    text = str(value).strip()
+    cities = catalogue().cities
+    found = (cities.get(int(text)) if text.isdigit() and len(text) < 19
+             else next((c for c in cities.values() if c.slug == text), None))
+    return found if found is not None else city_resolve(text)
 
 
 # --- The wallet's running campaigns ----------------------------------------------------------------

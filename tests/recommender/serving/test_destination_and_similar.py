@@ -5,7 +5,7 @@ import pytest
 from services.models import Merchant, Trip
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
-from tests.recommender.serving.conftest import interact, source
+from tests.recommender.serving.conftest import source
 from tests.superapp.test_api_conventions import assert_error_shape
 
 URL = "/api/v1/recommendations/destination"
@@ -66,8 +66,7 @@ def test_without_a_vector_the_destination_uses_content_then_traveller_popularity
 
 
 @pytest.mark.django_db
-def test_destination_defaults_to_the_trip_under_way_and_lists_coupons(world, active_als, monkeypatch):
-    from recommender.serving import integrations
+def test_destination_defaults_to_the_trip_under_way_and_lists_coupons(world, active_als):
 
     traveller = world.sushi_lovers[1]
     trip_to_davos(traveller)
