@@ -1,8 +1,9 @@
 """Materialised candidate lists: every user's ranked merchants, computed ahead of the request.
 
-A list holds, for one user and one model version, the model's best `LIST_SIZE` recommendable merchants
-overall plus the best `LIST_CITY_SIZE` in each city the user cares about (home, current city, planned trip
-destinations), each with its score and the "because you liked" anchor, and what the request needs of the
+A list holds, for one user and one model version, the model's best `LIST_SIZE` recommendable merchants the
+user has not seen overall, plus the best `LIST_CITY_SIZE` in each city the user cares about (home, current
+city, planned trip destinations), plus the ones they have seen, each with its score and the "because you
+liked" anchor, and what the request needs of the
 user's history: the merchants they have seen (for `exclude_seen`) and their strongest signals (a content
 profile for merchants the model does not know). The request filters it in-process
 (`services.recommendations_for_user`); nothing is scored or queried per page.
@@ -152,12 +153,16 @@ def _assemble(*, loaded: LoadedModel, scope: _Scope, scores: np.ndarray, signals
     """A user's list from their scores over `scope` (one score per scope merchant)."""
     from recommender.serving.services import VIA_MODEL, _because_you_liked, _Pick
 
-    picked = _top_positions(scores, conf.LIST_SIZE, scope.merchant_ids)
-    global_floor = float(scores[picked[-1]]) if len(scores) > conf.LIST_SIZE else NO_FLOOR
+    # Slots go to merchants the user has not seen (what most pages show); the seen ones are all kept besides
+    # (a user's history is bounded), so `exclude_seen=false` pages are exact too.
+    seen = np.isin(scope.merchant_ids, signals.seen_ids)
+    unseen = np.flatnonzero(~seen)
+    picked = unseen[_top_positions(scores[unseen], conf.LIST_SIZE, scope.merchant_ids[unseen])]
+    global_floor = float(scores[picked[-1]]) if len(unseen) > conf.LIST_SIZE else NO_FLOOR
     floors: dict[int, float] = {}
-    chosen = [picked]
+    chosen = [picked, np.flatnonzero(seen)]
     for city_id in sorted(cities):
-        in_city = np.flatnonzero(scope.city_ids == city_id)
+        in_city = np.flatnonzero((scope.city_ids == city_id) & ~seen)
         if not len(in_city):
             continue
         best = in_city[_top_positions(scores[in_city], conf.LIST_CITY_SIZE, scope.merchant_ids[in_city])]
