@@ -269,7 +269,7 @@ def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed:
     merchants = list(Merchant.objects.filter(is_active=True, vertical__in=conf.RECOMMENDABLE_VERTICALS)
                      .values_list("pk", flat=True))
     env = bench.server_env()
-    with celery_worker(env), bench.gunicorn_server(env=env) as base_url:
+    with celery_worker(env), bench.gunicorn_server(env=env, timeout_s=240) as base_url:
         log(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; a Celery worker")
         lua = wrk_lua(tokens=tokens, paths=paths, merchants=merchants, post_every=POST_EVERY)
         wrk_counted(f"{base_url}/api/v1/recommendations", lua=lua, duration_s=3, connections=connections)  # warm
