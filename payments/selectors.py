@@ -51,7 +51,7 @@ def payments_for_payer(*, user: User) -> QuerySet[Payment]:
 
 def payment_requests_for(*, user: User) -> QuerySet[PaymentRequest]:
     return (PaymentRequest.objects.filter(Q(requester=user) | Q(payer=user))
-            .select_related("requester", "payer"))
+            .select_related("requester", "payer", "transfer"))
 
 
 def staff_role(*, user: User, merchant_id: int) -> str | None:

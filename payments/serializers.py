@@ -114,21 +114,25 @@ class FundsMoveRequestSerializer(serializers.Serializer):
 
 
 class TopUpSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
     amount = MoneyField("amount")
     funding_source = FundingSourceSerializer()
 
     class Meta:
         model = TopUp
-        fields = ["id", "amount", "status", "funding_source", "created_at"]
+        fields = ["id", "transaction_id", "amount", "status", "funding_source", "created_at"]
 
 
 class WithdrawalSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
     amount = MoneyField("amount")
     funding_source = FundingSourceSerializer()
 
     class Meta:
         model = Withdrawal
-        fields = ["id", "amount", "status", "funding_source", "created_at"]
+        fields = ["id", "transaction_id", "amount", "status", "funding_source", "created_at"]
 
 
 # --- Payments -----------------------------------------------------------------------------------------
@@ -176,11 +180,14 @@ class PaymentSerializer(serializers.ModelSerializer):
         help_text="Applied rate incl. spread: charged currency per merchant unit.",
     )
     fx_mid_rate = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True)
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
 
     class Meta:
         model = Payment
         fields = [
             "id",
+            "transaction_id",
             "status",
             "merchant",
             "amount",
@@ -217,12 +224,14 @@ class RefundCreateSerializer(serializers.Serializer):
 
 
 class RefundSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
     amount = MoneyField("amount")
     payment_id = serializers.IntegerField()
 
     class Meta:
         model = Refund
-        fields = ["id", "payment_id", "amount", "reason", "created_at"]
+        fields = ["id", "transaction_id", "payment_id", "amount", "reason", "created_at"]
 
 
 class QrSerializer(serializers.Serializer):
@@ -271,13 +280,15 @@ class TransferCreateSerializer(serializers.Serializer):
 
 
 class TransferSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
     amount = MoneyField("amount")
     sender = UserRefSerializer()
     recipient = UserRefSerializer()
 
     class Meta:
         model = Transfer
-        fields = ["id", "sender", "recipient", "amount", "message", "created_at"]
+        fields = ["id", "transaction_id", "sender", "recipient", "amount", "message", "created_at"]
 
 
 class PaymentRequestCreateSerializer(serializers.Serializer):
@@ -295,6 +306,9 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
     requester = UserRefSerializer()
     payer = UserRefSerializer()
     transfer_id = serializers.IntegerField(allow_null=True)
+    transaction_id = serializers.IntegerField(source="transfer.ledger_transaction_id", allow_null=True,
+                                              read_only=True, default=None,
+                                              help_text="The accepting transfer's ledger transaction.")
 
     class Meta:
         model = PaymentRequest
@@ -307,6 +321,7 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "group",
             "status",
             "transfer_id",
+            "transaction_id",
             "created_at",
             "answered_at",
         ]
@@ -392,6 +407,8 @@ class VatClaimItemSerializer(serializers.Serializer):
 
 
 class VatClaimSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The payout's ledger transaction (once paid).")
     items = serializers.SerializerMethodField()
     refund_gross = MoneyField("refund_gross", "refund_currency")
     service_fee = MoneyField("service_fee", "refund_currency")
@@ -406,6 +423,7 @@ class VatClaimSerializer(serializers.ModelSerializer):
             "refund_gross",
             "service_fee",
             "refund_net",
+            "transaction_id",
             "operator_note",
             "created_at",
             "validated_at",

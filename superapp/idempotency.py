@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from superapp.api import domain_error_response
-from superapp.db import run_in_transaction
+from superapp.db import IDEMPOTENT_RECONNECT_S, run_in_transaction
 from superapp.exceptions import DomainError, IdempotencyKeyMissing, IdempotencyKeyReused, ValidationFailed
 from superapp.models import IdempotencyKey
 
@@ -130,7 +130,7 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
     try:
         # The whole unit (key claim, the work, the stored response) is retried on deadlock/serialization
         # failure, so such a conflict never reaches the client.
-        return run_in_transaction(attempt)
+        return run_in_transaction(attempt, reconnect_s=IDEMPOTENT_RECONNECT_S)
     except _NotStored as not_stored:
         return not_stored.response
     except DomainError as refusal:
