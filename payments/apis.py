@@ -42,7 +42,7 @@ from services.models import Merchant
 from superapp.accounts.models import User
 from superapp.api import IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
 from superapp.exceptions import NotFound, ValidationFailed
-from superapp.idempotency import idempotent
+from superapp.idempotency import HEADER, idempotent, idempotent_outside_transaction
 from superapp.money import Money, MoneyError
 
 TAG = "wallet"
@@ -144,11 +144,11 @@ class FundingSourceDetailApi(APIView):
 class TopUpApi(APIView):
     @extend_schema(request=s.FundsMoveRequestSerializer, responses={201: s.TopUpSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Top up the wallet from a funding source")
-    @idempotent
+    @idempotent_outside_transaction
     def post(self, request):
         data = _validated(s.FundsMoveRequestSerializer, request.data)
         amount = positive_money(data["amount"], data["currency"])
-        top_up = services.wallet_top_up(user=request.user, amount=amount,
+        top_up = services.wallet_top_up(user=request.user, amount=amount, request_key=request.headers[HEADER],
                                         funding_source=_own_funding_source(request.user, data["funding_source_id"]))
         return Response(s.TopUpSerializer(top_up).data, status=status.HTTP_201_CREATED)
 
@@ -156,12 +156,13 @@ class TopUpApi(APIView):
 class WithdrawApi(APIView):
     @extend_schema(request=s.FundsMoveRequestSerializer, responses={201: s.WithdrawalSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Withdraw to a funding source")
-    @idempotent
+    @idempotent_outside_transaction
     def post(self, request):
         data = _validated(s.FundsMoveRequestSerializer, request.data)
         amount = positive_money(data["amount"], data["currency"])
         source = _own_funding_source(request.user, data["funding_source_id"])
-        withdrawal = services.wallet_withdraw(user=request.user, amount=amount, funding_source=source)
+        withdrawal = services.wallet_withdraw(user=request.user, amount=amount, funding_source=source,
+                                              request_key=request.headers[HEADER])
         return Response(s.WithdrawalSerializer(withdrawal).data, status=status.HTTP_201_CREATED)
 
 
