@@ -40,7 +40,14 @@ from payments.models import (
 )
 from services.models import Merchant
 from superapp.accounts.models import User
-from superapp.api import IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
+from superapp.api import (
+    CURSOR_PAGE_PARAMETERS,
+    IDEMPOTENCY_KEY_PARAMETER,
+    DefaultCursorPagination,
+    bounded_list,
+    cursor_page,
+    single_page,
+)
 from superapp.exceptions import NotFound, ValidationFailed
 from superapp.idempotency import idempotent
 from superapp.money import Money, MoneyError
@@ -79,9 +86,11 @@ def _own_funding_source(user, pk: int):
 # --- Balances and statement ------------------------------------------------------------------------
 
 class BalancesApi(APIView):
-    @extend_schema(responses={200: s.BalanceSerializer(many=True)}, tags=[TAG], summary="My wallet balances")
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedBalanceList}, tags=[TAG],
+                   summary="My wallet balances, by currency")
     def get(self, request):
-        return Response(s.BalanceSerializer(selectors.wallet_balances(user=request.user), many=True).data)
+        return cursor_page(self, request, selectors.wallet_balances(user=request.user), s.BalanceSerializer,
+                           ordering="currency")
 
 
 class StatementFilter(django_filters.FilterSet):
@@ -316,8 +325,9 @@ class MerchantRefundApi(APIView):
 
 
 class MerchantSettlementsApi(APIView):
-    @extend_schema(parameters=[s.SettlementQuerySerializer], responses={200: s.SettlementDaySerializer(many=True)},
-                   tags=[MERCHANT_TAG], summary="Settlement totals per day (default: the last 30 days, max 366)")
+    @extend_schema(parameters=[s.SettlementQuerySerializer], responses={200: s.PaginatedSettlementDayList},
+                   tags=[MERCHANT_TAG], summary="Settlement totals per day (default: the last 30 days, max 366)",
+                   extensions=bounded_list("One row per day and currency of a date range of at most 366 days."))
     def get(self, request, merchant_id: int):
         _staffed_merchant(request.user, merchant_id)
         query = _validated(s.SettlementQuerySerializer, request.query_params)
@@ -329,7 +339,7 @@ class MerchantSettlementsApi(APIView):
         rows = selectors.settlement_by_day(merchant_id=merchant_id, date_from=date_from, date_to=date_to)
         body = [{**row, **{k: s.MoneySerializer.of(row[k], row["currency"])
                            for k in ("gross", "discounts", "fees", "refunds", "net")}} for row in rows]
-        return Response(s.SettlementDaySerializer(body, many=True).data)
+        return single_page(s.SettlementDaySerializer(body, many=True).data)
 
 
 class MerchantQrApi(APIView):
@@ -451,12 +461,15 @@ def _merchant_or_404(pk: int | None) -> Merchant | None:
 
 
 class CampaignsApi(APIView):
-    @extend_schema(parameters=[s.CampaignQuerySerializer], responses={200: s.CampaignSerializer(many=True)},
-                   tags=[TAG], summary="Running campaigns I can collect coupons from (optionally usable at a merchant)")
+    @extend_schema(parameters=[s.CampaignQuerySerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedCampaignList}, tags=[TAG],
+                   summary="Running campaigns I can collect coupons from (optionally usable at a merchant)")
     def get(self, request):
         query = _validated(s.CampaignQuerySerializer, request.query_params)
         campaigns = selectors.campaigns_collectable(user=request.user, merchant=_merchant_or_404(query.get("merchant")))
-        return Response(s.CampaignSerializer(campaigns, many=True).data)
+        # The rules are checked in Python; the page is cut from the same rows again by id.
+        queryset = selectors.campaigns_running().filter(pk__in=[c.pk for c in campaigns])
+        return cursor_page(self, request, queryset, s.CampaignSerializer)
 
 
 class CouponCollectApi(APIView):
@@ -469,19 +482,20 @@ class CouponCollectApi(APIView):
 
 
 class CouponsApi(APIView):
-    @extend_schema(parameters=[s.CouponQuerySerializer], responses={200: s.CouponSerializer(many=True)}, tags=[TAG],
+    @extend_schema(parameters=[s.CouponQuerySerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedCouponList}, tags=[TAG],
                    summary="My coupons; with ?merchant= only those that apply there now")
     def get(self, request):
         query = _validated(s.CouponQuerySerializer, request.query_params)
         merchant = _merchant_or_404(query.get("merchant"))
+        coupons = selectors.coupons_for_user(user=request.user)
         if merchant is not None:
-            coupons = selectors.coupons_applicable(user=request.user, merchant=merchant)
-        else:
-            coupons = selectors.coupons_for_user(user=request.user).order_by("-pk")
-            if query.get("status"):
-                coupons = coupons.filter(status=query["status"])
-            coupons = list(coupons[:200])
-        return Response(s.CouponSerializer(coupons, many=True).data)
+            # The rules are checked in Python; the page is cut from the same rows again by id.
+            applicable = selectors.coupons_applicable(user=request.user, merchant=merchant)
+            coupons = coupons.filter(pk__in=[c.pk for c in applicable])
+        elif query.get("status"):
+            coupons = coupons.filter(status=query["status"])
+        return cursor_page(self, request, coupons, s.CouponSerializer)
 
 
 class CouponDetailApi(APIView):

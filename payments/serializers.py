@@ -23,7 +23,7 @@ from payments.models import (
     VatClaim,
     Withdrawal,
 )
-from superapp.api import MoneySerializer
+from superapp.api import MoneySerializer, paginated
 from superapp.money import CURRENCY_EXPONENTS
 
 CURRENCIES = sorted(CURRENCY_EXPONENTS)
@@ -427,3 +427,9 @@ class VatClaimSerializer(serializers.ModelSerializer):
 class VatClaimDecisionSerializer(serializers.Serializer):
     approved = serializers.BooleanField()
     note = serializers.CharField(required=False, max_length=255, default="", allow_blank=True)
+
+
+PaginatedBalanceList = paginated(BalanceSerializer, "PaginatedBalanceList")
+PaginatedCampaignList = paginated(CampaignSerializer, "PaginatedCampaignList")
+PaginatedCouponList = paginated(CouponSerializer, "PaginatedCouponList")
+PaginatedSettlementDayList = paginated(SettlementDaySerializer, "PaginatedSettlementDayList")

@@ -106,6 +106,44 @@ class DefaultCursorPagination(CursorPagination):
     max_page_size = 100
 
 
+def paginated(child: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The cursor-page envelope of `child` items, for the schema of views that paginate by hand (and of the
+    bounded lists that come as one page)."""
+    return type(name, (serializers.Serializer,), {
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null"),
+        "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null"),
+        "results": child(many=True),
+    })
+
+
+def cursor_page(view: Any, request: Any, queryset: Any, serializer_class: type[serializers.Serializer], *,
+                ordering: str | tuple[str, ...] | None = None, context: dict | None = None) -> Response:
+    """One cursor page of `queryset` (`?cursor=&limit=`), rendered with `serializer_class`; `ordering` (model
+    fields of the row itself, the first one decides the cursor's position) defaults to newest first."""
+    paginator = DefaultCursorPagination()
+    if ordering is not None:
+        paginator.ordering = ordering
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
+
+
+# Every list is a cursor page `{"next", "previous", "results"}`. A list whose length is bounded by its own
+# nature (the nearest N, one row per day of a range of at most a year, the currencies one holds...) comes
+# as that same envelope with `next` and `previous` always null, and says why in the schema:
+# `extend_schema(extensions=bounded_list("..."))`. tests/superapp/test_schema_lists.py holds every list
+# operation to this rule.
+BOUNDED_LIST_EXTENSION = "x-bounded-list"
+
+
+def bounded_list(reason: str) -> dict[str, str]:
+    return {BOUNDED_LIST_EXTENSION: reason}
+
+
+def single_page(results: list) -> Response:
+    """A bounded list in the cursor-page envelope: there is never a next or previous page."""
+    return Response({"next": None, "previous": None, "results": results})
+
+
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable machine-readable error code, e.g. `insufficient_funds`.")
     message = serializers.CharField(help_text="Human-readable explanation for the developer.")

@@ -155,7 +155,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "superapp.api.DefaultCursorPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "superapp.schema.AutoSchema",
     "EXCEPTION_HANDLER": "superapp.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "auth_ip": os.environ.get("THROTTLE_AUTH_IP", "20/min"),
