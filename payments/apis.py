@@ -145,8 +145,8 @@ class FundingSourcesApi(generics.ListAPIView):
 
 class FundingSourceDetailApi(APIView):
     @extend_schema(responses={204: None}, tags=[TAG], summary="Unlink a card or bank account")
-    def delete(self, request, pk: int):
-        services.funding_source_remove(funding_source=_own_funding_source(request.user, pk))
+    def delete(self, request, funding_source_id: int):
+        services.funding_source_remove(funding_source=_own_funding_source(request.user, funding_source_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -213,8 +213,8 @@ class PaymentsApi(generics.ListAPIView):
     def post(self, request):
         data = _validated(s.PaymentCreateSerializer, request.data)
         fixed_amount = None
-        if "qr" in data:
-            content = services.merchant_qr_decode(payload=data["qr"])
+        if "qr_payload" in data:
+            content = services.merchant_qr_decode(payload=data["qr_payload"])
             merchant_id, fixed_amount = content.merchant_id, content.amount
         else:
             merchant_id = data["merchant_id"]
@@ -239,8 +239,8 @@ class PaymentsApi(generics.ListAPIView):
 
 class PaymentDetailApi(APIView):
     @extend_schema(responses={200: s.PaymentSerializer}, tags=[TAG], summary="A payment receipt")
-    def get(self, request, pk: int):
-        payment = selectors.payments_for_payer(user=request.user).filter(pk=pk).first()
+    def get(self, request, payment_id: int):
+        payment = selectors.payments_for_payer(user=request.user).filter(pk=payment_id).first()
         if payment is None:
             raise PaymentNotFound()
         return Response(s.PaymentSerializer(payment).data)
@@ -255,9 +255,9 @@ def _staffed_merchant(user, merchant_id: int) -> tuple[Merchant, str]:
     return Merchant.objects.get(pk=merchant_id), role
 
 
-def _merchant_payment(user, merchant_id: int, pk: int) -> tuple[Payment, str]:
+def _merchant_payment(user, merchant_id: int, payment_id: int) -> tuple[Payment, str]:
     _, role = _staffed_merchant(user, merchant_id)
-    payment = selectors.payments_for_merchant_staff(user=user, merchant_id=merchant_id).filter(pk=pk).first()
+    payment = selectors.payments_for_merchant_staff(user=user, merchant_id=merchant_id).filter(pk=payment_id).first()
     if payment is None:
         raise PaymentNotFound()
     return payment, role
@@ -281,8 +281,8 @@ class MerchantPaymentsApi(generics.ListAPIView):
 
 class MerchantPaymentDetailApi(APIView):
     @extend_schema(responses={200: s.MerchantPaymentSerializer}, tags=[MERCHANT_TAG], summary="One received payment")
-    def get(self, request, merchant_id: int, pk: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, pk)
+    def get(self, request, merchant_id: int, payment_id: int):
+        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
         return Response(s.MerchantPaymentSerializer(payment).data)
 
 
@@ -290,8 +290,8 @@ class MerchantPaymentConfirmApi(APIView):
     @extend_schema(request=None, responses={200: s.MerchantPaymentSerializer}, tags=[MERCHANT_TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Confirm a pending payment (any staff role)")
     @idempotent
-    def post(self, request, merchant_id: int, pk: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, pk)
+    def post(self, request, merchant_id: int, payment_id: int):
+        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
         payment = services.payment_confirm(payment=payment)
         return Response(s.MerchantPaymentSerializer(payment).data)
 
@@ -301,8 +301,8 @@ class MerchantPaymentRejectApi(APIView):
                    parameters=[IDEMPOTENCY_KEY_PARAMETER],
                    summary="Reject a pending payment: the money goes back to the payer (any staff role)")
     @idempotent
-    def post(self, request, merchant_id: int, pk: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, pk)
+    def post(self, request, merchant_id: int, payment_id: int):
+        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
         payment = services.payment_fail(payment=payment, reason="rejected_by_merchant")
         return Response(s.MerchantPaymentSerializer(payment).data)
 
@@ -314,8 +314,8 @@ class MerchantRefundApi(APIView):
                    description="Several partial refunds never exceed what the payer paid "
                                "(409 refund_exceeds_remaining). Cashiers get 403 staff_role_insufficient.")
     @idempotent
-    def post(self, request, merchant_id: int, pk: int):
-        payment, role = _merchant_payment(request.user, merchant_id, pk)
+    def post(self, request, merchant_id: int, payment_id: int):
+        payment, role = _merchant_payment(request.user, merchant_id, payment_id)
         if role not in selectors.REFUND_ROLES:
             raise StaffRoleTooLow()
         data = _validated(s.RefundCreateSerializer, request.data)
@@ -351,7 +351,7 @@ class MerchantQrApi(APIView):
         amount = positive_money(query["amount"], merchant.currency) if query.get("amount") else None
         payload = services.merchant_qr_payload(merchant=merchant, amount=amount)
         return Response(s.QrSerializer({
-            "payload": payload, "merchant": merchant,
+            "qr_payload": payload, "payload": payload, "merchant": merchant,
             "amount": s.MoneySerializer.of(amount.amount, amount.currency) if amount else None,
         }).data)
 
@@ -425,27 +425,29 @@ class PaymentRequestAcceptApi(APIView):
     @extend_schema(request=None, responses={200: s.PaymentRequestSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Accept (pay) a payment request addressed to me")
     @idempotent
-    def post(self, request, pk: int):
-        answered = services.payment_request_accept(payment_request=_request_as(request.user, pk, "payer"),
-                                                   user=request.user)
+    def post(self, request, payment_request_id: int):
+        answered = services.payment_request_accept(
+            payment_request=_request_as(request.user, payment_request_id, "payer"), user=request.user)
         return Response(s.PaymentRequestSerializer(answered).data)
 
 
 class PaymentRequestDeclineApi(APIView):
     @extend_schema(request=None, responses={200: s.PaymentRequestSerializer}, tags=[TAG],
                    summary="Decline a payment request addressed to me")
-    def post(self, request, pk: int):
-        answered = services.payment_request_answer(payment_request=_request_as(request.user, pk, "payer"),
-                                                   user=request.user, status=PaymentRequestStatus.DECLINED)
+    def post(self, request, payment_request_id: int):
+        answered = services.payment_request_answer(
+            payment_request=_request_as(request.user, payment_request_id, "payer"), user=request.user,
+            status=PaymentRequestStatus.DECLINED)
         return Response(s.PaymentRequestSerializer(answered).data)
 
 
 class PaymentRequestCancelApi(APIView):
     @extend_schema(request=None, responses={200: s.PaymentRequestSerializer}, tags=[TAG],
                    summary="Cancel a payment request I sent")
-    def post(self, request, pk: int):
-        answered = services.payment_request_answer(payment_request=_request_as(request.user, pk, "requester"),
-                                                   user=request.user, status=PaymentRequestStatus.CANCELLED)
+    def post(self, request, payment_request_id: int):
+        answered = services.payment_request_answer(
+            payment_request=_request_as(request.user, payment_request_id, "requester"), user=request.user,
+            status=PaymentRequestStatus.CANCELLED)
         return Response(s.PaymentRequestSerializer(answered).data)
 
 
@@ -475,8 +477,8 @@ class CampaignsApi(APIView):
 class CouponCollectApi(APIView):
     @extend_schema(request=None, responses={201: s.CouponSerializer}, tags=[TAG],
                    summary="Collect a coupon from a campaign")
-    def post(self, request, pk: int):
-        coupon = services.coupon_collect(user=request.user, campaign_id=pk)
+    def post(self, request, campaign_id: int):
+        coupon = services.coupon_collect(user=request.user, campaign_id=campaign_id)
         coupon = selectors.coupons_for_user(user=request.user).get(pk=coupon.pk)
         return Response(s.CouponSerializer(coupon).data, status=status.HTTP_201_CREATED)
 
@@ -500,8 +502,8 @@ class CouponsApi(APIView):
 
 class CouponDetailApi(APIView):
     @extend_schema(responses={200: s.CouponSerializer}, tags=[TAG], summary="One of my coupons")
-    def get(self, request, pk: int):
-        coupon = selectors.coupons_for_user(user=request.user).filter(pk=pk).first()
+    def get(self, request, coupon_id: int):
+        coupon = selectors.coupons_for_user(user=request.user).filter(pk=coupon_id).first()
         if coupon is None:
             raise CouponNotFound()
         return Response(s.CouponSerializer(coupon).data)
@@ -536,8 +538,8 @@ class VatClaimsApi(generics.ListAPIView):
 
 class VatClaimDetailApi(APIView):
     @extend_schema(responses={200: s.VatClaimSerializer}, tags=[TAG], summary="One of my VAT claims")
-    def get(self, request, pk: int):
-        claim = selectors.vat_claims_for(user=request.user).filter(pk=pk).first()
+    def get(self, request, vat_claim_id: int):
+        claim = selectors.vat_claims_for(user=request.user).filter(pk=vat_claim_id).first()
         if claim is None:
             raise VatClaimNotFound()
         return Response(s.VatClaimSerializer(claim).data)
@@ -566,10 +568,10 @@ class OperatorVatClaimsApi(generics.ListAPIView):
 class OperatorVatClaimDecisionApi(APIView):
     @extend_schema(request=s.VatClaimDecisionSerializer, responses={200: s.VatClaimSerializer}, tags=["customs"],
                    summary="Customs operators: approve (then it is paid) or reject a claim")
-    def post(self, request, pk: int):
+    def post(self, request, vat_claim_id: int):
         _require_operator(request.user)
         data = _validated(s.VatClaimDecisionSerializer, request.data)
-        claim = VatClaim.objects.filter(pk=pk).first()
+        claim = VatClaim.objects.filter(pk=vat_claim_id).first()
         if claim is None:
             raise VatClaimNotFound()
         claim = services.vat_claim_validate(claim=claim, operator=request.user, approved=data["approved"],

@@ -93,8 +93,27 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             code = codes if isinstance(codes, str) else "error"
         if isinstance(exc, drf_exceptions.Throttled):
             details = {"retry_after_s": exc.wait}
+        if isinstance(exc, drf_exceptions.NotAuthenticated):
+            message, details = _what_to_send(context)
     response.data = error_body(code, message, details)
     return response
+
+
+def _what_to_send(context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A 401 without credentials says which credentials this endpoint takes, and notices the other kind."""
+    request, view = context.get("request"), context.get("view")
+    header = request.META.get("HTTP_AUTHORIZATION", "") if request is not None else ""
+    scheme = header.partition(" ")[0].lower()
+    if getattr(view, "takes_device_key", False):
+        message = "This endpoint takes a device key: send `Authorization: Device <key>`."
+        if scheme == "bearer":
+            message += " A user's access token is not accepted here."
+        return message, {"expected_authorization": "Device <key>"}
+    message = "This endpoint takes a user's access token: send `Authorization: Bearer <access>` (from POST " \
+              "/api/v1/auth/login)."
+    if scheme == "device":
+        message += " Device keys are accepted only on the device endpoints."
+    return message, {"expected_authorization": "Bearer <access>"}
 
 
 class DefaultCursorPagination(CursorPagination):

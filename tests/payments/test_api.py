@@ -110,15 +110,42 @@ def test_pay_by_signed_qr_and_reject_tampering():
     qr = client_for(owner).get(f"/api/v1/wallet/merchants/{shop.pk}/qr?amount=8.80").json()
     assert qr["amount"] == {"amount": "8.80", "currency": "CNY"}
     client = client_for(payer)
-    assert_error_shape(post(client, "/api/v1/wallet/payments", {"qr": qr["payload"] + "x"}), 400, "qr_invalid")
-    assert_error_shape(post(client, "/api/v1/wallet/payments", {"qr": "not-a-qr"}), 400, "qr_invalid")
-    assert_error_shape(post(client, "/api/v1/wallet/payments", {"qr": qr["payload"], "amount": "9"}), 400,
+    assert_error_shape(post(client, "/api/v1/wallet/payments", {"qr_payload": qr["qr_payload"] + "x"}), 400,
+                       "qr_invalid")
+    assert_error_shape(post(client, "/api/v1/wallet/payments", {"qr_payload": "not-a-qr"}), 400, "qr_invalid")
+    assert_error_shape(post(client, "/api/v1/wallet/payments", {"qr_payload": qr["qr_payload"], "amount": "9"}), 400,
                        "qr_amount_mismatch")
     assert Payment.objects.count() == 0
-    response = post(client, "/api/v1/wallet/payments", {"qr": qr["payload"]})
+    response = post(client, "/api/v1/wallet/payments", {"qr_payload": qr["qr_payload"]})
     assert response.status_code == 201 and response.json()["amount"]["amount"] == "8.80"
     open_qr = client_for(owner).get(f"/api/v1/wallet/merchants/{shop.pk}/qr").json()
-    assert post(client, "/api/v1/wallet/payments", {"qr": open_qr["payload"], "amount": "3"}).status_code == 201
+    paid = post(client, "/api/v1/wallet/payments", {"qr_payload": open_qr["qr_payload"], "amount": "3"})
+    assert paid.status_code == 201
+
+
+@pytest.mark.django_db
+def test_the_old_qr_names_keep_working_for_one_release():
+    payer, shop = funded_user("100"), merchant()
+    owner = UserFactory()
+    MerchantStaff.objects.create(merchant=shop, user=owner, role="owner")
+    qr = client_for(owner).get(f"/api/v1/wallet/merchants/{shop.pk}/qr?amount=8.80").json()
+    assert qr["payload"] == qr["qr_payload"]
+    client = client_for(payer)
+    response = post(client, "/api/v1/wallet/payments", {"qr": qr["payload"]})
+    assert response.status_code == 201 and response.json()["paid"]["amount"] == "8.80"
+    assert_error_shape(post(client, "/api/v1/wallet/payments", {"qr": qr["payload"], "qr_payload": qr["payload"]}),
+                       400, "validation_error")
+
+
+@pytest.mark.django_db
+def test_a_receipt_says_gross_before_the_discount_and_paid_after(auth_client):
+    payer, shop = funded_user("100"), merchant()
+    coupon = services.coupon_collect(user=payer, campaign_id=campaign(fixed_off=300).pk)
+    body = post(client_for(payer), "/api/v1/wallet/payments",
+                {"merchant_id": shop.pk, "amount": "10", "tip": "2", "coupon_id": coupon.pk}).json()
+    assert body["gross"] == {"amount": "12.00", "currency": "CNY"}
+    assert body["discount"]["amount"] == "3.00" and body["paid"]["amount"] == "9.00"
+    assert body["total"] == body["gross"]  # the old name, until 0.3.0
 
 
 @pytest.mark.django_db
