@@ -23,6 +23,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from superapp.db import RETRY_AFTER_S, database_unavailable
 from superapp.exceptions import DomainError
 from superapp.money import Money
 
@@ -47,6 +48,24 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def domain_error_response(exc: DomainError) -> Response:
+    response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def database_unavailable_response(exc: Exception) -> Response:
+    """The database cannot answer now (restarting, unreachable, conflict retries exhausted): 503 with
+    Retry-After, never a 500. The work was rolled back; an idempotent retry with the same key is safe."""
+    logger.warning("database unavailable: %s", exc)
+    response = Response(error_body("service_unavailable", "The database is unavailable; retry shortly.",
+                                   {"retry_after_s": RETRY_AFTER_S}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def _validation_details(detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict):
         return {str(k): v for k, v in detail.items()}
@@ -58,11 +77,9 @@ def _validation_details(detail: Any) -> dict[str, Any]:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map domain errors, DRF errors and Django's 404/403/validation errors to the one shape."""
     if isinstance(exc, DomainError):
-        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
-        retry_after = getattr(exc, "retry_after_s", None)
-        if retry_after is not None:
-            response["Retry-After"] = str(retry_after)
-        return response
+        return domain_error_response(exc)
+    if database_unavailable(exc):
+        return database_unavailable_response(exc)
     if isinstance(exc, DjangoValidationError):
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(error_body("validation_error", "Invalid input.", details), status=400)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from superapp.api import error_body
+from superapp.db import RETRY_AFTER_S, database_unavailable
 from superapp.request_id import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,17 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         return response
+
+
+def database_unavailable_json(exception: Exception) -> HttpResponse | None:
+    """A database outage outside DRF views (middleware, plain Django views): 503 + Retry-After, not 500."""
+    if not database_unavailable(exception):
+        return None
+    logger.warning("database unavailable: %s", exception)
+    response = JsonResponse(error_body("service_unavailable", "The database is unavailable; retry shortly.",
+                                       {"retry_after_s": RETRY_AFTER_S}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
 
 
 def _is_api(request: HttpRequest) -> bool:
@@ -64,6 +76,9 @@ class ApiErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not _is_api(request):
             return None
+        unavailable = database_unavailable_json(exception)
+        if unavailable is not None:
+            return unavailable
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return JsonResponse(
             error_body("server_error", "Internal server error.", {"request_id": getattr(request, "request_id", "")}),

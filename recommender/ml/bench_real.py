@@ -41,17 +41,12 @@ FILES = {
 
 
 def data_root() -> Path:
-    """``$SUPERAPP_DATA_DIR``, else the nearest ``shared/data`` beside the repo or above it.
+    """Where the public data sets are: ``$SUPERAPP_DATA_DIR``, else ``../shared/data`` beside the checkout.
 
-    Searching upwards (instead of only ``../shared/data``) lets the same code run from
-    a git worktree nested deeper than the main checkout.
+    ``make data`` downloads them there (see ``tools/fetch_data.py``).
     """
     if os.environ.get("SUPERAPP_DATA_DIR"):
         return Path(os.environ["SUPERAPP_DATA_DIR"])
-    for parent in REPO_ROOT.parents:
-        candidate = parent / "shared" / "data"
-        if candidate.is_dir():
-            return candidate
     return REPO_ROOT.parent / "shared" / "data"
 
 
@@ -66,7 +61,8 @@ def load_split(name: str, *, root: Path | None = None) -> tuple[Split, Split | N
     path = (root or data_root()) / FILES[name]
     if not path.exists():
         raise FileNotFoundError(
-            f"benchmark data {path} is missing; the shared data sets live in ../shared/data (or set SUPERAPP_DATA_DIR)"
+            f"benchmark data {path} is missing: run `make data` (downloads the public data sets to ../shared/data) "
+            "or set SUPERAPP_DATA_DIR to where they are"
         )
     raw = np.loadtxt(path, dtype=np.int64, ndmin=2)
     if name == "movielens":

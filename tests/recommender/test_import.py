@@ -5,7 +5,6 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from recommender.ml.bench_real import data_root
 from recommender.models import Interaction
 from services.models import Merchant
 from superapp.accounts.models import User
@@ -85,10 +84,8 @@ def test_unknown_kinds_and_wrong_column_names_are_clear_errors(tmp_path):
     assert not Interaction.objects.exists()
 
 
-def test_the_shared_movielens_file_imports_in_bulk():
-    # The ML core's data_root() also finds ../../shared/data from a worktree (or $SUPERAPP_DATA_DIR).
-    path = data_root() / "movielens-100k" / "u.data"
-    assert path.exists(), f"shared data missing: {path}"
+def test_the_shared_movielens_file_imports_in_bulk(shared_data):
+    path = shared_data("movielens-100k", "u.data")
     out, _ = run(path, "--time-col", "3", "--weight-col", "2", "--id-prefix", "ml:", "--dataset", "ml100k",
                  "--create-missing-items")
     assert "100000 rows: 100000 imported" in out
