@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from recommender import selectors, services
 from recommender.charts import metrics_chart_png
@@ -58,8 +59,17 @@ class ModelVersionAdmin(ChangeListChartMixin, admin.ModelAdmin):
 
     chart_alt = "Metrics of the model versions over time"
 
+    change_form_template = "admin/recommender/modelversion_change_form.html"  # the chart, this version marked
+
     def chart_png(self, request) -> bytes:
-        return metrics_chart_png(ModelVersion.objects.order_by("created_at", "pk")[:200])
+        highlight = request.GET.get("highlight", "")
+        return metrics_chart_png(ModelVersion.objects.order_by("created_at", "pk")[:200],
+                                 highlight=int(highlight) if highlight.isdigit() and len(highlight) < 19 else None)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "chart_url": reverse(f"admin:{self._chart_url_name()}"),
+                         "chart_alt": f"Metrics of the model versions, v{object_id} marked"}
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     @admin.display(description="nDCG")
     def ndcg_display(self, obj):

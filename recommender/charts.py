@@ -13,11 +13,11 @@ _STATUS_MARKERS = {ModelStatus.ACTIVE: "*", ModelStatus.REJECTED: "x", ModelStat
                    ModelStatus.TRAINED: "s", ModelStatus.FAILED: "X"}
 
 
-def metrics_chart_png(versions: Iterable[ModelVersion]) -> bytes:
-    return figure_png(metrics_chart_figure(versions))
+def metrics_chart_png(versions: Iterable[ModelVersion], *, highlight: int | None = None) -> bytes:
+    return figure_png(metrics_chart_figure(versions, highlight=highlight))
 
 
-def metrics_chart_figure(versions: Iterable[ModelVersion]) -> Figure:
+def metrics_chart_figure(versions: Iterable[ModelVersion], *, highlight: int | None = None) -> Figure:
     """nDCG, precision, recall and MAP per version, with popularity's nDCG on the same split dashed; each
     version's status marked on its nDCG point. The legend sits beside the axes so it hides no line, and every
     value is a marker too, so a single version still shows all its metrics (a line needs two points)."""
@@ -43,6 +43,9 @@ def metrics_chart_figure(versions: Iterable[ModelVersion]) -> Figure:
     for status in statuses:  # legend entries for the status markers present
         axes.plot([], [], _STATUS_MARKERS.get(status, "o"), color="C0", markerfacecolor="none",
                   label=ModelStatus(status).label.lower())
+    for x, version in zip(xs, versions, strict=True):
+        if version.pk == highlight:  # the version whose page shows the chart
+            axes.axvline(x, color="0.6", linewidth=6, alpha=0.35, zorder=0, label=f"v{version.pk}")
     if len(xs) == 1:
         axes.set_xlim(-1, 1)
     step = max(1, len(versions) // 15)
