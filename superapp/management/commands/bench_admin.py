@@ -60,13 +60,17 @@ class Command(BaseCommand):
             results = {}
             for name, (url, model, date_field) in pages.items():
                 now = self._time(client, url, repeat)
-                filtered = self._time(client, f"{url}?{date_field}__gte=2000-01-01", repeat)
+                filtered = self._time(client, f"{url}?{date_field}__gte=2000-01-01+00:00:00%2B00:00", repeat)
                 searched = self._time(client, f"{url}?q=nothing-matches-this", repeat)
                 with self._django_defaults(model, date_field):
                     before = self._time(client, url, max(2, repeat // 2))
+                sql_ms, queries, slowest = self._profile(client, url)
                 results[name] = {"ms": round(now, 1), "filtered_ms": round(filtered, 1),
                                  "search_ms": round(searched, 1), "django_defaults_ms": round(before, 1),
-                                 "ratio_to_index": round(now / index_ms, 2)}
+                                 "ratio_to_index": round(now / index_ms, 2), "sql_ms": round(sql_ms, 1),
+                                 "queries": queries}
+                _log(self.stderr, f"{name}: where the time goes: {queries} queries, {sql_ms:.0f} ms in SQL; "
+                                  f"slowest: {slowest}")
                 _log(self.stderr, f"{name}: {results[name]}")
         finally:
             if not keep:
@@ -89,6 +93,17 @@ class Command(BaseCommand):
             timings.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, (url, response.status_code)
         return statistics.median(timings)
+
+    @staticmethod
+    def _profile(client: Client, url: str) -> tuple[float, int, list[str]]:
+        """One more request with its queries timed: SQL time, query count and the three slowest."""
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            client.get(url)
+        timed = sorted(((float(q["time"]) * 1000, q["sql"]) for q in captured.captured_queries), reverse=True)
+        return (sum(ms for ms, _ in timed), len(timed),
+                [f"{ms:.0f} ms {sql[:90]}" for ms, sql in timed[:3]])
 
     @staticmethod
     @contextmanager
