@@ -388,11 +388,12 @@ class MerchantSettlementsApi(APIView):
 
 
 class MerchantBalanceApi(APIView):
-    @extend_schema(responses={200: s.BalanceSerializer(many=True)}, tags=[MERCHANT_TAG],
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedBalanceList}, tags=[MERCHANT_TAG],
                    summary="The balance of a merchant I work for, per currency (any staff role)")
     def get(self, request, merchant_id: int):
         _staffed_merchant(request.user, merchant_id)
-        return Response(s.BalanceSerializer(selectors.merchant_balances(merchant_id=merchant_id), many=True).data)
+        return cursor_page(self, request, selectors.merchant_balances(merchant_id=merchant_id), s.BalanceSerializer,
+                           ordering="currency")
 
 
 class MerchantQrApi(APIView):
