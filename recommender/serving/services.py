@@ -41,7 +41,13 @@ from recommender.serving.context import (
     is_traveller,
     user_context_invalidate,
 )
-from recommender.serving.materialise import CandidateList, candidate_list_schedule, list_key, list_read
+from recommender.serving.materialise import (
+    CandidateList,
+    candidate_list_schedule,
+    list_key,
+    list_read,
+    local_lists_ensure,
+)
 from recommender.serving.selectors import (
     UserSignals,
     popularity_scores,
@@ -449,6 +455,8 @@ class _Request:
         self.loaded = active_model()
         self.ctx = context_get(user.pk, list_key=list_key(self.loaded.version_id, user.pk) if self.loaded else None)
         self.list = list_read(self.ctx.list_raw, version_id=self.loaded.version_id) if self.loaded else None
+        if self.loaded is not None and self.list is None:
+            local_lists_ensure(self.loaded.version_id)
         self.catalogue = catalogue()
         self.preferences = _preferences(user)
         self._signals: UserSignals | None = None
