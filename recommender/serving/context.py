@@ -70,10 +70,21 @@ def context_get(user_id: int, *, list_key: str | None = None) -> UserContext:
                        friends=found.get(keys[2]), list_raw=found.get(list_key) if list_key else None)
 
 
-def context_save(ctx: UserContext) -> None:
+def context_save(ctx: UserContext, *, timeout: int | None = None) -> None:
     if ctx.dirty:
-        cache.set_many(ctx.dirty, timeout=conf.CONTEXT_TTL_S)
+        cache.set_many(ctx.dirty, timeout=timeout or conf.CONTEXT_TTL_S)
         ctx.dirty = {}
+
+
+def context_warm(user, merchant_ids: list[int], *, at: datetime) -> None:
+    """Compute the user's trips, coupons and friends for the merchants of their list ahead of their pages
+    (with the list's build, in Celery), so a page finds them cached. Each is the owning app's own answer;
+    explicit invalidation keeps them right, the list's TTL bounds them."""
+    ctx = UserContext(user_id=user.pk, trips=None, coupons=None, friends=None)
+    traveller = is_traveller(user, ctx, at)
+    coupons_for(user, ctx, merchant_ids, traveller=traveller)
+    friends_for(user, ctx, merchant_ids)
+    context_save(ctx, timeout=conf.LIST_TTL_S)
 
 
 # --- Trips -------------------------------------------------------------------------------------------
@@ -131,8 +142,10 @@ def coupons_for(user, ctx: UserContext, merchant_ids: list[int], *, traveller: b
                   {m: [(c.pk, c.name, c.description) for c in campaigns] for m, campaigns in answer.items()})
         ctx.coupons = cached
         ctx.dirty[coupons_key(ctx.user_id)] = cached
-    # A campaign that ended since the answer was cached does not apply any more.
-    live = {c.pk for c in running}
+    # A campaign that ended or ran out since the answer was cached does not apply any more (the process copy
+    # of the running campaigns is at most CAMPAIGNS_MAX_AGE_S old).
+    live = {c.pk for c in running if (c.max_redemptions is None or c.redemptions < c.max_redemptions)
+            and c.budget_account.balance > 0}
     out = {}
     for m in merchant_ids:
         offers = [o for o in cached[3].get(m, ()) if o[0] in live]

@@ -201,8 +201,19 @@ def _user_cities(user_ids: list[int]) -> dict[int, set[int]]:
 
 
 def _store(lists: dict[int, CandidateList]) -> None:
+    from recommender.serving.context import context_warm
+    from superapp.accounts.models import User
+
     cache.set_many({list_key(lst.version_id, user_id): pack(lst) for user_id, lst in lists.items()},
                    timeout=conf.LIST_TTL_S)
+    cat = catalogue()
+    now = timezone.now()
+    for user in User.objects.filter(pk__in=list(lists)):
+        for name in ("home_city", "current_city"):
+            city = cat.cities.get(getattr(user, f"{name}_id"))
+            if city is not None:
+                setattr(user, name, city)
+        context_warm(user, lists[user.pk].merchant_ids.tolist(), at=now)
 
 
 def candidate_list_build(user_id: int) -> bool:
@@ -260,6 +271,7 @@ def candidate_lists_build_version(version_id: int, *, chunk: int | None = None,
     total, built, started = len(user_ids), 0, time.monotonic()
     if not len(scope.merchant_ids):
         return {"version": version_id, "users": 0, "status": "no_merchants"}
+    _travellers_warm()
     for start in range(0, total, chunk):
         from recommender.loader import active_version_id
 
@@ -282,6 +294,18 @@ def candidate_lists_build_version(version_id: int, *, chunk: int | None = None,
         logger.info("recommender: candidate lists for v%s: %d/%d users (%.1f s)", version_id,
                     min(start + chunk, total), total, time.monotonic() - started)
     return {"version": version_id, "users": built, "status": "built", "seconds": round(time.monotonic() - started, 1)}
+
+
+def _travellers_warm() -> None:
+    """"Popular with travellers from your city" tables for every pair of cities, computed once for all
+    serving processes before the pages need them."""
+    from recommender.serving.selectors import traveller_popularity
+
+    cities = list(catalogue().cities)
+    for city_id in cities:
+        for home_id in cities:
+            if home_id != city_id:
+                traveller_popularity(city_id=city_id, home_city_id=home_id)
 
 
 def _batch_scores(loaded: LoadedModel, rows: np.ndarray, ids: list[int], signals: dict[int, UserSignals],
