@@ -76,17 +76,6 @@ def context_save(ctx: UserContext, *, timeout: int | None = None) -> None:
         ctx.dirty = {}
 
 
-def context_warm(user, merchant_ids: list[int], *, at: datetime) -> None:
-    """Compute the user's trips, coupons and friends for the merchants of their list ahead of their pages
-    (with the list's build, in Celery), so a page finds them cached. Each is the owning app's own answer;
-    explicit invalidation keeps them right, the list's TTL bounds them."""
-    ctx = UserContext(user_id=user.pk, trips=None, coupons=None, friends=None)
-    traveller = is_traveller(user, ctx, at)
-    coupons_for(user, ctx, merchant_ids, traveller=traveller)
-    friends_for(user, ctx, merchant_ids)
-    context_save(ctx, timeout=conf.LIST_TTL_S)
-
-
 # --- Trips -------------------------------------------------------------------------------------------
 def trips_of(user, ctx: UserContext) -> list[CachedTrip]:
     if ctx.trips is None:
@@ -136,7 +125,7 @@ def coupons_for(user, ctx: UserContext, merchant_ids: list[int], *, traveller: b
     if not running:
         return {}
     if cached is None or cached[0] != version or cached[1] != traveller or not wanted <= cached[2]:
-        checked = wanted | set(also)
+        checked = wanted | set(also) | (set(cached[2]) if cached and cached[:2] == (version, traveller) else set())
         answer = integrations.coupons_here(user=user, merchant_ids=sorted(checked))
         cached = (version, traveller, frozenset(checked),
                   {m: [(c.pk, c.name, c.description) for c in campaigns] for m, campaigns in answer.items()})
@@ -160,7 +149,7 @@ def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[i
     cached = ctx.friends
     wanted = set(merchant_ids)
     if cached is None or not wanted <= cached[0]:
-        checked = wanted | set(also)
+        checked = wanted | set(also) | (set(cached[0]) if cached else set())
         answer = integrations.friends_here(user=user, merchant_ids=sorted(checked))
         cached = (frozenset(checked), {m: (len(v), str(v[0])) for m, v in answer.items() if v})
         ctx.friends = cached

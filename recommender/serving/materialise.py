@@ -201,19 +201,8 @@ def _user_cities(user_ids: list[int]) -> dict[int, set[int]]:
 
 
 def _store(lists: dict[int, CandidateList]) -> None:
-    from recommender.serving.context import context_warm
-    from superapp.accounts.models import User
-
     cache.set_many({list_key(lst.version_id, user_id): pack(lst) for user_id, lst in lists.items()},
                    timeout=conf.LIST_TTL_S)
-    cat = catalogue()
-    now = timezone.now()
-    for user in User.objects.filter(pk__in=list(lists)):
-        for name in ("home_city", "current_city"):
-            city = cat.cities.get(getattr(user, f"{name}_id"))
-            if city is not None:
-                setattr(user, name, city)
-        context_warm(user, lists[user.pk].merchant_ids.tolist(), at=now)
 
 
 def candidate_list_build(user_id: int) -> bool:

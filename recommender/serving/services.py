@@ -574,12 +574,12 @@ def _render(req: _Request, answer: _Answer, *, distances: dict[int, float] | Non
                               score=round(p.score, 6), via=p.via,
                               distance_m=round(distances[p.merchant_id], 1) if p.merchant_id in distances else None)
                for p in ranking.picks if p.merchant_id in cards]
-    # The per-user caches cover the whole list, so the user's next pages need no query for them.
-    also = answer.candidate_list.merchant_ids.tolist() if answer.candidate_list is not None else []
+    # The per-user caches grow with the merchants the user's pages showed (asking the wallet and social
+    # about a whole list at once cost more than a page's worth of time, measured).
     traveller = is_traveller(user, req.ctx, req.at)
     _explain(user=user, ctx=req.ctx, results=results, liked=answer.liked, interests=answer.interests, names=names,
-             coupons=coupons_for(user, req.ctx, ids, traveller=traveller, also=also),
-             friends=friends_for(user, req.ctx, ids, also=also),
+             coupons=coupons_for(user, req.ctx, ids, traveller=traveller),
+             friends=friends_for(user, req.ctx, ids),
              model_answered=ranking.source.startswith(("model:", "materialised:")))
     if origin is not None:
         _add_travel_times(results, origin)
