@@ -51,14 +51,20 @@ class BillAccountListApi(APIView):
         return _paginate(self, request, accounts, s.BillAccountSerializer)
 
     @extend_schema(request=s.BillAccountLinkSerializer, responses={201: s.BillAccountSerializer},
-                   tags=["city services"], summary="Link a bill account (provider + customer number)",
-                   description="The provider validates the number (`invalid_customer_number`); due bills are "
-                               "fetched at once. Linking the same account twice is `bill_account_exists` (409).")
+                   tags=["city services"], summary="Link a bill account (provider + customer number + proof)",
+                   description="The provider validates the number (`invalid_customer_number`); the amount of the "
+                               "account's latest bill proves it is yours (`bill_account_proof_invalid`; 5 wrong "
+                               "answers per hour, then 429); due bills are fetched at once. Linking the same "
+                               "account twice is `bill_account_exists` (409).")
     def post(self, request):
         serializer = s.BillAccountLinkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        account = city_services.bill_account_link(user=request.user, provider=_provider(data["provider_id"]),
+        provider = _provider(data["provider_id"])
+        city_services.bill_account_proof_check(user=request.user, provider=provider,
+                                               customer_number=data["customer_number"],
+                                               latest_bill_amount=data["latest_bill_amount"])
+        account = city_services.bill_account_link(user=request.user, provider=provider,
                                                   customer_number=data["customer_number"],
                                                   nickname=data["nickname"])
         return Response(s.BillAccountSerializer(account).data, status=status.HTTP_201_CREATED)

@@ -183,7 +183,6 @@ class MerchantUpdateSerializer(serializers.Serializer):
     languages = serializers.ListField(child=serializers.CharField(max_length=8), required=False, max_length=20)
     photos = serializers.ListField(child=serializers.URLField(max_length=500), required=False, max_length=30)
     accepts_wallet = serializers.BooleanField(required=False)
-    tax_free = serializers.BooleanField(required=False)
     time_zone = serializers.CharField(required=False, max_length=64)
     is_active = serializers.BooleanField(required=False)
     categories = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), many=True, required=False)
@@ -370,6 +369,8 @@ class BillAccountSerializer(serializers.ModelSerializer):
 class BillAccountLinkSerializer(serializers.Serializer):
     provider_id = serializers.IntegerField(min_value=1)
     customer_number = serializers.CharField(max_length=40)
+    latest_bill_amount = AmountField(help_text="Proof that the account is yours: the amount of its latest bill "
+                                               '(major units, e.g. "86.40"). 5 wrong answers per hour, then 429.')
     nickname = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
 
 
