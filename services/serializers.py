@@ -28,22 +28,13 @@ from services.models import (
     Trip,
 )
 from services.selectors import merchant_is_open
-from superapp.api import AmountField, MoneySerializer
+from superapp.api import AmountField, MoneySerializer, paginated
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "09:30:00",
                       "description": "Local wall-clock time at the merchant (no offset)"})
 class LocalTimeField(serializers.TimeField):
     """A local time of day; documented as a plain HH:MM[:SS] string (JSON Schema's `time` demands an offset)."""
-
-
-def paginated(child: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
-    """The cursor-paginated envelope of `child` items, for views that paginate by hand."""
-    return type(name, (serializers.Serializer,), {
-        "next": serializers.URLField(allow_null=True, help_text="The next page, or null"),
-        "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null"),
-        "results": child(many=True),
-    })
 
 
 class CitySerializer(serializers.ModelSerializer):
@@ -581,3 +572,11 @@ PaginatedTransitCardList = paginated(TransitCardSerializer, "PaginatedTransitCar
 PaginatedParkingSessionList = paginated(ParkingSessionSerializer, "PaginatedParkingSessionList")
 PaginatedNotificationList = paginated(NotificationSerializer, "PaginatedNotificationList")
 PaginatedAppointmentList = paginated(AppointmentSerializer, "PaginatedAppointmentList")
+PaginatedCategoryNodeList = paginated(CategoryNodeSerializer, "PaginatedCategoryNodeList")
+PaginatedMerchantNearbyList = paginated(MerchantNearbySerializer, "PaginatedMerchantNearbyList")
+PaginatedStaffMerchantList = paginated(StaffMerchantSerializer, "PaginatedStaffMerchantList")
+PaginatedProductList = paginated(ProductSerializer, "PaginatedProductList")
+PaginatedSlotList = paginated(SlotSerializer, "PaginatedSlotList")
+PaginatedPublicServiceList = paginated(PublicServiceSerializer, "PaginatedPublicServiceList")
+PaginatedAppointmentSlotList = paginated(AppointmentSlotSerializer, "PaginatedAppointmentSlotList")
+PaginatedServiceProviderList = paginated(ServiceProviderSerializer, "PaginatedServiceProviderList")

@@ -24,8 +24,8 @@ def proof(grid, customer_number: str) -> str:
 def test_catalogue_per_city_defaults_to_where_i_am(auth_client):
     hz = provider(city_slug="hangzhou", kind="electricity")
     zh = provider(city_slug="zurich", kind="transit")
-    assert [p["id"] for p in auth_client.get("/api/v1/city-services").json()] == [hz.pk]
-    assert [p["id"] for p in auth_client.get("/api/v1/city-services", {"city": "zurich"}).json()] == [zh.pk]
+    assert [p["id"] for p in auth_client.get("/api/v1/city-services").json()["results"]] == [hz.pk]
+    assert [p["id"] for p in auth_client.get("/api/v1/city-services", {"city": "zurich"}).json()["results"]] == [zh.pk]
     assert_error_shape(auth_client.get("/api/v1/city-services", {"city": "gotham"}), 400, "unknown_city")
 
 
