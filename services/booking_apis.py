@@ -56,8 +56,9 @@ class ProductAvailabilityApi(APIView):
             return Response([])  # nothing is on sale that far ahead
         date_to = params.validated_data.get("date_to") or date_from + timedelta(days=MAX_AVAILABILITY_DAYS)
         date_to = min(date_to, date_from + timedelta(days=MAX_AVAILABILITY_DAYS))
-        slots = InventorySlot.objects.filter(product=product, date__gte=max(date_from, today),
-                                             date__lte=date_to).select_related("product")
+        slots = booking.slots_with_availability(
+            InventorySlot.objects.filter(product=product, date__gte=max(date_from, today), date__lte=date_to)
+            .select_related("product"), now=timezone.now())
         return Response(s.SlotSerializer(slots, many=True).data)
 
 
