@@ -237,7 +237,8 @@ def _profile_for(version_pk: int, artifact_path: str, sha: str) -> tuple[np.ndar
     from pathlib import Path
 
     with np.load(Path(artifact_path).parent / "profile.npz", allow_pickle=False) as data:
-        return data["segment_ids"], data["profile"]
+        profile = data["profile"]
+        return data["segment_ids"], profile[0] if profile.ndim == 3 else profile  # [ratio, level] since v2
 
 
 def segment_speeds_at(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarray, str]:

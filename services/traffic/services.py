@@ -562,7 +562,7 @@ def traffic_simulate(*, city: City, days: float, end: datetime | None = None, in
     injected incidents."""
     end = end or timezone.now()
     end_epoch = int(end.timestamp()) // interval_s * interval_s
-    epochs = np.arange(end_epoch - int(days * 86400), end_epoch, interval_s, dtype=np.int64)
+    epochs = np.arange(end_epoch - round(days * 86400), end_epoch, interval_s, dtype=np.int64)
     segments = list(RoadSegment.objects.filter(city=city).order_by("pk").values_list(
         "pk", "free_flow_speed_kmh", "lanes", "road_class"))
     if not segments:
@@ -601,6 +601,25 @@ def traffic_simulate(*, city: City, days: float, end: datetime | None = None, in
                        "start": times[x.start_index].isoformat(), "minutes": (x.end_index - x.start_index) * interval_s
                        // 60, "severity": round(x.severity, 2)} for x in sim.incidents],
     }
+
+
+def traffic_simulate_to_now(*, city: City, now: datetime | None = None, interval_s: int = 300,
+                            max_days: float = 1.0) -> int:
+    """The demo's camera feed: simulate the intervals that have ended since the city's latest observation (at
+    most `max_days`), so a demo left running has fresh data for its forecasts, incidents and signal plans.
+    Returns the rows written."""
+    now = now or timezone.now()
+    end_epoch = int(now.timestamp()) // interval_s * interval_s
+    latest = Observation.objects.filter(city=city).aggregate(m=Max("interval_start"))["m"]
+    start = end_epoch - round(max_days * 86400)
+    if latest is not None:
+        start = max(start, int(latest.timestamp()) + interval_s)
+    if start >= end_epoch:
+        return 0
+    summary = traffic_simulate(city=city, days=(end_epoch - start) / 86400,
+                               end=datetime.fromtimestamp(end_epoch, tz=UTC), interval_s=interval_s, seed=end_epoch,
+                               incidents_per_day=3.0)
+    return summary["rows"]
 
 
 # --- Signal timing comparison ---------------------------------------------------------------------

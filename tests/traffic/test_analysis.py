@@ -258,3 +258,17 @@ def test_trend_does_not_jump_when_only_a_few_sensors_reported_the_newest_interva
         _series(place, segment, [(0, segment.free_flow_speed_kmh * 0.1)])
     latest = auth_client.get("/api/v1/traffic/cities/hangzhou/dashboard").json()["trend"]
     assert latest[-1]["bucket_start"] > after[-1]["bucket_start"] and latest[-1]["congestion_index"] > 0.8
+
+
+def test_the_demo_feed_continues_up_to_the_last_ended_interval(place):
+    from services.traffic.tasks import simulated_feed
+
+    now = datetime(2026, 11, 26, 10, 7, 30, tzinfo=UTC)
+    segments = RoadSegment.objects.filter(city=place).count()
+    assert services.traffic_simulate_to_now(city=place, now=now, max_days=1 / 48) == segments * 6  # 30 min
+    latest = Observation.objects.filter(city=place).order_by("-interval_start").first().interval_start
+    assert latest == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # 10:00-10:05 has ended, 10:05-10:10 has not
+    assert services.traffic_simulate_to_now(city=place, now=now) == 0  # nothing new: safe to run twice
+    later = now + timedelta(minutes=10)
+    assert services.traffic_simulate_to_now(city=place, now=later) == segments * 2
+    assert simulated_feed(city_slugs=["paris"]) == {}  # only cities with a road network

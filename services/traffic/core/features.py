@@ -23,7 +23,7 @@ HORIZONS_MIN = (15, 30, 60)
 FEATURE_NAMES = (
     *(f"lag_{lag}" for lag in LAGS), "mean_last_3", "trend_3", "profile_now", "profile_target",
     "deviation_now", "tod_sin", "tod_cos", "weekend", "free_flow_kmh", "lanes", "city_deviation_now",
-    "city_deviation_trend_15", "deviation_15",
+    "city_deviation_trend_15", "deviation_15", "profile_target_level",
 )
 PROFILE_TARGET = FEATURE_NAMES.index("profile_target")
 
@@ -51,8 +51,9 @@ def _slot_sums(ratio: np.ndarray, slots: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _profile_from(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Mean ratio per slot with the fallbacks: the slot's day type; for a weekend slot the other weekend day
-    (Saturday and Sunday look alike, and a week of history has one of each); the time of day; the segment."""
+    """[2, segment, N_SLOTS]: the mean ratio per slot and how it was found (its `level`), with the fallbacks:
+    0 the slot's own day type; 1 for a weekend slot the other weekend day (Saturday and Sunday look alike, and a
+    week of history has one of each); 2 the time of day over all day types; 3 the segment's mean."""
     def mean(s, c):
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(c > 0, s / np.maximum(c, 1e-12), np.nan)
@@ -63,13 +64,18 @@ def _profile_from(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
     segment = mean(sums.sum(axis=1), counts.sum(axis=1))
     segment = np.where(np.isfinite(segment), segment, 0.8)
     profile = mean(sums, counts)
-    profile[:, d:] = np.where(np.isfinite(profile[:, d:]), profile[:, d:], np.tile(weekend, 2))
-    profile = np.where(np.isfinite(profile), profile, np.tile(tod, 3))
-    return np.where(np.isfinite(profile), profile, segment[:, None])
+    level = np.where(np.isfinite(profile), 0.0, 3.0)
+    fallbacks = [(np.concatenate([np.full_like(tod, np.nan), np.tile(weekend, 2)], axis=1), 1.0),
+                 (np.tile(tod, 3), 2.0), (np.broadcast_to(segment[:, None], profile.shape), 3.0)]
+    for values, step in fallbacks:
+        fill = ~np.isfinite(profile) & np.isfinite(values)
+        profile = np.where(fill, values, profile)
+        level = np.where(fill, step, level)
+    return np.stack([profile, level])
 
 
 def build_profile(ratio: np.ndarray, slots: np.ndarray) -> np.ndarray:
-    """Mean ratio per segment and time-of-week slot [segment, N_SLOTS] with the documented fallbacks."""
+    """[2, segment, N_SLOTS]: mean ratio per segment and time-of-week slot, and its fallback level."""
     return _profile_from(*_slot_sums(ratio, slots))
 
 
@@ -101,18 +107,18 @@ class LeaveOneDayOut:
     def lookup(self, epochs: np.ndarray, utc_offsets_s: np.ndarray) -> np.ndarray:
         slots = time_of_week_slot(epochs, utc_offsets_s)
         days = local_day(epochs, utc_offsets_s)
-        out = np.empty((self.sums.shape[0], slots.size))
+        out = np.empty((2, self.sums.shape[0], slots.size))
         for day in np.unique(days):
             cols = days == day
-            out[:, cols] = self._without(int(day))[:, slots[cols]]
+            out[:, :, cols] = self._without(int(day))[:, :, slots[cols]]
         return out
 
 
 def profile_lookup(profile: np.ndarray | LeaveOneDayOut, epochs: np.ndarray, utc_offsets_s: np.ndarray) -> np.ndarray:
-    """[segment, len(epochs)]: the profile's value at each moment's time-of-week slot."""
+    """[2, segment, len(epochs)]: the profile's value and level at each moment's time-of-week slot."""
     if isinstance(profile, LeaveOneDayOut):
         return profile.lookup(epochs, utc_offsets_s)
-    return profile[:, time_of_week_slot(epochs, utc_offsets_s)]
+    return profile[:, :, time_of_week_slot(epochs, utc_offsets_s)]
 
 
 def feature_matrix(*, ratio: np.ndarray, t_index: np.ndarray, horizon_bins: int, epochs: np.ndarray,
@@ -121,7 +127,8 @@ def feature_matrix(*, ratio: np.ndarray, t_index: np.ndarray, horizon_bins: int,
     """Features for every segment at each time index in `t_index` (rows ordered t-major, segment-minor).
 
     `epochs`/`utc_offsets_s` cover the grid; the target time's clock is extrapolated from the grid step.
-    `profile` is the [segment, slot] array (serving, evaluation) or a `LeaveOneDayOut` (training rows)."""
+    `profile` is `build_profile`'s [2, segment, slot] array (serving, evaluation) or a `LeaveOneDayOut`
+    (training rows). The target's profile level tells the model how much history backs the profile there."""
     n_seg = ratio.shape[0]
     t_index = np.asarray(t_index, dtype=np.int64)
     columns = []
@@ -137,11 +144,11 @@ def feature_matrix(*, ratio: np.ndarray, t_index: np.ndarray, horizon_bins: int,
     now_epochs = epochs[t_index]
     target_epochs = now_epochs + horizon_bins * BIN_S
     offsets = utc_offsets_s[t_index]
-    profile_now = profile_lookup(profile, now_epochs, offsets)
-    profile_target = profile_lookup(profile, target_epochs, offsets)
+    profile_now = profile_lookup(profile, now_epochs, offsets)[0]
+    profile_target, target_level = profile_lookup(profile, target_epochs, offsets)
     lag3_epochs = epochs[np.maximum(t_index - 3, 0)]
     deviation = columns[0] - profile_now
-    deviation_15 = columns[3] - profile_lookup(profile, lag3_epochs, utc_offsets_s[np.maximum(t_index - 3, 0)])
+    deviation_15 = columns[3] - profile_lookup(profile, lag3_epochs, utc_offsets_s[np.maximum(t_index - 3, 0)])[0]
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         # The whole city's deviation from its usual speeds: weather and events move every segment together,
@@ -157,7 +164,7 @@ def feature_matrix(*, ratio: np.ndarray, t_index: np.ndarray, horizon_bins: int,
         np.broadcast_to((daytype > 0).astype(float), shape),
         np.broadcast_to(free_flow_kmh[:, None] / 100.0, shape), np.broadcast_to(lanes[:, None].astype(float), shape),
         np.broadcast_to(city_deviation, shape), np.broadcast_to(city_deviation - city_deviation_15, shape),
-        deviation_15,
+        deviation_15, target_level,
     ]
     # [feature, segment, t] -> rows (t, segment)
     return np.stack(columns).transpose(2, 1, 0).reshape(-1, len(columns))

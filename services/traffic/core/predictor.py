@@ -69,7 +69,7 @@ class SpeedGrid:
 @dataclass
 class TrainedPredictor:
     models: dict[int, SpeedModel]
-    profile: np.ndarray  # [segment, slot] ratio, from all the data (for serving)
+    profile: np.ndarray  # [2, segment, slot]: ratio and fallback level, from all the data (for serving)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     train_rows: int = 0
 
