@@ -219,7 +219,7 @@ class PaymentsApi(generics.ListAPIView):
             amount = fixed_amount
         else:
             raise ValidationFailed("`amount` is required.", details={"amount": ["This field is required."]})
-        tip = to_money(data["tip"], currency, "tip") if data.get("tip") else None
+        tip = positive_money(data["tip"], currency, "tip") if "tip" in data else None  # "0"/"-0": omit it instead
         payment = services.payment_create(
             payer=request.user, merchant=merchant, amount=amount, tip=tip, coupon_id=data.get("coupon_id"),
             tax_free=data["tax_free"], reference=data["reference"], description=data["description"],

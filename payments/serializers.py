@@ -23,7 +23,7 @@ from payments.models import (
     VatClaim,
     Withdrawal,
 )
-from superapp.api import MoneySerializer
+from superapp.api import AmountField, MoneySerializer
 from superapp.money import CURRENCY_EXPONENTS
 
 CURRENCIES = sorted(CURRENCY_EXPONENTS)
@@ -45,9 +45,9 @@ class MoneyField(serializers.Field):
         return MoneySerializer.of(getattr(instance, self.amount_attr), getattr(instance, self.currency_attr))
 
 
-def amount_field(**kwargs) -> serializers.CharField:
+def amount_field(**kwargs) -> AmountField:
     kwargs.setdefault("help_text", AMOUNT_HELP)
-    return serializers.CharField(max_length=32, **kwargs)
+    return AmountField(**kwargs)
 
 
 def currency_field(**kwargs) -> serializers.ChoiceField:

@@ -2,8 +2,13 @@
 coupons and tax-free VAT claims. Every function is keyword-only and moves money only through
 `payments.ledger.ledger_post` inside one database transaction.
 
-Lock order, everywhere (so no two operations can deadlock): payment row -> coupon row -> campaign
-row -> VAT claim row -> ledger accounts (ascending pk, inside `ledger_post`).
+Lock order, everywhere (so no two operations can deadlock), the calling app's own row first:
+booking / bill / transit card / appointment row (services/) -> payment request row -> payment row ->
+coupon row -> campaign row -> VAT claim row -> ledger accounts (ascending pk, all in one statement inside
+`ledger_post`, always last). Every `select_for_update` that joins another table says `of=("self",)`, so
+only the named row is locked (a joined merchant, user or budget account is never locked by accident),
+and a deadlock or serialization failure that still happens re-runs the whole transaction
+(`superapp.db.run_in_transaction`, used by `@idempotent` views and the jobs).
 """
 
 from __future__ import annotations
@@ -87,7 +92,9 @@ from recommender.services import interactions_record_in_transaction
 from services.models import Merchant
 from services.selectors import user_current_city, user_is_traveller
 from superapp.accounts.models import User
+from superapp.db import retry_on_conflict
 from superapp.money import Money, MoneyError, currency_exponent
+from superapp.publish import publish_on_commit
 
 QR_SALT = "payments.merchant-qr.v1"
 
@@ -378,9 +385,14 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
 
 
 def _lock_payment(payment: Payment) -> Payment:
-    return Payment.objects.select_for_update().select_related("merchant").get(pk=payment.pk)
+    # Only the payment row (`of`): locking the joined merchant row too made concurrent payments' foreign-key
+    # checks on that merchant wait on it, a deadlock with the account locks. `no_key`: rows that merely
+    # reference the payment (refunds, claim items, bookings) may still be inserted meanwhile.
+    return (Payment.objects.select_for_update(of=("self",), no_key=True).select_related("merchant")
+            .get(pk=payment.pk))
 
 
+@retry_on_conflict
 def payment_confirm(*, payment: Payment) -> Payment:
     """Merchant confirms a pending payment: suspense -> merchant (minus fee)."""
     with transaction.atomic():
@@ -402,6 +414,7 @@ def payment_confirm(*, payment: Payment) -> Payment:
     return payment
 
 
+@retry_on_conflict
 def payment_fail(*, payment: Payment, reason: str = "rejected_by_merchant") -> Payment:
     """A pending payment is rejected or expires: reverse its transaction and release the coupon."""
     with transaction.atomic():
@@ -543,8 +556,8 @@ def payment_requests_create(*, requester: User, payer_ids: list[int], total: Mon
 
 def payment_request_accept(*, payment_request: PaymentRequest, user: User) -> PaymentRequest:
     with transaction.atomic():
-        locked = PaymentRequest.objects.select_for_update().select_related("requester").get(
-            pk=payment_request.pk, payer=user)
+        locked = PaymentRequest.objects.select_for_update(of=("self",), no_key=True).select_related(
+            "requester").get(pk=payment_request.pk, payer=user)
         if locked.status != PaymentRequestStatus.PENDING:
             raise PaymentRequestStateInvalid()
         locked.transfer = transfer_create(sender=user, recipient=locked.requester,
@@ -556,6 +569,7 @@ def payment_request_accept(*, payment_request: PaymentRequest, user: User) -> Pa
     return locked
 
 
+@retry_on_conflict
 def payment_request_answer(*, payment_request: PaymentRequest, user: User, status: str) -> PaymentRequest:
     """Decline (by the payer) or cancel (by the requester) a pending request."""
     with transaction.atomic():
@@ -606,7 +620,8 @@ def campaign_fund(*, campaign: Campaign, amount: Money) -> Campaign:
     _require_positive(amount)
     _require_currency(amount, campaign.currency)
     with transaction.atomic():
-        campaign = Campaign.objects.select_for_update().select_related("budget_account").get(pk=campaign.pk)
+        campaign = (Campaign.objects.select_for_update(of=("self",)).select_related("budget_account")
+                    .get(pk=campaign.pk))
         if campaign.funded_by_merchant_id:
             source = account_for_merchant(merchant_id=campaign.funded_by_merchant_id, currency=campaign.currency)
         else:
@@ -666,6 +681,7 @@ def campaign_discount(*, campaign: Campaign, amount: Money) -> int:
     return max(0, min(discount, amount.amount))
 
 
+@retry_on_conflict
 def coupon_collect(*, user: User, campaign_id: int) -> Coupon:
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().filter(pk=campaign_id, is_active=True).first()
@@ -688,7 +704,9 @@ def _coupon_lock_for_redeem(*, coupon_id: int, user: User) -> tuple[Coupon, Camp
     coupon = Coupon.objects.select_for_update().filter(pk=coupon_id, user=user).first()
     if coupon is None:
         raise CouponNotFound()
-    campaign = Campaign.objects.select_for_update().select_related("budget_account").get(pk=coupon.campaign_id)
+    # Not the budget account (`of`): accounts are locked only by `ledger_post`, in pk order, last.
+    campaign = (Campaign.objects.select_for_update(of=("self",)).select_related("budget_account")
+                .get(pk=coupon.campaign_id))
     return coupon, campaign
 
 
@@ -724,6 +742,7 @@ def _coupon_redeem(*, coupon: Coupon, campaign: Campaign, user: User, merchant: 
 
 # --- Tax-free VAT claims ------------------------------------------------------------------------------
 
+@retry_on_conflict
 def vat_claim_create(*, user: User, payment_ids: list[int], now: datetime | None = None) -> VatClaim:
     """Claim the VAT of one or more tax-free payments. Rules: the user's own succeeded, unrefunded
     tax-free payments, within the claim window, never claimed before, and at least the minimum purchase
@@ -789,6 +808,7 @@ def vat_claim_create(*, user: User, payment_ids: list[int], now: datetime | None
     return claim
 
 
+@retry_on_conflict
 def vat_claim_validate(*, claim: VatClaim, operator: User, approved: bool, note: str = "") -> VatClaim:
     """Customs decision. An approved claim is paid right after commit (Celery task, safe to run twice)."""
     from payments.tasks import vat_claim_pay_task
@@ -801,11 +821,12 @@ def vat_claim_validate(*, claim: VatClaim, operator: User, approved: bool, note:
         claim.operator, claim.operator_note, claim.validated_at = operator, note[:255], timezone.now()
         claim.save(update_fields=["status", "operator", "operator_note", "validated_at"])
         if approved:
-            claim_id = claim.pk
-            transaction.on_commit(lambda: vat_claim_pay_task.delay(claim_id))
+            # If the broker is down the publish is dropped: `wallet_sweep` pays approved claims left unpaid.
+            publish_on_commit(vat_claim_pay_task, claim.pk)
     return claim
 
 
+@retry_on_conflict
 def vat_claim_pay(*, claim: VatClaim) -> VatClaim:
     """Pay an approved claim: the VAT account pays the VAT in each merchant currency, FX converts it to
     the home currency, the user gets the net and the fees account the service fee."""

@@ -21,6 +21,7 @@ from recommender.serving.tasks import user_vector_refresh
 from recommender.training import StageClock, TrainingProgress, artifact_write, extract_window, fit_and_evaluate
 from services.models import Merchant
 from superapp.exceptions import ValidationFailed
+from superapp.publish import publish_on_commit
 
 ACTIVE_VERSION_CACHE_KEY = "recommender:active-version"
 
@@ -30,7 +31,7 @@ def interaction_record(*, user_id: int, merchant_id: int, kind: str, value: floa
     """Store one interaction. Idempotent on (kind, source): replaying an event stores it once."""
     try:
         with transaction.atomic():
-            transaction.on_commit(lambda: user_vector_refresh.delay(user_id))  # serving: near-real-time profile
+            publish_on_commit(user_vector_refresh, user_id)  # serving: near-real-time profile
             return Interaction.objects.create(
                 user_id=user_id, merchant_id=merchant_id, kind=kind, value=value,
                 occurred_at=occurred_at or timezone.now(), source=source,
@@ -62,7 +63,7 @@ def interactions_record_in_transaction(*, events: list[dict[str, Any]]) -> None:
         ignore_conflicts=True,
     )
     for user_id in dict.fromkeys(e["user_id"] for e in events):
-        transaction.on_commit(lambda user_id=user_id: user_vector_refresh.delay(user_id))
+        publish_on_commit(user_vector_refresh, user_id)  # dropped if the broker is down: rebuildable
 
 
 CLIENT_EVENT_MAX_AGE = timedelta(days=30)

@@ -32,7 +32,7 @@ from services.models import (
     TripReadStatus,
 )
 from services.selectors import merchant_is_open, trip_status
-from superapp.api import MoneySerializer
+from superapp.api import AmountField, MoneySerializer
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "09:30:00",
@@ -441,7 +441,7 @@ class TransitCardLinkSerializer(serializers.Serializer):
 
 
 class AmountInputSerializer(serializers.Serializer):
-    amount = serializers.CharField(max_length=32, help_text="Decimal string in major units, e.g. `50.00`")
+    amount = AmountField(help_text="Decimal string in major units, e.g. `50.00`")
     currency = serializers.CharField(max_length=3)
 
 

@@ -10,9 +10,22 @@ errors for validation failures (`{"field": ["message", ...]}`) or extra context.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from typing import Any
+from urllib import parse
 
+from django.conf import settings
+from django.core.exceptions import (
+    BadRequest,
+    DisallowedHost,
+    FieldDoesNotExist,
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -23,8 +36,10 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from superapp.db import RETRY_AFTER_S, database_unavailable
 from superapp.exceptions import DomainError
-from superapp.money import Money
+from superapp.money import Money, MoneyError
+from superapp.parsers import INT64 as _INT64
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +62,24 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
+def domain_error_response(exc: DomainError) -> Response:
+    response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def database_unavailable_response(exc: Exception) -> Response:
+    """The database cannot answer now (restarting, unreachable, conflict retries exhausted): 503 with
+    Retry-After, never a 500. The work was rolled back; an idempotent retry with the same key is safe."""
+    logger.warning("database unavailable: %s", exc)
+    response = Response(error_body("service_unavailable", "The database is unavailable; retry shortly.",
+                                   {"retry_after_s": RETRY_AFTER_S}), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def _validation_details(detail: Any) -> dict[str, Any]:
     if isinstance(detail, dict):
         return {str(k): v for k, v in detail.items()}
@@ -55,14 +88,34 @@ def _validation_details(detail: Any) -> dict[str, Any]:
     return {"non_field_errors": [detail]}
 
 
+def request_error(exc: Exception) -> tuple[int, str, str] | None:
+    """(status, code, message) for errors about the REQUEST itself that Django raises (body too big, too many
+    fields or query parameters, a suspicious header) and for money input that failed to parse; None for any
+    other exception. Shared by the DRF handler and `ApiErrorMiddleware`, so they keep their 4xx everywhere."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "request_too_large", (
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.")
+    if isinstance(exc, (TooManyFieldsSent, TooManyFilesSent)):
+        return 400, "too_many_fields", (
+            f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} query parameters or form fields per request.")
+    if isinstance(exc, DisallowedHost):
+        return 400, "bad_request", "Invalid Host header."
+    if isinstance(exc, (SuspiciousOperation, BadRequest, UnicodeDecodeError)):
+        return 400, "bad_request", "Bad request."
+    if isinstance(exc, MoneyError):
+        return 400, exc.code, str(exc)
+    return None
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map domain errors, DRF errors and Django's 404/403/validation errors to the one shape."""
+    refused = request_error(exc)
+    if refused is not None:
+        return Response(error_body(refused[1], refused[2]), status=refused[0])
     if isinstance(exc, DomainError):
-        response = Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
-        retry_after = getattr(exc, "retry_after_s", None)
-        if retry_after is not None:
-            response["Retry-After"] = str(retry_after)
-        return response
+        return domain_error_response(exc)
+    if database_unavailable(exc):
+        return database_unavailable_response(exc)
     if isinstance(exc, DjangoValidationError):
         details = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         return Response(error_body("validation_error", "Invalid input.", details), status=400)
@@ -97,13 +150,70 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
+class InvalidCursor(DomainError):
+    status_code = 400
+    code = "invalid_cursor"
+    default_message = "The cursor is not valid; use the `next` or `previous` link of a previous page."
+
+
+MAX_CURSOR_CHARS = 512
+
+
+def _cursor_well_formed(raw: str) -> bool:
+    """Strict base64 of a query string with only DRF's cursor keys (o=offset, r=reverse, p=position)."""
+    if len(raw) > MAX_CURSOR_CHARS or not raw.isascii():
+        return False
+    try:
+        decoded = base64.b64decode(raw, validate=True).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    tokens = parse.parse_qs(decoded, keep_blank_values=True)
+    return bool(tokens) and set(tokens) <= {"o", "r", "p"} and all(len(v) == 1 for v in tokens.values())
+
+
 class DefaultCursorPagination(CursorPagination):
-    """Cursor pagination (stable under inserts, no COUNT(*)); newest first by default."""
+    """Cursor pagination (stable under inserts, no COUNT(*)); newest first by default.
+
+    A cursor that does not decode, or whose position is not a valid value of the ordering field (a forged
+    `p=1e999`, a 40-digit id, a non-date), is a 400 `invalid_cursor`, checked before any query runs. A
+    `limit` that is not a positive integer falls back to the default page size; above `max_page_size` it is
+    capped (DRF's behaviour)."""
 
     ordering = "-pk"
     page_size = 20
     page_size_query_param = "limit"
     max_page_size = 100
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._model = getattr(queryset, "model", None)
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        raw = request.query_params.get(self.cursor_query_param)
+        if raw is not None and not _cursor_well_formed(raw):
+            raise InvalidCursor()
+        try:
+            cursor = super().decode_cursor(request)
+        except drf_exceptions.NotFound:
+            raise InvalidCursor() from None
+        if cursor is not None and cursor.position is not None and not self._position_valid(cursor.position):
+            raise InvalidCursor()
+        return cursor
+
+    def _position_valid(self, position: str) -> bool:
+        ordering = self.ordering[0] if isinstance(self.ordering, (list, tuple)) else self.ordering
+        name = ordering.lstrip("-")
+        model = getattr(self, "_model", None)
+        if model is None or "__" in name:
+            return len(position) <= 200
+        try:
+            field = model._meta.pk if name == "pk" else model._meta.get_field(name)
+            value = field.to_python(position)
+        except (FieldDoesNotExist, DjangoValidationError, ValueError, TypeError, OverflowError):
+            return False
+        if isinstance(value, int) and not isinstance(value, bool):
+            return -_INT64 <= value < _INT64
+        return value is not None
 
 
 class ErrorDetailSerializer(serializers.Serializer):
@@ -177,6 +287,27 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 responses.setdefault(status_code, {"description": description,
                                                    "content": {"application/json": {"schema": ref}}})
     return result
+
+
+class AmountField(serializers.CharField):
+    """Money input: a decimal string in major units. A JSON number is refused (floats lose cents and the
+    schema says string); the text itself is parsed and bounded by `superapp.money.parse_amount_text`
+    where the currency is known (`Money.from_decimal`)."""
+
+    default_error_messages = {
+        "not_a_string": 'Amounts are decimal strings in major units, e.g. "12.34"; a JSON number is not accepted.',
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("help_text", 'Decimal string in major units, e.g. "12.34" (at most the currency\'s '
+                                       "decimals; no exponent; at most 12 digits before the point).")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("not_a_string")
+        return super().to_internal_value(data)
 
 
 class MoneySerializer(serializers.Serializer):

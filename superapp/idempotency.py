@@ -12,7 +12,10 @@ Semantics:
   `Idempotent-Replayed: true`) without executing again;
 - the same key with a different request is a 422 `idempotency_key_reused`;
 - a concurrent duplicate blocks on the key's unique index until the first commits, then replays:
-  the work never runs twice. Error responses are not stored (nothing was written), so a retry runs.
+  the work never runs twice;
+- business refusals (402/404/409/422 domain errors such as `insufficient_funds`) are stored and replayed
+  like successes (one key, one outcome); validation errors, 401/403/429 and 5xx leave the key free;
+- a deadlock or serialization failure re-runs the whole transaction (`superapp.db.run_in_transaction`).
 - keys expire after `IDEMPOTENCY_KEY_TTL` (24 h); `superapp.tasks.idempotency_keys_expire` deletes them.
 """
 
@@ -25,13 +28,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
-from superapp.exceptions import IdempotencyKeyMissing, IdempotencyKeyReused, ValidationFailed
+from superapp.api import domain_error_response
+from superapp.db import run_in_transaction
+from superapp.exceptions import DomainError, IdempotencyKeyMissing, IdempotencyKeyReused, ValidationFailed
 from superapp.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
@@ -65,8 +70,39 @@ class _NotStored(Exception):
         self.response = response
 
 
+# Business refusals (the request was understood and executed, and the answer is "no") are an outcome:
+# stored and replayed like a success, so a retry after a timeout can never turn a refused payment into a
+# charged one later. Validation errors (400), authentication/permission (401/403), throttling (429) and
+# server errors (5xx) are not outcomes: they leave the key free for a corrected or later retry.
+STORED_REFUSAL_STATUSES = frozenset({402, 404, 409, 422})
+
+
 def _replay(row: IdempotencyKey) -> Response:
     return Response(row.response_body, status=row.response_status, headers={"Idempotent-Replayed": "true"})
+
+
+def _as_json(data: Any) -> Any:
+    return json.loads(json.dumps(data, cls=JSONEncoder))
+
+
+def _existing_outcome(*, user_id: int, endpoint: str, key: str, fingerprint: str) -> Response | None:
+    """Claim the key (None: it is ours now, run the work) or answer from the stored outcome."""
+    existing = IdempotencyKey.objects.get(user_id=user_id, endpoint=endpoint, key=key)
+    if existing.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
+        # An expired key is free again: drop the old row (locking it) and claim the key anew.
+        existing.delete()
+        if _claim(user_id=user_id, endpoint=endpoint, key=key, fingerprint=fingerprint) is not None:
+            return None
+        # a concurrent request re-claimed it first and committed
+        existing = IdempotencyKey.objects.get(user_id=user_id, endpoint=endpoint, key=key)
+    if existing.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return _replay(existing)
+
+
+def _store(*, user_id: int, endpoint: str, key: str, status: int, body: Any) -> None:
+    IdempotencyKey.objects.filter(user_id=user_id, endpoint=endpoint, key=key).update(
+        response_status=status, response_body=_as_json(body))
 
 
 def idempotency_execute(*, request: Request, handler: Callable[[], Response]) -> Response:
@@ -77,36 +113,43 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
         raise ValidationFailed(
             f"{HEADER} must be at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_invalid"
         )
+    ident = {"user_id": request.user.pk, "endpoint": request.path[:255], "key": key}
     fingerprint = request_fingerprint(request)
-    endpoint = request.path[:255]
-    user = request.user
+
+    def attempt() -> Response:
+        if _claim(**ident, fingerprint=fingerprint) is None:
+            outcome = _existing_outcome(**ident, fingerprint=fingerprint)
+            if outcome is not None:
+                return outcome
+        response = handler()
+        if not 200 <= response.status_code < 300:
+            raise _NotStored(response)
+        _store(**ident, status=response.status_code, body=response.data)
+        return response
 
     try:
-        with transaction.atomic():
-            row_id = _claim(user_id=user.pk, endpoint=endpoint, key=key, fingerprint=fingerprint)
-            if row_id is None:
-                existing = IdempotencyKey.objects.get(user=user, endpoint=endpoint, key=key)
-                if existing.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
-                    # An expired key is free again: drop the old row (locking it) and claim the key anew.
-                    existing.delete()
-                    row_id = _claim(user_id=user.pk, endpoint=endpoint, key=key, fingerprint=fingerprint)
-                    if row_id is None:  # a concurrent request re-claimed it first and committed
-                        existing = IdempotencyKey.objects.get(user=user, endpoint=endpoint, key=key)
-                if row_id is None:
-                    if existing.fingerprint != fingerprint:
-                        raise IdempotencyKeyReused()
-                    return _replay(existing)
-
-            response = handler()
-            if not 200 <= response.status_code < 300:
-                raise _NotStored(response)
-            IdempotencyKey.objects.filter(pk=row_id).update(
-                response_status=response.status_code,
-                response_body=json.loads(json.dumps(response.data, cls=JSONEncoder)),
-            )
-            return response
+        # The whole unit (key claim, the work, the stored response) is retried on deadlock/serialization
+        # failure, so such a conflict never reaches the client.
+        return run_in_transaction(attempt)
     except _NotStored as not_stored:
         return not_stored.response
+    except DomainError as refusal:
+        if refusal.status_code not in STORED_REFUSAL_STATUSES:
+            raise
+        # The refused work was rolled back with the key row; store the refusal in a second transaction.
+        # If a concurrent duplicate claimed the key in between, its outcome is THE outcome: replay it.
+        return run_in_transaction(functools.partial(_store_refusal, ident=ident, fingerprint=fingerprint,
+                                                   refusal=refusal))
+
+
+def _store_refusal(*, ident: dict, fingerprint: str, refusal: DomainError) -> Response:
+    if _claim(**ident, fingerprint=fingerprint) is None:
+        outcome = _existing_outcome(**ident, fingerprint=fingerprint)
+        if outcome is not None:
+            return outcome
+    response = domain_error_response(refusal)
+    _store(**ident, status=response.status_code, body=response.data)
+    return response
 
 
 def _claim(*, user_id: int, endpoint: str, key: str, fingerprint: str) -> int | None:

@@ -8,8 +8,9 @@ rounding"), applied once per computed amount, in `Money.from_decimal(..., roundi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 
 # ISO 4217 minor units for the currencies the platform handles; anything else is rejected.
 CURRENCY_EXPONENTS: dict[str, int] = {
@@ -17,6 +18,17 @@ CURRENCY_EXPONENTS: dict[str, int] = {
     "THB": 2, "AUD": 2, "CAD": 2, "KWD": 3, "BHD": 3,
 }
 ROUNDING = ROUND_HALF_EVEN
+
+# Bounds on amounts, checked on the raw text BEFORE any conversion (a short string such as "1e999990" must
+# never reach Decimal/int arithmetic). 12 integer digits in major units (below a trillion) keep every amount,
+# sum and fee far inside the database's bigint of minor units, whatever the currency's exponent.
+MAX_AMOUNT_CHARS = 32
+MAX_AMOUNT_INTEGER_DIGITS = 12
+MAX_AMOUNT_FRACTION_DIGITS = 12
+# Plain ASCII decimal notation only: optional minus, digits, optional fraction. No exponent, no "+", no
+# underscores, no non-ASCII digits ("١٠"), no spaces: Python's Decimal() would accept all of those.
+_AMOUNT_TEXT = re.compile(
+    rf"-?([0-9]{{1,{MAX_AMOUNT_INTEGER_DIGITS}}})(\.[0-9]{{1,{MAX_AMOUNT_FRACTION_DIGITS}}})?", re.ASCII)
 
 
 class MoneyError(ValueError):
@@ -34,6 +46,26 @@ def currency_exponent(currency: str) -> int:
         raise MoneyError(f"Unsupported currency {currency!r}.", "unsupported_currency") from None
 
 
+_TOO_LARGE = f"Amounts have at most {MAX_AMOUNT_INTEGER_DIGITS} digits before the decimal point."
+
+
+def parse_amount_text(text: str) -> Decimal:
+    """API amount text -> Decimal, or MoneyError. The one parsing rule for money input: bounded length,
+    ASCII digits, no exponent; checked before the text is converted, so it costs microseconds whatever
+    the input."""
+    if len(text) > MAX_AMOUNT_CHARS:
+        raise MoneyError(f"Amounts are at most {MAX_AMOUNT_CHARS} characters.", "amount_out_of_range")
+    match = _AMOUNT_TEXT.fullmatch(text)
+    if match is None:
+        integer_part = re.fullmatch(r"-?([0-9]+)(\.[0-9]+)?", text, re.ASCII)
+        if integer_part and len(integer_part.group(1)) > MAX_AMOUNT_INTEGER_DIGITS:
+            raise MoneyError(_TOO_LARGE, "amount_out_of_range")
+        raise MoneyError(
+            f"{text!r} is not a decimal amount: use ASCII digits with an optional minus sign and decimal point, "
+            'e.g. "12.34" (no exponent, separators or spaces).', "invalid_amount")
+    return Decimal(text)
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     amount: int  # minor units
@@ -46,14 +78,21 @@ class Money:
 
     @classmethod
     def from_decimal(cls, value: Decimal | str | int, currency: str, *, rounding: bool = False) -> Money:
-        """Major units (e.g. "12.34" CNY) to Money. With `rounding=False`, extra decimals are an error."""
+        """Major units (e.g. "12.34" CNY) to Money. With `rounding=False`, extra decimals are an error.
+
+        A string (API input) must be a plain decimal within the bounds above (`parse_amount_text`); a
+        Decimal or int (computed in code) must be finite and below a trillion major units in magnitude."""
         exponent = currency_exponent(currency)
-        try:
-            decimal_value = Decimal(str(value))
-        except (InvalidOperation, ValueError):
-            raise MoneyError(f"{value!r} is not a number.", "invalid_amount") from None
-        if not decimal_value.is_finite():
-            raise MoneyError("Amount must be finite.", "invalid_amount")
+        if isinstance(value, str):
+            decimal_value = parse_amount_text(value)
+        elif isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+            decimal_value = Decimal(value)
+            if not decimal_value.is_finite():
+                raise MoneyError("Amount must be finite.", "invalid_amount")
+            if decimal_value and decimal_value.adjusted() >= MAX_AMOUNT_INTEGER_DIGITS:
+                raise MoneyError(_TOO_LARGE, "amount_out_of_range")
+        else:
+            raise MoneyError(f"{value!r} is not a number.", "invalid_amount")
         scaled = decimal_value.scaleb(exponent)
         if rounding:
             scaled = scaled.quantize(Decimal(1), rounding=ROUNDING)

@@ -14,7 +14,9 @@ from superapp.exceptions import ValidationFailed
 
 
 class IpThrottle(SimpleRateThrottle):
-    """Per-client-IP limit for anonymous auth endpoints (scope set per view)."""
+    """Per-client-IP limit for anonymous auth endpoints (scope set per view). The client IP is DRF's
+    `get_ident`: REMOTE_ADDR, or with `NUM_PROXIES` (TRUSTED_PROXY_COUNT) = n > 0 the n-th address from the
+    right of X-Forwarded-For, the one the outermost trusted proxy saw; the client's own entries are ignored."""
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
@@ -55,13 +57,15 @@ class LogInApi(APIView):
 
     @extend_schema(request=s.LogInSerializer, responses={200: s.AuthResponseSerializer}, tags=["auth"], auth=[],
                    summary="Log in with username and password",
-                   description="Five failed attempts per account and IP within a minute give a 429 with "
-                               "Retry-After; the IP is also limited overall.")
+                   description="Five attempts per account within a minute (THROTTLE_AUTH_ACCOUNT), from any "
+                               "address, give a 429 with Retry-After until the minute ends; a successful "
+                               "log-in resets the count. Each client IP is also limited overall "
+                               "(THROTTLE_AUTH_IP); the IP is REMOTE_ADDR unless TRUSTED_PROXY_COUNT says "
+                               "how many proxies in front append to X-Forwarded-For.")
     def post(self, request):
         serializer = s.LogInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ip = LoginIpThrottle().get_ident(request)
-        user, tokens = services.user_log_in(ip=ip, **serializer.validated_data)
+        user, tokens = services.user_log_in(**serializer.validated_data)
         return Response({"user": s.ProfileSerializer(user).data, "tokens": tokens})
 
 
@@ -103,7 +107,9 @@ class PasswordChangeApi(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=s.PasswordChangeSerializer, responses={204: None}, tags=["accounts"],
-                   summary="Change my password")
+                   summary="Change my password",
+                   description="Revokes every refresh token of the account and makes every access token "
+                               "issued before the change fail on its next use: log in again afterwards.")
     def post(self, request):
         serializer = s.PasswordChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

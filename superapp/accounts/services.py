@@ -2,42 +2,58 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import time
 from typing import Any
 
 from django.contrib.auth import authenticate, password_validation
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from superapp.accounts.exceptions import InvalidCredentials, TooManyAttempts, UsernameTaken, WrongPassword
 from superapp.accounts.models import User
 
-# Failed log-ins per (account, client IP) within the window. Keying on the pair means an attacker
-# cannot lock the real owner out from another address; per-IP volume is limited by a DRF throttle.
-LOGIN_FAILURE_LIMIT = 5
-LOGIN_FAILURE_WINDOW_S = 60
+# Failed log-ins per ACCOUNT, whatever the client IP: an attacker rotating addresses (or spoofing
+# X-Forwarded-For) still hits the same counter. The rate is the `auth_account` throttle rate
+# (THROTTLE_AUTH_ACCOUNT, default 5/min). Per-IP volume is limited separately by a DRF throttle.
+# Counting is atomic (cache add + incr; the window starts at the first attempt), and an attempt is counted BEFORE the
+# password is checked, so N concurrent guesses cannot all slip past the check.
 
 
-def _failure_key(username: str, ip: str) -> str:
-    return f"login-fail:{username.lower()}:{ip}"
+def login_failure_rate() -> tuple[int, int]:
+    """(attempts, window seconds) from `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["auth_account"]`."""
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import SimpleRateThrottle
+
+    rate = api_settings.DEFAULT_THROTTLE_RATES.get("auth_account") or "5/min"
+    return SimpleRateThrottle.parse_rate(SimpleRateThrottle, rate)
 
 
-def _login_check_throttle(*, username: str, ip: str) -> None:
-    entry = cache.get(_failure_key(username, ip))
-    if entry and entry["count"] >= LOGIN_FAILURE_LIMIT:
-        retry_after = max(1, int(entry["reset_at"] - time.time()))
-        raise TooManyAttempts(retry_after)
+def _failure_key(username: str) -> str:
+    return f"login-fail:{hashlib.sha256(username.casefold().encode()).hexdigest()[:32]}"
 
 
-def _login_record_failure(*, username: str, ip: str) -> None:
-    key = _failure_key(username, ip)
-    now = time.time()
-    entry = cache.get(key)
-    if not entry or entry["reset_at"] <= now:
-        entry = {"count": 0, "reset_at": now + LOGIN_FAILURE_WINDOW_S}
-    entry["count"] += 1
-    cache.set(key, entry, timeout=int(entry["reset_at"] - now) + 1)
+def _login_reserve_attempt(*, username: str) -> str:
+    """Count this attempt against the account; refuse it (429) past the limit. Returns the counter key.
+
+    The window starts at the first attempt and lasts `window_s` (the counter's expiry; `incr` keeps it)."""
+    limit, window_s = login_failure_rate()
+    key, now = _failure_key(username), time.time()
+    if cache.add(key, 0, timeout=window_s):
+        cache.set(f"{key}:reset", now + window_s, timeout=window_s)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr: a new window
+        cache.set(key, 1, timeout=window_s)
+        cache.set(f"{key}:reset", now + window_s, timeout=window_s)
+        count = 1
+    if count > limit:
+        reset_at = cache.get(f"{key}:reset") or now + window_s
+        raise TooManyAttempts(max(1, math.ceil(reset_at - now)))
+    return key
 
 
 def tokens_for_user(user: User) -> dict[str, str]:
@@ -45,13 +61,12 @@ def tokens_for_user(user: User) -> dict[str, str]:
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
-def user_log_in(*, username: str, password: str, ip: str) -> tuple[User, dict[str, str]]:
-    _login_check_throttle(username=username, ip=ip)
+def user_log_in(*, username: str, password: str) -> tuple[User, dict[str, str]]:
+    key = _login_reserve_attempt(username=username)
     user = authenticate(username=username, password=password)
     if user is None or user.is_imported:
-        _login_record_failure(username=username, ip=ip)
         raise InvalidCredentials()
-    cache.delete(_failure_key(username, ip))
+    cache.delete_many([key, f"{key}:reset"])  # a success forgets this window's failures
     return user, tokens_for_user(user)
 
 
@@ -97,5 +112,17 @@ def user_change_password(*, user: User, old_password: str, new_password: str) ->
     if not user.check_password(old_password):
         raise WrongPassword()
     password_validation.validate_password(new_password, user=user)
-    user.set_password(new_password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        user_tokens_revoke(user=user)
+
+
+def user_tokens_revoke(*, user: User) -> int:
+    """Blacklist every refresh token issued to `user`; returns how many were still usable. Access tokens
+    carry a hash of the password (simplejwt's CHECK_REVOKE_TOKEN), so after a password change they fail
+    on their next use without any list."""
+    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    revoked = BlacklistedToken.objects.bulk_create(
+        [BlacklistedToken(token=token) for token in outstanding.only("pk")], ignore_conflicts=True)
+    return len(revoked)

@@ -91,10 +91,10 @@ def cursor_decode(cursor: str | None) -> int | None:
         return None
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("p"):
+        if not raw.startswith("p") or not raw[1:].isascii() or len(raw) > 20:
             raise ValueError(raw)
         value = int(raw[1:])
-        if value < 1:
+        if not 1 <= value < 2**63:
             raise ValueError(raw)
         return value
     except (ValueError, binascii.Error, UnicodeDecodeError):
