@@ -88,7 +88,8 @@ def describe(prepared: PreparedSplit, *, k: int, test_fraction: float, seed: int
 
 def tune_on(prepared: PreparedSplit, *, algorithm: str, k: int, max_trials: int, time_budget_s: float, seed: int,
             progress: Callable[[int, int], None] | None = None, num_threads: int = 0) -> TuneResult:
-    """The ML core's random search on a validation split carved from the *training* part only."""
+    """The ML core's model search (algorithm `auto` = all that fit) on a validation split carved from the
+    *training* part only."""
     return tune(prepared.split.train, algorithm=algorithm, k=k, max_trials=max_trials, time_budget_s=time_budget_s,
                 seed=seed, progress=progress, num_threads=num_threads)
 
@@ -96,17 +97,20 @@ def tune_on(prepared: PreparedSplit, *, algorithm: str, k: int, max_trials: int,
 @dataclass
 class TuningOutcome:
     result: TuneResult
-    tested: dict[str, dict[str, Any]]  # default, tuned and popularity on the untouched test part
+    tested: dict[str, dict[str, Any]]  # default, tuned and popularity on the untouched test part (reported only)
     prepared: PreparedSplit
 
 
-def tuning_run(*, algorithm: str, k: int = 10, max_trials: int = 20, time_budget_s: float = 300.0, seed: int = 42,
+def tuning_run(*, algorithm: str = "auto", k: int = 10, max_trials: int = 200, time_budget_s: float = 300.0,
+               seed: int = 42,
                source_prefix: str | None = None, split: str = "auto", test_fraction: float = 0.2,
                progress: Callable[[int, int], None] | None = None, num_threads: int = 0) -> TuningOutcome:
-    """Search on the training part, then compare default and tuned parameters on the test part."""
+    """Search on the training part, then report default (the requested algorithm's, ALS for `auto`) and tuned
+    on the test part."""
     prepared = prepare_split(source_prefix=source_prefix, split=split, test_fraction=test_fraction, seed=seed)
     result = tune_on(prepared, algorithm=algorithm, k=k, max_trials=max_trials, time_budget_s=time_budget_s,
                      seed=seed, progress=progress, num_threads=num_threads)
+    default = "als" if algorithm == "auto" else algorithm
     tested = evaluate_algorithms(prepared, k=k, num_threads=num_threads, candidates=[
-        ("default", algorithm, {}), ("tuned", algorithm, result.best_params)])
+        ("default", default, {}), ("tuned", result.algorithm, result.best_params)])
     return TuningOutcome(result, tested, prepared)

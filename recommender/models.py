@@ -50,6 +50,8 @@ class Algorithm(models.TextChoices):
     ALS = "als", "Implicit ALS"
     BPR = "bpr", "Bayesian personalised ranking"
     ITEMKNN = "itemknn", "Item-item nearest neighbours"
+    EASE = "ease", "EASE dense item-item"
+    BLEND = "blend", "Blend of two models"
 
 
 class SplitKind(models.TextChoices):

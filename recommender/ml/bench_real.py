@@ -2,6 +2,7 @@
 
     python -m recommender.ml.bench_real --data movielens
     python -m recommender.ml.bench_real --data foursquare --tune-trials 20 --tune-budget 240
+    python -m recommender.ml.bench_real --data movielens --lightgcn --tune-budget 600   # Recall/NDCG@20 table
 
 Protocols (fixed so numbers are comparable across commits):
 
@@ -12,11 +13,17 @@ Protocols (fixed so numbers are comparable across commits):
 
 Tuning only sees a validation split carved from the training part; the test part is
 used once, for the table. Prints a Markdown table (``docs/recommender-ml.md``).
+
+``--lightgcn`` scores the same splits the way ``evaluate_recommender --lightgcn`` scores a
+published train/valid/test split (binary interactions, all-item ranking, Recall@20 and
+NDCG@20, the fixed baselines and the tuned pipeline): the validation split above plays
+the part of ``valid.txt``. Prints the table and one JSON object last.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -24,9 +31,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
-from .dataset import InteractionLog, Split, build_matrix, split_by_time, split_random_per_user, time_split_mask
+from .dataset import (
+    InteractionLog,
+    Split,
+    build_matrix,
+    split_by_time,
+    split_random_per_user,
+    time_split_mask,
+    validation_split,
+)
 from .evaluate import evaluate
+from .lightgcn import LightGCNSplit, run_protocol
 from .models import make_model
 from .tune import tune
 
@@ -117,6 +134,46 @@ def run(name: str, *, tune_trials: int, tune_budget: float, threads: int, k: int
     return rows
 
 
+def _binary(m: sp.csr_matrix) -> sp.csr_matrix:
+    m = sp.csr_matrix(m, dtype=np.float32, copy=True)
+    m.data[:] = 1.0
+    return m
+
+
+def as_lightgcn(split: Split, validation: Split | None, *, seed: int = 0) -> LightGCNSplit:
+    """The benchmark protocol's split as train/valid/test in one index space (binary).
+
+    ``valid`` is the protocol's validation split (the temporal one for MovieLens, else a
+    random one of the training part), mapped into the split's index space by external id,
+    so train + valid is exactly the training part.
+    """
+    if validation is None:
+        validation = validation_split(split.train, seed=seed)
+        return LightGCNSplit(_binary(validation.train), _binary(validation.test), _binary(split.test))
+    users = np.searchsorted(split.user_ids, validation.user_ids)
+    items = np.searchsorted(split.item_ids, validation.item_ids)
+
+    def remap(m: sp.csr_matrix) -> sp.csr_matrix:
+        coo = m.tocoo()
+        return _binary(sp.csr_matrix((coo.data, (users[coo.row], items[coo.col])), shape=split.train.shape))
+
+    return LightGCNSplit(remap(validation.train), remap(validation.test), _binary(split.test))
+
+
+def run_lightgcn(name: str, *, budget: float, trials: int, threads: int, k: int = 20) -> dict[str, Any]:
+    split, validation = load_split(name)
+    data = as_lightgcn(split, validation)
+    print(f"# {name}: {data.train.shape[0]} users x {data.train.shape[1]} items, train {data.train.nnz} + valid "
+          f"{data.valid.nnz} pairs, test {data.test.nnz}; budget {budget:.0f}s", file=sys.stderr)
+    rows, result = run_protocol(data, budget_s=budget, max_trials=trials, k=k, num_threads=threads,
+                                on_row=lambda row: print(f"  {row}", file=sys.stderr, flush=True))
+    print(f"| {name} | Recall@{k} | NDCG@{k} |\n|---|---|---|", file=sys.stderr)
+    for row in rows:
+        if "skipped" not in row:
+            print(f"| {row['model']} | {row['recall']:.4f} | {row['ndcg']:.4f} |", file=sys.stderr)
+    return {"data": name, "k": k, "budget_s": budget, "chosen": result.algorithm, "results": rows}
+
+
 def to_markdown(name: str, rows: list[dict[str, Any]], k: int = 10) -> str:
     head = f"| {name} | nDCG@{k} | P@{k} | R@{k} | MAP@{k} | HR@{k} | coverage | fit s | eval s |"
     lines = [head, "|" + "---|" * 9]
@@ -140,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tune-trials", type=int, default=20)
     parser.add_argument("--tune-budget", type=float, default=240.0, help="seconds for the ALS search")
     parser.add_argument("--threads", type=int, default=1, help="implicit threads (machine is shared)")
+    parser.add_argument("--lightgcn", action="store_true", help="Recall/NDCG@20 table of evaluate_recommender "
+                        "--lightgcn on these splits (baselines + the tuned pipeline, --tune-budget seconds)")
     args = parser.parse_args(argv)
+    if args.lightgcn:
+        for name in args.data:
+            print(json.dumps(run_lightgcn(name, budget=args.tune_budget, trials=max(args.tune_trials, 500),
+                                          threads=args.threads), default=str), flush=True)
+        return 0
     for name in args.data:
         rows = run(name, tune_trials=args.tune_trials, tune_budget=args.tune_budget, threads=args.threads)
         print(to_markdown(name, rows))

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import abc
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.linalg as sla
 import scipy.sparse as sp
 
 # Imported eagerly (not inside fit) so their BLAS is already loaded when fit enters
@@ -40,12 +42,18 @@ __all__ = [
     "DEFAULT_PARAMS",
     "ALSModel",
     "BPRModel",
+    "BlendModel",
+    "EASEModel",
+    "EASETooLarge",
     "ItemKNNModel",
     "PopularityModel",
     "ProgressCallback",
     "Recommender",
+    "ease_fits",
+    "ease_memory_bytes",
     "make_model",
     "model_from_arrays",
+    "standardise_scores",
 ]
 
 ProgressCallback = Callable[[int, int], None]
@@ -75,7 +83,14 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "random_state": 42,
     },
     "itemknn": {"K": 200, "similarity": "bm25", "K1": 1.2, "B": 0.75},
+    # Steck 2019's usual ridge on binary data; dropout and pop_beta off (plain EASE).
+    "ease": {"l2": 100.0, "dropout": 0.0, "pop_beta": 0.0, "scaling": "binary"},
     "popularity": {},
+    "blend": {
+        "first": {"algorithm": "ease", "params": {}},
+        "second": {"algorithm": "als", "params": {}},
+        "weight": 0.5,
+    },
 }
 
 _NEG_INF = np.float32(-np.inf)
@@ -212,6 +227,14 @@ class Recommender(abc.ABC):
     def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` most similar item rows per item, excluding the item itself."""
 
+    @abc.abstractmethod
+    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """Dense ``(n_users, n_items)`` float32 scores of every item for each user row (no filtering).
+
+        What blends combine and batch scoring ranks; callers keep blocks small (a few hundred
+        users) because the result is dense over the whole catalogue.
+        """
+
     # -- persistence ----------------------------------------------------------------
     @abc.abstractmethod
     def _state(self) -> dict[str, np.ndarray]: ...
@@ -295,6 +318,10 @@ class _FactorModel(Recommender):
             self.user_factors[rows], user_items, k=k, filter_already_liked=filter_already_liked, items=items
         )
 
+    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        rows = _as_rows(user_rows)
+        return np.asarray(self.user_factors[rows] @ self.item_factors.T, dtype=np.float32)
+
     def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         rows = _as_rows(item_rows)
         norms = np.linalg.norm(self.item_factors, axis=1)
@@ -316,6 +343,31 @@ class _FactorModel(Recommender):
     def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
         self.user_factors = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
         self.item_factors = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+
+
+def _score_recommend(
+    model: Recommender,
+    rows: np.ndarray,
+    user_items: sp.csr_matrix,
+    *,
+    k: int,
+    filter_already_liked: bool,
+    items: Sequence[int] | np.ndarray | None,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``recommend`` for models that score densely: ``score`` per batch, then filtered top-k."""
+    cand = _check_items(items, model.n_items)
+    all_ids, all_scores = [], []
+    for start in range(0, len(rows), batch_size):
+        block = user_items[start : start + batch_size]
+        scores = model.score(rows[start : start + batch_size], block)
+        ids, sc = _dense_topk(scores, block if filter_already_liked else None, k=k, items=cand)
+        all_ids.append(ids)
+        all_scores.append(sc)
+    if not all_ids:
+        width = min(k, model.n_items if cand is None else len(cand))
+        return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
+    return np.vstack(all_ids), np.vstack(all_scores)
 
 
 def _drop_self(rows: np.ndarray, ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -387,7 +439,16 @@ class ALSModel(_FactorModel):
             self.scaler = self._make_scaler()
             weighted = self.scaler.fit_transform(matrix)
             impl = self._implicit()
-            impl.fit(weighted, show_progress=False, callback=_callback(progress, int(self.params["iterations"])))
+            callback = _callback(progress, int(self.params["iterations"]))
+
+            def on_iteration(iteration: int, *rest: Any) -> None:
+                # implicit updates its factor arrays in place: exposing them lets a tuner
+                # score the partial fit from `progress` (and stop a hopeless trial early).
+                self.user_factors, self.item_factors = impl.user_factors, impl.item_factors
+                if callback is not None:
+                    callback(iteration, *rest)
+
+            impl.fit(weighted, show_progress=False, callback=on_iteration)
         self._impl = impl
         self.user_factors = np.ascontiguousarray(impl.user_factors, dtype=np.float32)
         self.item_factors = np.ascontiguousarray(impl.item_factors, dtype=np.float32)
@@ -546,6 +607,10 @@ class ItemKNNModel(Recommender):
             return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
         return np.vstack(all_ids), np.vstack(all_scores)
 
+    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        user_items = _check_user_items(user_items, len(_as_rows(user_rows)), self.n_items)
+        return np.asarray((user_items @ self.similarity).toarray(), dtype=np.float32)
+
     def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         rows = _as_rows(item_rows)
         block = self.similarity[rows].toarray()
@@ -620,6 +685,9 @@ class PopularityModel(Recommender):
             return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
         return np.vstack(out_ids), np.vstack(out_scores)
 
+    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        return np.broadcast_to(self.popularity, (len(_as_rows(user_rows)), self.n_items)).copy()
+
     def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         # No notion of similarity: "people also liked" falls back to the bestsellers.
         rows = _as_rows(item_rows)
@@ -634,16 +702,345 @@ class PopularityModel(Recommender):
         self.popularity = np.asarray(arrays["popularity"], dtype=np.float32)
 
 
+# ------------------------------------------------------------------ dense item-item
+
+EASE_MAX_BYTES_ENV = "SUPERAPP_EASE_MAX_BYTES"
+DEFAULT_EASE_MAX_BYTES = 4 << 30
+"""Working-memory limit of one EASE fit (4 GiB unless ``$SUPERAPP_EASE_MAX_BYTES`` says otherwise):
+about 23,000 items in the dense form when users outnumber items (docs/recommender-ml.md)."""
+
+
+class EASETooLarge(ValueError):
+    """The catalogue is too large for a dense item-item model within the memory limit."""
+
+
+def ease_max_bytes() -> int:
+    """The configured working-memory limit of an EASE fit, in bytes."""
+    raw = os.environ.get(EASE_MAX_BYTES_ENV, "")
+    return int(float(raw)) if raw.strip() else DEFAULT_EASE_MAX_BYTES
+
+
+def ease_memory_bytes(n_users: int, n_items: int) -> tuple[str, int]:
+    """``(form, bytes)``: the cheaper exact EASE form for this shape and its peak working memory.
+
+    * ``dense``: the item-item Gram matrix is inverted in place (float32 Cholesky) and
+      becomes the weight matrix -- about ``2 x items^2 x 4`` bytes with the temporaries.
+    * ``dual``: with fewer users than items the same solution comes from the users x users
+      system (Woodbury identity) and is kept low-rank -- about ``users^2 x 4 + 3 x users x items x 4``.
+    """
+    dense = 2 * n_items * n_items * 4
+    dual = n_users * n_users * 4 + 3 * n_users * n_items * 4
+    return ("dual", dual) if n_users < n_items and dual < dense else ("dense", dense)
+
+
+def ease_fits(n_users: int, n_items: int, *, max_bytes: int | None = None) -> bool:
+    """Whether EASE can be fitted on this shape within the memory limit."""
+    return ease_memory_bytes(n_users, n_items)[1] <= (ease_max_bytes() if max_bytes is None else max_bytes)
+
+
+class EASEModel(Recommender):
+    """EASE (Steck 2019): a dense item-item weight matrix ``B`` with zero diagonal, closed form.
+
+    ``B = I - P diag(1 / diag(P))`` with ``P = (X^T X + Lambda)^-1`` and ``score(u) = x_u B``.
+    Strong on catalogues where it fits: it is exact (no iterations, no seed) and learns
+    negative item-item weights that neighbourhood models cannot.
+
+    Params (all chosen on validation by the tuner, never by data set):
+
+    * ``l2``: the ridge ``lambda``.
+    * ``dropout``: ``p`` of Steck's EDLAE (NeurIPS 2020): ``Lambda = l2 + p/(1-p) diag(X^T X)``,
+      i.e. more shrinkage for popular items, as denoising with dropout ``p`` would give.
+    * ``pop_beta``: column ``j`` of ``B`` is divided by ``popularity_j ** pop_beta`` (number of
+      users); 0 = plain EASE. Ranks long-tail items the user's history supports higher.
+    * ``scaling``: ``binary`` (any interaction = 1) or ``log1p`` (``log1p(confidence)``).
+
+    Two exact forms, chosen by shape (``ease_memory_bytes``): ``dense`` keeps ``B`` (items x
+    items, float32); ``dual`` (fewer users than items) keeps ``B = diag(c) + U^T F`` with ``U``
+    the scaled training matrix (sparse) and ``F`` a dense users x items float32 block, which
+    scores exactly like ``B`` without ever forming it. A shape beyond ``ease_max_bytes()``
+    raises ``EASETooLarge`` before allocating anything.
+    """
+
+    algorithm = "ease"
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
+        super().__init__(params, num_threads=num_threads)
+        if self.params["scaling"] not in ("binary", "log1p"):
+            raise ValueError("ease scaling must be binary or log1p")
+        if not 0.0 <= float(self.params["dropout"]) < 1.0:
+            raise ValueError("ease dropout must be in [0, 1)")
+        if float(self.params["l2"]) <= 0:
+            raise ValueError("ease l2 must be positive")
+        self.form = "dense"
+        self.weights = np.zeros((0, 0), np.float32)  # dense: B
+        self.diag = np.zeros(0, np.float32)  # dual: c
+        self.factors = np.zeros((0, 0), np.float32)  # dual: F
+        self.basis = sp.csr_matrix((0, 0), dtype=np.float32)  # dual: U
+
+    def _scale(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+        m.data = np.ones_like(m.data) if self.params["scaling"] == "binary" else np.log1p(np.maximum(m.data, 0))
+        return m
+
+    def fit(
+        self, matrix: sp.csr_matrix, *, progress: ProgressCallback | None = None, max_bytes: int | None = None
+    ) -> EASEModel:
+        matrix = sp.csr_matrix(matrix, dtype=np.float32)
+        self.n_users, self.n_items = matrix.shape
+        form, need = ease_memory_bytes(self.n_users, self.n_items)
+        limit = ease_max_bytes() if max_bytes is None else max_bytes
+        if need > limit:
+            raise EASETooLarge(
+                f"EASE on {self.n_users} users x {self.n_items} items needs ~{need / 2**30:.1f} GiB "
+                f"({form} form), over the {limit / 2**30:.1f} GiB limit (${EASE_MAX_BYTES_ENV})"
+            )
+        x = self._scale(matrix)
+        gram_diag = np.asarray(x.multiply(x).sum(axis=0), dtype=np.float64).ravel()
+        p = float(self.params["dropout"])
+        lam = float(self.params["l2"]) + (p / (1.0 - p)) * gram_diag
+        popularity = np.maximum(np.bincount(x.indices, minlength=self.n_items), 1).astype(np.float64)
+        col_scale = popularity ** -float(self.params["pop_beta"])
+        with threadpool_limits(self.num_threads or None, "blas"):
+            if form == "dense":
+                self._fit_dense(x, lam, col_scale)
+            else:
+                self._fit_dual(x, lam, col_scale)
+        self.form = form
+        if progress is not None:
+            progress(1, 1)
+        return self
+
+    def _fit_dense(self, x: sp.csr_matrix, lam: np.ndarray, col_scale: np.ndarray) -> None:
+        gram = (x.T @ x).toarray().astype(np.float32, copy=False)
+        gram[np.diag_indices_from(gram)] += lam.astype(np.float32)
+        # Cholesky inverse in place (LAPACK potrf + potri): half the flops of a general inverse
+        # and no second n x n buffer. potri fills one triangle; mirror it.
+        potrf, potri = sla.get_lapack_funcs(("potrf", "potri"), (gram,))
+        chol, info = potrf(gram, lower=False, overwrite_a=True, clean=False)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"EASE Gram matrix is not positive definite (potrf info {info})")
+        inv, info = potri(chol, lower=False, overwrite_c=True)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"EASE inverse failed (potri info {info})")
+        inv = _mirror_upper(inv)
+        diag = np.diag(inv).astype(np.float64).copy()
+        inv /= -diag.astype(np.float32)[None, :]
+        inv[np.diag_indices_from(inv)] = 0.0
+        inv *= col_scale.astype(np.float32)[None, :]
+        self.weights = np.ascontiguousarray(inv, dtype=np.float32)
+        self.diag, self.factors = np.zeros(0, np.float32), np.zeros((0, 0), np.float32)
+        self.basis = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def _fit_dual(self, x: sp.csr_matrix, lam: np.ndarray, col_scale: np.ndarray) -> None:
+        # Woodbury: P = L^-1 - U^T M^-1 U with U = X L^-1 and M = I + X L^-1 X^T (users x users).
+        basis = sp.csr_matrix(x @ sp.diags((1.0 / lam).astype(np.float32)), dtype=np.float32)
+        # M's eigenvalues are all >= 1, so float32 is accurate enough and halves time and memory.
+        system = (basis @ x.T).toarray().astype(np.float32)
+        system[np.diag_indices_from(system)] += 1.0
+        solved = sla.cho_solve(sla.cho_factor(system, overwrite_a=True), basis.toarray(), overwrite_b=True)
+        diag_p = 1.0 / lam - np.asarray(basis.multiply(solved).sum(axis=0), dtype=np.float64).ravel()
+        diag_p = np.maximum(diag_p, np.finfo(np.float64).tiny)
+        # x B = x o (1 - 1/(lam d)) + (x U^T) (M^-1 U / d), both with the column scaling.
+        self.diag = ((1.0 - 1.0 / (lam * diag_p)) * col_scale).astype(np.float32)
+        self.factors = np.ascontiguousarray(solved * (col_scale / diag_p)[None, :], dtype=np.float32)
+        self.basis = basis
+        self.weights = np.zeros((0, 0), np.float32)
+
+    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        user_items = _check_user_items(user_items, len(_as_rows(user_rows)), self.n_items)
+        x = self._scale(user_items)
+        if self.form == "dense":
+            return np.asarray(x @ self.weights, dtype=np.float32)
+        scores = np.asarray((x @ self.basis.T).toarray() @ self.factors, dtype=np.float32)
+        coo = x.tocoo()
+        scores[coo.row, coo.col] += coo.data * self.diag[coo.col]
+        return scores
+
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+        batch_size: int = 256,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Scored from user_items alone, so fresh interactions and brand-new users need no refit.
+        rows = _as_rows(user_rows)
+        user_items = _check_user_items(user_items, len(rows), self.n_items)
+        return _score_recommend(
+            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
+        )
+
+    def item_rows_of_weights(self, item_rows: np.ndarray) -> np.ndarray:
+        """Rows ``B[item_rows]`` (how much each item says about every other), dense float32."""
+        if self.form == "dense":
+            return np.array(self.weights[item_rows], dtype=np.float32)
+        out = np.asarray(self.basis[:, item_rows].T.toarray() @ self.factors, dtype=np.float32)
+        out[np.arange(len(item_rows)), item_rows] += self.diag[item_rows]
+        return out
+
+    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(item_rows)
+        block = self.item_rows_of_weights(rows)
+        block[np.arange(len(rows)), rows] = -np.finfo(np.float32).max
+        return _dense_topk(block, None, k=min(k, max(self.n_items - 1, 0)), items=None)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        if self.form == "dense":
+            return {"form": np.array("dense"), "weights": self.weights}
+        b = self.basis
+        return {
+            "form": np.array("dual"),
+            "diag": self.diag,
+            "factors": self.factors,
+            "basis.data": b.data,
+            "basis.indices": b.indices,
+            "basis.indptr": b.indptr,
+            "basis.shape": np.array(b.shape, dtype=np.int64),
+        }
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.form = str(arrays["form"])
+        if self.form == "dense":
+            self.weights = np.ascontiguousarray(arrays["weights"], dtype=np.float32)
+            return
+        self.diag = np.asarray(arrays["diag"], dtype=np.float32)
+        self.factors = np.ascontiguousarray(arrays["factors"], dtype=np.float32)
+        self.basis = sp.csr_matrix(
+            (arrays["basis.data"], arrays["basis.indices"], arrays["basis.indptr"]),
+            shape=tuple(int(v) for v in arrays["basis.shape"]),
+        )
+
+
+def _mirror_upper(a: np.ndarray) -> np.ndarray:
+    """Make ``a`` symmetric from its upper triangle, in place, one block at a time (no n x n temporary)."""
+    n = a.shape[0]
+    step = 1024
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        # rows start:stop, columns < start come from the transposed upper block.
+        a[start:stop, :start] = a[:start, start:stop].T
+        block = a[start:stop, start:stop]
+        lower = np.tril_indices(stop - start, -1)
+        block[lower] = block.T[lower]
+    return a
+
+
+# ------------------------------------------------------------------------- blends
+
+
+def standardise_scores(scores: np.ndarray) -> np.ndarray:
+    """Per-user z-scores over the catalogue, so two models' scales can be mixed."""
+    mean = scores.mean(axis=1, keepdims=True)
+    std = scores.std(axis=1, keepdims=True)
+    return (scores - mean) / np.where(std > 0, std, 1.0)
+
+
+class BlendModel(Recommender):
+    """Weighted sum of two fitted models' per-user standardised scores: one version, one artifact.
+
+    ``score = weight * z(first) + (1 - weight) * z(second)`` where ``z`` standardises each
+    user's scores over the catalogue. The tuner proposes a blend only when it beats the best
+    single model on validation.
+
+    Params: ``first`` / ``second`` = ``{"algorithm": ..., "params": {...}}``, ``weight`` in [0, 1].
+    """
+
+    algorithm = "blend"
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
+        super().__init__(params, num_threads=num_threads)
+        parts = []
+        for key in ("first", "second"):
+            spec = self.params[key]
+            if not isinstance(spec, Mapping) or spec.get("algorithm") in (None, "blend"):
+                raise ValueError(f"blend {key} must be {{'algorithm': <not blend>, 'params': {{...}}}}")
+            parts.append(make_model(spec["algorithm"], spec.get("params") or {}, num_threads=num_threads))
+        self.first, self.second = parts
+        if not 0.0 <= float(self.params["weight"]) <= 1.0:
+            raise ValueError("blend weight must be in [0, 1]")
+
+    @classmethod
+    def of(cls, first: Recommender, second: Recommender, weight: float, *, num_threads: int = 0) -> BlendModel:
+        """A blend of two already fitted models (what the tuner uses: no refit)."""
+        blend = cls(
+            {
+                "first": {"algorithm": first.algorithm, "params": first.params},
+                "second": {"algorithm": second.algorithm, "params": second.params},
+                "weight": float(weight),
+            },
+            num_threads=num_threads,
+        )
+        blend.first, blend.second = first, second
+        blend.n_users, blend.n_items = first.n_users, first.n_items
+        return blend
+
+    def fit(self, matrix: sp.csr_matrix, *, progress: ProgressCallback | None = None) -> BlendModel:
+        self.first.fit(matrix)
+        if progress is not None:
+            progress(1, 2)
+        self.second.fit(matrix)
+        if progress is not None:
+            progress(2, 2)
+        self.n_users, self.n_items = matrix.shape
+        return self
+
+    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        w = float(self.params["weight"])
+        first = standardise_scores(self.first.score(user_rows, user_items))
+        second = standardise_scores(self.second.score(user_rows, user_items))
+        return (w * first + (1.0 - w) * second).astype(np.float32)
+
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+        batch_size: int = 256,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(user_rows)
+        user_items = _check_user_items(user_items, len(rows), self.n_items)
+        return _score_recommend(
+            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
+        )
+
+    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        # "Similar" is the stronger part's notion (the one with the larger weight).
+        main = self.first if float(self.params["weight"]) >= 0.5 else self.second
+        return main.similar_items(item_rows, k=k)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {
+            **{f"first.{k}": v for k, v in self.first.to_arrays().items()},
+            **{f"second.{k}": v for k, v in self.second.to_arrays().items()},
+        }
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        for key in ("first", "second"):
+            prefix = f"{key}."
+            part = model_from_arrays(
+                {k[len(prefix) :]: v for k, v in arrays.items() if k.startswith(prefix)}, num_threads=self.num_threads
+            )
+            setattr(self, key, part)
+
+
 ALGORITHMS: dict[str, type[Recommender]] = {
     "als": ALSModel,
     "bpr": BPRModel,
     "itemknn": ItemKNNModel,
+    "ease": EASEModel,
     "popularity": PopularityModel,
+    "blend": BlendModel,
 }
 
 
 def make_model(algorithm: str, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> Recommender:
-    """Build an unfitted model by name (``als``, ``bpr``, ``itemknn``, ``popularity``).
+    """Build an unfitted model by name (``als``, ``bpr``, ``itemknn``, ``ease``, ``popularity``, ``blend``).
 
     ``params`` override ``DEFAULT_PARAMS[algorithm]``; unknown keys raise so a typo in a
     stored config fails loudly instead of silently training with defaults.

@@ -1,18 +1,24 @@
-"""Seeded random hyperparameter search (in the spirit of Gorse's model search).
+"""Model search: the algorithm and its parameters, with Optuna's TPE, within a time budget.
 
 Method, not magic numbers -- the search has to work on data sets nobody has looked at:
 
-1. A validation split is carved from the *training* matrix (``validation_split``), so
-   the test set is never touched while choosing parameters.
-2. Trial 0 is always ``DEFAULT_PARAMS`` -- the search can only improve on the defaults
-   as measured on validation, never silently return something worse.
-3. The first half of the trials sample a wide, scale-aware space (log-uniform for
-   everything multiplicative; ALS regularization is sampled as a *ratio to alpha*
-   because the two trade off against each other: the confidence mass grows with alpha
-   and the useful ridge grows with it). The second half perturb the best trial so far
-   (local refinement), which finds more than pure random search for the same budget.
-4. The search stops at ``max_trials`` or when the next trial would overrun
-   ``time_budget_s`` (estimated from the mean trial time so far).
+1. Everything is chosen on a validation split carved from the *training* part
+   (``validation_split``, or the caller's own, e.g. a temporal one or a published
+   train/valid pair); the test set is never touched here.
+2. The algorithm is a searched parameter: ALS (with its confidence scalings), EASE (when
+   the catalogue fits in memory, ``ease_fits``), item-kNN and BPR. Each one's defaults are
+   tried first, so the search can only improve on them as measured on validation.
+3. Optuna's TPE sampler (seeded) proposes the next trial from what scored well so far;
+   ALS trials report validation quality after a third of their iterations and a median
+   pruner stops those clearly behind, so the budget goes to promising regions.
+   Ranges are scale-aware where the data decide the scale: ALS factors go up to 512 but
+   never beyond a quarter of the smaller matrix side.
+4. The search stops at ``max_trials`` or when the next trial (estimated from the mean time
+   of the algorithm's trials so far) plus the blending step would overrun ``time_budget_s``;
+   an algorithm too slow for what is left is skipped while faster ones still fit.
+5. Blends: the best model of the two best algorithms are mixed with standardised scores
+   (``BlendModel``) at a few weights; a blend is returned only if it beats the best single
+   model on validation by ``min_blend_gain`` (relative).
 
 Each trial evaluates on at most ``max_eval_users`` validation users (seeded sample) to
 keep trials cheap on large data sets.
@@ -20,100 +26,37 @@ keep trials cheap on large data sets.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import optuna
 import scipy.sparse as sp
 
 from .dataset import Split, validation_split
-from .evaluate import evaluate
-from .models import DEFAULT_PARAMS, ProgressCallback, make_model
+from .evaluate import evaluate, ranking_metrics
+from .models import (
+    DEFAULT_PARAMS,
+    ProgressCallback,
+    Recommender,
+    _dense_topk,
+    ease_fits,
+    make_model,
+    standardise_scores,
+)
 
-__all__ = ["TuneResult", "Trial", "sample_params", "perturb_params", "tune"]
+__all__ = ["SEARCHABLE", "Trial", "TuneResult", "search_algorithms", "suggest_params", "tune"]
 
-Sampler = Callable[[np.random.Generator], dict[str, Any]]
+SEARCHABLE = ("als", "ease", "itemknn", "bpr")
+BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+_FACTOR_OPTIONS = (32, 64, 128, 256, 512)
 
-
-def _log_uniform(rng: np.random.Generator, low: float, high: float) -> float:
-    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
-
-
-def _choice(rng: np.random.Generator, options: list[Any]) -> Any:
-    return options[int(rng.integers(len(options)))]
-
-
-def _sample_als(rng: np.random.Generator) -> dict[str, Any]:
-    alpha = _log_uniform(rng, 1.0, 100.0)
-    scaling = _choice(rng, ["log1p", "log1p", "linear", "bm25"])  # log1p is the usual winner
-    params: dict[str, Any] = {
-        "factors": _choice(rng, [32, 64, 128]),
-        "scaling": scaling,
-        "alpha": alpha,
-        "regularization": alpha * _log_uniform(rng, 0.05, 20.0),
-        "iterations": _choice(rng, [10, 15, 25]),
-    }
-    if scaling == "log1p":
-        params["eps"] = _log_uniform(rng, 0.3, 3.0)
-    if scaling == "bm25":
-        params["K1"] = _log_uniform(rng, 1.0, 200.0)
-        params["B"] = float(rng.uniform(0.0, 1.0))
-    return params
-
-
-def _sample_bpr(rng: np.random.Generator) -> dict[str, Any]:
-    return {
-        "factors": _choice(rng, [32, 64, 128]),
-        "learning_rate": _log_uniform(rng, 0.003, 0.1),
-        "regularization": _log_uniform(rng, 1e-4, 0.1),
-        "iterations": _choice(rng, [50, 100, 200]),
-    }
-
-
-def _sample_itemknn(rng: np.random.Generator) -> dict[str, Any]:
-    similarity = _choice(rng, ["cosine", "bm25", "tfidf"])
-    params: dict[str, Any] = {"K": _choice(rng, [20, 50, 100, 200, 400]), "similarity": similarity}
-    if similarity == "bm25":
-        params["K1"] = _log_uniform(rng, 0.5, 5.0)
-        params["B"] = float(rng.uniform(0.0, 1.0))
-    return params
-
-
-SEARCH_SPACES: dict[str, Sampler] = {"als": _sample_als, "bpr": _sample_bpr, "itemknn": _sample_itemknn}
-
-# Multiplicative perturbation per parameter in refinement; categorical ones move to a
-# neighbouring option, so refinement explores near the best without jumping around.
-_NEIGHBOURS: dict[str, list[Any]] = {
-    "factors": [32, 64, 128, 256],
-    "iterations": [10, 15, 25, 40],
-    "K": [10, 20, 50, 100, 200, 400, 800],
-}
-_BOUNDS: dict[str, tuple[float, float]] = {"B": (0.0, 1.0)}
-
-
-def sample_params(algorithm: str, *, rng: np.random.Generator) -> dict[str, Any]:
-    """Draw one full parameter set (defaults + sampled values) from the search space."""
-    return {**DEFAULT_PARAMS[algorithm], **SEARCH_SPACES[algorithm](rng)}
-
-
-def perturb_params(params: dict[str, Any], *, rng: np.random.Generator, scale: float = 0.5) -> dict[str, Any]:
-    """A neighbour of ``params``: floats x exp(N(0, scale)), ordinal options +-1 step."""
-    out = dict(params)
-    for key, value in params.items():
-        if key == "random_state":
-            continue
-        if key in _NEIGHBOURS and value in _NEIGHBOURS[key]:
-            opts = _NEIGHBOURS[key]
-            i = opts.index(value) + int(rng.integers(-1, 2))
-            out[key] = opts[min(max(i, 0), len(opts) - 1)]
-        elif isinstance(value, float) and value > 0:
-            new = value * math.exp(rng.normal(0.0, scale))
-            low, high = _BOUNDS.get(key, (0.0, math.inf))
-            out[key] = float(min(max(new, low), high))
-    return out
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -124,12 +67,13 @@ class Trial:
     score: float
     metrics: dict[str, float]
     seconds: float
-    phase: str  # "default", "random" or "refine"
+    phase: str  # "default", "tpe", "pruned" or "blend"
+    algorithm: str = ""
 
 
 @dataclass
 class TuneResult:
-    """Outcome of ``tune``: best full parameter set plus every trial (for the admin UI)."""
+    """Outcome of ``tune``: the best algorithm and full parameter set, plus every trial."""
 
     algorithm: str
     metric: str
@@ -137,64 +81,276 @@ class TuneResult:
     best_score: float
     trials: list[Trial] = field(default_factory=list)
     seconds: float = 0.0
+    best_single: dict[str, Any] = field(default_factory=dict)  # best non-blend: algorithm, params, score
+
+
+def search_algorithms(shape: tuple[int, int], requested: str | Sequence[str] = "auto") -> list[str]:
+    """The algorithms a search covers: ``auto`` = all of ``SEARCHABLE`` that fit this shape."""
+    names = list(SEARCHABLE) if requested == "auto" else [requested] if isinstance(requested, str) else list(requested)
+    unknown = set(names) - set(SEARCHABLE)
+    if unknown:
+        raise ValueError(f"no search space for {sorted(unknown)}; choose from {list(SEARCHABLE)} or 'auto'")
+    usable = [name for name in names if name != "ease" or ease_fits(*shape)]
+    if not usable:
+        raise ValueError(f"none of {names} can be fitted on {shape[0]} users x {shape[1]} items")
+    return usable
+
+
+def _factor_options(shape: tuple[int, int], default: int) -> list[int]:
+    # More factors than a quarter of the smaller side only memorises; 512 is for large data.
+    # The default stays a choice on any data, so the default trial is a point of the space.
+    cap = max(min(shape) // 4, _FACTOR_OPTIONS[0])
+    return sorted({f for f in _FACTOR_OPTIONS if f <= cap} | {default})
+
+
+def suggest_params(trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[int, int]) -> dict[str, Any]:
+    """Full parameter set (defaults + suggested values) for ``algorithm`` from an Optuna trial.
+
+    Parameter names carry the algorithm as prefix so TPE models each space separately.
+    """
+    s = algorithm + "."
+    out: dict[str, Any] = dict(DEFAULT_PARAMS[algorithm])
+    if algorithm == "als":
+        scaling = trial.suggest_categorical(s + "scaling", ["log1p", "linear", "bm25"])
+        alpha = trial.suggest_float(s + "alpha", 1.0, 200.0, log=True)
+        # The useful ridge grows with the confidence mass, so it is searched as a ratio to alpha.
+        ratio = trial.suggest_float(s + "reg_ratio", 0.01, 20.0, log=True)
+        out.update(
+            factors=trial.suggest_categorical(s + "factors", _factor_options(shape, DEFAULT_PARAMS["als"]["factors"])),
+            scaling=scaling,
+            alpha=alpha,
+            regularization=alpha * ratio,
+            iterations=trial.suggest_categorical(s + "iterations", [10, 15, 25]),
+        )
+        if scaling == "log1p":
+            out["eps"] = trial.suggest_float(s + "eps", 0.1, 10.0, log=True)
+        if scaling == "bm25":
+            out["K1"] = trial.suggest_float(s + "K1", 1.0, 200.0, log=True)
+            out["B"] = trial.suggest_float(s + "B", 0.0, 1.0)
+    elif algorithm == "ease":
+        out.update(
+            l2=trial.suggest_float(s + "l2", 1.0, 20000.0, log=True),
+            dropout=trial.suggest_float(s + "dropout", 0.0, 0.8),
+            pop_beta=trial.suggest_float(s + "pop_beta", 0.0, 0.6),
+            scaling=trial.suggest_categorical(s + "scaling", ["binary", "log1p"]),
+        )
+    elif algorithm == "itemknn":
+        similarity = trial.suggest_categorical(s + "similarity", ["cosine", "bm25", "tfidf"])
+        out.update(K=trial.suggest_categorical(s + "K", [20, 50, 100, 200, 400, 800]), similarity=similarity)
+        if similarity == "bm25":
+            out["K1"] = trial.suggest_float(s + "K1", 0.5, 5.0, log=True)
+            out["B"] = trial.suggest_float(s + "B", 0.0, 1.0)
+    elif algorithm == "bpr":
+        out.update(
+            factors=trial.suggest_categorical(
+                s + "factors", [f for f in _factor_options(shape, DEFAULT_PARAMS["bpr"]["factors"]) if f <= 256]),
+            learning_rate=trial.suggest_float(s + "learning_rate", 0.003, 0.1, log=True),
+            regularization=trial.suggest_float(s + "regularization", 1e-4, 0.1, log=True),
+            iterations=trial.suggest_categorical(s + "iterations", [50, 100, 200]),
+        )
+    else:
+        raise ValueError(f"no search space for {algorithm!r}")
+    return out
+
+
+def _default_distribution_values(algorithm: str) -> dict[str, Any]:
+    """The Optuna parameter values that reproduce ``DEFAULT_PARAMS[algorithm]`` (enqueued first)."""
+    d = DEFAULT_PARAMS[algorithm]
+    s = algorithm + "."
+    if algorithm == "als":
+        values = {s + "scaling": d["scaling"], s + "alpha": d["alpha"], s + "factors": d["factors"],
+                  s + "reg_ratio": d["regularization"] / d["alpha"], s + "iterations": d["iterations"]}
+        if d["scaling"] == "log1p":
+            values[s + "eps"] = d["eps"]
+        return values
+    if algorithm == "ease":
+        return {s + k: d[k] for k in ("l2", "dropout", "pop_beta", "scaling")}
+    if algorithm == "itemknn":
+        values = {s + "similarity": d["similarity"], s + "K": d["K"]}
+        if d["similarity"] == "bm25":
+            values.update({s + "K1": d["K1"], s + "B": d["B"]})
+        return values
+    return {s + "factors": d["factors"], s + "learning_rate": d["learning_rate"],
+            s + "regularization": d["regularization"], s + "iterations": d["iterations"]}
+
+
+def _eval_users(test: sp.csr_matrix, max_users: int | None, seed: int) -> np.ndarray:
+    users = np.flatnonzero(np.diff(test.indptr) > 0)
+    if max_users is not None and len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
+    return users
+
+
+def _standardised_scores(model: Recommender, train: sp.csr_matrix, users: np.ndarray) -> np.ndarray:
+    out = np.empty((len(users), train.shape[1]), np.float32)
+    for start in range(0, len(users), 512):
+        block = users[start : start + 512]
+        out[start : start + 512] = standardise_scores(model.score(block, train[block]))
+    return out
+
+
+def _blend_search(
+    z1: np.ndarray, second: Recommender, split: Split, users: np.ndarray, *, k: int
+) -> list[tuple[float, dict[str, float]]]:
+    """Validation metrics of ``w * z1 + (1 - w) * z(second)`` for each weight in ``BLEND_WEIGHTS``
+    (``z1``: the first model's standardised scores of ``users``)."""
+    z2 = _standardised_scores(second, split.train, users)
+    seen, test = split.train[users], split.test[users]
+    out = []
+    for w in BLEND_WEIGHTS:
+        ids = np.vstack([
+            _dense_topk(w * z1[i : i + 512] + (1 - w) * z2[i : i + 512], seen[i : i + 512], k=k, items=None)[0]
+            for i in range(0, len(users), 512)
+        ])
+        out.append((w, ranking_metrics(ids, test, k=k)))
+    return out
 
 
 def tune(
     train: sp.csr_matrix,
     *,
-    algorithm: str = "als",
+    algorithm: str | Sequence[str] = "auto",
     metric: str = "ndcg",
     k: int = 10,
-    max_trials: int = 20,
+    max_trials: int = 200,
     time_budget_s: float = 300.0,
     seed: int = 0,
     validation_fraction: float = 0.2,
     max_eval_users: int | None = 2000,
-    refine_fraction: float = 0.5,
     progress: ProgressCallback | None = None,
     num_threads: int = 0,
     validation: Split | None = None,
+    blend: bool = True,
+    min_blend_gain: float = 0.005,
 ) -> TuneResult:
-    """Search hyperparameters for ``algorithm`` on a validation split of ``train``.
+    """Search algorithm and hyperparameters on a validation split of ``train``.
 
-    Deterministic for a given ``seed`` (and single-threaded BPR), apart from where the
-    time budget cuts the search off. ``progress(done, max_trials)`` is called after each
-    trial. Returns the best parameters by ``metric`` (any key of ``evaluate``'s result).
+    ``algorithm``: ``auto`` (every algorithm of ``SEARCHABLE`` that fits), one name, or a
+    list. Deterministic for a given ``seed`` apart from where the time budget cuts the
+    search off (and multi-threaded BPR). ``progress(done, max_trials)`` is called after each
+    trial. Returns the best by ``metric`` (any key of ``evaluate``'s result); with
+    ``blend`` the result may be a ``blend`` of the two best algorithms.
 
-    ``validation`` overrides the random validation split, e.g. with a temporal one
-    built from the training events when the production split is temporal; it need not
-    share ``train``'s index space (only hyperparameters carry over).
+    ``validation`` overrides the random validation split, e.g. with a temporal one or a
+    published train/valid pair; it need not share ``train``'s index space (only
+    hyperparameters carry over).
     """
-    if algorithm not in SEARCH_SPACES:
-        raise ValueError(f"no search space for {algorithm!r}; choose one of {sorted(SEARCH_SPACES)}")
     if max_trials < 1:
         raise ValueError("max_trials must be >= 1")
     started = time.monotonic()
-    rng = np.random.default_rng(seed)
     split = validation or validation_split(sp.csr_matrix(train), test_fraction=validation_fraction, seed=seed)
-    n_random = max(1, int(round(max_trials * (1.0 - refine_fraction))))
+    shape = split.train.shape
+    algorithms = search_algorithms(shape, algorithm)
+    users = _eval_users(split.test, max_eval_users, seed)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module="optuna")
+    study = optuna.create_study(
+        direction="maximize",
+        # multivariate + group: TPE models the parameters of one algorithm jointly (EASE's l2,
+        # dropout and pop_beta trade off against each other), each algorithm's space on its own.
+        sampler=optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=max(4, 2 * len(algorithms)), multivariate=True, group=True
+        ),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+    )
+    for name in algorithms:
+        chosen = {"algorithm": name} if len(algorithms) > 1 else {}
+        study.enqueue_trial({**chosen, **_default_distribution_values(name)})
     trials: list[Trial] = []
-    best: Trial | None = None
-    for i in range(max_trials):
-        elapsed = time.monotonic() - started
-        if trials:
-            mean_trial = sum(t.seconds for t in trials) / len(trials)
-            if elapsed + mean_trial > time_budget_s:
-                break
-        if i == 0:
-            params, phase = dict(DEFAULT_PARAMS[algorithm]), "default"
-        elif i < n_random or best is None:
-            params, phase = sample_params(algorithm, rng=rng), "random"
-        else:
-            params, phase = perturb_params(best.params, rng=rng), "refine"
+    best_models: dict[str, tuple[float, Recommender]] = {}
+
+    eval_seconds: list[float] = []
+
+    def evaluate_on(model: Recommender) -> dict[str, float]:
         t0 = time.monotonic()
-        model = make_model(algorithm, params, num_threads=num_threads).fit(split.train)
         metrics = evaluate(model, split.train, split.test, k=k, max_users=max_eval_users, seed=seed)
-        trial = Trial(params, float(metrics[metric]), metrics, time.monotonic() - t0, phase)
-        trials.append(trial)
-        if best is None or trial.score > best.score:
-            best = trial
+        eval_seconds.append(time.monotonic() - t0)
+        return {name: float(value) for name, value in metrics.items()}
+
+    def blend_reserve() -> float:
+        # Blending scores the validation users once per model (about one evaluation each) and
+        # then ranks each weight: keep that much of the budget for it.
+        if not blend or len(algorithms) < 2 or not eval_seconds:
+            return 0.0
+        return 1.5 * len(algorithms) * (sum(eval_seconds) / len(eval_seconds))
+
+    skipped = [0]
+
+    def expected_seconds(name: str | None = None) -> float:
+        """Mean time of this algorithm's trials so far (of all trials if it has none)."""
+        own = [t.seconds for t in trials if t.algorithm == name] or [t.seconds for t in trials]
+        return sum(own) / len(own) if own else 0.0
+
+    def objective(trial: optuna.Trial) -> float:
+        name = trial.suggest_categorical("algorithm", algorithms) if len(algorithms) > 1 else algorithms[0]
+        params = suggest_params(trial, name, shape)
+        if trials and time.monotonic() - started + expected_seconds(name) + blend_reserve() > time_budget_s:
+            # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
+            skipped[0] += 1
+            raise optuna.TrialPruned()
+        skipped[0] = 0
+        phase = "default" if trial.number < len(algorithms) else "tpe"
+        t0 = time.monotonic()
+        model = make_model(name, params, num_threads=num_threads)
+        iterations = int(params.get("iterations", 0))
+        checkpoint = max(iterations // 3, 1)
+
+        def on_iteration(done: int, total: int) -> None:
+            # ALS exposes its factors while fitting: score the partial model once and let the
+            # pruner stop a trial that is clearly behind the others at the same point.
+            if name == "als" and done == checkpoint and total > checkpoint:
+                partial = evaluate_on(model)[metric]
+                trial.report(partial, step=1)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+
+        try:
+            model.fit(split.train, progress=on_iteration)
+        except optuna.TrialPruned:
+            trials.append(Trial(params, float("nan"), {}, time.monotonic() - t0, "pruned", name))
+            raise
+        metrics = evaluate_on(model)
+        score = metrics[metric]
+        trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name))
+        if name not in best_models or score > best_models[name][0]:
+            best_models[name] = (score, model)
+        return score
+
+    def after_trial(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         if progress is not None:
-            progress(i + 1, max_trials)
-    assert best is not None
-    return TuneResult(algorithm, metric, dict(best.params), best.score, trials, time.monotonic() - started)
+            progress(len(trials), max_trials)
+        elapsed = time.monotonic() - started
+        fastest = min(expected_seconds(name) for name in algorithms)
+        if len(trials) >= max_trials or elapsed + fastest + blend_reserve() > time_budget_s or skipped[0] >= 20:
+            study.stop()
+
+    study.optimize(objective, n_trials=max_trials + 100, callbacks=[after_trial], catch=())
+    scored = [t for t in trials if t.phase != "pruned"]
+    best = max(scored, key=lambda t: t.score)
+    result = TuneResult(
+        best.algorithm, metric, dict(best.params), best.score, trials, 0.0,
+        {"algorithm": best.algorithm, "params": dict(best.params), "score": best.score},
+    )
+    if blend and len(best_models) >= 2:
+        # The best model mixed with each other algorithm's best: different algorithms make
+        # different mistakes, which is where a blend gains.
+        ranked = sorted(best_models.items(), key=lambda kv: kv[1][0], reverse=True)
+        name1, (_, first) = ranked[0]
+        z1 = _standardised_scores(first, split.train, users)
+        for n, (name2, (_, second)) in enumerate(ranked[1:]):
+            t0 = time.monotonic()
+            # The first partner (the runner-up) was budgeted for; further ones only if time is left.
+            if n and t0 - started + blend_reserve() / len(algorithms) > time_budget_s:
+                break
+            for w, metrics in _blend_search(z1, second, split, users, k=k):
+                params = {"first": {"algorithm": name1, "params": first.params},
+                          "second": {"algorithm": name2, "params": second.params}, "weight": w}
+                trials.append(Trial(params, metrics[metric], metrics,
+                                    (time.monotonic() - t0) / len(BLEND_WEIGHTS), "blend", "blend"))
+                if metrics[metric] > max(result.best_score, best.score * (1.0 + min_blend_gain)):
+                    result.algorithm, result.best_params, result.best_score = "blend", params, metrics[metric]
+    result.seconds = time.monotonic() - started
+    if not math.isfinite(result.best_score):
+        raise RuntimeError("tuning produced no finite score")
+    log.info("tune: %s %s validation %s=%.4f", result.algorithm, result.best_params, metric, result.best_score)
+    return result

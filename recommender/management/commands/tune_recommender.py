@@ -1,4 +1,4 @@
-"""Hyperparameter search (the ML core's random search) within a time budget; stores the best configuration."""
+"""Model search (algorithm and hyperparameters, Optuna TPE) within a time budget; stores the best configuration."""
 
 import json
 import sys
@@ -7,19 +7,21 @@ from django.core.management import BaseCommand, CommandError
 from tqdm import tqdm
 
 from recommender.exceptions import NotEnoughData
-from recommender.models import Algorithm
+from recommender.ml.tune import SEARCHABLE
 from recommender.services import training_config_tune
 
 
 class Command(BaseCommand):
-    help = ("Search hyperparameters on a validation split carved from the training part, compare default and tuned "
-            "on the held-out test part, and save the better as a training configuration (active unless "
-            "--no-activate). The last line is one JSON object.")
+    help = ("Search the algorithm (ALS, EASE when the catalogue fits, item-kNN, BPR, and blends of two) and its "
+            "hyperparameters on a validation split carved from the training part, report tuned and default on the "
+            "held-out test part, and save the tuned one as a training configuration (active unless --no-activate). "
+            "The last line is one JSON object.")
 
     def add_arguments(self, parser):
-        parser.add_argument("--algorithm", choices=Algorithm.values, default=Algorithm.ALS)
-        parser.add_argument("--budget", type=float, default=300.0, help="Time budget in seconds (default 300).")
-        parser.add_argument("--trials", type=int, default=20, help="Maximum number of trials.")
+        parser.add_argument("--algorithm", choices=["auto", *SEARCHABLE], default="auto",
+                            help="auto (default): search every algorithm that fits the data, and blends.")
+        parser.add_argument("--budget", type=float, default=600.0, help="Time budget in seconds (default 600).")
+        parser.add_argument("--trials", type=int, default=500, help="Maximum number of trials.")
         parser.add_argument("--source-prefix", help="Only interactions whose source starts with this.")
         parser.add_argument("--split", choices=["auto", "time", "random"], default="auto")
         parser.add_argument("--test-fraction", type=float, default=0.2)
@@ -28,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="Configuration name to save (default: tuned-<algorithm>).")
         parser.add_argument("--no-activate", action="store_true", help="Save without making it the active config.")
 
-    def handle(self, *args, algorithm="als", budget=300.0, trials=20, source_prefix=None, split="auto",
+    def handle(self, *args, algorithm="auto", budget=600.0, trials=500, source_prefix=None, split="auto",
                test_fraction=0.2, seed=42, k=10, name=None, no_activate=False, **options):
         with tqdm(total=trials, desc=f"tuning {algorithm}", unit="trial", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
@@ -44,11 +46,12 @@ class Command(BaseCommand):
                 raise CommandError(exc.message)
         result = outcome.result
         for trial in result.trials:
-            self.stderr.write(f"  {trial.phase:<8} nDCG@{k} {trial.score:.4f} {trial.seconds:6.1f}s "
-                              f"{json.dumps(trial.params, sort_keys=True)}")
+            self.stderr.write(f"  {trial.algorithm:<8} {trial.phase:<8} nDCG@{k} {trial.score:.4f} "
+                              f"{trial.seconds:6.1f}s {json.dumps(trial.params, sort_keys=True)}")
         self.stderr.write(f"Saved “{config.name}” ({'active' if config.is_active else 'inactive'}): {config.notes}")
         self.stdout.write(json.dumps({
-            "algorithm": algorithm, "trials": len(result.trials), "seconds": round(result.seconds, 1),
+            "algorithm": result.algorithm, "searched": algorithm, "trials": len(result.trials),
+            "seconds": round(result.seconds, 1),
             "validation_ndcg": round(result.best_score, 5), "best_params": result.best_params,
             "saved": {"name": config.name, "active": config.is_active, "params": config.params},
             "test": {label: {m: v for m, v in metrics.items() if m != "params"}

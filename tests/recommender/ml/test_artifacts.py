@@ -8,7 +8,10 @@ PARAMS = {
     "als": {"factors": 8, "iterations": 5, "scaling": "bm25"},
     "bpr": {"factors": 8, "iterations": 20},
     "itemknn": {"K": 10},
+    "ease": {"l2": 2.0, "dropout": 0.2, "pop_beta": 0.3},
     "popularity": {},
+    "blend": {"first": {"algorithm": "itemknn", "params": {"K": 10}},
+              "second": {"algorithm": "als", "params": {"factors": 8, "iterations": 5}}, "weight": 0.3},
 }
 
 

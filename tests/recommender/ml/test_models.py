@@ -8,7 +8,13 @@ FAST = {
     "als": {"factors": 4, "iterations": 10, "regularization": 1.0, "alpha": 5.0},
     "bpr": {"factors": 8, "iterations": 200, "learning_rate": 0.05},
     "itemknn": {"K": 20},
+    "ease": {"l2": 1.0},
     "popularity": {},
+    "blend": {
+        "first": {"algorithm": "ease", "params": {"l2": 1.0}},
+        "second": {"algorithm": "als", "params": {"factors": 4, "iterations": 10, "regularization": 1.0, "alpha": 5.0}},
+        "weight": 0.6,
+    },
 }
 
 
@@ -16,7 +22,7 @@ def _fit(algorithm, matrix, **extra):
     return make_model(algorithm, {**FAST[algorithm], **extra}, num_threads=1).fit(matrix)
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn"])
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn", "ease", "blend"])
 def test_personalised_models_recommend_own_cluster(algorithm, blocks):
     model = _fit(algorithm, blocks)
     users = np.arange(40)
@@ -39,7 +45,7 @@ def test_popularity_same_list_minus_owned():
     assert ids.tolist() == [[1, 2]]
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn", "popularity"])
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn", "ease", "popularity", "blend"])
 def test_filter_to_items(algorithm, blocks):
     model = _fit(algorithm, blocks)
     allowed = [3, 12, 15, 19]
@@ -61,7 +67,7 @@ def test_all_candidates_owned_gives_empty_slots(blocks):
     assert np.isneginf(scores).all()
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn"])
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn", "ease", "blend"])
 def test_similar_items_within_cluster_and_excludes_self(algorithm, blocks):
     model = _fit(algorithm, blocks)
     ids, _ = model.similar_items([0, 15], k=3)
@@ -104,7 +110,7 @@ def test_unknown_params_and_algorithms_raise():
 def test_defaults_are_complete():
     model = ALSModel()
     assert model.params == DEFAULT_PARAMS["als"]
-    assert set(DEFAULT_PARAMS) == {"als", "bpr", "itemknn", "popularity"}
+    assert set(DEFAULT_PARAMS) == {"als", "bpr", "itemknn", "ease", "popularity", "blend"}
 
 
 def test_user_items_row_count_checked(blocks):

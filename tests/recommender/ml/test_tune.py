@@ -1,19 +1,33 @@
-import numpy as np
+import math
 
-from recommender.ml.models import DEFAULT_PARAMS
-from recommender.ml.tune import perturb_params, sample_params, tune
+import numpy as np
+import optuna
+import pytest
+
+from recommender.ml.models import DEFAULT_PARAMS, make_model
+from recommender.ml.tune import SEARCHABLE, search_algorithms, suggest_params, tune
 
 
 def test_tune_starts_from_defaults_and_is_seeded(blocks):
     calls = []
-    kw = {"algorithm": "als", "max_trials": 4, "time_budget_s": 60, "seed": 3, "num_threads": 1}
+    kw = {"algorithm": "als", "max_trials": 4, "time_budget_s": 60, "seed": 3, "num_threads": 1, "blend": False}
     a = tune(blocks, progress=lambda i, n: calls.append((i, n)), **kw)
     b = tune(blocks, **kw)
     assert a.trials[0].phase == "default" and a.trials[0].params == DEFAULT_PARAMS["als"]
     assert [t.params for t in a.trials] == [t.params for t in b.trials]
-    assert a.best_score == max(t.score for t in a.trials)
+    scored = [t.score for t in a.trials if t.phase != "pruned"]
+    assert a.best_score == max(scored)
     assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    assert {t.phase for t in a.trials} <= {"default", "random", "refine"}
+    assert {t.phase for t in a.trials} <= {"default", "tpe", "pruned"}
+
+
+def test_auto_searches_every_algorithm_starting_from_each_default(blocks):
+    res = tune(blocks, max_trials=6, time_budget_s=120, seed=1, num_threads=1, blend=False)
+    defaults = [t for t in res.trials if t.phase == "default"]
+    assert [t.algorithm for t in defaults] == list(SEARCHABLE)
+    assert all(t.params == DEFAULT_PARAMS[t.algorithm] for t in defaults)
+    assert res.algorithm in SEARCHABLE and res.best_score == max(t.score for t in res.trials if t.phase != "pruned")
+    make_model(res.algorithm, res.best_params)  # what is returned can be trained as is
 
 
 def test_time_budget_stops_search(blocks):
@@ -21,13 +35,54 @@ def test_time_budget_stops_search(blocks):
     assert len(res.trials) == 1  # the default trial always runs
 
 
+def test_a_blend_is_chosen_only_when_it_beats_the_best_single_model(blocks):
+    res = tune(blocks, algorithm=["itemknn", "ease"], max_trials=2, time_budget_s=60, seed=0, num_threads=1)
+    blends = [t for t in res.trials if t.phase == "blend"]
+    assert blends, "two algorithms were fitted, so blends were scored"
+    single = res.best_single["score"]
+    if res.algorithm == "blend":
+        assert res.best_score > single and res.best_score == max(t.score for t in blends)
+        model = make_model("blend", res.best_params).fit(blocks)
+        assert model.recommend([0], blocks[[0]], k=3)[0].shape == (1, 3)
+    else:
+        assert all(t.score <= single * 1.005 or t.score <= res.best_score for t in blends)
+        assert res.best_score == single
+
+
+def test_ease_leaves_the_search_when_the_catalogue_does_not_fit(monkeypatch):
+    monkeypatch.setenv("SUPERAPP_EASE_MAX_BYTES", "1")
+    assert "ease" not in search_algorithms((40, 20))
+    with pytest.raises(ValueError):
+        search_algorithms((40, 20), "ease")
+    with pytest.raises(ValueError):
+        search_algorithms((40, 20), "svd")
+
+
 def test_search_space_is_valid_for_every_algorithm():
-    rng = np.random.default_rng(0)
-    for algorithm in ("als", "bpr", "itemknn"):
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for algorithm in SEARCHABLE:
         for _ in range(20):
-            p = sample_params(algorithm, rng=rng)
+            trial = study.ask()
+            p = suggest_params(trial, algorithm, (5000, 3000))
             assert set(p) == set(DEFAULT_PARAMS[algorithm])
-            q = perturb_params(p, rng=rng)
-            assert set(q) == set(p)
-            if "B" in q:
-                assert 0.0 <= q["B"] <= 1.0
+            make_model(algorithm, p)  # valid parameters
+            if "B" in p:
+                assert 0.0 <= p["B"] <= 1.0
+            study.tell(trial, 0.0)
+
+
+def test_factor_range_grows_with_the_data():
+    def factors(shape, n):
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        return {suggest_params(study.ask(), "als", shape)["factors"] for _ in range(n)}
+
+    small, large = factors((200, 150), 30), factors((100_000, 40_000), 60)
+    assert small == {32, 128} and 512 in large  # the default (128) stays a choice on any data
+
+
+def test_pruned_trials_are_recorded_and_never_chosen(blocks):
+    res = tune(blocks, algorithm="als", max_trials=12, time_budget_s=120, seed=5, num_threads=1, blend=False)
+    for t in res.trials:
+        if t.phase == "pruned":
+            assert math.isnan(t.score)
+    assert np.isfinite(res.best_score)
