@@ -24,3 +24,4 @@ def _filesystem_queue(sender, **kwargs):
 
     if sender.conf.broker_url.startswith("filesystem://"):
         Path(settings.CELERY_FILESYSTEM_QUEUE).mkdir(parents=True, exist_ok=True)
+        Path(settings.CELERY_FILESYSTEM_QUEUE).parent.joinpath("control").mkdir(exist_ok=True)

@@ -137,7 +137,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Publishing must fail fast when Redis is down (superapp.publish drops and a sweep catches up), not hang.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1} if REDIS_URL else {
     "data_folder_in": str(CELERY_FILESYSTEM_QUEUE), "data_folder_out": str(CELERY_FILESYSTEM_QUEUE),
-    "store_processed": False}
+    "control_folder": str(CELERY_FILESYSTEM_QUEUE.parent / "control"), "store_processed": False}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth ---------------------------------------------------------------------------------------

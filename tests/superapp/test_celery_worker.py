@@ -29,7 +29,7 @@ def test_the_embedded_default_broker_is_a_folder_a_worker_consumes(tmp_path, set
     queue.mkdir()
     saved = app.conf.broker_transport_options
     app.conf.broker_transport_options = {"data_folder_in": str(queue), "data_folder_out": str(queue),
-                                         "store_processed": False}
+                                         "control_folder": str(tmp_path / "control"), "store_processed": False}
     app.conf.task_always_eager = False
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
