@@ -18,7 +18,7 @@ Method, not magic numbers -- the search has to work on data sets nobody has look
    an algorithm too slow for what is left is skipped while faster ones still fit.
 5. Blends: the best model of the two best algorithms are mixed with standardised scores
    (``BlendModel``) at a few weights; a blend is returned only if it beats the best single
-   model on validation by ``min_blend_gain`` (relative).
+   model on validation by ``min_blend_gain`` (relative, 0.1 %).
 
 Each trial evaluates on at most ``max_eval_users`` validation users (seeded sample) to
 keep trials cheap on large data sets.
@@ -221,7 +221,7 @@ def tune(
     num_threads: int = 0,
     validation: Split | None = None,
     blend: bool = True,
-    min_blend_gain: float = 0.005,
+    min_blend_gain: float = 0.001,
 ) -> TuneResult:
     """Search algorithm and hyperparameters on a validation split of ``train``.
 
