@@ -34,15 +34,19 @@ from payments.models import (
     PaymentRequest,
     PaymentRequestStatus,
     PaymentStatus,
+    Refund,
+    TopUp,
     TransactionKind,
+    Transfer,
     VatClaim,
     VatClaimStatus,
+    Withdrawal,
 )
 from services.models import Merchant
 from superapp.accounts.models import User
 from superapp.api import IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
 from superapp.exceptions import NotFound, ValidationFailed
-from superapp.idempotency import idempotent
+from superapp.idempotency import HEADER, idempotent, idempotent_outside_transaction
 from superapp.money import Money, MoneyError
 
 TAG = "wallet"
@@ -141,27 +145,52 @@ class FundingSourceDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TopUpApi(APIView):
+class TopUpApi(generics.ListAPIView):
+    serializer_class = s.TopUpSerializer
+    pagination_class = DefaultCursorPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return TopUp.objects.none()
+        return selectors.top_ups_for(user=self.request.user)
+
+    @extend_schema(tags=[TAG], summary="My top-ups (pending, succeeded, failed), newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     @extend_schema(request=s.FundsMoveRequestSerializer, responses={201: s.TopUpSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Top up the wallet from a funding source")
-    @idempotent
+    @idempotent_outside_transaction
     def post(self, request):
         data = _validated(s.FundsMoveRequestSerializer, request.data)
         amount = positive_money(data["amount"], data["currency"])
-        top_up = services.wallet_top_up(user=request.user, amount=amount,
+        top_up = services.wallet_top_up(user=request.user, amount=amount, request_key=request.headers[HEADER],
                                         funding_source=_own_funding_source(request.user, data["funding_source_id"]))
         return Response(s.TopUpSerializer(top_up).data, status=status.HTTP_201_CREATED)
 
 
-class WithdrawApi(APIView):
+class WithdrawApi(generics.ListAPIView):
+    serializer_class = s.WithdrawalSerializer
+    pagination_class = DefaultCursorPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Withdrawal.objects.none()
+        return selectors.withdrawals_for(user=self.request.user)
+
+    @extend_schema(tags=[TAG], summary="My withdrawals (pending, succeeded, failed), newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     @extend_schema(request=s.FundsMoveRequestSerializer, responses={201: s.WithdrawalSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Withdraw to a funding source")
-    @idempotent
+    @idempotent_outside_transaction
     def post(self, request):
         data = _validated(s.FundsMoveRequestSerializer, request.data)
         amount = positive_money(data["amount"], data["currency"])
         source = _own_funding_source(request.user, data["funding_source_id"])
-        withdrawal = services.wallet_withdraw(user=request.user, amount=amount, funding_source=source)
+        withdrawal = services.wallet_withdraw(user=request.user, amount=amount, funding_source=source,
+                                              request_key=request.headers[HEADER])
         return Response(s.WithdrawalSerializer(withdrawal).data, status=status.HTTP_201_CREATED)
 
 
@@ -226,6 +255,22 @@ class PaymentsApi(generics.ListAPIView):
             pay_currency=data.get("pay_currency"),
         )
         return Response(s.PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+
+
+class PaymentRefundsApi(generics.ListAPIView):
+    serializer_class = s.RefundSerializer
+    pagination_class = DefaultCursorPagination
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Refund.objects.none()
+        if not selectors.payments_for_payer(user=self.request.user).filter(pk=self.kwargs["pk"]).exists():
+            raise PaymentNotFound()
+        return Refund.objects.filter(payment_id=self.kwargs["pk"])
+
+    @extend_schema(tags=[TAG], summary="The refunds of one of my payments, newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
 
 class PaymentDetailApi(APIView):
@@ -332,6 +377,14 @@ class MerchantSettlementsApi(APIView):
         return Response(s.SettlementDaySerializer(body, many=True).data)
 
 
+class MerchantBalanceApi(APIView):
+    @extend_schema(responses={200: s.BalanceSerializer(many=True)}, tags=[MERCHANT_TAG],
+                   summary="The balance of a merchant I work for, per currency (any staff role)")
+    def get(self, request, merchant_id: int):
+        _staffed_merchant(request.user, merchant_id)
+        return Response(s.BalanceSerializer(selectors.merchant_balances(merchant_id=merchant_id), many=True).data)
+
+
 class MerchantQrApi(APIView):
     @extend_schema(parameters=[s.QrQuerySerializer], responses={200: s.QrSerializer}, tags=[MERCHANT_TAG],
                    summary="The merchant's signed QR payload (optionally fixing an amount)")
@@ -348,7 +401,33 @@ class MerchantQrApi(APIView):
 
 # --- Transfers and payment requests ----------------------------------------------------------------------
 
-class TransferApi(APIView):
+class TransferFilter(django_filters.FilterSet):
+    direction = django_filters.ChoiceFilter(choices=[("sent", "I sent"), ("received", "I received")],
+                                            method="filter_direction")
+
+    class Meta:
+        model = Transfer
+        fields = ["direction"]
+
+    def filter_direction(self, queryset, name, value):
+        user = self.request.user
+        return queryset.filter(sender=user) if value == "sent" else queryset.filter(recipient=user)
+
+
+class TransferApi(generics.ListAPIView):
+    serializer_class = s.TransferSerializer
+    pagination_class = DefaultCursorPagination
+    filterset_class = TransferFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Transfer.objects.none()
+        return selectors.transfers_for(user=self.request.user)
+
+    @extend_schema(tags=[TAG], summary="Transfers I sent or received (with the other person), newest first")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     @extend_schema(request=s.TransferCreateSerializer, responses={201: s.TransferSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Send money to another user")
     @idempotent
@@ -361,7 +440,8 @@ class TransferApi(APIView):
             raise RecipientNotFound()
         transfer = services.transfer_create(sender=request.user, recipient=recipient, message=data["message"],
                                             amount=positive_money(data["amount"], data["currency"]))
-        return Response(s.TransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
+        return Response(s.TransferSerializer(transfer, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class PaymentRequestFilter(django_filters.FilterSet):

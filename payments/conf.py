@@ -27,6 +27,12 @@ def pending_ttl_s() -> int:
     return int(_get("PENDING_TTL_S", 15 * 60))
 
 
+def sweep_after_s() -> int:
+    """`wallet_sweep` picks up provider operations still pending, and approved VAT claims still unpaid,
+    this many seconds after they started (a live request or task normally finishes them long before)."""
+    return int(_get("SWEEP_AFTER_S", 60))
+
+
 def system_account_shards() -> int:
     """Hot system accounts (fees, FX, funding) are split into N rows so payments do not queue on one lock."""
     return int(_get("SYSTEM_ACCOUNT_SHARDS", 64))

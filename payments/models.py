@@ -151,6 +151,7 @@ class FundingSource(models.Model):
 
 
 class OperationStatus(models.TextChoices):
+    PENDING = "pending", "Pending: the provider call has not settled"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
 
@@ -164,7 +165,16 @@ class TopUp(models.Model):
     provider_reference = models.CharField(max_length=128, blank=True)
     ledger_transaction = models.OneToOneField(LedgerTransaction, null=True, on_delete=models.PROTECT,
                                               related_name="top_up")
+    request_key = models.CharField(max_length=255, blank=True,
+                                   help_text="The client's Idempotency-Key: a retry resumes this operation.")
+    failure_reason = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "request_key"], condition=~Q(request_key=""),
+                                               name="top_up_request_key_unique")]
+        indexes = [models.Index(fields=["status", "created_at"], name="top_up_status_created")]
 
     def __str__(self) -> str:
         return f"top-up #{self.pk} {Money(self.amount, self.currency)}"
@@ -179,7 +189,16 @@ class Withdrawal(models.Model):
     provider_reference = models.CharField(max_length=128, blank=True)
     ledger_transaction = models.OneToOneField(LedgerTransaction, null=True, on_delete=models.PROTECT,
                                               related_name="withdrawal")
+    request_key = models.CharField(max_length=255, blank=True,
+                                   help_text="The client's Idempotency-Key: a retry resumes this operation.")
+    failure_reason = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    settled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "request_key"], condition=~Q(request_key=""),
+                                               name="withdrawal_request_key_unique")]
+        indexes = [models.Index(fields=["status", "created_at"], name="withdrawal_status_created")]
 
     def __str__(self) -> str:
         return f"withdrawal #{self.pk} {Money(self.amount, self.currency)}"

@@ -2,4 +2,5 @@
 SCHEDULES = [
     ("Ledger integrity check", "payments.tasks.ledger_check", 60 * 60),
     ("Fail payments awaiting merchant confirmation too long", "payments.tasks.payments_expire_pending", 60),
+    ("Settle lost provider operations, pay approved VAT claims left unpaid", "payments.tasks.wallet_sweep", 60),
 ]

@@ -21,7 +21,10 @@ from payments.models import (
     PaymentRequest,
     PaymentStatus,
     Refund,
+    TopUp,
+    Transfer,
     VatClaim,
+    Withdrawal,
 )
 from payments.services import campaign_merchant_problem, campaign_user_problem
 from services.models import Merchant, MerchantStaff, StaffRole
@@ -38,7 +41,26 @@ def wallet_balances(*, user: User) -> QuerySet[Account]:
 def statement_entries(*, user: User) -> QuerySet[LedgerEntry]:
     """The user's ledger entries with what a statement line needs (kind, merchant, time)."""
     return (LedgerEntry.objects.filter(account__kind=AccountKind.USER, account__user=user)
-            .select_related("transaction", "transaction__merchant"))
+            .select_related("transaction", "transaction__merchant", "transaction__payment", "transaction__refund",
+                            "transaction__transfer__sender", "transaction__transfer__recipient",
+                            "transaction__top_up", "transaction__withdrawal", "transaction__vat_claim"))
+
+
+def top_ups_for(*, user: User) -> QuerySet[TopUp]:
+    return TopUp.objects.filter(user=user).select_related("funding_source")
+
+
+def withdrawals_for(*, user: User) -> QuerySet[Withdrawal]:
+    return Withdrawal.objects.filter(user=user).select_related("funding_source")
+
+
+def transfers_for(*, user: User) -> QuerySet[Transfer]:
+    return (Transfer.objects.filter(Q(sender=user) | Q(recipient=user))
+            .select_related("sender", "recipient"))
+
+
+def merchant_balances(*, merchant_id: int) -> QuerySet[Account]:
+    return Account.objects.filter(kind=AccountKind.MERCHANT, merchant_id=merchant_id).order_by("currency")
 
 
 def funding_sources(*, user: User) -> QuerySet[FundingSource]:
@@ -51,7 +73,7 @@ def payments_for_payer(*, user: User) -> QuerySet[Payment]:
 
 def payment_requests_for(*, user: User) -> QuerySet[PaymentRequest]:
     return (PaymentRequest.objects.filter(Q(requester=user) | Q(payer=user))
-            .select_related("requester", "payer"))
+            .select_related("requester", "payer", "transfer"))
 
 
 def staff_role(*, user: User, merchant_id: int) -> str | None:

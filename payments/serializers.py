@@ -3,6 +3,9 @@ string) and comes in as an `amount` decimal string plus a `currency`."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,6 +19,7 @@ from payments.models import (
     LedgerEntry,
     Payment,
     PaymentRequest,
+    PaymentStatus,
     Refund,
     TopUp,
     TransactionKind,
@@ -76,8 +80,31 @@ class BalanceSerializer(serializers.ModelSerializer):
         fields = ["currency", "balance"]
 
 
+# What a ledger transaction was, by the operation row pointing at it (reverse one-to-ones, joined by
+# `selectors.statement_entries`). A reversal points at the transaction it reverses instead.
+STATEMENT_OBJECTS = ("payment", "refund", "transfer", "top_up", "withdrawal", "vat_claim")
+
+
+def _statement_object(txn) -> tuple[str, Any] | None:
+    for name in STATEMENT_OBJECTS:
+        try:
+            return name, getattr(txn, name)
+        except ObjectDoesNotExist:
+            continue
+    return None
+
+
+class StatementObjectSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=[*STATEMENT_OBJECTS, "reversal"])
+    id = serializers.IntegerField()
+
+
 class StatementEntrySerializer(serializers.ModelSerializer):
     transaction_id = serializers.IntegerField()
+    object = serializers.SerializerMethodField(help_text="The operation this line belongs to (type and id).")
+    counterparty = serializers.SerializerMethodField(
+        help_text="The other person of a transfer: the recipient on the sender's line, the sender on the "
+                  "recipient's.")
     kind = serializers.ChoiceField(source="transaction.kind", choices=TransactionKind.choices)
     description = serializers.CharField(source="transaction.description")
     amount = MoneyField("amount", help_text="Signed: negative leaves the wallet.")
@@ -86,7 +113,24 @@ class StatementEntrySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LedgerEntry
-        fields = ["id", "transaction_id", "kind", "description", "amount", "balance_after", "merchant", "created_at"]
+        fields = ["id", "transaction_id", "kind", "object", "counterparty", "description", "amount", "balance_after",
+                  "merchant", "created_at"]
+
+    @extend_schema_field(StatementObjectSerializer(allow_null=True))
+    def get_object(self, entry):
+        if entry.transaction.reverses_id:
+            return {"type": "reversal", "id": entry.transaction.reverses_id}
+        found = _statement_object(entry.transaction)
+        return {"type": found[0], "id": found[1].pk} if found else None
+
+    @extend_schema_field(UserRefSerializer(allow_null=True))
+    def get_counterparty(self, entry):
+        found = _statement_object(entry.transaction)
+        if found is None or found[0] != "transfer":
+            return None
+        transfer = found[1]
+        other = transfer.recipient if entry.amount < 0 else transfer.sender
+        return UserRefSerializer(other).data
 
 
 # --- Funding sources, top-ups, withdrawals -------------------------------------------------------------
@@ -114,21 +158,25 @@ class FundsMoveRequestSerializer(serializers.Serializer):
 
 
 class TopUpSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
     amount = MoneyField("amount")
     funding_source = FundingSourceSerializer()
 
     class Meta:
         model = TopUp
-        fields = ["id", "amount", "status", "funding_source", "created_at"]
+        fields = ["id", "transaction_id", "amount", "status", "funding_source", "created_at"]
 
 
 class WithdrawalSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
     amount = MoneyField("amount")
     funding_source = FundingSourceSerializer()
 
     class Meta:
         model = Withdrawal
-        fields = ["id", "amount", "status", "funding_source", "created_at"]
+        fields = ["id", "transaction_id", "amount", "status", "funding_source", "created_at"]
 
 
 # --- Payments -----------------------------------------------------------------------------------------
@@ -157,8 +205,15 @@ class PaymentCreateSerializer(serializers.Serializer):
         return attrs
 
 
+PAYMENT_DISPLAY_STATUSES = [*PaymentStatus.values, "partially_refunded", "refunded"]
+
+
 class PaymentSerializer(serializers.ModelSerializer):
     """A payment receipt: both amounts and the rate when currencies differ."""
+
+    status = serializers.SerializerMethodField(
+        help_text="pending, succeeded, failed; a succeeded payment with refunds shows partially_refunded or "
+                  "refunded (the `status` filter still takes the stored pending/succeeded/failed).")
 
     merchant = MerchantRefSerializer()
     amount = MoneyField("amount")
@@ -176,11 +231,14 @@ class PaymentSerializer(serializers.ModelSerializer):
         help_text="Applied rate incl. spread: charged currency per merchant unit.",
     )
     fx_mid_rate = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True)
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
 
     class Meta:
         model = Payment
         fields = [
             "id",
+            "transaction_id",
             "status",
             "merchant",
             "amount",
@@ -203,6 +261,13 @@ class PaymentSerializer(serializers.ModelSerializer):
         ]
 
 
+    @extend_schema_field(serializers.ChoiceField(choices=PAYMENT_DISPLAY_STATUSES))
+    def get_status(self, obj) -> str:
+        if obj.status == PaymentStatus.SUCCEEDED and obj.refunded > 0:
+            return "refunded" if obj.refunded >= obj.paid else "partially_refunded"
+        return obj.status
+
+
 class MerchantPaymentSerializer(PaymentSerializer):
     payer = UserRefSerializer()
     fee = MoneyField("fee")
@@ -217,12 +282,14 @@ class RefundCreateSerializer(serializers.Serializer):
 
 
 class RefundSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
     amount = MoneyField("amount")
     payment_id = serializers.IntegerField()
 
     class Meta:
         model = Refund
-        fields = ["id", "payment_id", "amount", "reason", "created_at"]
+        fields = ["id", "transaction_id", "payment_id", "amount", "reason", "created_at"]
 
 
 class QrSerializer(serializers.Serializer):
@@ -271,13 +338,22 @@ class TransferCreateSerializer(serializers.Serializer):
 
 
 class TransferSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The ledger transaction (as in the statement).")
     amount = MoneyField("amount")
     sender = UserRefSerializer()
     recipient = UserRefSerializer()
 
+    direction = serializers.SerializerMethodField(help_text="`sent` or `received`, seen by the requesting user.")
+
     class Meta:
         model = Transfer
-        fields = ["id", "sender", "recipient", "amount", "message", "created_at"]
+        fields = ["id", "transaction_id", "direction", "sender", "recipient", "amount", "message", "created_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["sent", "received"]))
+    def get_direction(self, obj) -> str:
+        request = self.context.get("request")
+        return "received" if request is not None and request.user.pk == obj.recipient_id else "sent"
 
 
 class PaymentRequestCreateSerializer(serializers.Serializer):
@@ -295,6 +371,9 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
     requester = UserRefSerializer()
     payer = UserRefSerializer()
     transfer_id = serializers.IntegerField(allow_null=True)
+    transaction_id = serializers.IntegerField(source="transfer.ledger_transaction_id", allow_null=True,
+                                              read_only=True, default=None,
+                                              help_text="The accepting transfer's ledger transaction.")
 
     class Meta:
         model = PaymentRequest
@@ -307,6 +386,7 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
             "group",
             "status",
             "transfer_id",
+            "transaction_id",
             "created_at",
             "answered_at",
         ]
@@ -392,6 +472,8 @@ class VatClaimItemSerializer(serializers.Serializer):
 
 
 class VatClaimSerializer(serializers.ModelSerializer):
+    transaction_id = serializers.IntegerField(source="ledger_transaction_id", allow_null=True, read_only=True,
+                                              help_text="The payout's ledger transaction (once paid).")
     items = serializers.SerializerMethodField()
     refund_gross = MoneyField("refund_gross", "refund_currency")
     service_fee = MoneyField("service_fee", "refund_currency")
@@ -406,6 +488,7 @@ class VatClaimSerializer(serializers.ModelSerializer):
             "refund_gross",
             "service_fee",
             "refund_net",
+            "transaction_id",
             "operator_note",
             "created_at",
             "validated_at",

@@ -14,7 +14,6 @@ and a deadlock or serialization failure that still happens re-runs the whole tra
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -72,6 +71,7 @@ from payments.models import (
     DiscountKind,
     FundingSource,
     FxRate,
+    OperationStatus,
     Payment,
     PaymentRequest,
     PaymentRequestStatus,
@@ -86,13 +86,13 @@ from payments.models import (
     VatClaimStatus,
     Withdrawal,
 )
-from payments.providers import provider_for
+from payments.providers import ProviderResult, provider_for
 from recommender.models import InteractionKind
 from recommender.services import interactions_record_in_transaction
 from services.models import Merchant
 from services.selectors import user_current_city, user_is_traveller
 from superapp.accounts.models import User
-from superapp.db import retry_on_conflict
+from superapp.db import retry_on_conflict, run_in_transaction
 from superapp.money import Money, MoneyError, currency_exponent
 from superapp.publish import publish_on_commit
 
@@ -143,48 +143,164 @@ def _usable_source(user: User, funding_source: FundingSource) -> FundingSource:
     return funding_source
 
 
+def _operation_open(model, *, user: User, funding_source: FundingSource, amount: Money, request_key: str,
+                    post=None):
+    """Step 1 of a provider-backed operation, in its own transaction: the pending row (and, for a
+    withdrawal, the debit via `post`). With a `request_key` an earlier attempt's row is found and resumed."""
+    request_key = request_key[:255]
+
+    def open_once():
+        if request_key:
+            existing = model.objects.filter(user=user, request_key=request_key).first()
+            if existing is not None:
+                return existing
+        operation = model.objects.create(user=user, funding_source=funding_source, amount=amount.amount,
+                                         currency=amount.currency, status=OperationStatus.PENDING,
+                                         request_key=request_key)
+        if post is not None:
+            operation.ledger_transaction = post(operation)
+            operation.save(update_fields=["ledger_transaction"])
+        return operation
+
+    try:
+        return run_in_transaction(open_once)
+    except IntegrityError:
+        if not request_key:
+            raise
+        # a concurrent attempt with the same key opened it first
+        return model.objects.select_related("funding_source").get(user=user, request_key=request_key)
+
+
+def _operation_result(operation) -> Any:
+    if operation.status == OperationStatus.FAILED:
+        verb = "charge" if isinstance(operation, TopUp) else "payout"
+        raise FundingDeclined(f"The bank declined the {verb}.", details={"reason": operation.failure_reason})
+    return operation
+
+
 def wallet_top_up(*, user: User, funding_source: FundingSource, amount: Money,
-                  occurred_at: datetime | None = None) -> TopUp:
-    """Charge the card/bank and credit the wallet: funding(system) -A, user +A.
-    (`occurred_at` is for imports and demo data; it defaults to now.)"""
+                  occurred_at: datetime | None = None, request_key: str = "") -> TopUp:
+    """Charge the card/bank and credit the wallet (funding -A, user +A), the provider call OUTSIDE any
+    database transaction and with no row locked:
+
+    1. record a pending top-up (own transaction; a retry with the same `request_key` resumes it);
+    2. charge the provider with the reference `topup:<id>` (providers are idempotent on the reference);
+    3. settle in a second transaction: credit the wallet, or mark it failed (402 funding_declined).
+
+    A crash between 1 and 3 leaves the top-up pending; the client's retry or `wallet_reconcile` (beat job)
+    settles it. (Called inside a caller's transaction, e.g. the demo seeder, the steps share it.)
+    `occurred_at` is for imports and demo data; it defaults to now."""
     _require_positive(amount)
     _usable_source(user, funding_source)
-    reference = uuid.uuid4().hex
-    result = provider_for(funding_source.provider).charge(
-        token=funding_source.provider_reference, amount=amount, reference=reference)
-    if not result.ok:
-        raise FundingDeclined(details={"reason": result.decline_reason})
-    with transaction.atomic():
-        ledger_transaction = ledger_post(
+    top_up = _operation_open(TopUp, user=user, funding_source=funding_source, amount=amount,
+                             request_key=request_key)
+    if top_up.status == OperationStatus.PENDING:
+        top_up = _top_up_settle(top_up=top_up, at=occurred_at)
+    return _operation_result(top_up)
+
+
+def _top_up_settle(*, top_up: TopUp, at: datetime | None = None) -> TopUp:
+    source = top_up.funding_source
+    result = provider_for(source.provider).charge(token=source.provider_reference,
+                                                  amount=Money(top_up.amount, top_up.currency),
+                                                  reference=f"topup:{top_up.pk}")
+    return _top_up_apply(top_up_id=top_up.pk, result=result, at=at)
+
+
+@retry_on_conflict
+def _top_up_apply(*, top_up_id: int, result: ProviderResult, at: datetime | None) -> TopUp:
+    top_up = TopUp.objects.select_for_update(of=("self",)).select_related("funding_source").get(pk=top_up_id)
+    source, amount = top_up.funding_source, Money(top_up.amount, top_up.currency)
+    if top_up.status != OperationStatus.PENDING:
+        return top_up  # settled meanwhile (a concurrent retry or the reconcile job)
+    top_up.provider_reference, top_up.settled_at = result.reference, timezone.now()
+    if result.ok:
+        top_up.ledger_transaction = ledger_post(
             kind=TransactionKind.TOP_UP,
             legs=[(system_account(code=SystemAccount.FUNDING, currency=amount.currency), -amount.amount),
-                  (account_for_user(user_id=user.pk, currency=amount.currency), amount.amount)],
-            description=f"Top-up from {funding_source.label}", at=occurred_at,
+                  (account_for_user(user_id=top_up.user_id, currency=amount.currency), amount.amount)],
+            description=f"Top-up from {source.label}", at=at,
         )
-        return TopUp.objects.create(user=user, funding_source=funding_source, amount=amount.amount,
-                                    currency=amount.currency, provider_reference=result.reference,
-                                    ledger_transaction=ledger_transaction, created_at=ledger_transaction.created_at)
+        top_up.status, top_up.created_at = OperationStatus.SUCCEEDED, top_up.ledger_transaction.created_at
+    else:
+        top_up.status, top_up.failure_reason = OperationStatus.FAILED, result.decline_reason[:64]
+    top_up.save(update_fields=["provider_reference", "settled_at", "ledger_transaction", "status",
+                               "created_at", "failure_reason"])
+    return top_up
 
 
-def wallet_withdraw(*, user: User, funding_source: FundingSource, amount: Money) -> Withdrawal:
-    """Debit the wallet first (so a concurrent spend cannot overdraw), then pay out; a declined payout
-    rolls the debit back."""
+def wallet_withdraw(*, user: User, funding_source: FundingSource, amount: Money, request_key: str = "") -> Withdrawal:
+    """Pay out to the card/bank, the provider call OUTSIDE any database transaction:
+
+    1. debit the wallet into suspense and record a pending withdrawal, in one transaction (so a concurrent
+       spend cannot overdraw; `insufficient_funds` writes nothing): user -A, suspense +A;
+    2. ask the provider to pay out (reference `withdrawal:<id>`, idempotent at the provider);
+    3. settle: suspense -A, funding +A (succeeded), or reverse the debit (failed, 402 funding_declined).
+
+    Crash recovery as for `wallet_top_up`."""
     _require_positive(amount)
     _usable_source(user, funding_source)
-    with transaction.atomic():
-        ledger_transaction = ledger_post(
+
+    def debit(withdrawal: Withdrawal):
+        return ledger_post(
             kind=TransactionKind.WITHDRAWAL,
             legs=[(account_for_user(user_id=user.pk, currency=amount.currency), -amount.amount),
-                  (system_account(code=SystemAccount.FUNDING, currency=amount.currency), amount.amount)],
+                  (system_account(code=SystemAccount.SUSPENSE, currency=amount.currency), amount.amount)],
             description=f"Withdrawal to {funding_source.label}",
         )
-        result = provider_for(funding_source.provider).payout(
-            token=funding_source.provider_reference, amount=amount, reference=str(ledger_transaction.pk))
-        if not result.ok:
-            raise FundingDeclined("The bank declined the payout.", details={"reason": result.decline_reason})
-        return Withdrawal.objects.create(user=user, funding_source=funding_source, amount=amount.amount,
-                                         currency=amount.currency, provider_reference=result.reference,
-                                         ledger_transaction=ledger_transaction)
+
+    withdrawal = _operation_open(Withdrawal, user=user, funding_source=funding_source, amount=amount,
+                                 request_key=request_key, post=debit)
+    if withdrawal.status == OperationStatus.PENDING:
+        withdrawal = _withdrawal_settle(withdrawal=withdrawal)
+    return _operation_result(withdrawal)
+
+
+def _withdrawal_settle(*, withdrawal: Withdrawal) -> Withdrawal:
+    source = withdrawal.funding_source
+    result = provider_for(source.provider).payout(token=source.provider_reference,
+                                                  amount=Money(withdrawal.amount, withdrawal.currency),
+                                                  reference=f"withdrawal:{withdrawal.pk}")
+    return _withdrawal_apply(withdrawal_id=withdrawal.pk, result=result)
+
+
+@retry_on_conflict
+def _withdrawal_apply(*, withdrawal_id: int, result: ProviderResult) -> Withdrawal:
+    withdrawal = (Withdrawal.objects.select_for_update(of=("self",)).select_related("ledger_transaction")
+                  .get(pk=withdrawal_id))
+    amount = Money(withdrawal.amount, withdrawal.currency)
+    if withdrawal.status != OperationStatus.PENDING:
+        return withdrawal
+    withdrawal.provider_reference, withdrawal.settled_at = result.reference, timezone.now()
+    if result.ok:
+        ledger_post(kind=TransactionKind.WITHDRAWAL,
+                    legs=[(system_account(code=SystemAccount.SUSPENSE, currency=amount.currency), -amount.amount),
+                          (system_account(code=SystemAccount.FUNDING, currency=amount.currency), amount.amount)],
+                    description=f"Withdrawal #{withdrawal.pk} paid out")
+        withdrawal.status = OperationStatus.SUCCEEDED
+    else:
+        ledger_reverse(ledger_transaction=withdrawal.ledger_transaction,
+                       description=f"Withdrawal #{withdrawal.pk} declined: {result.decline_reason}")
+        withdrawal.status, withdrawal.failure_reason = OperationStatus.FAILED, result.decline_reason[:64]
+    withdrawal.save(update_fields=["provider_reference", "settled_at", "status", "failure_reason"])
+    return withdrawal
+
+
+def wallet_reconcile(*, older_than_s: float | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Settle top-ups and withdrawals left pending by a crash between the provider call and the settling
+    transaction: ask the provider again with the same reference (idempotent there) and settle."""
+    older_than_s = conf.sweep_after_s() if older_than_s is None else older_than_s
+    cutoff = (now or timezone.now()) - timedelta(seconds=older_than_s)
+    settled = {"top_ups": 0, "withdrawals": 0}
+    for top_up in TopUp.objects.filter(status=OperationStatus.PENDING, created_at__lt=cutoff).select_related(
+            "funding_source").order_by("pk"):
+        _top_up_settle(top_up=top_up)
+        settled["top_ups"] += 1
+    for withdrawal in Withdrawal.objects.filter(status=OperationStatus.PENDING, created_at__lt=cutoff).select_related(
+            "funding_source").order_by("pk"):
+        _withdrawal_settle(withdrawal=withdrawal)
+        settled["withdrawals"] += 1
+    return settled
 
 
 # --- FX ----------------------------------------------------------------------------------------------
@@ -852,3 +968,21 @@ def vat_claim_pay(*, claim: VatClaim) -> VatClaim:
         claim.status, claim.paid_at = VatClaimStatus.PAID, timezone.now()
         claim.save(update_fields=["ledger_transaction", "status", "paid_at"])
     return claim
+
+
+def wallet_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """The periodic catch-up for work whose request or task was lost (a crash, a dropped publish while
+    Redis was down): settle pending provider operations, pay approved VAT claims left unpaid, fail pending
+    payments past their confirmation window. Every step is safe to run twice and concurrently."""
+    now = now or timezone.now()
+    done = wallet_reconcile(now=now)
+    cutoff = now - timedelta(seconds=conf.sweep_after_s())
+    done["vat_claims_paid"] = 0
+    for claim in VatClaim.objects.filter(status=VatClaimStatus.APPROVED, validated_at__lt=cutoff).order_by("pk"):
+        try:
+            vat_claim_pay(claim=claim)
+            done["vat_claims_paid"] += 1
+        except VatClaimStateInvalid:
+            continue  # paid or changed meanwhile
+    done["payments_expired"] = payments_expire_pending(now=now)
+    return done

@@ -26,6 +26,7 @@ urlpatterns = [
     path("wallet/withdrawals", apis.WithdrawApi.as_view(), name="wallet-withdrawals"),
     path("wallet/payments", apis.PaymentsApi.as_view(), name="wallet-payments"),
     path("wallet/payments/<id:pk>", apis.PaymentDetailApi.as_view(), name="wallet-payment"),
+    path("wallet/payments/<id:pk>/refunds", apis.PaymentRefundsApi.as_view(), name="wallet-payment-refunds"),
     path("wallet/transfers", apis.TransferApi.as_view(), name="wallet-transfers"),
     path("wallet/payment-requests", apis.PaymentRequestsApi.as_view(), name="wallet-payment-requests"),
     path("wallet/payment-requests/<id:pk>/accept", apis.PaymentRequestAcceptApi.as_view(),
@@ -55,5 +56,7 @@ urlpatterns = [
          name="wallet-merchant-payment-refunds"),
     path("wallet/merchants/<id:merchant_id>/settlements", apis.MerchantSettlementsApi.as_view(),
          name="wallet-merchant-settlements"),
+    path("wallet/merchants/<id:merchant_id>/balance", apis.MerchantBalanceApi.as_view(),
+         name="wallet-merchant-balance"),
     path("wallet/merchants/<id:merchant_id>/qr", apis.MerchantQrApi.as_view(), name="wallet-merchant-qr"),
 ]

@@ -17,7 +17,7 @@ from recommender.locks import training_lock
 from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
 from recommender.selectors import active_model_version
-from recommender.serving.tasks import user_vector_refresh
+from recommender.serving.tasks import candidate_lists_build_version, user_vector_refresh
 from recommender.training import StageClock, TrainingProgress, artifact_write, extract_window, fit_and_evaluate
 from services.models import Merchant
 from superapp.exceptions import ValidationFailed
@@ -258,6 +258,8 @@ def model_version_activate(*, version: ModelVersion, reason: str = "Activated ma
         version.status, version.reason, version.activated_at = ModelStatus.ACTIVE, reason, timezone.now()
         version.save(update_fields=["status", "reason", "activated_at"])
         transaction.on_commit(lambda: cache.set(ACTIVE_VERSION_CACHE_KEY, version.pk, timeout=None))
+        # Serving: materialise every known user's candidate list for this version (in chunks, in Celery).
+        transaction.on_commit(lambda: candidate_lists_build_version.delay(version.pk))
     return version
 
 

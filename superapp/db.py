@@ -31,6 +31,8 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})  # deadlock_detected, serial
 RETRY_ATTEMPTS = 5
 RETRY_BASE_S = 0.01
 RETRY_AFTER_S = 1
+RECONNECT_PAUSE_S = 0.25
+IDEMPOTENT_RECONNECT_S = 3.0  # how long an @idempotent request waits for a restarting database
 
 
 def sqlstate(exc: BaseException) -> str | None:
@@ -56,24 +58,37 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, (OperationalError, InterfaceError))
 
 
-def run_in_transaction(fn: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS, using: str | None = None) -> T:
-    """`fn()` in one atomic block, re-run on deadlock/serialization failure (at most `attempts` times)."""
-    conn = transaction.get_connection(using) if using else connection
-    if conn.in_atomic_block:
-        with transaction.atomic(using=using):
+def run_in_transaction(fn: Callable[[], T], *, attempts: int = RETRY_ATTEMPTS, reconnect_s: float = 0.0) -> T:
+    """`fn()` in one atomic block, re-run on deadlock/serialization failure (at most `attempts` times).
+
+    With `reconnect_s`, a lost or refused connection is also retried on a fresh connection for up to that
+    many seconds (a PostgreSQL restart takes about one). Only for work that is safe to re-run after an
+    unknown outcome: the `@idempotent` views claim their key in the same transaction, so if the lost
+    transaction did commit, the re-run finds the key and replays its stored outcome."""
+    if connection.in_atomic_block:
+        with transaction.atomic():
             return fn()
-    for attempt in range(1, attempts + 1):
+    deadline = time.monotonic() + reconnect_s
+    conflicts = 0
+    while True:
         try:
-            with transaction.atomic(using=using):
+            with transaction.atomic():
                 return fn()
         except DatabaseError as exc:
-            if attempt == attempts or not is_retryable_conflict(exc):
+            if is_retryable_conflict(exc):
+                conflicts += 1
+                if conflicts >= attempts:
+                    raise
+                delay = RETRY_BASE_S * (2 ** (conflicts - 1)) * (0.5 + random.random())  # noqa: S311 - jitter
+                logger.warning("transaction conflict (%s), retry %d/%d in %.0f ms", sqlstate(exc), conflicts,
+                               attempts - 1, delay * 1000)
+            elif database_unavailable(exc) and time.monotonic() < deadline:
+                connection.close()  # the next attempt opens a new connection
+                delay = RECONNECT_PAUSE_S * (0.5 + random.random())  # noqa: S311 - jitter
+                logger.warning("database connection lost (%s), retrying in %.0f ms", exc, delay * 1000)
+            else:
                 raise
-            delay = RETRY_BASE_S * (2 ** (attempt - 1)) * (0.5 + random.random())  # noqa: S311 - jitter
-            logger.warning("transaction conflict (%s), retry %d/%d in %.0f ms", sqlstate(exc), attempt,
-                           attempts - 1, delay * 1000)
             time.sleep(delay)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def retry_on_conflict(fn: Callable[..., T]) -> Callable[..., T]:

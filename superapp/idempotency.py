@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from superapp.api import domain_error_response
-from superapp.db import run_in_transaction
+from superapp.db import IDEMPOTENT_RECONNECT_S, run_in_transaction
 from superapp.exceptions import DomainError, IdempotencyKeyMissing, IdempotencyKeyReused, ValidationFailed
 from superapp.models import IdempotencyKey
 
@@ -97,6 +97,8 @@ def _existing_outcome(*, user_id: int, endpoint: str, key: str, fingerprint: str
         existing = IdempotencyKey.objects.get(user_id=user_id, endpoint=endpoint, key=key)
     if existing.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
+    if existing.response_status == 0:
+        return None  # claimed by an attempt that has not finished (or crashed): resume the operation
     return _replay(existing)
 
 
@@ -130,7 +132,7 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
     try:
         # The whole unit (key claim, the work, the stored response) is retried on deadlock/serialization
         # failure, so such a conflict never reaches the client.
-        return run_in_transaction(attempt)
+        return run_in_transaction(attempt, reconnect_s=IDEMPOTENT_RECONNECT_S)
     except _NotStored as not_stored:
         return not_stored.response
     except DomainError as refusal:
@@ -149,6 +151,50 @@ def _store_refusal(*, ident: dict, fingerprint: str, refusal: DomainError) -> Re
             return outcome
     response = domain_error_response(refusal)
     _store(**ident, status=response.status_code, body=response.data)
+    return response
+
+
+def idempotency_execute_outside_transaction(*, request: Request, handler: Callable[[], Response]) -> Response:
+    """For operations that call an outside provider and so must not run inside a database transaction
+    (top-up, withdrawal): the key is claimed and committed first (status 0 = in progress), the handler runs
+    its own short transactions around the provider call, and the outcome is stored in a last transaction.
+    The handler must be resumable by the key (`request_key` of the operation): a retry of a key still in
+    progress (the first attempt is running, or crashed) runs the handler again, which finds and finishes
+    the same pending operation instead of starting a second one."""
+    key = request.headers.get(HEADER, "").strip()
+    if not key:
+        raise IdempotencyKeyMissing()
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            f"{HEADER} must be at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_invalid"
+        )
+    ident = {"user_id": request.user.pk, "endpoint": request.path[:255], "key": key}
+    fingerprint = request_fingerprint(request)
+
+    def claim() -> Response | None:
+        if _claim(**ident, fingerprint=fingerprint) is None:
+            return _existing_outcome(**ident, fingerprint=fingerprint)
+        return None
+
+    outcome = run_in_transaction(claim, reconnect_s=IDEMPOTENT_RECONNECT_S)
+    if outcome is not None:
+        return outcome
+
+    def release() -> None:  # not an outcome: free the key for a corrected retry
+        IdempotencyKey.objects.filter(**ident, response_status=0).delete()
+
+    try:
+        response = handler()
+    except DomainError as refusal:
+        if refusal.status_code not in STORED_REFUSAL_STATUSES:
+            run_in_transaction(release, reconnect_s=IDEMPOTENT_RECONNECT_S)
+            raise
+        response = domain_error_response(refusal)
+    if not (200 <= response.status_code < 300 or response.status_code in STORED_REFUSAL_STATUSES):
+        run_in_transaction(release, reconnect_s=IDEMPOTENT_RECONNECT_S)
+        return response
+    run_in_transaction(functools.partial(_store, **ident, status=response.status_code, body=response.data),
+                       reconnect_s=IDEMPOTENT_RECONNECT_S)
     return response
 
 
@@ -174,6 +220,17 @@ def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(view_method)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
         return idempotency_execute(request=request, handler=lambda: view_method(self, request, *args, **kwargs))
+
+    return wrapper
+
+
+def idempotent_outside_transaction(view_method: Callable[..., Response]) -> Callable[..., Response]:
+    """Like `idempotent`, for views whose service calls an outside provider between its own transactions."""
+
+    @functools.wraps(view_method)
+    def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return idempotency_execute_outside_transaction(
+            request=request, handler=lambda: view_method(self, request, *args, **kwargs))
 
     return wrapper
 

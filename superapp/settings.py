@@ -208,6 +208,7 @@ SPECTACULAR_SETTINGS = {
         # payments
         "CurrencyEnum": "payments.serializers.CURRENCIES",
         "PaymentStatusEnum": "payments.models.PaymentStatus",
+        "PaymentDisplayStatusEnum": "payments.serializers.PAYMENT_DISPLAY_STATUSES",
         "PaymentRequestStatusEnum": "payments.models.PaymentRequestStatus",
         "CouponStatusEnum": "payments.models.CouponStatus",
         "OperationStatusEnum": "payments.models.OperationStatus",

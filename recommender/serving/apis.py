@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from recommender.serving import conf, services
 from recommender.serving import serializers as s
 from recommender.serving.authentication import ProfileJWTAuthentication
+from recommender.serving.catalogue import city_resolve_cached
 from recommender.serving.exceptions import (
     DestinationConflict,
     LimitTooLarge,
@@ -18,10 +19,18 @@ from recommender.serving.exceptions import (
     TripNotFound,
 )
 from services.exceptions import RadiusTooLarge, UnknownVertical
+from services.models import Vertical
 from services.renderers import ORJSONRenderer
-from services.selectors import active_trip, city_resolve, merchant_get, trips_for_user, validate_point
+from services.selectors import active_trip, trips_for_user, validate_point
+from services.serializers import TripSerializer
 
 DEFAULT_RADIUS_M = 5000.0
+_CITY_REF_FIELDS = ("id", "slug", "name", "country_code", "currency", "time_zone")
+
+
+def _city_ref(city) -> dict | None:
+    """`CityRefSerializer`'s shape."""
+    return {name: getattr(city, "pk" if name == "id" else name) for name in _CITY_REF_FIELDS} if city else None
 
 
 def _query(serializer_class, request) -> dict:
@@ -42,7 +51,7 @@ def _request_from(params: dict) -> services.RecommendationRequest:
     if vertical and vertical not in conf.RECOMMENDABLE_VERTICALS:
         raise UnknownVertical(f"Unknown vertical {vertical!r}.",
                               details={"vertical": vertical, "allowed": list(conf.RECOMMENDABLE_VERTICALS)})
-    city = city_resolve(params["city"]) if params.get("city") else None
+    city = city_resolve_cached(params["city"]) if params.get("city") else None
     lat, lon, radius = params.get("lat"), params.get("lon"), params.get("radius_m")
     if (lat is None) != (lon is None) or (radius is not None and lat is None):
         raise LocationIncomplete(details={k: params.get(k) for k in ("lat", "lon", "radius_m")})
@@ -60,8 +69,8 @@ def _request_from(params: dict) -> services.RecommendationRequest:
 
 
 class _RecommendationView(APIView):
-    # The user and their cities in one query; orjson renders a page of explained merchants several times
-    # faster than DRF's encoder (both measured with bench_recommendations, see docs/recommendations.md).
+    # The user from the accounts cache and their cities from the catalogue; pages are built as plain dicts
+    # in the schema's shapes and rendered by orjson (see docs/recommendations.md).
     authentication_classes = [ProfileJWTAuthentication, SessionAuthentication]
     renderer_classes = [ORJSONRenderer]
 
@@ -80,7 +89,9 @@ class RecommendationsApi(_RecommendationView):
         page = services.recommendations_for_user(user=request.user,
                                                  request=_request_from(_query(s.RecommendationParamsSerializer,
                                                                               request)))
-        return Response(s.RecommendationPageSerializer(page).data)
+        return Response({"source": page.source, "model_version": page.model_version,
+                         "fallback_reason": page.fallback_reason, "city": _city_ref(page.city),
+                         "results": [r.as_dict() for r in page.results]})
 
 
 class DestinationRecommendationsApi(_RecommendationView):
@@ -104,7 +115,7 @@ class DestinationRecommendationsApi(_RecommendationView):
                 raise TripNotFound()
             city = trip.destination
         elif params.get("city"):
-            city = city_resolve(params["city"])
+            city = city_resolve_cached(params["city"])
         else:
             trip = active_trip(request.user)
             if trip is None:
@@ -112,7 +123,13 @@ class DestinationRecommendationsApi(_RecommendationView):
             city = trip.destination
         page = services.destination_recommendations(user=request.user, city=city, trip=trip,
                                                     per_vertical=per_vertical, exclude_seen=params["exclude_seen"])
-        return Response(s.DestinationPageSerializer(page).data)
+        return Response({
+            "city": _city_ref(page.city), "trip": TripSerializer(page.trip).data if page.trip else None,
+            "is_traveller": page.is_traveller, "local_signals": page.local_signals,
+            "model_version": page.model_version,
+            "sections": [{"vertical": section.vertical, "source": section.source,
+                          "fallback_reason": section.fallback_reason,
+                          "results": [r.as_dict() for r in section.results]} for section in page.sections]})
 
 
 class SimilarMerchantsApi(_RecommendationView):
@@ -124,7 +141,11 @@ class SimilarMerchantsApi(_RecommendationView):
     def get(self, request, merchant_id: int):
         params = _query(s.SimilarParamsSerializer, request)
         limit = _check_limit(params["limit"], conf.MAX_LIMIT)
-        merchant = merchant_get(merchant_id=merchant_id)
-        city = city_resolve(params["city"]) if params.get("city") else None
-        page = services.similar_merchants(merchant=merchant, city=city, limit=limit)
-        return Response(s.SimilarPageSerializer(page).data)
+        vertical = params.get("vertical")
+        if vertical and vertical not in Vertical.values:
+            raise UnknownVertical(f"Unknown vertical {vertical!r}.",
+                                  details={"vertical": vertical, "allowed": list(Vertical.values)})
+        city = city_resolve_cached(params["city"]) if params.get("city") else None
+        page = services.similar_merchants(merchant_id=merchant_id, city=city, vertical=vertical, limit=limit)
+        return Response({"source": page.source, "model_version": page.model_version,
+                         "results": [r.as_dict() for r in page.results]})

@@ -1,28 +1,27 @@
-"""Authentication for the recommendation endpoints: simplejwt's full check, one query for the user and the
-cities a page needs."""
+"""Authentication for the recommendation endpoints: simplejwt's full check with the user row from the
+accounts app's cache (`CachedUserJWTAuthentication`: no query when the row is cached in Redis), and the
+user's home and current city from the per-process catalogue (reference data), so a page reads no user or
+city row from the database."""
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.drainage import set_override
-from rest_framework_simplejwt.authentication import JWTAuthentication
 
-from superapp.accounts.models import User
-
-
-class _UsersWithCities:
-    """What simplejwt needs of `user_model` (`objects.get`, `DoesNotExist`), loading the home and current city
-    in the same query: every recommendation page reads both (default city, "travellers from your city")."""
-
-    DoesNotExist = User.DoesNotExist
-    objects = User.objects.select_related("home_city", "current_city")
+from recommender.serving.catalogue import city
+from superapp.accounts.authentication import CachedUserJWTAuthentication
 
 
-class ProfileJWTAuthentication(JWTAuthentication):
-    """Exactly simplejwt's `JWTAuthentication` (signature, expiry, token type, user exists and is active),
-    with the user's cities joined into its query: two queries fewer per request."""
+class ProfileJWTAuthentication(CachedUserJWTAuthentication):
+    """`CachedUserJWTAuthentication` (signature, expiry, token type, user exists and is active, revocation),
+    with the user's cities attached from the catalogue: every page reads both (default city, "travellers
+    from your city")."""
 
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.user_model = _UsersWithCities
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        for name in ("home_city", "current_city"):
+            found = city(getattr(user, f"{name}_id"))
+            if found is not None:
+                setattr(user, name, found)  # the related-object cache: no lazy query
+        return user
 
 
 class ProfileJWTScheme(SimpleJWTScheme):

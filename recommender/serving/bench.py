@@ -10,7 +10,14 @@ user's profile nor a single filter is measured.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -18,6 +25,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
@@ -25,6 +33,7 @@ from tqdm import tqdm
 
 from recommender.models import Algorithm, Interaction, ModelVersion, TrainingConfig
 from recommender.services import model_train, model_version_activate
+from recommender.serving import conf
 from services.models import City, Merchant
 from superapp import bench
 from superapp.accounts.models import User
@@ -32,6 +41,8 @@ from superapp.accounts.models import User
 BENCH_PREFIX = "benchreco"
 BENCH_CONFIG = "bench-recommendations"
 SOURCE_SAMPLE = 60
+MISS_SAMPLE = 40
+POST_EVERY = 20  # one client event per 20 requests
 QUERIES = ["", "?vertical=restaurant", "?open_now=true", "?limit=10&vertical=shopping",
            "?lat={lat}&lon={lon}&radius_m=3000", "?accepts_wallet=true&limit=30"]
 
@@ -86,21 +97,122 @@ def bench_model_activate(*, log: Callable[[str], None]) -> ModelVersion:
     return version
 
 
-def wrk_lua(*, tokens: list[str], paths: list[str]) -> str:
+def bench_trips(users: list[User], *, log: Callable[[str], None]) -> list[User]:
+    """A quarter of the bench users are travelling now (a planned trip to another city under way): the
+    destination page is measured for them (created once)."""
+    from services.models import Trip, TripStatus
+
+    cities = [c for c in City.objects.all() if Merchant.objects.filter(city=c, is_active=True).exists()]
+    travellers = users[::4]
+    today = timezone.now().date()
+    have = set(Trip.objects.filter(user__in=travellers, status=TripStatus.PLANNED, starts_on__lte=today,
+                                   ends_on__gte=today).values_list("user_id", flat=True))
+    new = []
+    for i, user in enumerate(travellers):
+        if user.pk in have:
+            continue
+        others = [c for c in cities if c.pk != user.home_city_id] or cities
+        new.append(Trip(user=user, destination=others[i % len(others)], starts_on=today - timedelta(days=1),
+                        ends_on=today + timedelta(days=30), title="bench trip"))
+    Trip.objects.bulk_create(new)
+    log(f"bench trips: {len(travellers)} travellers ({len(new)} new trips)")
+    return travellers
+
+
+def wrk_lua(*, tokens: list[str], paths: list[str], merchants: list[int], post_every: int) -> str:
+    """GETs rotating over users and the query mix; every `post_every`-th request POSTs a client event (a view)
+    for the same user, so invalidation and list rebuilds are part of the load. Counts pages and pages answered
+    from a materialised list (`source` first in the body) and prints them when done."""
+    def table(values) -> str:
+        return json.dumps(values).replace("[", "{").replace("]", "}")
+
     return f"""
-local tokens = {json.dumps(tokens).replace('[', '{').replace(']', '}')}
-local paths = {json.dumps(paths).replace('[', '{').replace(']', '}')}
+local tokens = {table(tokens)}
+local paths = {table(paths)}
+local merchants = {table(merchants)}
 local counter = 0
+local threads = {{}}
 function setup(thread)
   thread:set("offset", math.random(1, #tokens))
+  thread:set("tid", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  pages = 0
+  hits = 0
+  math.randomseed(os.time() * 100 + tid)
 end
 request = function()
   counter = counter + 1
   local i = ((counter + offset) % #tokens) + 1
+  local auth = "Bearer " .. tokens[i]
+  if counter % {post_every} == 0 then
+    local m = merchants[((counter * 13 + offset) % #merchants) + 1]
+    local body = string.format('{{"events":[{{"id":"b%d-%d-%d-%d","kind":"view","merchant":%d}}]}}',
+                               os.time(), tid, counter, math.random(1, 1000000000), m)
+    return wrk.format("POST", "/api/v1/events", {{["Authorization"] = auth, ["Content-Type"] = "application/json"}},
+                      body)
+  end
   local p = paths[((counter * 7 + offset) % #paths) + 1]
-  return wrk.format("GET", p, {{["Authorization"] = "Bearer " .. tokens[i]}}, nil)
+  return wrk.format("GET", p, {{["Authorization"] = auth}}, nil)
+end
+response = function(status, headers, body)
+  if string.sub(body, 1, 10) == '{{"source":' then
+    pages = pages + 1
+    if string.sub(body, 12, 24) == "materialised:" then
+      hits = hits + 1
+    end
+  end
+end
+function done(summary, latency, requests)
+  local p, h = 0, 0
+  for _, t in ipairs(threads) do
+    p = p + t:get("pages")
+    h = h + t:get("hits")
+  end
+  io.write(string.format("BENCH_PAGES %d BENCH_HITS %d\n", p, h))
 end
 """
+
+
+def wrk_counted(url: str, *, lua: str, duration_s: int, connections: int) -> tuple[bench.WrkResult, int, int]:
+    """`superapp.bench.wrk_run` plus the pages/hits the script counted."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua)
+    try:
+        completed = subprocess.run(
+            [bench.wrk_binary(), "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s",
+             "-s", script.name, url], capture_output=True, text=True, timeout=duration_s + 60, check=False)
+    finally:
+        os.unlink(script.name)
+    if completed.returncode != 0:
+        raise bench.BenchError(f"wrk failed: {completed.stderr}")
+    counts = re.search(r"BENCH_PAGES (\d+) BENCH_HITS (\d+)", completed.stdout)
+    return bench.parse_wrk(completed.stdout), int(counts.group(1)), int(counts.group(2))
+
+
+def _get_ms(url: str, token: str) -> tuple[float, dict]:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310 - local server
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        body = json.load(response)
+    return (time.perf_counter() - started) * 1000, body
+
+
+class _Sampler(threading.Thread):
+    """Sequential GETs of the destination page (travellers' own trip) while the load runs."""
+
+    def __init__(self, base_url: str, tokens: list[str]) -> None:
+        super().__init__(daemon=True)
+        self.base_url, self.tokens, self.stop, self.latencies_ms, self.sources = base_url, tokens, False, [], Counter()
+
+    def run(self) -> None:
+        i = 0
+        while not self.stop:
+            ms, body = _get_ms(f"{self.base_url}/api/v1/recommendations/destination", self.tokens[i % len(self.tokens)])
+            self.latencies_ms.append(ms)
+            self.sources.update(s["source"].split(":")[0] for s in body["sections"])
+            i += 1
 
 
 def served_sources(base_url: str, *, tokens: list[str], paths: list[str]) -> Counter:
@@ -108,38 +220,87 @@ def served_sources(base_url: str, *, tokens: list[str], paths: list[str]) -> Cou
     measure the model, not a fallback)."""
     counts: Counter = Counter()
     for i, token in enumerate(tokens):
-        url = base_url + paths[i % len(paths)]  # our own local server, plain http
-        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            counts[json.load(response)["source"]] += 1
+        counts[_get_ms(base_url + paths[i % len(paths)], token)[1]["source"]] += 1
     return counts
+
+
+@contextlib.contextmanager
+def celery_worker(env: dict[str, str]):
+    """A Celery worker for the run (vector refreshes and list builds after the posted events, builds after
+    misses): one process, like a small production deployment's."""
+    proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "superapp", "worker", "--pool", "solo",
+                             "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                            cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _p50(values: list[float]) -> float:
+    return round(float(np.percentile(values, 50)), 2) if values else 0.0
 
 
 def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed: int,
         log: Callable[[str], None]) -> dict:
+    from django.core.cache import cache
+
+    from recommender.serving.materialise import candidate_lists_build_version, list_key
+    from superapp.celery import app
+
     users = bench_world(n_users=n_users, per_user=per_user, seed=seed, log=log)
+    travellers = bench_trips(users, log=log)
     version = bench_model_activate(log=log)
+    # The activation enqueued the batch build; run it here with progress instead, so the load starts warm.
+    app.control.purge()
+    with tqdm(total=len(users), desc="candidate lists", unit="user", mininterval=2) as bar:
+        built = candidate_lists_build_version(version.pk, progress=lambda done, total: bar.update(done - bar.n))
+    log(f"candidate lists: {built}")
     tokens = [str(AccessToken.for_user(u)) for u in users]
+    traveller_tokens = [str(AccessToken.for_user(u)) for u in travellers]
     paths = []
     for user in users[:50]:
         c = user.home_city
         paths += [f"/api/v1/recommendations{q.format(lat=c.latitude, lon=c.longitude)}" for q in QUERIES]
-    with bench.gunicorn_server(env=bench.server_env()) as base_url:
-        log(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads")
-        lua = wrk_lua(tokens=tokens, paths=paths)
-        bench.wrk_run(f"{base_url}/api/v1/recommendations", duration_s=3, connections=connections, lua=lua)  # warm
+    merchants = list(Merchant.objects.filter(is_active=True, vertical__in=conf.RECOMMENDABLE_VERTICALS)
+                     .values_list("pk", flat=True))
+    env = bench.server_env()
+    with celery_worker(env), bench.gunicorn_server(env=env, timeout_s=240) as base_url:
+        log(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; a Celery worker")
+        lua = wrk_lua(tokens=tokens, paths=paths, merchants=merchants, post_every=POST_EVERY)
+        wrk_counted(f"{base_url}/api/v1/recommendations", lua=lua, duration_s=3, connections=connections)  # warm
         served = served_sources(base_url, tokens=tokens[:SOURCE_SAMPLE], paths=paths)
         log(f"sources of {sum(served.values())} sampled pages: {dict(served)}")
         ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration_s, connections=connections)
-        recs = bench.wrk_run(f"{base_url}/api/v1/recommendations", duration_s=duration_s, connections=connections,
-                             lua=lua)
+        sampler = _Sampler(base_url, traveller_tokens)
+        sampler.start()
+        recs, pages, hits = wrk_counted(f"{base_url}/api/v1/recommendations", lua=lua, duration_s=duration_s,
+                                        connections=connections)
+        sampler.stop = True
+        sampler.join(timeout=15)
+        log(f"destination pages under load: {len(sampler.latencies_ms)}, sections by source {dict(sampler.sources)}")
+        # A page for a user with no list, without load: the live path (and the build it schedules).
+        misses = []
+        for user, token in list(zip(users, tokens, strict=True))[-MISS_SAMPLE:]:
+            cache.delete(list_key(version.pk, user.pk))
+            ms, body = _get_ms(f"{base_url}/api/v1/recommendations", token)
+            if body["fallback_reason"] == "list_not_built":
+                misses.append(ms)
+        log(f"misses measured: {len(misses)} of {MISS_SAMPLE}")
+    model_prefixes = (f"model:{version.algorithm}:v{version.pk}", f"materialised:{version.algorithm}:v{version.pk}")
     return {
         "recs_rps": recs.rps, "ping_rps": ping.rps, "ratio": round(recs.rps / ping.rps, 3) if ping.rps else 0.0,
-        "p50_ms": recs.p50_ms, "p99_ms": recs.p99_ms, "ping_p99_ms": ping.p99_ms, "requests": recs.requests,
-        "errors": recs.non_2xx + recs.socket_errors, "users": len(users),
-        "merchants": Merchant.objects.filter(is_active=True).count(),
+        "p50_ms": recs.p50_ms, "p99_ms": recs.p99_ms, "hit_rate": round(hits / pages, 3) if pages else 0.0,
+        "miss_p50_ms": _p50(misses), "destination_p50_ms": _p50(sampler.latencies_ms),
+        "errors": recs.non_2xx + recs.socket_errors, "ping_p99_ms": ping.p99_ms, "requests": recs.requests,
+        "pages": pages, "events_posted": recs.requests // POST_EVERY, "destination_pages": len(sampler.latencies_ms),
+        "users": len(users), "merchants": Merchant.objects.filter(is_active=True).count(),
         "interactions": Interaction.objects.count(), "connections": connections,
         "database": bench.database_vendor(), "workers": bench.WORKERS, "threads": bench.THREADS,
         "model_version": version.pk,
-        "model_pages": round(served[f"model:{version.algorithm}:v{version.pk}"] / max(1, sum(served.values())), 3),
+        "model_pages": round(sum(served[p] for p in model_prefixes) / max(1, sum(served.values())), 3),
     }

@@ -44,3 +44,23 @@ EXPLAIN_MIN_SIMILARITY = _number("RECOMMENDER_EXPLAIN_MIN_SIMILARITY", 0.3)
 EXPLAIN_MIN_TRAVELLERS = int(_number("RECOMMENDER_EXPLAIN_MIN_TRAVELLERS", 2))
 # A traveller's own signals "say little" about a city when fewer of their interactions are there.
 DESTINATION_MIN_LOCAL_SIGNALS = int(_number("RECOMMENDER_DESTINATION_MIN_LOCAL_SIGNALS", 3))
+
+# Materialised candidate lists (recommender/serving/materialise.py): the best LIST_SIZE merchants overall
+# plus the best LIST_CITY_SIZE in each of the user's cities, kept LIST_TTL_S; built LIST_BUILD_CHUNK users
+# at a time after an activation; a burst of misses enqueues one build per LIST_BUILD_DEDUP_S.
+LIST_SIZE = int(_number("RECOMMENDER_LIST_SIZE", 200))
+LIST_CITY_SIZE = int(_number("RECOMMENDER_LIST_CITY_SIZE", 100))
+LIST_TTL_S = int(_number("RECOMMENDER_LIST_TTL_S", 3 * 24 * 3600))
+LIST_BUILD_CHUNK = int(_number("RECOMMENDER_LIST_BUILD_CHUNK", 500))
+LIST_BUILD_DEDUP_S = int(_number("RECOMMENDER_LIST_BUILD_DEDUP_S", 30))
+# How many of the user's strongest signals name a "because you liked" anchor and make a content profile.
+EXPLAIN_LIKED = 50
+
+# Per-process copies (catalogue.py): merchants and campaigns are re-checked against their shared version
+# key at most every CATALOGUE_CHECK_S, rebuilt anyway after *_MAX_AGE_S (writes that send no signal,
+# campaign budgets and redemption counts).
+CATALOGUE_CHECK_S = _number("RECOMMENDER_CATALOGUE_CHECK_S", 1)
+CATALOGUE_MAX_AGE_S = _number("RECOMMENDER_CATALOGUE_MAX_AGE_S", 300)
+CAMPAIGNS_MAX_AGE_S = _number("RECOMMENDER_CAMPAIGNS_MAX_AGE_S", 30)
+# Per-user explanation caches (context.py): invalidated explicitly, and never older than this.
+CONTEXT_TTL_S = int(_number("RECOMMENDER_CONTEXT_TTL_S", 300))

@@ -3,8 +3,9 @@ description. It answers where collaborative filtering cannot: users with no inte
 preferences picked at onboarding), merchants nobody has interacted with yet, and "similar merchants" for a
 merchant the model does not know.
 
-The index is built once per process and rebuilt when the catalogue changes (checked at most every
-`CONTENT_CHECK_S` seconds with one aggregate query), never per request.
+The index is built once per process and rebuilt when the catalogue changes (checked with one aggregate
+query when the serving catalogue's version moves, and at least every `CONTENT_CHECK_S` seconds), never per
+request.
 """
 
 from __future__ import annotations
@@ -141,24 +142,30 @@ def content_index_build() -> ContentIndex:
 _lock = threading.Lock()
 _index: ContentIndex | None = None
 _checked_at = 0.0
+_checked_version: int | None = None
 
 
 def content_index() -> ContentIndex:
-    """The current content index of this process (built on first use, rebuilt when merchants change)."""
-    global _index, _checked_at
-    now = time.monotonic()
+    """The current content index of this process: built on first use, looked at again when the catalogue's
+    version moves (merchants changed) or every `CONTENT_CHECK_S`, rebuilt when the merchants' fingerprint
+    differs."""
+    from recommender.serving.catalogue import catalogue
+
+    global _index, _checked_at, _checked_version
+    version = catalogue().version
     current = _index
-    if current is not None and now - _checked_at < conf.CONTENT_CHECK_S:
+    if current is not None and version == _checked_version and time.monotonic() - _checked_at < conf.CONTENT_CHECK_S:
         return current
     with _lock:
-        if _index is not None and time.monotonic() - _checked_at < conf.CONTENT_CHECK_S:
+        if (_index is not None and version == _checked_version
+                and time.monotonic() - _checked_at < conf.CONTENT_CHECK_S):
             return _index
         if _index is None or _fingerprint() != _index.fingerprint:
             _index = content_index_build()
-        _checked_at = time.monotonic()
+        _checked_at, _checked_version = time.monotonic(), version
         return _index
 
 
 def reset() -> None:
-    global _index, _checked_at
-    _index, _checked_at = None, 0.0
+    global _index, _checked_at, _checked_version
+    _index, _checked_at, _checked_version = None, 0.0, None

@@ -1,10 +1,5 @@
-"""Reads for serving: which merchants a request allows, how popular they are, and what a user's latest
-interactions say about them.
-
-`candidate_merchant_ids` turns the request's filters into the set of merchants that may be scored; the
-scoring then runs over exactly those (their item rows are passed to the model), so a request for "open
-now within 800 m" still gets a full page instead of a page of survivors.
-"""
+"""Reads for serving: how popular merchants are, and what a user's latest interactions say about them.
+Which merchants a request allows is decided in-process from `catalogue.Catalogue`."""
 
 from __future__ import annotations
 
@@ -22,29 +17,10 @@ from recommender.confidence import event_confidence
 from recommender.extract import KIND_CODE, InteractionArrays
 from recommender.models import Interaction, InteractionKind
 from recommender.serving import conf
-from services.models import City
-from services.selectors import EARTH_RADIUS_M, bounding_box, merchants_search
+from services.selectors import EARTH_RADIUS_M
 
 # Kinds that say nothing positive about a merchant do not make it popular.
 _NOT_POPULARITY = ("impression", "dismiss", "refund")
-
-
-@dataclass(frozen=True)
-class CandidateFilter:
-    verticals: tuple[str, ...] = conf.RECOMMENDABLE_VERTICALS
-    city: City | None = None
-    lat: float | None = None
-    lon: float | None = None
-    radius_m: float | None = None
-    open_now: bool = False
-    accepts_wallet: bool | None = None
-    at: datetime | None = None
-
-
-@dataclass
-class Candidates:
-    merchant_ids: np.ndarray  # sorted Merchant.pk
-    distances_m: dict[int, float]  # only when the request gave a point
 
 
 def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
@@ -52,27 +28,6 @@ def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -
     dphi, dlambda = phi2 - phi1, np.radians(lons - lon)
     a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
     return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
-
-
-def candidate_merchant_ids(*, filters: CandidateFilter) -> Candidates:
-    """Active merchants passing every filter: vertical(s), city, accepts wallet and open now in SQL (open now
-    in each merchant's own time zone), the radius as a bounding box on the indexed latitude/longitude columns
-    and then exact great-circle distance. One query (two with `open_now`)."""
-    queryset = merchants_search(city=filters.city, accepts_wallet=filters.accepts_wallet,
-                                open_now=filters.open_now or None, at=filters.at)
-    queryset = queryset.filter(vertical__in=filters.verticals)
-    if filters.lat is None or filters.radius_m is None:
-        ids = np.fromiter(queryset.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
-        return Candidates(ids, {})
-    box = bounding_box(filters.lat, filters.lon, filters.radius_m)
-    rows = list(queryset.filter(box.as_q()).order_by("pk").values_list("pk", "latitude", "longitude"))
-    if not rows:
-        return Candidates(np.zeros(0, np.int64), {})
-    data = np.array(rows, dtype=np.float64)
-    distances = haversine_many(filters.lat, filters.lon, data[:, 1], data[:, 2])
-    inside = distances <= filters.radius_m
-    ids = data[inside, 0].astype(np.int64)
-    return Candidates(ids, dict(zip(ids.tolist(), distances[inside].tolist(), strict=True)))
 
 
 # --- The user's own signals -----------------------------------------------------------------------
@@ -94,6 +49,23 @@ def user_signals(user_id: int, *, limit: int, now: datetime | None = None) -> Us
     these is what a retrain would learn for the user. One indexed query (user, occurred_at)."""
     rows = list(Interaction.objects.filter(user_id=user_id).order_by("-occurred_at")
                 .values_list("merchant_id", "kind", "value", "occurred_at")[:limit])
+    return _signals_from_rows(user_id, rows, now=now)
+
+
+def users_signals(user_ids: list[int], *, limit: int, now: datetime | None = None) -> dict[int, UserSignals]:
+    """`user_signals` for many users in one query (batch materialisation): the same rows, the same weights."""
+    by_user: dict[int, list] = {pk: [] for pk in user_ids}
+    for user_id, *row in (Interaction.objects.filter(user_id__in=user_ids).order_by("user_id", "-occurred_at")
+                          .values_list("user_id", "merchant_id", "kind", "value", "occurred_at").iterator(
+                              chunk_size=10_000)):
+        rows = by_user[user_id]
+        if len(rows) < limit:
+            rows.append(row)
+    return {pk: _signals_from_rows(pk, rows, now=now) for pk, rows in by_user.items()}
+
+
+def _signals_from_rows(user_id: int, rows: list, *, now: datetime | None) -> UserSignals:
+    """(merchant, kind, value, occurred_at) rows, newest first, as a user's signals."""
     if not rows:
         return UserSignals(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64))
     n = len(rows)

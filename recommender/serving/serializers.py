@@ -47,6 +47,9 @@ class SimilarParamsSerializer(serializers.Serializer):
     city = serializers.CharField(required=False, max_length=100,
                                  help_text="Look in this city (id or slug) instead of the merchant's own, e.g. "
                                            "'like my favourite place at home, but in Davos'")
+    vertical = serializers.CharField(required=False, max_length=20,
+                                     help_text="Look in this vertical instead of the merchant's own "
+                                               "(`unknown_vertical` otherwise)")
     limit = serializers.IntegerField(required=False, default=10, min_value=1,
                                      help_text=f"At most {conf.MAX_LIMIT} (`limit_too_large`)")
 

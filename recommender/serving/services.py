@@ -28,17 +28,28 @@ from django.utils import timezone
 
 from recommender.loader import LoadedModel, active_model
 from recommender.serving import conf, integrations
+from recommender.serving.catalogue import catalogue
+from recommender.serving.catalogue import city as catalogue_city
 from recommender.serving.content import ContentIndex, content_index
+from recommender.serving.context import (
+    UserContext,
+    context_get,
+    context_save,
+    coupons_for,
+    current_city_id,
+    friends_for,
+    is_traveller,
+    user_context_invalidate,
+)
+from recommender.serving.materialise import CandidateList, candidate_list_schedule, list_key, list_read
 from recommender.serving.selectors import (
-    CandidateFilter,
     UserSignals,
-    candidate_merchant_ids,
     popularity_scores,
     traveller_popularity,
     user_signals,
 )
-from services.models import City, Merchant, Trip
-from services.selectors import merchants_with_hours, user_current_city
+from services.models import City, Trip
+from services.selectors import merchant_get
 
 logger = logging.getLogger(__name__)
 
@@ -57,13 +68,21 @@ class Reason:
 
 @dataclass
 class Recommendation:
-    merchant: Merchant
+    merchant: dict  # the merchant's list card (`MerchantListSerializer` shape) with `is_open_now`
     score: float
     via: str
     reasons: list[Reason] = field(default_factory=list)
     distance_m: float | None = None
-    coupons: list = field(default_factory=list)
+    coupons: list[dict] = field(default_factory=list)  # {"id", "name", "description"} of each campaign
     eta_minutes: float | None = None
+
+    def as_dict(self) -> dict:
+        """The `RecommendedMerchantSerializer` shape, built directly (pages are rendered without DRF
+        serializers; `tests/schema_conformance` checks them against the schema)."""
+        return {"merchant": self.merchant, "score": self.score, "via": self.via,
+                "reasons": [{"kind": r.kind, "text": r.text, "merchant_id": r.merchant_id, "count": r.count}
+                            for r in self.reasons],
+                "distance_m": self.distance_m, "eta_minutes": self.eta_minutes, "coupons": self.coupons}
 
 
 @dataclass
@@ -134,8 +153,11 @@ def _recalculate(loaded: LoadedModel, signals: UserSignals) -> np.ndarray | None
 
 def user_vector_refresh(user_id: int) -> bool:
     """Recalculate the user's vector from their latest interactions against the active item factors and
-    cache it, so the next request reflects a new interaction without retraining. Returns whether a vector
-    was stored. Called after commit when an interaction is recorded (task `user_vector_refresh`)."""
+    cache it, then rebuild the user's materialised list from it, so the next page reflects a new
+    interaction without retraining. Returns whether a vector was stored. Called after commit when an
+    interaction is recorded (task `user_vector_refresh`)."""
+    from recommender.serving.materialise import candidate_list_build
+
     loaded = active_model()
     if loaded is None:
         return False
@@ -143,9 +165,11 @@ def user_vector_refresh(user_id: int) -> bool:
     key = _vector_key(loaded.version_id, user_id)
     if vector is None:
         cache.delete(key)
-        return False
-    cache.set(key, vector.tobytes(), timeout=conf.USER_VECTOR_TTL_S)
-    return True
+    else:
+        cache.set(key, vector.tobytes(), timeout=conf.USER_VECTOR_TTL_S)
+    user_context_invalidate(user_id)  # a payment may end "new users only" coupons
+    candidate_list_build(user_id)  # also for item-KNN, which scores from the fresh history itself
+    return vector is not None
 
 
 def user_vector(*, loaded: LoadedModel, user_id: int, signals: UserSignals) -> np.ndarray | None:
@@ -206,9 +230,37 @@ def _model_scores(loaded: LoadedModel, vector: np.ndarray | None, signals: UserS
     return None
 
 
+def _placeable(loaded: LoadedModel, vector: np.ndarray | None, signals: UserSignals) -> bool:
+    """Whether the model can score this user at all (a vector, or item-KNN with known items)."""
+    if vector is not None:
+        return True
+    return not hasattr(loaded.model, "item_factors") and bool(_user_items_row(loaded, signals).nnz)
+
+
+def _with_new_merchants(model_picks: list[tuple[int, float]], cold_ids: np.ndarray, cold_content: np.ndarray,
+                        picked_content, limit: int) -> list[_Pick]:
+    """Merchants the model cannot know yet (opened since the last retrain) compete through content: one
+    gets a slot when it matches the user's profile about as well as the model's own picks do."""
+    bar = max(conf.NEW_MERCHANT_MIN_SIMILARITY,
+              conf.NEW_MERCHANT_RELATIVE_SIMILARITY * float(np.median(picked_content)) if model_picks else 0)
+    eligible = cold_content >= bar
+    new_slots = min(int(eligible.sum()), max(1, math.floor(limit * conf.NEW_MERCHANT_SHARE)))
+    model_picks = model_picks[:limit - new_slots]
+    new_picks = _top(cold_ids[eligible], cold_content[eligible], new_slots + (limit - new_slots - len(model_picks)))
+    picks = [_Pick(m, s, VIA_MODEL) for m, s in model_picks]
+    for i, (m, s) in enumerate(new_picks):  # every fifth place from the third on
+        picks.insert(min(len(picks), 2 + 5 * i), _Pick(m, s, VIA_CONTENT))
+    return picks[:limit]
+
+
+def _model_source(loaded: LoadedModel, *, materialised: bool = False) -> str:
+    return f"{'materialised' if materialised else 'model'}:{loaded.algorithm}:v{loaded.version_id}"
+
+
 def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: UserSignals, candidates: np.ndarray,
           limit: int, profile: sp.csr_matrix, index: ContentIndex,
           popularity: Callable[[np.ndarray], np.ndarray], popularity_source: str) -> _Ranking:
+    """The live path: score exactly the candidates (no list, or the list cannot answer this page)."""
     content = index.scores(profile, candidates) if profile.nnz else np.zeros(len(candidates), np.float32)
     if loaded is not None:
         rows = item_rows(loaded, candidates)
@@ -216,24 +268,14 @@ def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: Use
         scores = _model_scores(loaded, vector, signals, rows[warm]) if warm.any() else None
         if scores is not None:
             model_picks = _top(candidates[warm], scores, limit)
-            # Merchants the model cannot know yet (opened since the last retrain) compete through content:
-            # one gets a slot when it matches the user's profile about as well as the model's own picks do.
             picked_content = content[np.searchsorted(candidates, [m for m, _ in model_picks])] if model_picks else []
-            bar = max(conf.NEW_MERCHANT_MIN_SIMILARITY,
-                      conf.NEW_MERCHANT_RELATIVE_SIMILARITY * float(np.median(picked_content)) if model_picks else 0)
-            cold_ids, cold_content = candidates[~warm], content[~warm]
-            eligible = cold_content >= bar
-            new_slots = min(int(eligible.sum()), max(1, math.floor(limit * conf.NEW_MERCHANT_SHARE)))
-            model_picks = model_picks[:limit - new_slots]
-            new_picks = _top(cold_ids[eligible], cold_content[eligible], new_slots + (limit - new_slots
-                                                                                    - len(model_picks)))
-            picks = [_Pick(m, s, VIA_MODEL) for m, s in model_picks]
-            for i, (m, s) in enumerate(new_picks):  # every fifth place from the third on
-                picks.insert(min(len(picks), 2 + 5 * i), _Pick(m, s, VIA_CONTENT))
-            return _Ranking(picks[:limit], f"model:{loaded.algorithm}:v{loaded.version_id}", None)
+            picks = _with_new_merchants(model_picks, candidates[~warm], content[~warm], picked_content, limit)
+            return _Ranking(picks, _model_source(loaded), None)
     if loaded is None:
         reason = "no_active_model"
-    elif vector is not None:  # the model knows the user but none of the merchants the filters allow
+    elif not len(candidates):
+        reason = "no_candidates"  # the filters allow no merchant at all
+    elif _placeable(loaded, vector, signals):  # the model knows the user but none of the allowed merchants
         reason = "candidates_unknown_to_model"
     else:
         reason = "user_unknown_to_model"
@@ -318,47 +360,40 @@ def _interest_matches(index: ContentIndex, preferences: list[str], picks: list[_
     return out
 
 
-def _plural(n: int, one: str, many: str) -> str:
-    return one if n == 1 else many
-
-
-def _explain(*, user, results: list[Recommendation], picks: list[_Pick], loaded: LoadedModel | None,
-             index: ContentIndex, signals: UserSignals, preferences: list[str], names: dict[int, str],
-             coupons: dict[int, list], model_answered: bool) -> None:
-    ids = [r.merchant.pk for r in results]
-    liked = _because_you_liked(loaded=loaded, index=index, signals=signals, picks=picks)
-    interests = _interest_matches(index, preferences, picks)
-    friends = integrations.friends_here(user=user, merchant_ids=ids)
-    home = user.home_city
+def _explain(*, user, ctx: UserContext, results: list[Recommendation], liked: dict[int, int],
+             interests: dict[int, str], names: dict[int, str], coupons: dict[int, list],
+             friends: dict[int, tuple], model_answered: bool) -> None:
+    home = catalogue_city(user.home_city_id)
     travellers: dict[int, dict[int, int]] = {}
     for r in results:
-        m = r.merchant
-        liked_id = liked.get(m.pk)
-        if liked_id is not None and liked_id in names:
+        m, city = r.merchant, r.merchant["city"]
+        pk = m["id"]
+        liked_id = liked.get(pk)
+        if liked_id and liked_id in names:
             r.reasons.append(Reason("because_you_liked", f"Because you liked {names[liked_id]}", merchant_id=liked_id))
-        if m.pk in interests:
-            r.reasons.append(Reason("matches_your_interests", f"Matches your interest in {interests[m.pk]}"))
-        visitors = friends.get(m.pk) or []
-        if visitors:
-            n = len(visitors)
-            text = (f"{visitors[0]} was here" if n == 1 else f"{n} friends were here")
-            r.reasons.append(Reason("friends_were_here", text, count=n))
-        if home is not None and m.city_id and m.city_id != home.pk:
-            counts = travellers.setdefault(m.city_id, traveller_popularity(city_id=m.city_id, home_city_id=home.pk))
-            n = counts.get(m.pk, 0)
+        if pk in interests:
+            r.reasons.append(Reason("matches_your_interests", f"Matches your interest in {interests[pk]}"))
+        if pk in friends:
+            n, first = friends[pk]
+            r.reasons.append(Reason("friends_were_here", f"{first} was here" if n == 1 else f"{n} friends were here",
+                                    count=n))
+        if home is not None and city and city["id"] != home.pk:
+            counts = travellers.get(city["id"])
+            if counts is None:
+                counts = travellers[city["id"]] = traveller_popularity(city_id=city["id"], home_city_id=home.pk)
+            n = counts.get(pk, 0)
             if n >= conf.EXPLAIN_MIN_TRAVELLERS:
                 r.reasons.append(Reason("popular_with_travellers",
-                                        f"Popular in {m.city.name} with travellers from {home.name}", count=n))
-        if r.via == VIA_POPULARITY and r.score > 0 and m.city is not None:
-            r.reasons.append(Reason("popular", f"Popular in {m.city.name}"))
+                                        f"Popular in {city['name']} with travellers from {home.name}", count=n))
+        if r.via == VIA_POPULARITY and r.score > 0 and city:
+            r.reasons.append(Reason("popular", f"Popular in {city['name']}"))
         if r.via == VIA_CONTENT and model_answered:
             # In a model-ranked page, content picks are merchants the model has not learned yet.
             r.reasons.append(Reason("new_merchant", "New on the app, and close to what you like"))
-        campaigns = coupons.get(m.pk) or []
-        if campaigns:
-            r.coupons = campaigns
-            r.reasons.append(Reason("coupon_available", f"Coupon available: {campaigns[0].name}",
-                                    count=len(campaigns)))
+        offers = coupons.get(pk) or []
+        if offers:
+            r.coupons = [{"id": i, "name": name, "description": text} for i, name, text in offers]
+            r.reasons.append(Reason("coupon_available", f"Coupon available: {offers[0][1]}", count=len(offers)))
 
 
 # --- Entry points -------------------------------------------------------------------------------
@@ -383,11 +418,11 @@ def _add_travel_times(results: list[Recommendation], origin: tuple[float, float]
     """"About 20 min by car now", from the traffic app, for results with a location (one tree per city)."""
     by_city: dict[int, list[Recommendation]] = {}
     for r in results:
-        if r.merchant.city_id and r.merchant.latitude is not None:
-            by_city.setdefault(r.merchant.city_id, []).append(r)
-    for group in by_city.values():
-        minutes = integrations.eta_minutes_many(city=group[0].merchant.city, origin=origin,
-                                                destinations=[(r.merchant.latitude, r.merchant.longitude)
+        if r.merchant["city"] and r.merchant["latitude"] is not None:
+            by_city.setdefault(r.merchant["city"]["id"], []).append(r)
+    for city_id, group in by_city.items():
+        minutes = integrations.eta_minutes_many(city=catalogue_city(city_id), origin=origin,
+                                                destinations=[(r.merchant["latitude"], r.merchant["longitude"])
                                                               for r in group])
         for r, eta in zip(group, minutes, strict=True):
             if eta is not None:
@@ -395,47 +430,178 @@ def _add_travel_times(results: list[Recommendation], origin: tuple[float, float]
                 r.reasons.append(Reason("travel_time", f"About {max(1, round(eta))} min by car now"))
 
 
-def _render(*, user, ranking: _Ranking, loaded: LoadedModel | None, index: ContentIndex, signals: UserSignals,
-            distances: dict[int, float], origin: tuple[float, float] | None = None) -> list[Recommendation]:
+@dataclass
+class _Answer:
+    """What ranked a page (or a destination section) and what explaining it needs."""
+
+    ranking: _Ranking
+    liked: dict[int, int]  # pick -> the merchant the user liked that explains it
+    interests: dict[int, str]
+    candidate_list: CandidateList | None  # when the materialised list answered
+
+
+class _Request:
+    """Per-request state shared by the sections of a page: the user's caches, their signals (read at most
+    once, only on the live path), the active model."""
+
+    def __init__(self, *, user, at: datetime) -> None:
+        self.user, self.at = user, at
+        self.loaded = active_model()
+        self.ctx = context_get(user.pk, list_key=list_key(self.loaded.version_id, user.pk) if self.loaded else None)
+        self.list = list_read(self.ctx.list_raw, version_id=self.loaded.version_id) if self.loaded else None
+        self.catalogue = catalogue()
+        self.preferences = _preferences(user)
+        self._signals: UserSignals | None = None
+
+    def signals(self) -> UserSignals:
+        if self._signals is None:
+            self._signals = user_signals(self.user.pk, limit=conf.PROFILE_MAX_INTERACTIONS, now=self.at)
+        return self._signals
+
+    def open_only(self, ids: np.ndarray) -> np.ndarray:
+        if not len(ids):
+            return ids
+        open_ids = self.catalogue.open_ids(ids.tolist(), self.at)
+        return ids[np.isin(ids, np.fromiter(open_ids, dtype=np.int64, count=len(open_ids)))]
+
+
+def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_seen: bool,
+               open_now: bool) -> _Answer | None:
+    """Filter the user's materialised list in-process; None when it cannot answer this page exactly (the
+    filters leave fewer than `limit` entries above the list's floor while the model knows other allowed
+    merchants)."""
+    lst, loaded, cat = req.list, req.loaded, req.catalogue
+    allowed = np.isin(lst.merchant_ids, candidates)
+    if exclude_seen and len(lst.seen_ids):
+        allowed &= ~np.isin(lst.merchant_ids, lst.seen_ids)
+    cities = np.unique(cat.city[cat.rows(candidates)]) if len(candidates) else []
+    certain = allowed & (lst.scores >= lst.floor_for(cities))
+    positions = np.flatnonzero(certain)
+    if open_now and len(positions):
+        wanted = lst.merchant_ids[positions]
+        # In rank order, a few more than a page at a time: most pages need one batch.
+        kept: list[int] = []
+        step = max(limit * 2, 20)
+        for start in range(0, len(positions), step):
+            chunk = wanted[start:start + step]
+            is_open = req.catalogue.open_ids(chunk.tolist(), req.at)
+            kept += [p for p, m in zip(positions[start:start + step], chunk.tolist(), strict=True) if m in is_open]
+            if len(kept) >= limit:
+                break
+        positions = np.array(kept[:limit], dtype=np.int64)
+    positions = positions[:limit]
+    rows = item_rows(loaded, candidates)
+    cold = candidates[rows < 0]
+    if len(positions) < limit:
+        listed = np.isin(candidates, lst.merchant_ids)
+        outside = candidates[(rows >= 0) & ~listed]
+        if exclude_seen:
+            outside = _excluding(outside, lst.seen_ids)
+        if len(outside) or (allowed & ~certain).any():
+            return None
+    if not len(positions) and not (rows >= 0).any():
+        return None  # no allowed merchant is in the model: the live path's fallbacks say so
+    model_picks = [(int(lst.merchant_ids[p]), float(lst.scores[p])) for p in positions]
+    liked = {m: int(lst.anchors[p]) for (m, _), p in zip(model_picks, positions, strict=True) if lst.anchors[p]}
+    if exclude_seen:
+        cold = _excluding(cold, lst.seen_ids)
+    if open_now:
+        cold = req.open_only(cold)
+    signals = lst.signals()
+    if len(cold):
+        index = content_index()
+        profile = index.profile(texts=req.preferences, merchant_ids=signals.merchant_ids, weights=signals.confidences)
+        picked = np.array([m for m, _ in model_picks], dtype=np.int64)
+        picks = _with_new_merchants(model_picks, cold, index.scores(profile, cold),
+                                    index.scores(profile, picked) if len(picked) else [], limit)
+        content_picks = [p for p in picks if p.via == VIA_CONTENT]
+        if content_picks:
+            liked.update(_because_you_liked(loaded=loaded, index=index, signals=signals, picks=content_picks))
+    else:
+        picks = [_Pick(m, s, VIA_MODEL) for m, s in model_picks]
+    interests = _interest_matches(content_index(), req.preferences, picks)
+    return _Answer(_Ranking(picks, _model_source(loaded, materialised=True), None), liked, interests, lst)
+
+
+def _answer(req: _Request, *, candidates: np.ndarray, limit: int, exclude_seen: bool, open_now: bool,
+            popularity: Callable[[np.ndarray], np.ndarray], popularity_source: str) -> _Answer:
+    """The materialised list when it can answer, else the live path (which schedules the list's build)."""
+    miss = None
+    if req.loaded is not None:
+        if req.list is None:
+            miss = "list_not_built"
+        else:
+            answer = _from_list(req, candidates=candidates, limit=limit, exclude_seen=exclude_seen, open_now=open_now)
+            if answer is not None:
+                return answer
+            miss = "list_exhausted"
+    signals = req.signals()
+    ids = _excluding(candidates, signals.seen_ids) if exclude_seen else candidates
+    if open_now:
+        ids = req.open_only(ids)
+    loaded = req.loaded
+    vector = user_vector(loaded=loaded, user_id=req.user.pk, signals=signals) if loaded is not None else None
+    index = content_index()
+    profile = index.profile(texts=req.preferences, merchant_ids=signals.merchant_ids, weights=signals.confidences)
+    ranking = _rank(loaded=loaded, vector=vector, signals=signals, candidates=ids, limit=limit, profile=profile,
+                    index=index, popularity=popularity, popularity_source=popularity_source)
+    if miss is not None and ranking.source.startswith("model:"):
+        ranking.fallback_reason = miss  # the model answered live: say why the list did not
+        if miss == "list_not_built":
+            candidate_list_schedule(version_id=loaded.version_id, user_id=req.user.pk)
+    return _Answer(ranking, _because_you_liked(loaded=loaded, index=index, signals=signals, picks=ranking.picks),
+                   _interest_matches(index, req.preferences, ranking.picks), None)
+
+
+def _render(req: _Request, answer: _Answer, *, distances: dict[int, float] | None = None,
+            origin: tuple[float, float] | None = None) -> list[Recommendation]:
+    """Cards from the per-process card cache, open now at read time, explanations from the per-user caches."""
+    ranking, cat, user = answer.ranking, req.catalogue, req.user
     ids = [p.merchant_id for p in ranking.picks]
-    liked_ids = signals.merchant_ids[np.argsort(-signals.confidences, kind="stable")[:50]].tolist()
-    merchants = merchants_with_hours(Merchant.objects.filter(pk__in=ids)).in_bulk()
-    names = dict(Merchant.objects.filter(pk__in=liked_ids).values_list("pk", "name")) if liked_ids else {}
-    results = [Recommendation(merchant=merchants[p.merchant_id], score=round(p.score, 6), via=p.via,
-                              distance_m=(round(distances[p.merchant_id], 1) if p.merchant_id in distances else None))
-               for p in ranking.picks if p.merchant_id in merchants]
-    coupons = integrations.coupons_here(user=user, merchant_ids=ids)
-    _explain(user=user, results=results, picks=ranking.picks, loaded=loaded, index=index, signals=signals,
-             preferences=_preferences(user), names=names, coupons=coupons,
-             model_answered=ranking.source.startswith("model:"))
+    names = {pk: card["name"] for pk, card in cat.cards_for(sorted(set(answer.liked.values()))).items()}
+    cards = cat.cards_for(ids)
+    open_ids = cat.open_ids([m for m in ids if m in cards], req.at)
+    distances = distances or {}
+    results = [Recommendation(merchant={**cards[p.merchant_id], "is_open_now": p.merchant_id in open_ids},
+                              score=round(p.score, 6), via=p.via,
+                              distance_m=round(distances[p.merchant_id], 1) if p.merchant_id in distances else None)
+               for p in ranking.picks if p.merchant_id in cards]
+    # The per-user caches cover the whole list, so the user's next pages need no query for them.
+    also = answer.candidate_list.merchant_ids.tolist() if answer.candidate_list is not None else []
+    traveller = is_traveller(user, req.ctx, req.at)
+    _explain(user=user, ctx=req.ctx, results=results, liked=answer.liked, interests=answer.interests, names=names,
+             coupons=coupons_for(user, req.ctx, ids, traveller=traveller, also=also),
+             friends=friends_for(user, req.ctx, ids, also=also),
+             model_answered=ranking.source.startswith(("model:", "materialised:")))
     if origin is not None:
         _add_travel_times(results, origin)
     return results
 
 
+def _version_of(req: _Request, source: str) -> int | None:
+    return req.loaded.version_id if source.startswith(("model:", "materialised:")) else None
+
+
 def recommendations_for_user(*, user, request: RecommendationRequest, at: datetime | None = None) -> RecommendationPage:
     """A page of recommendations for `user` within the request's filters. Without a city or a point, the
     city the user is in now (an active trip's destination, else their current city) is used."""
-    at = at or timezone.now()
+    req = _Request(user=user, at=at or timezone.now())
     city = request.city
     if city is None and request.lat is None:
-        city = user_current_city(user, at)
-    candidates = candidate_merchant_ids(filters=CandidateFilter(
-        verticals=request.verticals, city=city, lat=request.lat, lon=request.lon, radius_m=request.radius_m,
-        open_now=request.open_now, accepts_wallet=request.accepts_wallet, at=at))
-    loaded = active_model()
-    signals = user_signals(user.pk, limit=conf.PROFILE_MAX_INTERACTIONS, now=at)
-    ids = _excluding(candidates.merchant_ids, signals.seen_ids) if request.exclude_seen else candidates.merchant_ids
-    vector = user_vector(loaded=loaded, user_id=user.pk, signals=signals) if loaded is not None else None
-    index = content_index()
-    profile = index.profile(texts=_preferences(user), merchant_ids=signals.merchant_ids, weights=signals.confidences)
-    ranking = _rank(loaded=loaded, vector=vector, signals=signals, candidates=ids, limit=request.limit,
-                    profile=profile, index=index, popularity=popularity_scores, popularity_source=SOURCE_POPULARITY)
-    results = _render(user=user, ranking=ranking, loaded=loaded, index=index, signals=signals,
-                      distances=candidates.distances_m,
+        city = catalogue_city(current_city_id(user, req.ctx, req.at))
+    rows, distances = req.catalogue.mask(verticals=request.verticals, city_id=city.pk if city else None,
+                                         accepts_wallet=request.accepts_wallet, lat=request.lat, lon=request.lon,
+                                         radius_m=request.radius_m)
+    candidates = req.catalogue.ids[rows]
+    answer = _answer(req, candidates=candidates, limit=request.limit, exclude_seen=request.exclude_seen,
+                     open_now=request.open_now, popularity=popularity_scores, popularity_source=SOURCE_POPULARITY)
+    results = _render(req, answer, distances=dict(zip(candidates.tolist(), distances.tolist(), strict=True))
+                      if distances is not None else None,
                       origin=(request.lat, request.lon) if request.lat is not None else None)
-    return RecommendationPage(source=ranking.source, model_version=loaded.version_id if ranking.source.startswith(
-        "model:") else None, fallback_reason=ranking.fallback_reason, city=city, results=results)
+    context_save(req.ctx)
+    ranking = answer.ranking
+    return RecommendationPage(source=ranking.source, model_version=_version_of(req, ranking.source),
+                              fallback_reason=ranking.fallback_reason, city=city, results=results)
 
 
 @dataclass
@@ -460,15 +626,11 @@ def destination_recommendations(*, user, city: City, trip: Trip | None = None, p
                                 exclude_seen: bool = False, verticals: Sequence[str] = conf.RECOMMENDABLE_VERTICALS,
                                 at: datetime | None = None) -> DestinationPage:
     """For a traveller: merchants in `city` that accept the wallet, per vertical, with the coupons that
-    apply. The user's factors are scored over that city's merchants (what users like them liked there);
-    without a vector, content similarity to their profile (what they like at home), then popularity among
-    travellers in that city."""
-    at = at or timezone.now()
-    loaded = active_model()
-    signals = user_signals(user.pk, limit=conf.PROFILE_MAX_INTERACTIONS, now=at)
-    vector = user_vector(loaded=loaded, user_id=user.pk, signals=signals) if loaded is not None else None
-    index = content_index()
-    profile = index.profile(texts=_preferences(user), merchant_ids=signals.merchant_ids, weights=signals.confidences)
+    apply. The same machinery as a page: the user's materialised list filtered to the city (it covers the
+    destinations of their planned trips), else their factors scored over that city's merchants; without a
+    vector, content similarity to their profile (what they like at home), then popularity among travellers
+    in that city."""
+    req = _Request(user=user, at=at or timezone.now())
     travellers = traveller_popularity(city_id=city.pk)
     trav_keys = np.array(sorted(travellers), dtype=np.int64)
     trav_values = np.array([travellers[k] for k in trav_keys.tolist()], dtype=np.float32)
@@ -481,21 +643,22 @@ def destination_recommendations(*, user, city: City, trip: Trip | None = None, p
 
     sections = []
     local = 0
+    in_city, _ = req.catalogue.mask(verticals=tuple(verticals), city_id=city.pk)
     for vertical in verticals:
-        candidates = candidate_merchant_ids(filters=CandidateFilter(verticals=(vertical,), city=city,
-                                                                    accepts_wallet=True, at=at))
-        ids = _excluding(candidates.merchant_ids, signals.seen_ids) if exclude_seen else candidates.merchant_ids
-        local += int(np.isin(signals.merchant_ids, candidates.merchant_ids).sum())
-        ranking = _rank(loaded=loaded, vector=vector, signals=signals, candidates=ids, limit=per_vertical,
-                        profile=profile, index=index, popularity=travellers_popularity,
-                        popularity_source=SOURCE_TRAVELLERS)
-        results = _render(user=user, ranking=ranking, loaded=loaded, index=index, signals=signals, distances={})
-        sections.append(DestinationSection(vertical, ranking.source, ranking.fallback_reason, results))
+        rows, _ = req.catalogue.mask(verticals=(vertical,), city_id=city.pk, accepts_wallet=True)
+        answer = _answer(req, candidates=req.catalogue.ids[rows], limit=per_vertical, exclude_seen=exclude_seen,
+                         open_now=False, popularity=travellers_popularity, popularity_source=SOURCE_TRAVELLERS)
+        sections.append(DestinationSection(vertical, answer.ranking.source, answer.ranking.fallback_reason,
+                                           _render(req, answer)))
+    # The user's own signals there: from the list when it answered, else from the history just read.
+    signals = req.list.signals() if req.list is not None and req._signals is None else req.signals()
+    local = int(np.isin(signals.merchant_ids, req.catalogue.ids[in_city]).sum())
+    context_save(req.ctx)
     home_id = user.home_city_id
+    versions = [_version_of(req, s.source) for s in sections]
     return DestinationPage(city=city, trip=trip, is_traveller=bool(home_id and home_id != city.pk),
-                           local_signals=local,
-                           model_version=loaded.version_id if any(s.source.startswith("model:") for s in sections)
-                           else None, sections=sections)
+                           local_signals=local, model_version=next((v for v in versions if v), None),
+                           sections=sections)
 
 
 @dataclass
@@ -505,38 +668,49 @@ class SimilarPage:
     results: list[Recommendation]
 
 
-def similar_merchants(*, merchant: Merchant, city: City | None = None, limit: int = 10) -> SimilarPage:
-    """Merchants like this one in `city` (default: its own): nearest by the active model's item factors,
-    by content (TF-IDF) for merchants the model does not know or to fill the page."""
-    target_city = city or merchant.city
-    candidates = candidate_merchant_ids(filters=CandidateFilter(
-        verticals=tuple(v for v in (*conf.RECOMMENDABLE_VERTICALS, "city_service")), city=target_city))
-    ids = candidates.merchant_ids[candidates.merchant_ids != merchant.pk]
+def similar_merchants(*, merchant_id: int, city: City | None = None, vertical: str | None = None,
+                      limit: int = 10, at: datetime | None = None) -> SimilarPage:
+    """Merchants like this one in `city` (default: its own) and in its vertical (unless `vertical` asks for
+    another): nearest by the active model's item factors, by content (TF-IDF) for merchants the model does
+    not know or to fill the page. From the per-process catalogue and cards: no query on a warm process."""
+    cat = catalogue()
+    (row,) = cat.rows(np.array([merchant_id]))
+    if row >= 0:
+        own_vertical, own_city = cat.verticals[cat.vertical[row]], int(cat.city[row]) or None
+    else:
+        merchant = merchant_get(merchant_id=merchant_id)  # 404 for unknown or inactive merchants
+        own_vertical, own_city = merchant.vertical, merchant.city_id
+    target_city = city.pk if city is not None else own_city
+    rows, _ = cat.mask(verticals=(vertical or own_vertical,), city_id=target_city)
+    ids = cat.ids[rows]
+    ids = ids[ids != merchant_id]
     loaded = active_model()
     index = content_index()
     picks: list[_Pick] = []
     source = "fallback:content"
     if loaded is not None and hasattr(loaded.model, "item_factors"):
-        (row,) = item_rows(loaded, np.array([merchant.pk]))
-        if row >= 0:
-            rows = item_rows(loaded, ids)
-            warm = rows >= 0
+        (item_row,) = item_rows(loaded, np.array([merchant_id]))
+        if item_row >= 0:
+            model_rows = item_rows(loaded, ids)
+            warm = model_rows >= 0
             if warm.any():
                 factors = loaded.model.item_factors
-                target = factors[row] / (np.linalg.norm(factors[row]) or 1.0)
-                cand = factors[rows[warm]]
-                sims = (cand @ target) / np.where(np.linalg.norm(cand, axis=1) == 0, 1, np.linalg.norm(cand, axis=1))
+                target = factors[item_row] / (np.linalg.norm(factors[item_row]) or 1.0)
+                cand = factors[model_rows[warm]]
+                norms = np.linalg.norm(cand, axis=1)
+                sims = (cand @ target) / np.where(norms == 0, 1, norms)
                 picks = [_Pick(m, s, VIA_MODEL) for m, s in _top(ids[warm], sims.astype(np.float32), limit)]
-                source = f"model:{loaded.algorithm}:v{loaded.version_id}"
+                source = _model_source(loaded)
     if len(picks) < limit:
         taken = {p.merchant_id for p in picks}
         rest = np.array([m for m in ids.tolist() if m not in taken], dtype=np.int64)
-        (target_row,) = index.rows(np.array([merchant.pk]))
+        (target_row,) = index.rows(np.array([merchant_id]))
         if target_row >= 0 and len(rest):
             sims = index.scores(index.matrix[target_row], rest)
             picks += [_Pick(m, s, VIA_CONTENT) for m, s in _top(rest, sims, limit - len(picks)) if s > 0]
-    merchants = merchants_with_hours(Merchant.objects.filter(pk__in=[p.merchant_id for p in picks])).in_bulk()
-    results = [Recommendation(merchant=merchants[p.merchant_id], score=round(p.score, 6), via=p.via)
-               for p in picks if p.merchant_id in merchants]
+    cards = cat.cards_for([p.merchant_id for p in picks])
+    open_ids = cat.open_ids(list(cards), at or timezone.now())
+    results = [Recommendation(merchant={**cards[p.merchant_id], "is_open_now": p.merchant_id in open_ids},
+                              score=round(p.score, 6), via=p.via) for p in picks if p.merchant_id in cards]
     return SimilarPage(source=source, model_version=loaded.version_id if source.startswith("model:") else None,
                        results=results)

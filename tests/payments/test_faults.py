@@ -119,6 +119,25 @@ def test_database_unavailable_is_503_with_retry_after_and_the_key_stays_free():
     assert post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"}, key="pg-down").status_code == 201
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_lost_mid_request_is_retried_on_a_new_connection_and_replays_if_it_committed():
+    payer, shop = funded_user("100"), merchant()
+    real, calls = services.payment_create, []
+
+    def lose_connection_once(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    with mock.patch.object(services, "payment_create", lose_connection_once), mock.patch("superapp.db.time.sleep"):
+        response = post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"}, key="flaky")
+    assert response.status_code == 201 and len(calls) == 2
+    # the client never saw the answer and retries: the stored outcome is replayed, nothing runs again
+    again = post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"}, key="flaky")
+    assert again.json() == response.json() and Payment.objects.count() == 1
+
+
 def test_database_unavailable_outside_drf_is_503_too():
     from django.test import RequestFactory
 

@@ -10,7 +10,7 @@ class Command(BaseCommand):
     help = "Benchmark GET /api/v1/recommendations (16 connections, ratio to ping, p50/p99)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--users", type=int, default=1000, help="Bench users with histories (created once)")
+        parser.add_argument("--users", type=int, default=2000, help="Bench users with histories (created once)")
         parser.add_argument("--per-user", type=int, default=20, help="Interactions per bench user")
         parser.add_argument("--duration", type=int, default=12, help="Seconds per wrk phase")
         parser.add_argument("--connections", type=int, default=16)

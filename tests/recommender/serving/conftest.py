@@ -14,7 +14,7 @@ from django.utils import timezone
 from recommender import loader
 from recommender.models import Interaction, ModelVersion, TrainingConfig
 from recommender.services import model_train, model_version_activate
-from recommender.serving import content, selectors
+from recommender.serving import catalogue, content, selectors
 from services.models import Merchant
 from tests.factories import MerchantFactory, UserFactory, city
 from tests.services.factories import CategoryFactory
@@ -23,16 +23,19 @@ ALS_PARAMS = {"factors": 8, "regularization": 5.0, "alpha": 20.0, "iterations": 
 
 
 @pytest.fixture(autouse=True)
-def _fresh_serving_state(settings):
+def _fresh_serving_state(settings, monkeypatch):
     # The world has dozens of users: a slow password hash would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    loader.reset()
-    content.reset()
-    selectors.reset()
+    # Serving processes look at the catalogue's and campaigns' shared versions at most once a second; a test
+    # writes and reads within milliseconds, so it looks every time.
+    from recommender.serving import conf
+
+    monkeypatch.setattr(conf, "CATALOGUE_CHECK_S", 0)
+    for module in (loader, content, selectors, catalogue):
+        module.reset()
     yield
-    loader.reset()
-    content.reset()
-    selectors.reset()
+    for module in (loader, content, selectors, catalogue):
+        module.reset()
 
 
 @dataclass
@@ -122,8 +125,10 @@ def activate(version: ModelVersion) -> ModelVersion:
         return model_version_activate(version=version)
 
 
-def source(version: ModelVersion) -> str:
-    return f"model:{version.algorithm}:v{version.pk}"
+def source(version: ModelVersion, *, materialised: bool = True) -> str:
+    """What a page answered by this version says: from the user's materialised list (built when the version
+    was activated), or scored live (`materialised=False`: no list yet, or the filters exhaust it)."""
+    return f"{'materialised' if materialised else 'model'}:{version.algorithm}:v{version.pk}"
 
 
 @pytest.fixture

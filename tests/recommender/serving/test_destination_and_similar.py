@@ -5,7 +5,7 @@ import pytest
 from services.models import Merchant, Trip
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
-from tests.recommender.serving.conftest import interact, source
+from tests.recommender.serving.conftest import source
 from tests.superapp.test_api_conventions import assert_error_shape
 
 URL = "/api/v1/recommendations/destination"
@@ -66,22 +66,20 @@ def test_without_a_vector_the_destination_uses_content_then_traveller_popularity
 
 
 @pytest.mark.django_db
-def test_destination_defaults_to_the_trip_under_way_and_lists_coupons(world, active_als, monkeypatch):
-    from recommender.serving import integrations
+def test_destination_defaults_to_the_trip_under_way_and_lists_coupons(world, active_als):
 
     traveller = world.sushi_lovers[1]
     trip_to_davos(traveller)
 
-    class Campaign:
-        pk, name, description = 3, "CHF 10 off for travellers", ""
+    from tests.payments.factories import campaign
 
-    watches = world.davos_watches[0].pk
-    monkeypatch.setattr(integrations, "coupons_here",
-                        lambda *, user, merchant_ids: {watches: [Campaign()]} if watches in merchant_ids else {})
+    watches = world.davos_watches[0]
+    offer = campaign(name="CHF 10 off for travellers", currency=watches.currency, merchants=[watches],
+                     travellers_only=True)
     body = client_for(traveller).get(URL).json()
     assert body["city"]["slug"] == "davos"
-    item = next(r for r in section(body, "shopping")["results"] if r["merchant"]["id"] == watches)
-    assert item["coupons"] == [{"id": 3, "name": "CHF 10 off for travellers", "description": ""}]
+    item = next(r for r in section(body, "shopping")["results"] if r["merchant"]["id"] == watches.pk)
+    assert item["coupons"] == [{"id": offer.pk, "name": "CHF 10 off for travellers", "description": ""}]
     assert any(r["kind"] == "coupon_available" for r in item["reasons"])
 
 
@@ -110,7 +108,7 @@ def test_destination_bad_input(world):
 def test_similar_merchants_by_item_factors(world, active_als):
     target = world.hz_hotpot[0]
     body = client_for(world.sushi_lovers[0]).get(f"/api/v1/merchants/{target.pk}/similar", {"limit": 5}).json()
-    assert body["source"] == source(active_als)
+    assert body["source"] == source(active_als, materialised=False)
     got = ids(body["results"])
     assert len(got) == 5 and target.pk not in got
     assert set(got) <= {m.pk for m in world.hz_hotpot}
@@ -146,9 +144,14 @@ def test_similar_merchants_bad_input(world):
 
 
 @pytest.mark.django_db
-def test_interactions_unknown_to_the_model_at_destination_are_still_counted(world, active_als):
+def test_interactions_unknown_to_the_model_at_destination_are_still_counted(world, active_als,
+                                                                          django_capture_on_commit_callbacks):
+    from recommender.services import interaction_record
+
     traveller = world.sushi_lovers[1]
-    interact(traveller, world.davos_sushi[2])
+    with django_capture_on_commit_callbacks(execute=True):  # refreshes the vector and the list
+        interaction_record(user_id=traveller.pk, merchant_id=world.davos_sushi[2].pk, kind="payment",
+                           source="payment:davos")
     body = client_for(traveller).get(URL, {"city": "davos", "exclude_seen": "true"}).json()
     assert body["local_signals"] == 1
     assert world.davos_sushi[2].pk not in ids(section(body, "restaurant")["results"])

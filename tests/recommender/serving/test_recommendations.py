@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from recommender.serving import services as serving
+from services.geo_index import geo_index_invalidate
 from services.models import Merchant
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
@@ -11,9 +12,10 @@ from tests.recommender.serving.conftest import activate, interact, source, train
 from tests.services.factories import hours
 
 URL = "/api/v1/recommendations"
-# user+cities, trip, candidates, signals, merchants+3 prefetches, names, wallet (+ its own trip check for
-# traveller coupons: a second trip query, next to remove by passing serving's is_traveller), social
-QUERIES_PER_PAGE = 13
+# A page from the materialised list: the user row (none with Redis: the accounts cache), nothing else.
+CACHED_PAGE_QUERIES, CACHED_PAGE_QUERIES_WITH_REDIS = 1, 0
+# A miss: the user's history.
+MISS_QUERIES = 1
 
 
 def ids(body) -> list[int]:
@@ -75,6 +77,7 @@ def test_radius_filter_keeps_only_merchants_within_the_circle(world, active_als)
     near, far = world.hz_sushi[0], world.hz_hotpot[0]
     Merchant.objects.filter(pk=near.pk).update(latitude=hz.latitude + 0.001, longitude=hz.longitude)
     Merchant.objects.exclude(pk=near.pk).update(latitude=hz.latitude + 0.05)  # ~5.5 km north
+    geo_index_invalidate()  # bulk writers tell the serving processes (signals do it for single saves)
     body = client_for(world.hotpot_lovers[1]).get(URL, {"lat": hz.latitude, "lon": hz.longitude,
                                                        "radius_m": 500}).json()
     # The only merchant in range is a sushi bar, far down a hotpot lover's list: still recommended.
@@ -107,6 +110,12 @@ def test_accepts_wallet_filter(world, active_als):
 
 @pytest.mark.django_db
 def test_filtered_scoring_passes_only_allowed_rows_to_the_model(world, active_als, monkeypatch):
+    """The live path (no materialised list yet) scores exactly the merchants the filters allow."""
+    from django.core.cache import cache
+
+    from recommender.serving.materialise import list_key
+
+    cache.delete(list_key(active_als.pk, world.hotpot_lovers[1].pk))
     seen_rows = []
     original = serving._model_scores
 
@@ -220,9 +229,14 @@ def test_user_unknown_to_the_model_with_fresh_interactions_is_placed_by_recalcul
     newcomer = UserFactory()
     for m in world.hz_sushi[:3]:
         interact(newcomer, m)
-    body = client_for(newcomer).get(URL, {"city": "hangzhou", "limit": 3}).json()
-    assert body["source"] == source(active_als)
+    client = client_for(newcomer)
+    body = client.get(URL, {"city": "hangzhou", "limit": 3}).json()
+    # Not in the activation's batch: scored live, and the miss schedules their list.
+    assert body["source"] == source(active_als, materialised=False) and body["fallback_reason"] == "list_not_built"
     assert set(ids(body)) <= {m.pk for m in world.hz_sushi[3:]}
+    again = client.get(URL, {"city": "hangzhou", "limit": 3}).json()
+    assert again["source"] == source(active_als) and again["fallback_reason"] is None
+    assert ids(again) == ids(body)
 
 
 # --- Near-real-time profile and hot reload -------------------------------------------------------------
@@ -269,7 +283,7 @@ def test_a_trained_and_activated_version_is_served_and_a_new_activation_replaces
     first = activate(train())
     for _ in range(3):
         body = client.get(URL, {"city": "hangzhou"}).json()
-        assert body["source"] == f"model:als:v{first.pk}" and body["model_version"] == first.pk
+        assert body["source"] == f"materialised:als:v{first.pk}" and body["model_version"] == first.pk
     assert len(loads) == 1
 
     second = train("itemknn", {"K": 20, "similarity": "cosine"})
@@ -277,7 +291,7 @@ def test_a_trained_and_activated_version_is_served_and_a_new_activation_replaces
     assert client.get(URL, {"city": "hangzhou"}).json()["model_version"] == first.pk
     activate(second)
     body = client.get(URL, {"city": "hangzhou", "limit": 3}).json()
-    assert body["source"] == f"model:itemknn:v{second.pk}" and body["model_version"] == second.pk
+    assert body["source"] == f"materialised:itemknn:v{second.pk}" and body["model_version"] == second.pk
     assert set(ids(body)) <= {m.pk for m in world.hz_hotpot}
     client.get(URL, {"city": "hangzhou"})
     assert len(loads) == 2
@@ -385,26 +399,68 @@ def test_travel_time_from_the_traffic_app_when_a_point_is_given(world, active_al
     assert calls == []
 
 
-@pytest.mark.django_db
-def test_a_page_costs_a_fixed_number_of_queries_with_a_real_token(world, active_als, django_assert_num_queries):
-    """Bearer token as the app sends it: the user and their cities come in the authentication's one query,
-    and a page costs the same number of queries for 3 results or 10."""
+def _token_client(user):
     from rest_framework.test import APIClient
     from rest_framework_simplejwt.tokens import AccessToken
 
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
+    return client
+
+
+@pytest.mark.django_db
+def test_a_cached_page_costs_at_most_the_user_row(world, active_als, settings, django_assert_num_queries):
+    """Bearer token as the app sends it. A page from the materialised list reads everything else from caches
+    (catalogue, cards, campaigns, trips, coupons, friends): one query for the user row on the embedded
+    default, none when the accounts cache holds the row (Redis), for 3 results or 10."""
     user = world.hotpot_lovers[1]
     user.current_city = city("hangzhou")
     user.save()
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
-    assert client.get(URL, {"limit": 20}).json()["source"] == source(active_als)  # warms per-process tables
+    client = _token_client(user)
+    assert client.get(URL, {"limit": 20}).json()["source"] == source(active_als)  # warms the caches
     for limit in (3, 10):
-        with django_assert_num_queries(QUERIES_PER_PAGE):
+        with django_assert_num_queries(CACHED_PAGE_QUERIES_WITH_REDIS if settings.REDIS_URL else CACHED_PAGE_QUERIES):
             body = client.get(URL, {"limit": limit}).json()
         assert len(body["results"]) == limit and body["city"]["slug"] == "hangzhou"
+        assert body["source"] == source(active_als)
     user.is_active = False
     user.save()
     assert client.get(URL).status_code == 401  # still simplejwt's full check
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_cached_page_costs_no_query_when_the_user_row_is_cached(world, active_als, django_assert_num_queries):
+    user = world.hotpot_lovers[1]
+    client = _token_client(user)
+    client.get(URL, {"city": "hangzhou"})
+    with django_assert_num_queries(0):
+        body = client.get(URL, {"city": "hangzhou", "vertical": "restaurant", "open_now": "false"}).json()
+    assert body["source"] == source(active_als) and body["results"]
+
+
+@pytest.mark.django_db
+def test_a_miss_costs_a_fixed_number_of_queries_and_schedules_the_list(world, active_als, settings, monkeypatch,
+                                                                      django_assert_num_queries):
+    """No list yet: the live path reads the user's history once, the rest still comes from caches; the
+    list's build is enqueued once however many misses arrive before it runs."""
+    from django.core.cache import cache
+
+    from recommender.serving import tasks
+    from recommender.serving.materialise import list_key
+
+    user = world.hotpot_lovers[1]
+    client = _token_client(user)
+    client.get(URL, {"city": "hangzhou"})  # warms the caches
+    cache.delete(list_key(active_als.pk, user.pk))
+    queued = []
+    monkeypatch.setattr(tasks.candidate_list_build, "delay", queued.append)
+    for _ in range(2):
+        with django_assert_num_queries(MISS_QUERIES + (0 if settings.REDIS_URL else 1)):
+            body = client.get(URL, {"city": "hangzhou"}).json()
+        assert body["source"] == source(active_als, materialised=False)
+        assert body["fallback_reason"] == "list_not_built" and body["results"]
+    assert queued == [user.pk]
 
 
 @pytest.mark.django_db

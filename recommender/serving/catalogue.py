@@ -1,0 +1,257 @@
+"""Per-process copies of what every recommendation page reads and no request changes: the recommendable
+merchants (to filter a candidate list without SQL), their list cards, the cities, and the wallet's
+running campaigns.
+
+The database stays the source of truth. Each copy is rebuilt when its writers say something changed:
+
+- merchants, opening hours, exceptions and categories: the services app bumps its shared version key
+  (`services.geo_index.VERSION_KEY`, on every save/delete and after bulk writes); a process checks that
+  key at most every `CATALOGUE_CHECK_S` seconds and rebuilds anyway after `CATALOGUE_MAX_AGE_S` (writes
+  that send no signal, e.g. a rating's `F()` update);
+- campaigns: `campaigns_invalidate()` (a signal on `payments.Campaign` and its cities/merchants), the same
+  check; budgets and redemption counts move with every payment and are re-read at most every
+  `CAMPAIGNS_MAX_AGE_S` seconds (the wallet re-checks a coupon when it is used: a stale "coupon available"
+  is a hint, never money);
+- cities are reference data: rebuilt with the merchants.
+
+Open now is decided with `services.selectors.is_open_with` (the one opening-hours rule) from hours kept
+here, loaded on first use per merchant.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as time_module
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from types import SimpleNamespace
+
+import numpy as np
+from django.core.cache import cache
+from django.utils import timezone
+
+from recommender.serving import conf
+from recommender.serving.selectors import haversine_many
+from services.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
+from services.models import City, Merchant, OpeningException, OpeningHours
+from services.selectors import bounding_box, city_resolve, is_open_with, merchant_card_rows, tz_for
+
+CAMPAIGNS_VERSION_KEY = "recommender:serving:campaigns-version"
+CARDS_MAX = 50_000  # cards and hours kept per process before starting over
+
+
+def _shared_version(key: str) -> int:
+    version = cache.get(key)
+    if version is None:  # a cleared or cold cache: nobody can tell what changed, so start a new version
+        cache.add(key, int(time_module.time() * 1000), timeout=None)
+        version = cache.get(key) or 0
+    return int(version)
+
+
+@dataclass
+class Catalogue:
+    """The active recommendable merchants (and city services, for "similar"), sorted by id."""
+
+    version: int
+    built_at: float
+    ids: np.ndarray
+    vertical: np.ndarray  # index into `verticals`
+    verticals: list[str]
+    city: np.ndarray  # City.pk, 0 for none
+    lat: np.ndarray  # NaN without a location
+    lon: np.ndarray
+    wallet: np.ndarray
+    zone: np.ndarray  # index into `zones`
+    zones: list[str]
+    cities: dict[int, City]
+    exceptions: dict[int, list[tuple[date, time | None, time | None]]]
+    hours: dict[int, list[tuple[int, time, time]]] = field(default_factory=dict)
+    cards: dict[int, dict] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def rows(self, merchant_ids: np.ndarray) -> np.ndarray:
+        """Row of each merchant id, -1 for merchants not in the catalogue (inactive, unknown)."""
+        wanted = np.asarray(merchant_ids, dtype=np.int64)
+        if not len(self.ids) or not len(wanted):
+            return np.full(len(wanted), -1, np.int64)
+        pos = np.minimum(np.searchsorted(self.ids, wanted), len(self.ids) - 1)
+        return np.where(self.ids[pos] == wanted, pos, -1)
+
+    def mask(self, *, verticals: tuple[str, ...], city_id: int | None = None, accepts_wallet: bool | None = None,
+             lat: float | None = None, lon: float | None = None, radius_m: float | None = None,
+             rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """(rows passing the static filters, their distances or None). Open now is `is_open` (per merchant,
+        at read time). `rows` restricts the scan (a user's candidate list), else the whole catalogue."""
+        rows = np.arange(len(self.ids)) if rows is None else rows[rows >= 0]
+        codes = [self.verticals.index(v) for v in verticals if v in self.verticals]
+        keep = np.isin(self.vertical[rows], codes)
+        if city_id is not None:
+            keep &= self.city[rows] == city_id
+        if accepts_wallet is not None:
+            keep &= self.wallet[rows] == accepts_wallet
+        rows = rows[keep]
+        if lat is None or radius_m is None:
+            return rows, None
+        box = bounding_box(lat, lon, radius_m)
+        lats, lons = self.lat[rows], self.lon[rows]
+        keep = (lats >= box.min_lat) & (lats <= box.max_lat)
+        if box.lon_ranges:
+            keep &= np.logical_or.reduce([(lons >= low) & (lons <= high) for low, high in box.lon_ranges])
+        rows = rows[keep]
+        distances = haversine_many(lat, lon, self.lat[rows], self.lon[rows])
+        inside = distances <= radius_m
+        return rows[inside], distances[inside]
+
+    def hours_for(self, merchant_ids: list[int]) -> dict[int, list[tuple[int, time, time]]]:
+        known = self.hours
+        missing = [pk for pk in merchant_ids if pk not in known]
+        if missing:
+            loaded: dict[int, list[tuple[int, time, time]]] = {pk: [] for pk in missing}
+            for merchant_id, weekday, opens, closes in OpeningHours.objects.filter(
+                    merchant_id__in=missing).values_list("merchant_id", "weekday", "opens", "closes"):
+                loaded[merchant_id].append((weekday, opens, closes))
+            with self._lock:
+                if len(known) > CARDS_MAX:
+                    known.clear()
+                known.update(loaded)
+        return {pk: known.get(pk, []) for pk in merchant_ids}
+
+    def open_ids(self, merchant_ids: list[int], at: datetime) -> set[int]:
+        """Which of these merchants are open at `at`, each in its own time zone (the services rule)."""
+        weekly = self.hours_for(merchant_ids)
+        rows = self.rows(np.array(merchant_ids, dtype=np.int64))
+        out = set()
+        for pk, row in zip(merchant_ids, rows.tolist(), strict=True):
+            if row >= 0 and is_open_with(hours=weekly[pk], exceptions=self.exceptions.get(pk, ()),
+                                         zone=tz_for(self.zones[self.zone[row]]), at=at):
+                out.add(pk)
+        return out
+
+    def cards_for(self, merchant_ids: list[int]) -> dict[int, dict]:
+        """The static part of each merchant's list card (`MerchantListSerializer` without `is_open_now`)."""
+        known = self.cards
+        missing = [pk for pk in merchant_ids if pk not in known]
+        if missing:
+            loaded = merchant_card_rows(ids=missing)
+            with self._lock:
+                if len(known) > CARDS_MAX:
+                    known.clear()
+                known.update(loaded)
+        return {pk: known[pk] for pk in merchant_ids if pk in known}
+
+    def merchant_stub(self, merchant_id: int) -> SimpleNamespace | None:
+        """What the wallet's `campaign_merchant_problem` reads of a merchant, without a model instance."""
+        card = self.cards_for([merchant_id]).get(merchant_id)
+        if card is None:
+            return None
+        return SimpleNamespace(pk=merchant_id, currency=card["currency"], vertical=card["vertical"],
+                               city_id=card["city"]["id"] if card["city"] else None)
+
+
+def _build(version: int) -> Catalogue:
+    verticals = [*conf.RECOMMENDABLE_VERTICALS, "city_service"]
+    rows = list(Merchant.objects.filter(is_active=True, vertical__in=verticals).order_by("pk")
+                .values_list("pk", "vertical", "city_id", "latitude", "longitude", "accepts_wallet", "time_zone"))
+    zones = sorted({r[6] for r in rows})
+    zone_code = {z: i for i, z in enumerate(zones)}
+    n = len(rows)
+    today = timezone.now().date()
+    exceptions: dict[int, list[tuple[date, time | None, time | None]]] = {}
+    # Two days back to a week ahead covers every local "today/yesterday" until the next rebuild.
+    for merchant_id, day, opens, closes in OpeningException.objects.filter(
+            date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=7)).values_list(
+            "merchant_id", "date", "opens", "closes"):
+        exceptions.setdefault(merchant_id, []).append((day, opens, closes))
+    return Catalogue(
+        version=version, built_at=time_module.monotonic(),
+        ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
+        vertical=np.fromiter((verticals.index(r[1]) for r in rows), dtype=np.int8, count=n), verticals=verticals,
+        city=np.fromiter((r[2] or 0 for r in rows), dtype=np.int64, count=n),
+        lat=np.fromiter((np.nan if r[3] is None else r[3] for r in rows), dtype=np.float64, count=n),
+        lon=np.fromiter((np.nan if r[4] is None else r[4] for r in rows), dtype=np.float64, count=n),
+        wallet=np.fromiter((r[5] for r in rows), dtype=bool, count=n),
+        zone=np.fromiter((zone_code[r[6]] for r in rows), dtype=np.int32, count=n), zones=zones,
+        cities={c.pk: c for c in City.objects.all()}, exceptions=exceptions)
+
+
+_lock = threading.Lock()
+_catalogue: Catalogue | None = None
+_checked_at = 0.0
+
+
+def catalogue() -> Catalogue:
+    """This process's catalogue, rebuilt when the services app says merchants changed."""
+    global _catalogue, _checked_at
+    now = time_module.monotonic()
+    current = _catalogue
+    if current is not None and now - _checked_at < conf.CATALOGUE_CHECK_S:
+        return current
+    version = _shared_version(MERCHANTS_VERSION_KEY)
+    _checked_at = now
+    if current is not None and current.version == version and now - current.built_at < conf.CATALOGUE_MAX_AGE_S:
+        return current
+    with _lock:
+        if _catalogue is None or _catalogue.version != version or now - _catalogue.built_at >= conf.CATALOGUE_MAX_AGE_S:
+            _catalogue = _build(version)
+        return _catalogue
+
+
+def city(city_id: int | None) -> City | None:
+    return catalogue().cities.get(city_id) if city_id else None
+
+
+def city_resolve_cached(value: str) -> City:
+    """`services.selectors.city_resolve` (a city by id or slug, else `unknown_city`) from the reference
+    cities kept here; a city added since the last rebuild is still found through the services selector."""
+    text = str(value).strip()
+    cities = catalogue().cities
+    found = (cities.get(int(text)) if text.isdigit() and len(text) < 19
+             else next((c for c in cities.values() if c.slug == text), None))
+    return found if found is not None else city_resolve(text)
+
+
+# --- The wallet's running campaigns ----------------------------------------------------------------
+@dataclass
+class _Campaigns:
+    version: int
+    built_at: float
+    running: list  # payments.models.Campaign with budget account, cities and merchants loaded
+
+
+_campaigns_lock = threading.Lock()
+_campaigns: _Campaigns | None = None
+_campaigns_checked_at = 0.0
+
+
+def campaigns_invalidate(**_kwargs) -> None:
+    """Tell every serving process to re-read the running campaigns (a campaign or its targeting changed)."""
+    try:
+        cache.incr(CAMPAIGNS_VERSION_KEY)
+    except ValueError:
+        cache.set(CAMPAIGNS_VERSION_KEY, int(time_module.time() * 1000), timeout=None)
+
+
+def campaigns_running_cached() -> tuple[int, list]:
+    """(version, running campaigns), from the wallet's own `campaigns_running` selector, per process."""
+    from payments.selectors import campaigns_running
+
+    global _campaigns, _campaigns_checked_at
+    now = time_module.monotonic()
+    current = _campaigns
+    if current is not None and now - _campaigns_checked_at < conf.CATALOGUE_CHECK_S:
+        return current.version, current.running
+    version = _shared_version(CAMPAIGNS_VERSION_KEY)
+    _campaigns_checked_at = now
+    if current is None or current.version != version or now - current.built_at >= conf.CAMPAIGNS_MAX_AGE_S:
+        with _campaigns_lock:
+            current = _Campaigns(version, now, list(campaigns_running()))
+            _campaigns = current
+    # A campaign that ended since the copy was made is not running any more (state right when read).
+    at = timezone.now()
+    return current.version, [c for c in current.running if c.starts_at <= at < c.ends_at]
+
+
+def reset() -> None:
+    """Forget every per-process copy (tests)."""
+    global _catalogue, _checked_at, _campaigns, _campaigns_checked_at
+    _catalogue, _checked_at, _campaigns, _campaigns_checked_at = None, 0.0, None, 0.0

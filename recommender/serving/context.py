@@ -1,0 +1,218 @@
+"""Small per-user caches that a recommendation page reads instead of querying other apps per page:
+
+- `trips`: the user's planned trips (destination, dates). Where the user is now and whether they are a
+  traveller are decided from it *when read* (`active_trip_of`, the same rule as
+  `services.selectors.active_trip`, pinned by a test), so a trip that starts at midnight is right at
+  midnight. Dropped when one of the user's trips is saved or deleted.
+- `coupons`: the wallet's own answer (`payments.selectors.coupons_applicable_by_merchant`) for the merchants
+  of the user's list, keyed by the running-campaigns version and the traveller status it was asked with.
+  Dropped when a coupon of the user changes or the user records an interaction (a payment can end
+  "new users only"); budgets follow within `CAMPAIGNS_MAX_AGE_S`.
+- `friends`: social's own answer (`superapp.social.selectors.friends_who_visited`) for those merchants.
+  Dropped when someone in the user's circle posts or deletes a visit, or the circle changes (follows,
+  friendships, blocks).
+
+All three are fetched in one cache round trip together with the candidate list (`context_get`); each is
+computed on a miss and never older than `CONTEXT_TTL_S`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.core.cache import cache
+
+from recommender.serving import conf, integrations
+from recommender.serving.catalogue import campaigns_running_cached
+from recommender.serving.catalogue import catalogue as _catalogue
+from services.selectors import tz_for
+
+logger = logging.getLogger(__name__)
+
+
+def trips_key(user_id: int) -> str:
+    return f"recommender:ctx:trips:{user_id}"
+
+
+def coupons_key(user_id: int) -> str:
+    return f"recommender:ctx:coupons:{user_id}"
+
+
+def friends_key(user_id: int) -> str:
+    return f"recommender:ctx:friends:{user_id}"
+
+
+@dataclass(frozen=True)
+class CachedTrip:
+    pk: int
+    destination_id: int
+    starts_on: date
+    ends_on: date
+
+
+@dataclass
+class UserContext:
+    user_id: int
+    trips: list[CachedTrip] | None
+    coupons: tuple | None  # (campaigns version, is_traveller, checked ids, {merchant: [(id, name, description)]})
+    friends: tuple | None  # (checked ids, {merchant: (count, first friend's name)})
+    list_raw: bytes | None = None
+    dirty: dict = field(default_factory=dict)  # keys to write back after the page
+
+
+def context_get(user_id: int, *, list_key: str | None = None) -> UserContext:
+    keys = [trips_key(user_id), coupons_key(user_id), friends_key(user_id)] + ([list_key] if list_key else [])
+    found = cache.get_many(keys)
+    return UserContext(user_id=user_id, trips=found.get(keys[0]), coupons=found.get(keys[1]),
+                       friends=found.get(keys[2]), list_raw=found.get(list_key) if list_key else None)
+
+
+def context_save(ctx: UserContext) -> None:
+    if ctx.dirty:
+        cache.set_many(ctx.dirty, timeout=conf.CONTEXT_TTL_S)
+        ctx.dirty = {}
+
+
+# --- Trips -------------------------------------------------------------------------------------------
+def trips_of(user, ctx: UserContext) -> list[CachedTrip]:
+    if ctx.trips is None:
+        from services.models import TripStatus
+        from services.selectors import trips_for_user
+
+        ctx.trips = [CachedTrip(t.pk, t.destination_id, t.starts_on, t.ends_on) for t in trips_for_user(user=user)
+                     .filter(status=TripStatus.PLANNED).order_by("-starts_on", "-pk")]
+        ctx.dirty[trips_key(ctx.user_id)] = ctx.trips
+    return ctx.trips
+
+
+def active_trip_of(trips: list[CachedTrip], at: datetime) -> CachedTrip | None:
+    """`services.selectors.active_trip` over cached trips: the trip under way at `at` in the destination's
+    local dates, the latest-starting one if several overlap (trips are kept newest first)."""
+    cities = _catalogue().cities
+    for trip in trips:
+        destination = cities.get(trip.destination_id)
+        zone = tz_for(destination.time_zone if destination else "UTC")
+        local_day = at.astimezone(zone).date()
+        if trip.starts_on <= local_day <= trip.ends_on:
+            return trip
+    return None
+
+
+def current_city_id(user, ctx: UserContext, at: datetime) -> int | None:
+    """`services.selectors.user_current_city`, from the cached trips."""
+    trip = active_trip_of(trips_of(user, ctx), at)
+    if trip is not None:
+        return trip.destination_id
+    return user.current_city_id or user.home_city_id or None
+
+
+def is_traveller(user, ctx: UserContext, at: datetime) -> bool:
+    city_id = current_city_id(user, ctx, at)
+    return bool(city_id and user.home_city_id and city_id != user.home_city_id)
+
+
+# --- Coupons -----------------------------------------------------------------------------------------
+def coupons_for(user, ctx: UserContext, merchant_ids: list[int], *, traveller: bool,
+                also: list[int] = ()) -> dict[int, list[tuple[int, str, str]]]:
+    """Merchant id -> (campaign id, name, description) of running campaigns the user could use there: the
+    wallet's answer, cached per user for `merchant_ids` + `also` (the rest of their list)."""
+    version, running = campaigns_running_cached()
+    cached = ctx.coupons
+    wanted = set(merchant_ids)
+    if not running:
+        return {}
+    if cached is None or cached[0] != version or cached[1] != traveller or not wanted <= cached[2]:
+        checked = wanted | set(also)
+        answer = integrations.coupons_here(user=user, merchant_ids=sorted(checked))
+        cached = (version, traveller, frozenset(checked),
+                  {m: [(c.pk, c.name, c.description) for c in campaigns] for m, campaigns in answer.items()})
+        ctx.coupons = cached
+        ctx.dirty[coupons_key(ctx.user_id)] = cached
+    # A campaign that ended since the answer was cached does not apply any more.
+    live = {c.pk for c in running}
+    out = {}
+    for m in merchant_ids:
+        offers = [o for o in cached[3].get(m, ()) if o[0] in live]
+        if offers:
+            out[m] = offers
+    return out
+
+
+# --- Friends -----------------------------------------------------------------------------------------
+def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[int] = ()) -> dict[int, tuple]:
+    """Merchant id -> (friends who were there, the latest one's name): social's answer, cached per user."""
+    cached = ctx.friends
+    wanted = set(merchant_ids)
+    if cached is None or not wanted <= cached[0]:
+        checked = wanted | set(also)
+        answer = integrations.friends_here(user=user, merchant_ids=sorted(checked))
+        cached = (frozenset(checked), {m: (len(v), str(v[0])) for m, v in answer.items() if v})
+        ctx.friends = cached
+        ctx.dirty[friends_key(ctx.user_id)] = cached
+    return {m: cached[1][m] for m in merchant_ids if m in cached[1]}
+
+
+# --- Invalidation (signal receivers; cache only, no business logic) -----------------------------------
+def _delete(keys: list[str]) -> None:
+    with contextlib.suppress(Exception):  # a cache outage: the entries expire on their own
+        cache.delete_many(keys)
+
+
+def on_trip_changed(sender, instance, **kwargs) -> None:
+    from django.db import transaction
+
+    from recommender.serving import materialise
+
+    _delete([trips_key(instance.user_id)])
+    # A new destination is a city the user's list should cover.
+    user_id = instance.user_id
+    transaction.on_commit(lambda: materialise.candidate_list_rebuild_soon(user_id))
+
+
+def on_coupon_changed(sender, instance, **kwargs) -> None:
+    _delete([coupons_key(instance.user_id)])
+
+
+def user_context_invalidate(user_id: int) -> None:
+    """After the user's own activity (a payment may end "new users only")."""
+    _delete([coupons_key(user_id)])
+
+
+def on_visit_changed(sender, instance, **kwargs) -> None:
+    """A check-in or review in someone's circle: their friends and followers see it in "friends were here"."""
+    if not getattr(instance, "merchant_id", None):
+        return
+    from superapp.social.models import Follow, Friendship
+
+    author = instance.author_id
+    users = set(Friendship.objects.filter(friend_id=author).values_list("user_id", flat=True))
+    users |= set(Follow.objects.filter(followee_id=author).values_list("follower_id", flat=True))
+    _delete([friends_key(u) for u in users])
+
+
+def on_circle_changed(sender, instance, **kwargs) -> None:
+    ids = [getattr(instance, name) for name in ("user_id", "friend_id", "follower_id", "followee_id",
+                                                "blocker_id", "blocked_id") if getattr(instance, name, None)]
+    _delete([friends_key(u) for u in ids])
+
+
+def connect_signals() -> None:
+    from django.db.models.signals import m2m_changed, post_delete, post_save
+
+    from payments.models import Campaign, Coupon
+    from recommender.serving.catalogue import campaigns_invalidate
+    from services.models import Trip
+    from superapp.social.models import Block, Follow, Friendship, Post
+
+    for signal in (post_save, post_delete):
+        signal.connect(on_trip_changed, sender=Trip, dispatch_uid=f"recs-ctx-trip-{signal}")
+        signal.connect(on_coupon_changed, sender=Coupon, dispatch_uid=f"recs-ctx-coupon-{signal}")
+        signal.connect(on_visit_changed, sender=Post, dispatch_uid=f"recs-ctx-post-{signal}")
+        signal.connect(campaigns_invalidate, sender=Campaign, dispatch_uid=f"recs-campaigns-{signal}")
+        for model in (Follow, Friendship, Block):
+            signal.connect(on_circle_changed, sender=model, dispatch_uid=f"recs-ctx-{model.__name__}-{signal}")
+    for through in (Campaign.cities.through, Campaign.merchants.through):
+        m2m_changed.connect(campaigns_invalidate, sender=through, dispatch_uid=f"recs-campaigns-{through.__name__}")
