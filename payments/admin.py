@@ -45,11 +45,10 @@ class AccountAdmin(ReadOnlyAdmin):
 @admin.register(m.LedgerTransaction)
 class LedgerTransactionAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "description", "merchant", "reverses", "created_at"]
-    list_filter = ["kind"]
+    list_filter = ["kind", "created_at"]  # not date_hierarchy: it scans the table (superapp/admin_lists.py)
     search_fields = ["description", "=id"]
     list_select_related = ["merchant"]
     inlines = [LedgerEntryInline]
-    date_hierarchy = "created_at"
 
 
 @admin.register(m.LedgerEntry)
@@ -93,10 +92,9 @@ class FxRateAdmin(admin.ModelAdmin):
 class PaymentAdmin(ChangeListChartMixin, ReadOnlyAdmin):
     list_display = ["id", "payer", "merchant", "status", "amount", "tip", "discount", "fee", "refunded", "currency",
                     "payer_amount", "payer_currency", "tax_free", "created_at"]
-    list_filter = ["status", "currency", "tax_free"]
+    list_filter = ["status", "currency", "tax_free", "created_at"]  # not date_hierarchy: superapp/admin_lists.py
     search_fields = ["=id", "payer__username", "merchant__name", "reference"]
     list_select_related = ["payer", "merchant"]
-    date_hierarchy = "created_at"
     actions = ["confirm_pending", "fail_pending"]
     chart_days = 30
     chart_alt = "Payment volume per day and currency, last 30 days"

@@ -44,7 +44,14 @@ from payments.models import (
 )
 from services.models import Merchant
 from superapp.accounts.models import User
-from superapp.api import IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
+from superapp.api import (
+    CURSOR_PAGE_PARAMETERS,
+    IDEMPOTENCY_KEY_PARAMETER,
+    DefaultCursorPagination,
+    bounded_list,
+    cursor_page,
+    single_page,
+)
 from superapp.exceptions import NotFound, ValidationFailed
 from superapp.idempotency import HEADER, idempotent, idempotent_outside_transaction
 from superapp.money import Money, MoneyError
@@ -83,9 +90,11 @@ def _own_funding_source(user, pk: int):
 # --- Balances and statement ------------------------------------------------------------------------
 
 class BalancesApi(APIView):
-    @extend_schema(responses={200: s.BalanceSerializer(many=True)}, tags=[TAG], summary="My wallet balances")
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedBalanceList}, tags=[TAG],
+                   summary="My wallet balances, by currency")
     def get(self, request):
-        return Response(s.BalanceSerializer(selectors.wallet_balances(user=request.user), many=True).data)
+        return cursor_page(self, request, selectors.wallet_balances(user=request.user), s.BalanceSerializer,
+                           ordering="currency")
 
 
 class StatementFilter(django_filters.FilterSet):
@@ -140,8 +149,8 @@ class FundingSourcesApi(generics.ListAPIView):
 
 class FundingSourceDetailApi(APIView):
     @extend_schema(responses={204: None}, tags=[TAG], summary="Unlink a card or bank account")
-    def delete(self, request, pk: int):
-        services.funding_source_remove(funding_source=_own_funding_source(request.user, pk))
+    def delete(self, request, funding_source_id: int):
+        services.funding_source_remove(funding_source=_own_funding_source(request.user, funding_source_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -233,8 +242,8 @@ class PaymentsApi(generics.ListAPIView):
     def post(self, request):
         data = _validated(s.PaymentCreateSerializer, request.data)
         fixed_amount = None
-        if "qr" in data:
-            content = services.merchant_qr_decode(payload=data["qr"])
+        if "qr_payload" in data:
+            content = services.merchant_qr_decode(payload=data["qr_payload"])
             merchant_id, fixed_amount = content.merchant_id, content.amount
         else:
             merchant_id = data["merchant_id"]
@@ -264,9 +273,9 @@ class PaymentRefundsApi(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Refund.objects.none()
-        if not selectors.payments_for_payer(user=self.request.user).filter(pk=self.kwargs["pk"]).exists():
+        if not selectors.payments_for_payer(user=self.request.user).filter(pk=self.kwargs["payment_id"]).exists():
             raise PaymentNotFound()
-        return Refund.objects.filter(payment_id=self.kwargs["pk"])
+        return Refund.objects.filter(payment_id=self.kwargs["payment_id"])
 
     @extend_schema(tags=[TAG], summary="The refunds of one of my payments, newest first")
     def get(self, request, *args, **kwargs):
@@ -275,8 +284,8 @@ class PaymentRefundsApi(generics.ListAPIView):
 
 class PaymentDetailApi(APIView):
     @extend_schema(responses={200: s.PaymentSerializer}, tags=[TAG], summary="A payment receipt")
-    def get(self, request, pk: int):
-        payment = selectors.payments_for_payer(user=request.user).filter(pk=pk).first()
+    def get(self, request, payment_id: int):
+        payment = selectors.payments_for_payer(user=request.user).filter(pk=payment_id).first()
         if payment is None:
             raise PaymentNotFound()
         return Response(s.PaymentSerializer(payment).data)
@@ -291,9 +300,9 @@ def _staffed_merchant(user, merchant_id: int) -> tuple[Merchant, str]:
     return Merchant.objects.get(pk=merchant_id), role
 
 
-def _merchant_payment(user, merchant_id: int, pk: int) -> tuple[Payment, str]:
+def _merchant_payment(user, merchant_id: int, payment_id: int) -> tuple[Payment, str]:
     _, role = _staffed_merchant(user, merchant_id)
-    payment = selectors.payments_for_merchant_staff(user=user, merchant_id=merchant_id).filter(pk=pk).first()
+    payment = selectors.payments_for_merchant_staff(user=user, merchant_id=merchant_id).filter(pk=payment_id).first()
     if payment is None:
         raise PaymentNotFound()
     return payment, role
@@ -317,8 +326,8 @@ class MerchantPaymentsApi(generics.ListAPIView):
 
 class MerchantPaymentDetailApi(APIView):
     @extend_schema(responses={200: s.MerchantPaymentSerializer}, tags=[MERCHANT_TAG], summary="One received payment")
-    def get(self, request, merchant_id: int, pk: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, pk)
+    def get(self, request, merchant_id: int, payment_id: int):
+        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
         return Response(s.MerchantPaymentSerializer(payment).data)
 
 
@@ -326,8 +335,8 @@ class MerchantPaymentConfirmApi(APIView):
     @extend_schema(request=None, responses={200: s.MerchantPaymentSerializer}, tags=[MERCHANT_TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Confirm a pending payment (any staff role)")
     @idempotent
-    def post(self, request, merchant_id: int, pk: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, pk)
+    def post(self, request, merchant_id: int, payment_id: int):
+        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
         payment = services.payment_confirm(payment=payment)
         return Response(s.MerchantPaymentSerializer(payment).data)
 
@@ -337,8 +346,8 @@ class MerchantPaymentRejectApi(APIView):
                    parameters=[IDEMPOTENCY_KEY_PARAMETER],
                    summary="Reject a pending payment: the money goes back to the payer (any staff role)")
     @idempotent
-    def post(self, request, merchant_id: int, pk: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, pk)
+    def post(self, request, merchant_id: int, payment_id: int):
+        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
         payment = services.payment_fail(payment=payment, reason="rejected_by_merchant")
         return Response(s.MerchantPaymentSerializer(payment).data)
 
@@ -350,8 +359,8 @@ class MerchantRefundApi(APIView):
                    description="Several partial refunds never exceed what the payer paid "
                                "(409 refund_exceeds_remaining). Cashiers get 403 staff_role_insufficient.")
     @idempotent
-    def post(self, request, merchant_id: int, pk: int):
-        payment, role = _merchant_payment(request.user, merchant_id, pk)
+    def post(self, request, merchant_id: int, payment_id: int):
+        payment, role = _merchant_payment(request.user, merchant_id, payment_id)
         if role not in selectors.REFUND_ROLES:
             raise StaffRoleTooLow()
         data = _validated(s.RefundCreateSerializer, request.data)
@@ -361,8 +370,9 @@ class MerchantRefundApi(APIView):
 
 
 class MerchantSettlementsApi(APIView):
-    @extend_schema(parameters=[s.SettlementQuerySerializer], responses={200: s.SettlementDaySerializer(many=True)},
-                   tags=[MERCHANT_TAG], summary="Settlement totals per day (default: the last 30 days, max 366)")
+    @extend_schema(parameters=[s.SettlementQuerySerializer], responses={200: s.PaginatedSettlementDayList},
+                   tags=[MERCHANT_TAG], summary="Settlement totals per day (default: the last 30 days, max 366)",
+                   extensions=bounded_list("One row per day and currency of a date range of at most 366 days."))
     def get(self, request, merchant_id: int):
         _staffed_merchant(request.user, merchant_id)
         query = _validated(s.SettlementQuerySerializer, request.query_params)
@@ -374,15 +384,16 @@ class MerchantSettlementsApi(APIView):
         rows = selectors.settlement_by_day(merchant_id=merchant_id, date_from=date_from, date_to=date_to)
         body = [{**row, **{k: s.MoneySerializer.of(row[k], row["currency"])
                            for k in ("gross", "discounts", "fees", "refunds", "net")}} for row in rows]
-        return Response(s.SettlementDaySerializer(body, many=True).data)
+        return single_page(s.SettlementDaySerializer(body, many=True).data)
 
 
 class MerchantBalanceApi(APIView):
-    @extend_schema(responses={200: s.BalanceSerializer(many=True)}, tags=[MERCHANT_TAG],
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedBalanceList}, tags=[MERCHANT_TAG],
                    summary="The balance of a merchant I work for, per currency (any staff role)")
     def get(self, request, merchant_id: int):
         _staffed_merchant(request.user, merchant_id)
-        return Response(s.BalanceSerializer(selectors.merchant_balances(merchant_id=merchant_id), many=True).data)
+        return cursor_page(self, request, selectors.merchant_balances(merchant_id=merchant_id), s.BalanceSerializer,
+                           ordering="currency")
 
 
 class MerchantQrApi(APIView):
@@ -394,7 +405,7 @@ class MerchantQrApi(APIView):
         amount = positive_money(query["amount"], merchant.currency) if query.get("amount") else None
         payload = services.merchant_qr_payload(merchant=merchant, amount=amount)
         return Response(s.QrSerializer({
-            "payload": payload, "merchant": merchant,
+            "qr_payload": payload, "payload": payload, "merchant": merchant,
             "amount": s.MoneySerializer.of(amount.amount, amount.currency) if amount else None,
         }).data)
 
@@ -495,27 +506,29 @@ class PaymentRequestAcceptApi(APIView):
     @extend_schema(request=None, responses={200: s.PaymentRequestSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Accept (pay) a payment request addressed to me")
     @idempotent
-    def post(self, request, pk: int):
-        answered = services.payment_request_accept(payment_request=_request_as(request.user, pk, "payer"),
-                                                   user=request.user)
+    def post(self, request, payment_request_id: int):
+        answered = services.payment_request_accept(
+            payment_request=_request_as(request.user, payment_request_id, "payer"), user=request.user)
         return Response(s.PaymentRequestSerializer(answered).data)
 
 
 class PaymentRequestDeclineApi(APIView):
     @extend_schema(request=None, responses={200: s.PaymentRequestSerializer}, tags=[TAG],
                    summary="Decline a payment request addressed to me")
-    def post(self, request, pk: int):
-        answered = services.payment_request_answer(payment_request=_request_as(request.user, pk, "payer"),
-                                                   user=request.user, status=PaymentRequestStatus.DECLINED)
+    def post(self, request, payment_request_id: int):
+        answered = services.payment_request_answer(
+            payment_request=_request_as(request.user, payment_request_id, "payer"), user=request.user,
+            status=PaymentRequestStatus.DECLINED)
         return Response(s.PaymentRequestSerializer(answered).data)
 
 
 class PaymentRequestCancelApi(APIView):
     @extend_schema(request=None, responses={200: s.PaymentRequestSerializer}, tags=[TAG],
                    summary="Cancel a payment request I sent")
-    def post(self, request, pk: int):
-        answered = services.payment_request_answer(payment_request=_request_as(request.user, pk, "requester"),
-                                                   user=request.user, status=PaymentRequestStatus.CANCELLED)
+    def post(self, request, payment_request_id: int):
+        answered = services.payment_request_answer(
+            payment_request=_request_as(request.user, payment_request_id, "requester"), user=request.user,
+            status=PaymentRequestStatus.CANCELLED)
         return Response(s.PaymentRequestSerializer(answered).data)
 
 
@@ -531,43 +544,47 @@ def _merchant_or_404(pk: int | None) -> Merchant | None:
 
 
 class CampaignsApi(APIView):
-    @extend_schema(parameters=[s.CampaignQuerySerializer], responses={200: s.CampaignSerializer(many=True)},
-                   tags=[TAG], summary="Running campaigns I can collect coupons from (optionally usable at a merchant)")
+    @extend_schema(parameters=[s.CampaignQuerySerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedCampaignList}, tags=[TAG],
+                   summary="Running campaigns I can collect coupons from (optionally usable at a merchant)")
     def get(self, request):
         query = _validated(s.CampaignQuerySerializer, request.query_params)
         campaigns = selectors.campaigns_collectable(user=request.user, merchant=_merchant_or_404(query.get("merchant")))
-        return Response(s.CampaignSerializer(campaigns, many=True).data)
+        # The rules are checked in Python; the page is cut from the same rows again by id.
+        queryset = selectors.campaigns_running().filter(pk__in=[c.pk for c in campaigns])
+        return cursor_page(self, request, queryset, s.CampaignSerializer)
 
 
 class CouponCollectApi(APIView):
     @extend_schema(request=None, responses={201: s.CouponSerializer}, tags=[TAG],
                    summary="Collect a coupon from a campaign")
-    def post(self, request, pk: int):
-        coupon = services.coupon_collect(user=request.user, campaign_id=pk)
+    def post(self, request, campaign_id: int):
+        coupon = services.coupon_collect(user=request.user, campaign_id=campaign_id)
         coupon = selectors.coupons_for_user(user=request.user).get(pk=coupon.pk)
         return Response(s.CouponSerializer(coupon).data, status=status.HTTP_201_CREATED)
 
 
 class CouponsApi(APIView):
-    @extend_schema(parameters=[s.CouponQuerySerializer], responses={200: s.CouponSerializer(many=True)}, tags=[TAG],
+    @extend_schema(parameters=[s.CouponQuerySerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedCouponList}, tags=[TAG],
                    summary="My coupons; with ?merchant= only those that apply there now")
     def get(self, request):
         query = _validated(s.CouponQuerySerializer, request.query_params)
         merchant = _merchant_or_404(query.get("merchant"))
+        coupons = selectors.coupons_for_user(user=request.user)
         if merchant is not None:
-            coupons = selectors.coupons_applicable(user=request.user, merchant=merchant)
-        else:
-            coupons = selectors.coupons_for_user(user=request.user).order_by("-pk")
-            if query.get("status"):
-                coupons = coupons.filter(status=query["status"])
-            coupons = list(coupons[:200])
-        return Response(s.CouponSerializer(coupons, many=True).data)
+            # The rules are checked in Python; the page is cut from the same rows again by id.
+            applicable = selectors.coupons_applicable(user=request.user, merchant=merchant)
+            coupons = coupons.filter(pk__in=[c.pk for c in applicable])
+        elif query.get("status"):
+            coupons = coupons.filter(status=query["status"])
+        return cursor_page(self, request, coupons, s.CouponSerializer)
 
 
 class CouponDetailApi(APIView):
     @extend_schema(responses={200: s.CouponSerializer}, tags=[TAG], summary="One of my coupons")
-    def get(self, request, pk: int):
-        coupon = selectors.coupons_for_user(user=request.user).filter(pk=pk).first()
+    def get(self, request, coupon_id: int):
+        coupon = selectors.coupons_for_user(user=request.user).filter(pk=coupon_id).first()
         if coupon is None:
             raise CouponNotFound()
         return Response(s.CouponSerializer(coupon).data)
@@ -602,8 +619,8 @@ class VatClaimsApi(generics.ListAPIView):
 
 class VatClaimDetailApi(APIView):
     @extend_schema(responses={200: s.VatClaimSerializer}, tags=[TAG], summary="One of my VAT claims")
-    def get(self, request, pk: int):
-        claim = selectors.vat_claims_for(user=request.user).filter(pk=pk).first()
+    def get(self, request, vat_claim_id: int):
+        claim = selectors.vat_claims_for(user=request.user).filter(pk=vat_claim_id).first()
         if claim is None:
             raise VatClaimNotFound()
         return Response(s.VatClaimSerializer(claim).data)
@@ -632,10 +649,10 @@ class OperatorVatClaimsApi(generics.ListAPIView):
 class OperatorVatClaimDecisionApi(APIView):
     @extend_schema(request=s.VatClaimDecisionSerializer, responses={200: s.VatClaimSerializer}, tags=["customs"],
                    summary="Customs operators: approve (then it is paid) or reject a claim")
-    def post(self, request, pk: int):
+    def post(self, request, vat_claim_id: int):
         _require_operator(request.user)
         data = _validated(s.VatClaimDecisionSerializer, request.data)
-        claim = VatClaim.objects.filter(pk=pk).first()
+        claim = VatClaim.objects.filter(pk=vat_claim_id).first()
         if claim is None:
             raise VatClaimNotFound()
         claim = services.vat_claim_validate(claim=claim, operator=request.user, approved=data["approved"],

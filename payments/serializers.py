@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from payments.models import (
@@ -27,7 +27,7 @@ from payments.models import (
     VatClaim,
     Withdrawal,
 )
-from superapp.api import AmountField, MoneySerializer
+from superapp.api import AmountField, MoneySerializer, paginated
 from superapp.money import CURRENCY_EXPONENTS
 
 CURRENCIES = sorted(CURRENCY_EXPONENTS)
@@ -182,11 +182,16 @@ class WithdrawalSerializer(serializers.ModelSerializer):
 # --- Payments -----------------------------------------------------------------------------------------
 
 
+@extend_schema_serializer(deprecate_fields=["qr"])
 class PaymentCreateSerializer(serializers.Serializer):
     merchant_id = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Pay by merchant id, or ..."
     )
-    qr = serializers.CharField(required=False, max_length=1024, help_text="... by the merchant's signed QR payload.")
+    qr_payload = serializers.CharField(
+        required=False, max_length=1024,
+        help_text="... by the merchant's signed QR payload (`qr_payload` of `GET wallet/merchants/{merchant_id}/qr`).")
+    qr = serializers.CharField(required=False, max_length=1024,
+                               help_text="Deprecated: the old name of `qr_payload`, accepted until 0.3.0.")
     amount = amount_field(required=False, help_text="In the merchant's currency; optional when the QR fixes it.")
     currency = currency_field(required=False, help_text="Defaults to the merchant's currency.")
     tip = amount_field(required=False)
@@ -200,14 +205,19 @@ class PaymentCreateSerializer(serializers.Serializer):
     description = serializers.CharField(required=False, max_length=255, default="", allow_blank=True)
 
     def validate(self, attrs):
-        if ("merchant_id" in attrs) == ("qr" in attrs):
-            raise serializers.ValidationError({"merchant_id": ["Give exactly one of merchant_id and qr."]})
+        if "qr" in attrs:
+            if "qr_payload" in attrs:
+                raise serializers.ValidationError({"qr": ["`qr` is the old name of `qr_payload`: give only one."]})
+            attrs["qr_payload"] = attrs.pop("qr")
+        if ("merchant_id" in attrs) == ("qr_payload" in attrs):
+            raise serializers.ValidationError({"merchant_id": ["Give exactly one of merchant_id and qr_payload."]})
         return attrs
 
 
 PAYMENT_DISPLAY_STATUSES = [*PaymentStatus.values, "partially_refunded", "refunded"]
 
 
+@extend_schema_serializer(deprecate_fields=["total"])
 class PaymentSerializer(serializers.ModelSerializer):
     """A payment receipt: both amounts and the rate when currencies differ."""
 
@@ -219,8 +229,10 @@ class PaymentSerializer(serializers.ModelSerializer):
     amount = MoneyField("amount")
     tip = MoneyField("tip")
     discount = MoneyField("discount")
-    total = MoneyField("gross", help_text="amount + tip")
-    paid = MoneyField("paid", help_text="What you paid, in the merchant's currency (total - discount).")
+    gross = MoneyField("gross", help_text="amount + tip, before the discount.")
+    paid = MoneyField("paid", help_text="What you paid, in the merchant's currency (gross - discount).")
+    total = MoneyField("gross", help_text="Deprecated: the old name of `gross` (before the discount), sent until "
+                                          "0.3.0.")
     charged = MoneyField("payer_amount", "payer_currency", help_text="What your wallet was charged.")
     refunded = MoneyField("refunded")
     vat = MoneyField("vat_amount")
@@ -244,7 +256,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "amount",
             "tip",
             "discount",
-            "total",
+            "gross",
             "paid",
             "charged",
             "refunded",
@@ -258,6 +270,7 @@ class PaymentSerializer(serializers.ModelSerializer):
             "failure_reason",
             "created_at",
             "completed_at",
+            "total",
         ]
 
 
@@ -292,8 +305,10 @@ class RefundSerializer(serializers.ModelSerializer):
         fields = ["id", "transaction_id", "payment_id", "amount", "reason", "created_at"]
 
 
+@extend_schema_serializer(deprecate_fields=["payload"])
 class QrSerializer(serializers.Serializer):
-    payload = serializers.CharField()
+    qr_payload = serializers.CharField(help_text="What the QR code encodes; pay with it as `qr_payload`.")
+    payload = serializers.CharField(help_text="Deprecated: the old name of `qr_payload`, sent until 0.3.0.")
     merchant = MerchantRefSerializer()
     amount = MoneySerializer(allow_null=True)
 
@@ -510,3 +525,9 @@ class VatClaimSerializer(serializers.ModelSerializer):
 class VatClaimDecisionSerializer(serializers.Serializer):
     approved = serializers.BooleanField()
     note = serializers.CharField(required=False, max_length=255, default="", allow_blank=True)
+
+
+PaginatedBalanceList = paginated(BalanceSerializer, "PaginatedBalanceList")
+PaginatedCampaignList = paginated(CampaignSerializer, "PaginatedCampaignList")
+PaginatedCouponList = paginated(CouponSerializer, "PaginatedCouponList")
+PaginatedSettlementDayList = paginated(SettlementDaySerializer, "PaginatedSettlementDayList")

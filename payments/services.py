@@ -90,7 +90,7 @@ from payments.providers import ProviderResult, provider_for
 from recommender.models import InteractionKind
 from recommender.services import interactions_record_in_transaction
 from services.models import Merchant
-from services.selectors import user_current_city, user_is_traveller
+from services.selectors import user_is_traveller
 from superapp.accounts.models import User
 from superapp.db import retry_on_conflict, run_in_transaction
 from superapp.money import Money, MoneyError, currency_exponent
@@ -379,11 +379,13 @@ def _vat_for(*, payer: User, merchant: Merchant, amount: Money, now: datetime) -
         raise TaxFreeUnavailable(f"{city.country_code} has no VAT refund scheme for visitors.")
     # Where the payer is: an active trip's destination (issue 5: a trip makes you a traveller there
     # for its dates), else the profile's current city.
-    home, current = payer.home_city, user_current_city(payer, now)
-    if home is None or current is None or home.country_code == current.country_code:
-        raise TaxFreeUnavailable("Tax-free shopping is for travellers visiting from another country.")
-    if home.country_code == city.country_code:
-        raise TaxFreeUnavailable("Residents of the merchant's country cannot shop tax-free.")
+    # Residence from evidence only (issue #14): the operator-verified document country, not profile cities.
+    if not payer.verified_country:
+        raise TaxFreeUnavailable("Tax-free shopping needs an identity document verified by an operator.",
+                                 details={"reason": "residence_unverified"})
+    if not user_is_traveller(payer, now, in_countries={city.country_code}):
+        raise TaxFreeUnavailable("Residents of the merchant's country cannot shop tax-free.",
+                                 details={"reason": "resident"})
     # Prices include VAT: vat = amount * rate / (1 + rate), rounded once.
     return amount.multiply(city.vat_rate / (1 + city.vat_rate)).amount
 
@@ -754,6 +756,15 @@ def _succeeded_payments(user: User) -> int:
     return Payment.objects.filter(payer=user, status=PaymentStatus.SUCCEEDED).count()
 
 
+def _campaign_traveller(*, campaign: Campaign, user: User, now: datetime, is_traveller: bool | None) -> bool:
+    """A campaign limited to cities is spent in their countries: a traveller there is a verified resident of
+    another country; otherwise the trip under way decides (`is_traveller` precomputed by list callers)."""
+    countries = {c.country_code for c in campaign.cities.all()}
+    if countries:
+        return user_is_traveller(user, now, in_countries=countries)
+    return user_is_traveller(user, now) if is_traveller is None else is_traveller
+
+
 def campaign_user_problem(*, campaign: Campaign, user: User, now: datetime | None = None,
                           is_traveller: bool | None = None) -> str | None:
     """Why this user may not use this campaign at all (None: they may). A traveller is away from their
@@ -762,7 +773,8 @@ def campaign_user_problem(*, campaign: Campaign, user: User, now: datetime | Non
     now = now or timezone.now()
     if not campaign.is_active or not (campaign.starts_at <= now < campaign.ends_at):
         return "expired"
-    if campaign.travellers_only and not (user_is_traveller(user, now) if is_traveller is None else is_traveller):
+    if campaign.travellers_only and not _campaign_traveller(campaign=campaign, user=user, now=now,
+                                                            is_traveller=is_traveller):
         return "travellers_only"
     if campaign.new_users_only and _succeeded_payments(user) > conf.new_user_max_payments():
         return "new_users_only"

@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import reverse
 
-from recommender import services
+from recommender import selectors, services
 from recommender.charts import metrics_chart_png
 from recommender.exceptions import ModelVersionNotActivatable
-from recommender.models import Interaction, ModelVersion, TrainingConfig, TrainingLock
+from recommender.models import Interaction, ModelStatus, ModelVersion, TrainingConfig, TrainingLock
 from recommender.tasks import retrain
 from superapp.charts import ChangeListChartMixin
 
@@ -11,12 +13,11 @@ from superapp.charts import ChangeListChartMixin
 @admin.register(Interaction)
 class InteractionAdmin(admin.ModelAdmin):
     list_display = ["user", "merchant", "kind", "value", "occurred_at", "source"]
-    list_filter = ["kind"]
+    list_filter = ["kind", "occurred_at"]
     search_fields = ["user__username", "merchant__name", "source", "client_event_id"]
     list_select_related = ["user", "merchant"]
     raw_id_fields = ["user", "merchant"]
-    date_hierarchy = "occurred_at"
-    show_full_result_count = False  # COUNT(*) over millions of rows on every page is not worth it
+    # Millions of rows: no date_hierarchy (it scans the table), capped counts (superapp/admin_lists.py).
 
 
 @admin.register(TrainingConfig)
@@ -58,8 +59,17 @@ class ModelVersionAdmin(ChangeListChartMixin, admin.ModelAdmin):
 
     chart_alt = "Metrics of the model versions over time"
 
+    change_form_template = "admin/recommender/modelversion_change_form.html"  # the chart, this version marked
+
     def chart_png(self, request) -> bytes:
-        return metrics_chart_png(ModelVersion.objects.order_by("created_at", "pk")[:200])
+        highlight = request.GET.get("highlight", "")
+        return metrics_chart_png(ModelVersion.objects.order_by("created_at", "pk")[:200],
+                                 highlight=int(highlight) if highlight.isdigit() and len(highlight) < 19 else None)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "chart_url": reverse(f"admin:{self._chart_url_name()}"),
+                         "chart_alt": f"Metrics of the model versions, v{object_id} marked"}
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)
 
     @admin.display(description="nDCG")
     def ndcg_display(self, obj):
@@ -82,14 +92,26 @@ class ModelVersionAdmin(ChangeListChartMixin, admin.ModelAdmin):
     def activate(self, request, queryset):
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one version to activate.", messages.ERROR)
-            return
+            return None
+        version = queryset.get()
+        override = version.status == ModelStatus.REJECTED and request.POST.get("confirm_rejected") == "yes"
+        if version.status == ModelStatus.REJECTED and not override:
+            # An intermediate page, like Django's delete confirmation: say why it was rejected, ask again.
+            return TemplateResponse(request, "admin/recommender/activate_rejected.html", {
+                **self.admin_site.each_context(request), "opts": self.opts, "version": version,
+                "active": selectors.active_model_version(), "title": f"Activate rejected version v{version.pk}?",
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        reason = f"Activated by {request.user.username}" + (
+            f" despite the quality gate's rejection ({version.reason})." if override else ".")
         try:
-            version = services.model_version_activate(version=queryset.get(),
-                                                      reason=f"Activated by {request.user.username}.")
+            version = services.model_version_activate(version=version, reason=reason, override_rejection=override)
         except ModelVersionNotActivatable as exc:
             self.message_user(request, exc.message, messages.ERROR)
-            return
-        self.message_user(request, f"v{version.pk} is now active.")
+            return None
+        self.message_user(request, f"v{version.pk} is now active." + (
+            " It had been rejected by the quality gate." if override else ""),
+            messages.WARNING if override else messages.SUCCESS)
+        return None
 
     @admin.action(description="Roll back to the previously active version")
     def rollback(self, request, queryset):

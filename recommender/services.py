@@ -242,13 +242,19 @@ def model_version_gate_and_activate(*, version: ModelVersion) -> ModelVersion:
     return model_version_activate(version=version, reason=reason)
 
 
-def model_version_activate(*, version: ModelVersion, reason: str = "Activated manually.") -> ModelVersion:
+def model_version_activate(*, version: ModelVersion, reason: str = "Activated manually.",
+                           override_rejection: bool = False) -> ModelVersion:
     """Make `version` the served one; the previous active version is retired. Serving processes notice
-    through `recommender.loader` (a cache key), without a restart."""
+    through `recommender.loader` (a cache key), without a restart. A version the quality gate rejected is
+    activated only with `override_rejection=True` (the admin asks for a confirmation first)."""
     if not version.artifact_path or not Path(version.artifact_path).exists():
         raise ModelVersionNotActivatable("This version has no artifact on disk.", details={"version": version.pk})
     if version.status == ModelStatus.FAILED:
         raise ModelVersionNotActivatable("A failed version cannot be activated.", details={"version": version.pk})
+    if version.status == ModelStatus.REJECTED and not override_rejection:
+        raise ModelVersionNotActivatable(
+            f"v{version.pk} was rejected by the quality gate ({version.reason}); activating it needs a confirmation.",
+            code="model_version_rejected", details={"version": version.pk, "rejected_because": version.reason})
     with transaction.atomic():
         # Lock the current active row so two activations serialise (the partial unique index backs it up).
         for previous in ModelVersion.objects.select_for_update().filter(status=ModelStatus.ACTIVE).exclude(

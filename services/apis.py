@@ -16,7 +16,7 @@ from services.authentication import StatelessJWTAuthentication
 from services.exceptions import UnknownVertical
 from services.models import City, Merchant, MerchantStaff, SavedMerchant, Trip, Vertical
 from services.renderers import ORJSONRenderer
-from superapp.api import CURSOR_PAGE_PARAMETERS, DefaultCursorPagination
+from superapp.api import CURSOR_PAGE_PARAMETERS, DefaultCursorPagination, bounded_list, cursor_page, single_page
 
 
 def _query(serializer_class, request):
@@ -73,21 +73,26 @@ def _search_filters(params: dict) -> dict:
     return {key: params.get(key) for key in keys}
 
 
+class CityPagination(DefaultCursorPagination):
+    ordering = "pk"
+
+
 @extend_schema(tags=["cities"], auth=[], summary="Cities (reference data, public)")
 class CityListApi(generics.ListAPIView):
     permission_classes = [AllowAny]
     serializer_class = s.CitySerializer
     queryset = City.objects.all()
-    pagination_class = None
+    pagination_class = CityPagination
 
 
 class CategoryTreeApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: s.CategoryNodeSerializer(many=True)}, tags=["merchants"], auth=[],
-                   summary="The category tree (public)")
+    @extend_schema(responses={200: s.PaginatedCategoryNodeList}, tags=["merchants"], auth=[],
+                   summary="The category tree (public)",
+                   extensions=bounded_list("One tree: the root categories with their children nested."))
     def get(self, request):
-        return Response(selectors.categories_tree())
+        return single_page(selectors.categories_tree())
 
 
 class MerchantCursorPagination(DefaultCursorPagination):
@@ -117,10 +122,12 @@ class MerchantNearbyApi(APIView):
     renderer_classes = [ORJSONRenderer]
 
     @extend_schema(parameters=[s.MerchantNearbyParamsSerializer],
-                   responses={200: s.MerchantNearbySerializer(many=True)}, tags=["merchants"],
+                   responses={200: s.PaginatedMerchantNearbyList}, tags=["merchants"],
                    summary="Merchants near a point, nearest first",
                    description="Within `radius_m` of (lat, lon) by great-circle distance, with the same filters "
-                               "as the search; correct across the antimeridian and near the poles.")
+                               "as the search; correct across the antimeridian and near the poles.",
+                   extensions=bounded_list("The `limit` nearest merchants (at most 100): one page, nearest first; "
+                                           "widen `radius_m` or raise `limit` for more."))
     def get(self, request):
         query = request.query_params.dict()
         params = _nearby_query_fast(query) or _query(s.MerchantNearbyParamsSerializer, request)
@@ -137,13 +144,13 @@ class MerchantNearbyApi(APIView):
             hits = geo_index.nearby(**point, vertical=vertical, city_id=city.pk if city else None,
                                     accepts_wallet=filters["accepts_wallet"], tax_free=filters["tax_free"],
                                     price_levels=filters["price_level"], open_now=open_now)
-            return Response(geo_index.cards(hits=hits))
+            return single_page(geo_index.cards(hits=hits))
         else:
             found = selectors.merchants_nearby(**point, queryset=selectors.merchants_search(**filters),
                                                open_now=open_now)
             data = s.MerchantNearbySerializer([m for m, _ in found], many=True,
                                               context={"distances": {m.pk: d for m, d in found}}).data
-            return Response(data)
+            return single_page(data)
 
 
 class MerchantDetailApi(APIView):
@@ -236,12 +243,12 @@ class SavedMerchantListApi(APIView):
 
 
 class MyMerchantsApi(APIView):
-    @extend_schema(responses={200: s.StaffMerchantSerializer(many=True)}, tags=["merchants"],
-                   summary="Merchants I work for, with my role")
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedStaffMerchantList},
+                   tags=["merchants"], summary="Merchants I work for, with my role")
     def get(self, request):
         roles = MerchantStaff.objects.filter(user=request.user).select_related("merchant__city").prefetch_related(
-            "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions").order_by("pk")
-        return Response(s.StaffMerchantSerializer(roles, many=True).data)
+            "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions")
+        return cursor_page(self, request, roles, s.StaffMerchantSerializer, ordering="pk")
 
 
 # --- Trips --------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from services import appointments, selectors
 from services import serializers as s
 from services.models import PublicService
 from services.selectors import tz_for
-from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
+from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination, cursor_page
 from superapp.exceptions import NotFound
 from superapp.idempotency import idempotent
 
@@ -25,22 +25,21 @@ def _params(serializer_class, request) -> dict:
 
 
 class PublicServiceListApi(APIView):
-    @extend_schema(parameters=[s.PublicServiceListParamsSerializer],
-                   responses={200: s.PublicServiceSerializer(many=True)}, tags=TAGS,
+    @extend_schema(parameters=[s.PublicServiceListParamsSerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedPublicServiceList}, tags=TAGS,
                    summary="Public services bookable by appointment in a city",
                    description="Offices (town hall, exit-entry bureau, ...) and what they do by appointment, with "
                                "the fee paid through the wallet when booking (0 = free).")
     def get(self, request):
         wanted = _params(s.PublicServiceListParamsSerializer, request).get("city")
         city = selectors.city_resolve(wanted) if wanted else selectors.user_current_city(request.user)
-        if city is None:
-            return Response([])
-        return Response(s.PublicServiceSerializer(selectors.public_services_for_city(city=city), many=True).data)
+        services = PublicService.objects.none() if city is None else selectors.public_services_for_city(city=city)
+        return cursor_page(self, request, services, s.PublicServiceSerializer, ordering="pk")
 
 
 class AppointmentSlotListApi(APIView):
-    @extend_schema(parameters=[s.AppointmentSlotParamsSerializer],
-                   responses={200: s.AppointmentSlotSerializer(many=True)}, tags=TAGS,
+    @extend_schema(parameters=[s.AppointmentSlotParamsSerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedAppointmentSlotList}, tags=TAGS,
                    summary="Appointment times of a service",
                    description="Slots starting from now within `days` office-local days from `date`, full ones "
                                "included (`available` is 0).")
@@ -59,8 +58,8 @@ class AppointmentSlotListApi(APIView):
         except OverflowError:  # a date near 9999-12-31
             ends = datetime.max.replace(tzinfo=zone)
         slots = selectors.appointment_slots_between(service=service, starts=starts, ends=ends)
-        return Response(s.AppointmentSlotSerializer(slots, many=True,
-                                                    context={"duration_minutes": service.duration_minutes}).data)
+        return cursor_page(self, request, slots, s.AppointmentSlotSerializer, ordering="starts_at",
+                           context={"duration_minutes": service.duration_minutes})
 
 
 class AppointmentListApi(APIView):

@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from services import booking, selectors, services
 from services import serializers as s
 from services.models import Booking, InventorySlot, Product, StaffRole
-from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
+from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination, cursor_page
 from superapp.exceptions import NotFound
 from superapp.idempotency import idempotent
 
@@ -36,16 +36,19 @@ def _booking_args(data: dict) -> dict:
 
 
 class MerchantProductsApi(APIView):
-    @extend_schema(responses={200: s.ProductSerializer(many=True)}, tags=["bookings"],
+    @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedProductList}, tags=["bookings"],
                    summary="Bookable products of a merchant (rooms, tables, tours)")
     def get(self, request, merchant_id: int):
         merchant = selectors.merchant_get(merchant_id=merchant_id)
-        return Response(s.ProductSerializer(merchant.products.filter(is_active=True), many=True).data)
+        return cursor_page(self, request, merchant.products.filter(is_active=True), s.ProductSerializer,
+                           ordering="pk")
 
 
 class ProductAvailabilityApi(APIView):
-    @extend_schema(parameters=[s.AvailabilityParamsSerializer], responses={200: s.SlotSerializer(many=True)},
-                   tags=["bookings"], summary="Availability and prices of a product by date and slot")
+    @extend_schema(parameters=[s.AvailabilityParamsSerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedSlotList}, tags=["bookings"],
+                   summary="Availability and prices of a product by date and slot",
+                   description=f"In date and time order, at most {MAX_AVAILABILITY_DAYS} days from `date_from`.")
     def get(self, request, product_id: int):
         product = _product(product_id)
         params = s.AvailabilityParamsSerializer(data=request.query_params.dict())
@@ -53,12 +56,13 @@ class ProductAvailabilityApi(APIView):
         today = booking.local_now(product, timezone.now()).date()
         date_from = params.validated_data.get("date_from") or today
         if date_from > today + timedelta(days=booking.MAX_DAYS_AHEAD):
-            return Response([])  # nothing is on sale that far ahead
-        date_to = params.validated_data.get("date_to") or date_from + timedelta(days=MAX_AVAILABILITY_DAYS)
-        date_to = min(date_to, date_from + timedelta(days=MAX_AVAILABILITY_DAYS))
-        slots = InventorySlot.objects.filter(product=product, date__gte=max(date_from, today),
-                                             date__lte=date_to).select_related("product")
-        return Response(s.SlotSerializer(slots, many=True).data)
+            slots = InventorySlot.objects.none()  # nothing is on sale that far ahead
+        else:
+            date_to = params.validated_data.get("date_to") or date_from + timedelta(days=MAX_AVAILABILITY_DAYS)
+            date_to = min(date_to, date_from + timedelta(days=MAX_AVAILABILITY_DAYS))
+            slots = InventorySlot.objects.filter(product=product, date__gte=max(date_from, today),
+                                                 date__lte=date_to).select_related("product")
+        return cursor_page(self, request, slots, s.SlotSerializer, ordering=("date", "start_time"))
 
 
 class BookingQuoteApi(APIView):

@@ -9,7 +9,7 @@ from services import city_services, selectors
 from services import serializers as s
 from services.exceptions import InvalidAmount
 from services.models import Bill, BillAccount, Notification, ParkingSession, ServiceProvider, TransitCard
-from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination
+from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page
 from superapp.exceptions import NotFound
 from superapp.idempotency import idempotent
 from superapp.money import Money, MoneyError
@@ -24,13 +24,12 @@ def _provider(provider_id: int) -> ServiceProvider:
 
 
 def _paginate(view, request, queryset, serializer_class):
-    paginator = DefaultCursorPagination()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+    return cursor_page(view, request, queryset, serializer_class)
 
 
 class CityServicesApi(APIView):
-    @extend_schema(parameters=[s.CityServicesParamsSerializer], responses={200: s.ServiceProviderSerializer(many=True)},
+    @extend_schema(parameters=[s.CityServicesParamsSerializer, *CURSOR_PAGE_PARAMETERS],
+                   responses={200: s.PaginatedServiceProviderList},
                    tags=["city services"],
                    summary="The city's service providers (bills, transit, parking, public offices)")
     def get(self, request):
@@ -39,7 +38,7 @@ class CityServicesApi(APIView):
         wanted = params.validated_data.get("city")
         city = selectors.city_resolve(wanted) if wanted else selectors.user_current_city(request.user)
         providers = ServiceProvider.objects.filter(city=city, is_active=True).select_related("city")
-        return Response(s.ServiceProviderSerializer(providers, many=True).data)
+        return cursor_page(self, request, providers, s.ServiceProviderSerializer, ordering="pk")
 
 
 class BillAccountListApi(APIView):
@@ -51,14 +50,20 @@ class BillAccountListApi(APIView):
         return _paginate(self, request, accounts, s.BillAccountSerializer)
 
     @extend_schema(request=s.BillAccountLinkSerializer, responses={201: s.BillAccountSerializer},
-                   tags=["city services"], summary="Link a bill account (provider + customer number)",
-                   description="The provider validates the number (`invalid_customer_number`); due bills are "
-                               "fetched at once. Linking the same account twice is `bill_account_exists` (409).")
+                   tags=["city services"], summary="Link a bill account (provider + customer number + proof)",
+                   description="The provider validates the number (`invalid_customer_number`); the amount of the "
+                               "account's latest bill proves it is yours (`bill_account_proof_invalid`; 5 wrong "
+                               "answers per hour, then 429); due bills are fetched at once. Linking the same "
+                               "account twice is `bill_account_exists` (409).")
     def post(self, request):
         serializer = s.BillAccountLinkSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        account = city_services.bill_account_link(user=request.user, provider=_provider(data["provider_id"]),
+        provider = _provider(data["provider_id"])
+        city_services.bill_account_proof_check(user=request.user, provider=provider,
+                                               customer_number=data["customer_number"],
+                                               latest_bill_amount=data["latest_bill_amount"])
+        account = city_services.bill_account_link(user=request.user, provider=provider,
                                                   customer_number=data["customer_number"],
                                                   nickname=data["nickname"])
         return Response(s.BillAccountSerializer(account).data, status=status.HTTP_201_CREATED)

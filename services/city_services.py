@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from services import conf
-from services.exceptions import BillAlreadyPaid, InvalidAmount
+from services.exceptions import BillAccountProofInvalid, BillAlreadyPaid, InvalidAmount, InvalidCustomerNumber
 from services.models import (
     BILL_KINDS,
     Bill,
@@ -30,7 +30,7 @@ from services.models import (
 from services.providers import backend_for
 from services.selectors import tz_for
 from superapp.exceptions import Conflict, DomainError, NotFound
-from superapp.money import Money
+from superapp.money import Money, MoneyError
 
 MAX_TOP_UP_MAJOR = 2000
 MAX_PARKING_MINUTES = 24 * 60
@@ -65,6 +65,34 @@ def bill_account_link(*, user, provider: ServiceProvider, customer_number: str, 
         raise Conflict("This account is already linked.", code="bill_account_exists")
     bills_refresh(account=account)
     return account
+
+
+BILL_PROOF_ATTEMPTS = 5  # wrong proofs per user per hour, then 429: a bill amount cannot be brute-forced
+BILL_PROOF_WINDOW_S = 3600
+
+
+def bill_account_proof_check(*, user, provider: ServiceProvider, customer_number: str, latest_bill_amount: str) -> None:
+    """Proof that `user` holds the account before it is linked: the amount of its latest bill, which only
+    the household sees (on paper or in the provider's app). The customer number alone is guessable, and
+    a linked account shows the household's bills. Counted per user (`superapp.attempts`)."""
+    from superapp.attempts import attempt_reserve, attempts_forget
+
+    _require_kind(provider, BILL_KINDS)
+    customer_number = customer_number.strip()
+    backend = backend_for(provider)
+    backend.validate_customer(customer_number)
+    key = attempt_reserve(scope="bill-proof", ident=str(user.pk), limit=BILL_PROOF_ATTEMPTS,
+                          window_s=BILL_PROOF_WINDOW_S)
+    issued = backend.due_bills(customer_number, _provider_today(provider))
+    latest = max(issued, key=lambda bill: bill.period, default=None)
+    try:
+        matches = latest is not None and Money.from_decimal(latest_bill_amount, latest.amount.currency) == latest.amount
+    except MoneyError:
+        matches = False
+    if not matches:
+        raise BillAccountProofInvalid(details={"latest_bill_amount": [
+            "Give the amount of this account's latest bill, as printed on it."]})
+    attempts_forget(key)
 
 
 def bills_refresh(*, account: BillAccount, today: date | None = None) -> int:
@@ -112,7 +140,12 @@ def transit_card_link(*, user, provider: ServiceProvider, card_number: str) -> T
             return TransitCard.objects.create(user=user, provider=provider, card_number=card_number,
                                               currency=provider.city.currency)
     except IntegrityError:
-        raise Conflict("This card is already linked.", code="transit_card_exists")
+        if TransitCard.objects.filter(provider=provider, card_number=card_number, user=user).exists():
+            raise Conflict("This card is already linked.", code="transit_card_exists") from None
+        # Linked by someone else: answer as for a card the provider does not know, so that the answer does
+        # not tell whether a number belongs to another user (enumeration).
+        raise InvalidCustomerNumber(f"{provider.name} has no customer {card_number}.",
+                                    details={"customer_number": card_number}) from None
 
 
 def transit_card_top_up(*, card_id: int, user, amount: Money) -> TransitTopUp:

@@ -105,6 +105,11 @@ class InvalidCustomerNumber(DomainError):
     default_message = "The provider does not know this customer number."
 
 
+class BillAccountProofInvalid(DomainError):
+    code = "bill_account_proof_invalid"
+    default_message = "That is not the amount of this account's latest bill."
+
+
 class BillAlreadyPaid(Conflict):
     code = "bill_already_paid"
     default_message = "This bill is already paid."

@@ -406,9 +406,18 @@ def user_current_city(user, at: datetime | None = None) -> City | None:
     return None
 
 
-def user_is_traveller(user, at: datetime | None = None) -> bool:
-    city = user_current_city(user, at)
-    return bool(city and user.home_city_id and city.pk != user.home_city_id)
+def user_is_traveller(user, at: datetime | None = None, *, in_countries: set[str] | None = None) -> bool:
+    """Away from home, from evidence only (it decides tax-free shopping and travellers-only offers): the user's
+    operator-verified document country (`User.verified_country`) is not where the money is spent
+    (`in_countries`, e.g. the merchant's or the campaign's countries) or, when that is not known, not the
+    destination of a trip under way. The profile's home/current city is the user's to edit: not evidence."""
+    residence = getattr(user, "verified_country", "")
+    if not residence:
+        return False
+    if not in_countries:
+        trip = active_trip(user, at)
+        in_countries = {trip.destination.country_code} if trip else set()
+    return bool(in_countries) and residence not in in_countries
 
 
 def trips_for_user(*, user) -> QuerySet[Trip]:

@@ -28,22 +28,13 @@ from services.models import (
     Trip,
 )
 from services.selectors import merchant_is_open
-from superapp.api import AmountField, MoneySerializer
+from superapp.api import AmountField, MoneySerializer, paginated
 
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "09:30:00",
                       "description": "Local wall-clock time at the merchant (no offset)"})
 class LocalTimeField(serializers.TimeField):
     """A local time of day; documented as a plain HH:MM[:SS] string (JSON Schema's `time` demands an offset)."""
-
-
-def paginated(child: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
-    """The cursor-paginated envelope of `child` items, for views that paginate by hand."""
-    return type(name, (serializers.Serializer,), {
-        "next": serializers.URLField(allow_null=True, help_text="The next page, or null"),
-        "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null"),
-        "results": child(many=True),
-    })
 
 
 class CitySerializer(serializers.ModelSerializer):
@@ -183,7 +174,6 @@ class MerchantUpdateSerializer(serializers.Serializer):
     languages = serializers.ListField(child=serializers.CharField(max_length=8), required=False, max_length=20)
     photos = serializers.ListField(child=serializers.URLField(max_length=500), required=False, max_length=30)
     accepts_wallet = serializers.BooleanField(required=False)
-    tax_free = serializers.BooleanField(required=False)
     time_zone = serializers.CharField(required=False, max_length=64)
     is_active = serializers.BooleanField(required=False)
     categories = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), many=True, required=False)
@@ -370,6 +360,8 @@ class BillAccountSerializer(serializers.ModelSerializer):
 class BillAccountLinkSerializer(serializers.Serializer):
     provider_id = serializers.IntegerField(min_value=1)
     customer_number = serializers.CharField(max_length=40)
+    latest_bill_amount = AmountField(help_text="Proof that the account is yours: the amount of its latest bill "
+                                               '(major units, e.g. "86.40"). 5 wrong answers per hour, then 429.')
     nickname = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
 
 
@@ -580,3 +572,11 @@ PaginatedTransitCardList = paginated(TransitCardSerializer, "PaginatedTransitCar
 PaginatedParkingSessionList = paginated(ParkingSessionSerializer, "PaginatedParkingSessionList")
 PaginatedNotificationList = paginated(NotificationSerializer, "PaginatedNotificationList")
 PaginatedAppointmentList = paginated(AppointmentSerializer, "PaginatedAppointmentList")
+PaginatedCategoryNodeList = paginated(CategoryNodeSerializer, "PaginatedCategoryNodeList")
+PaginatedMerchantNearbyList = paginated(MerchantNearbySerializer, "PaginatedMerchantNearbyList")
+PaginatedStaffMerchantList = paginated(StaffMerchantSerializer, "PaginatedStaffMerchantList")
+PaginatedProductList = paginated(ProductSerializer, "PaginatedProductList")
+PaginatedSlotList = paginated(SlotSerializer, "PaginatedSlotList")
+PaginatedPublicServiceList = paginated(PublicServiceSerializer, "PaginatedPublicServiceList")
+PaginatedAppointmentSlotList = paginated(AppointmentSlotSerializer, "PaginatedAppointmentSlotList")
+PaginatedServiceProviderList = paginated(ServiceProviderSerializer, "PaginatedServiceProviderList")

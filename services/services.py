@@ -28,8 +28,9 @@ from services.models import (
 )
 from services.selectors import is_valid_time_zone, tz_for
 
+# `tax_free` is not here: whether a shop may sell VAT-free is the operator's decision (admin), never the owner's.
 EDITABLE_FIELDS = {"name", "description", "address", "latitude", "longitude", "price_level", "languages",
-                   "photos", "accepts_wallet", "tax_free", "time_zone", "categories", "is_active"}
+                   "photos", "accepts_wallet", "time_zone", "categories", "is_active"}
 EDITOR_ROLES = (StaffRole.OWNER, StaffRole.MANAGER)
 
 

@@ -1,6 +1,10 @@
 from django.contrib import admin
 
+from superapp.admin_lists import use_for_every_admin
 from superapp.models import IdempotencyKey
+
+# Every change list stays fast on tables with millions of rows (see superapp/admin_lists.py).
+use_for_every_admin(admin.ModelAdmin)
 
 admin.site.site_header = "superapp operations"
 admin.site.site_title = "superapp admin"

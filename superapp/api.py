@@ -146,8 +146,27 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             code = codes if isinstance(codes, str) else "error"
         if isinstance(exc, drf_exceptions.Throttled):
             details = {"retry_after_s": exc.wait}
+        if isinstance(exc, drf_exceptions.NotAuthenticated):
+            message, details = _what_to_send(context)
     response.data = error_body(code, message, details)
     return response
+
+
+def _what_to_send(context: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A 401 without credentials says which credentials this endpoint takes, and notices the other kind."""
+    request, view = context.get("request"), context.get("view")
+    header = request.META.get("HTTP_AUTHORIZATION", "") if request is not None else ""
+    scheme = header.partition(" ")[0].lower()
+    if getattr(view, "takes_device_key", False):
+        message = "This endpoint takes a device key: send `Authorization: Device <key>`."
+        if scheme == "bearer":
+            message += " A user's access token is not accepted here."
+        return message, {"expected_authorization": "Device <key>"}
+    message = "This endpoint takes a user's access token: send `Authorization: Bearer <access>` (from POST " \
+              "/api/v1/auth/login)."
+    if scheme == "device":
+        message += " Device keys are accepted only on the device endpoints."
+    return message, {"expected_authorization": "Bearer <access>"}
 
 
 class InvalidCursor(DomainError):
@@ -214,6 +233,44 @@ class DefaultCursorPagination(CursorPagination):
         if isinstance(value, int) and not isinstance(value, bool):
             return -_INT64 <= value < _INT64
         return value is not None
+
+
+def paginated(child: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
+    """The cursor-page envelope of `child` items, for the schema of views that paginate by hand (and of the
+    bounded lists that come as one page)."""
+    return type(name, (serializers.Serializer,), {
+        "next": serializers.URLField(allow_null=True, help_text="The next page, or null"),
+        "previous": serializers.URLField(allow_null=True, help_text="The previous page, or null"),
+        "results": child(many=True),
+    })
+
+
+def cursor_page(view: Any, request: Any, queryset: Any, serializer_class: type[serializers.Serializer], *,
+                ordering: str | tuple[str, ...] | None = None, context: dict | None = None) -> Response:
+    """One cursor page of `queryset` (`?cursor=&limit=`), rendered with `serializer_class`; `ordering` (model
+    fields of the row itself, the first one decides the cursor's position) defaults to newest first."""
+    paginator = DefaultCursorPagination()
+    if ordering is not None:
+        paginator.ordering = ordering
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
+
+
+# Every list is a cursor page `{"next", "previous", "results"}`. A list whose length is bounded by its own
+# nature (the nearest N, one row per day of a range of at most a year, the currencies one holds...) comes
+# as that same envelope with `next` and `previous` always null, and says why in the schema:
+# `extend_schema(extensions=bounded_list("..."))`. tests/superapp/test_schema_lists.py holds every list
+# operation to this rule.
+BOUNDED_LIST_EXTENSION = "x-bounded-list"
+
+
+def bounded_list(reason: str) -> dict[str, str]:
+    return {BOUNDED_LIST_EXTENSION: reason}
+
+
+def single_page(results: list) -> Response:
+    """A bounded list in the cursor-page envelope: there is never a next or previous page."""
+    return Response({"next": None, "previous": None, "results": results})
 
 
 class ErrorDetailSerializer(serializers.Serializer):

@@ -31,6 +31,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     home_city = factory.LazyFunction(lambda: city("hangzhou"))
     current_city = factory.SelfAttribute("home_city")
     home_currency = "CNY"
+    # As if an operator had checked the user's passport from their home country (evidence of residence).
+    verified_country = factory.LazyAttribute(lambda o: o.home_city.country_code if o.home_city else "")
     password = factory.PostGenerationMethodCall("set_password", TEST_PASSWORD)
 
     @factory.post_generation

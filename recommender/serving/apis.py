@@ -23,6 +23,7 @@ from services.models import Vertical
 from services.renderers import ORJSONRenderer
 from services.selectors import active_trip, trips_for_user, validate_point
 from services.serializers import TripSerializer
+from superapp.api import bounded_list
 
 DEFAULT_RADIUS_M = 5000.0
 _CITY_REF_FIELDS = ("id", "slug", "name", "country_code", "currency", "time_zone")
@@ -84,7 +85,8 @@ class RecommendationsApi(_RecommendationView):
             "the merchant's time zone, accepts the wallet, not already seen), so a narrow filter still gets a "
             "full page. Each result says why (`reasons`: because you liked X, N friends were here, popular "
             "with travellers from your city, coupon available...). `source` says which model version or "
-            "fallback answered; having no active model is not an error."))
+            "fallback answered; having no active model is not an error."),
+        extensions=bounded_list("The top `limit` merchants of a ranking (at most 50 by default): one page."))
     def get(self, request):
         page = services.recommendations_for_user(user=request.user,
                                                  request=_request_from(_query(s.RecommendationParamsSerializer,
@@ -137,7 +139,8 @@ class SimilarMerchantsApi(_RecommendationView):
         parameters=[s.SimilarParamsSerializer], responses={200: s.SimilarPageSerializer},
         tags=["recommendations"], summary="Merchants similar to this one",
         description="Nearest by the active model's item factors; content similarity (categories, name, "
-                    "description) for merchants the model does not know yet or to fill the page.")
+                    "description) for merchants the model does not know yet or to fill the page.",
+        extensions=bounded_list("The `limit` most similar merchants (at most 50 by default): one page."))
     def get(self, request, merchant_id: int):
         params = _query(s.SimilarParamsSerializer, request)
         limit = _check_limit(params["limit"], conf.MAX_LIMIT)

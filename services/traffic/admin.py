@@ -71,12 +71,12 @@ class DeviceAdmin(admin.ModelAdmin):
 
 @admin.register(Observation)
 class ObservationAdmin(admin.ModelAdmin):
+    # Millions of rows: no date_hierarchy (it scans the table), capped counts (superapp/admin_lists.py).
     list_display = ["sensor", "segment", "interval_start", "vehicle_count", "mean_speed_kmh", "occupancy"]
-    list_filter = ["city"]
+    list_filter = ["city", "interval_start"]
     search_fields = ["segment__code"]
     raw_id_fields = ["sensor", "segment"]
-    date_hierarchy = "interval_start"
-    show_full_result_count = False  # millions of rows: no COUNT(*) per page
+    list_select_related = ["sensor", "segment"]
 
 
 @admin.register(PlateSighting)
@@ -85,7 +85,7 @@ class PlateSightingAdmin(admin.ModelAdmin):
     search_fields = ["plate_hash"]
     list_filter = ["sensor__city"]
     raw_id_fields = ["sensor"]
-    show_full_result_count = False
+    list_select_related = ["sensor"]
 
 
 @admin.register(Incident)

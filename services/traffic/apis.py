@@ -39,6 +39,7 @@ def _rows(data, field: str) -> list:
 class DeviceApi(APIView):
     authentication_classes = [DeviceKeyAuthentication]
     permission_classes = [IsDevice]
+    takes_device_key = True  # a 401 says to send a device key (superapp.api)
 
 
 class ObservationIngestApi(DeviceApi):

@@ -7,6 +7,7 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenRefreshView
 
 from superapp.accounts import serializers as s
 from superapp.accounts import services
@@ -67,6 +68,19 @@ class LogInApi(APIView):
         serializer.is_valid(raise_exception=True)
         user, tokens = services.user_log_in(**serializer.validated_data)
         return Response({"user": s.ProfileSerializer(user).data, "tokens": tokens})
+
+
+class RefreshApi(TokenRefreshView):
+    @extend_schema(request=s.RefreshSerializer, responses={200: s.RefreshResponseSerializer}, tags=["auth"], auth=[],
+                   summary="Swap a refresh token for new tokens (the old refresh token is revoked)",
+                   description="Answers `{\"tokens\": {\"access\", \"refresh\"}}` like log-in; the top-level "
+                               "`access`/`refresh` are the old shape, sent until 0.3.0.")
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        if response.status_code == status.HTTP_200_OK:
+            tokens = {"access": response.data["access"], "refresh": response.data["refresh"]}  # rotation is on
+            response.data = {"tokens": tokens, **tokens}
+        return response
 
 
 class LogOutApi(APIView):

@@ -28,6 +28,13 @@ class User(AbstractUser):
         default=False, help_text="Created by a data import: has no password and cannot log in."
     )
     external_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # Evidence of residence, never editable by the user: the country of an identity document an operator
+    # checked (admin). Tax-free shopping, VAT refunds and travellers-only offers read it, not the profile's
+    # home/current city (see `services.selectors.user_is_traveller`).
+    verified_country = models.CharField(
+        max_length=2, blank=True, default="",
+        help_text="ISO 3166 alpha-2 country of the identity document an operator verified; blank: unverified.")
+    verified_country_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -1,6 +1,7 @@
 """Demo people: a few named users to log in as, a crowd for the recommender, and a superuser."""
 
 from django.conf import settings
+from django.utils import timezone
 
 from services.models import City
 from superapp.accounts.models import User
@@ -27,7 +28,9 @@ def seed(*, rng, stdout) -> None:
     for username, name, home, current, language in NAMED_USERS:
         user = User(username=username, display_name=name, email=f"{username}@demo.superapp",
                     home_city=cities[home], current_city=cities[current], language=language,
-                    home_currency=cities[home].currency)
+                    home_currency=cities[home].currency,
+                    # demo users' passports "checked by an operator": tax-free and traveller offers need it
+                    verified_country=cities[home].country_code, verified_country_at=timezone.now())
         user.set_password(DEMO_PASSWORD)
         user.save()
     # The crowd lives mostly in Hangzhou and Shanghai; a tenth are travelling somewhere.
@@ -38,6 +41,7 @@ def seed(*, rng, stdout) -> None:
         current = rng.choice(slugs) if rng.random() < 0.1 else home
         user = User(username=f"user{i:04d}", display_name=f"Demo user {i}", home_city=cities[home],
                     current_city=cities[current], home_currency=cities[home].currency,
+                    verified_country=cities[home].country_code, verified_country_at=timezone.now(),
                     language="zh" if cities[home].country_code == "CN" else "en")
         user.set_unusable_password()  # log in as the named users; the crowd feeds the models
         crowd.append(user)

@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from services.models import City
@@ -73,6 +74,15 @@ class AuthResponseSerializer(serializers.Serializer):
 
 class RefreshSerializer(serializers.Serializer):
     refresh = serializers.CharField()
+
+
+@extend_schema_serializer(deprecate_fields=["access", "refresh"])
+class RefreshResponseSerializer(serializers.Serializer):
+    """Tokens come as `tokens` everywhere (log-in, sign-up, refresh)."""
+
+    tokens = TokenPairSerializer()
+    access = serializers.CharField(help_text="Deprecated: read `tokens.access`; sent until 0.3.0.")
+    refresh = serializers.CharField(help_text="Deprecated: read `tokens.refresh`; sent until 0.3.0.")
 
 
 class PasswordChangeSerializer(serializers.Serializer):

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import math
-import time
 from typing import Any
 
 from django.contrib.auth import authenticate, password_validation
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from superapp.accounts.exceptions import InvalidCredentials, TooManyAttempts, UsernameTaken, WrongPassword
+from superapp.accounts.exceptions import InvalidCredentials, UsernameTaken, WrongPassword
 from superapp.accounts.models import User
+from superapp.attempts import attempt_reserve, attempts_forget
 
 # Failed log-ins per ACCOUNT, whatever the client IP: an attacker rotating addresses (or spoofing
 # X-Forwarded-For) still hits the same counter. The rate is the `auth_account` throttle rate
 # (THROTTLE_AUTH_ACCOUNT, default 5/min). Per-IP volume is limited separately by a DRF throttle.
-# Counting is atomic (cache add + incr; the window starts at the first attempt), and an attempt is counted BEFORE the
-# password is checked, so N concurrent guesses cannot all slip past the check.
+# Counting is atomic and an attempt is counted BEFORE the password is checked (`superapp.attempts`).
 
 
 def login_failure_rate() -> tuple[int, int]:
@@ -32,41 +28,18 @@ def login_failure_rate() -> tuple[int, int]:
     return SimpleRateThrottle.parse_rate(SimpleRateThrottle, rate)
 
 
-def _failure_key(username: str) -> str:
-    return f"login-fail:{hashlib.sha256(username.casefold().encode()).hexdigest()[:32]}"
-
-
-def _login_reserve_attempt(*, username: str) -> str:
-    """Count this attempt against the account; refuse it (429) past the limit. Returns the counter key.
-
-    The window starts at the first attempt and lasts `window_s` (the counter's expiry; `incr` keeps it)."""
-    limit, window_s = login_failure_rate()
-    key, now = _failure_key(username), time.time()
-    if cache.add(key, 0, timeout=window_s):
-        cache.set(f"{key}:reset", now + window_s, timeout=window_s)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr: a new window
-        cache.set(key, 1, timeout=window_s)
-        cache.set(f"{key}:reset", now + window_s, timeout=window_s)
-        count = 1
-    if count > limit:
-        reset_at = cache.get(f"{key}:reset") or now + window_s
-        raise TooManyAttempts(max(1, math.ceil(reset_at - now)))
-    return key
-
-
 def tokens_for_user(user: User) -> dict[str, str]:
     refresh = RefreshToken.for_user(user)
     return {"access": str(refresh.access_token), "refresh": str(refresh)}
 
 
 def user_log_in(*, username: str, password: str) -> tuple[User, dict[str, str]]:
-    key = _login_reserve_attempt(username=username)
+    limit, window_s = login_failure_rate()
+    key = attempt_reserve(scope="login", ident=username.casefold(), limit=limit, window_s=window_s)
     user = authenticate(username=username, password=password)
     if user is None or user.is_imported:
         raise InvalidCredentials()
-    cache.delete_many([key, f"{key}:reset"])  # a success forgets this window's failures
+    attempts_forget(key)  # a success forgets this window's failures
     return user, tokens_for_user(user)
 
 

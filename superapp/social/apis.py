@@ -12,6 +12,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from superapp.accounts.models import User
+from superapp.accounts.serializers import CitySummarySerializer
 from superapp.api import DefaultCursorPagination
 from superapp.social import selectors, services, timeline
 from superapp.social import serializers as s
@@ -283,6 +284,7 @@ class UserProfileApi(APIView):
         return Response({
             "id": user.pk, "username": user.username, "display_name": user.display_name,
             "avatar_url": user.avatar_url, "home_city_id": user.home_city_id,
+            "home_city": CitySummarySerializer(user.home_city).data if user.home_city else None,
             "followers_count": stats.followers_count, "following_count": stats.following_count,
             "friends_count": stats.friends_count, "posts_count": stats.posts_count,
             "relationship": selectors.user_relationship(viewer=request.user, user=user),

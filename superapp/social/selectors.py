@@ -82,7 +82,7 @@ def users_visible_to(viewer: User) -> QuerySet[User]:
 def user_get_visible(*, viewer: User, user_id: int) -> User:
     """A blocker is invisible to the user they blocked (404), like an unknown id."""
     user = (User.objects.filter(pk=user_id, is_active=True).exclude(pk__in=blocked_by_ids_sq(viewer.pk))
-            .select_related("social_stats").first())
+            .select_related("social_stats", "home_city").first())
     if user is None:
         raise exc.UserNotFound()
     return user

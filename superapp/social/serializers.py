@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from superapp.accounts.models import User
+from superapp.accounts.serializers import CitySummarySerializer
 from superapp.social import conf
 from superapp.social import exceptions as exc
 from superapp.social.models import Block, Comment, Follow, FriendRequest, Friendship, Like, Post, Review, Visibility
@@ -210,12 +211,15 @@ class RelationshipSerializer(serializers.Serializer):
     friend_request = serializers.ChoiceField(choices=["incoming", "outgoing"], allow_null=True)
 
 
+@extend_schema_serializer(deprecate_fields=["home_city_id"])
 class SocialProfileSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     username = serializers.CharField()
     display_name = serializers.CharField()
     avatar_url = serializers.CharField()
-    home_city_id = serializers.IntegerField(allow_null=True)
+    home_city = CitySummarySerializer(allow_null=True)
+    home_city_id = serializers.IntegerField(allow_null=True, help_text="Deprecated: read `home_city.id`; sent "
+                                                                       "until 0.3.0.")
     followers_count = serializers.IntegerField()
     following_count = serializers.IntegerField()
     friends_count = serializers.IntegerField()

@@ -84,5 +84,5 @@ def test_merchant_staff_read_their_merchants_balance():
     services.payment_create(payer=payer, merchant=shop, amount=cny("50"))
     balance = client_for(cashier).get(f"/api/v1/wallet/merchants/{shop.pk}/balance")
     assert balance.status_code == 200
-    assert balance.json() == [{"currency": "CNY", "balance": {"amount": "49.70", "currency": "CNY"}}]  # minus fee
+    assert balance.json()["results"] == [{"currency": "CNY", "balance": {"amount": "49.70", "currency": "CNY"}}]  # fee
     assert_error_shape(client_for(payer).get(f"/api/v1/wallet/merchants/{shop.pk}/balance"), 404)

@@ -8,9 +8,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from recommender.charts import metrics_chart_figure
+from recommender.exceptions import ModelVersionNotActivatable
 from recommender.models import Interaction, ModelStatus, ModelVersion
 from recommender.seed import seed as recommender_seed
-from recommender.services import model_train
+from recommender.services import model_train, model_version_activate
 from services.models import Category, Vertical
 from tests.factories import MerchantFactory, UserFactory
 from tests.recommender.factories import crowd, taste_world
@@ -121,3 +123,62 @@ def test_the_demo_seeder_without_merchants_does_nothing():
     out = io.StringIO()
     recommender_seed(rng=random.Random(1), stdout=out)
     assert "no merchants" in out.getvalue() and not ModelVersion.objects.exists()
+
+
+def test_admin_asks_before_activating_a_rejected_version(admin_client_logged_in, small_als,
+                                                         django_capture_on_commit_callbacks):
+    taste_world()
+    first = model_train(config=small_als)
+    rejected = model_train(config=small_als, activate=False)
+    rejected.status, rejected.reason = ModelStatus.REJECTED, "nDCG@10 0.0100 does not beat popularity (0.0200)."
+    rejected.save()
+    with pytest.raises(ModelVersionNotActivatable, match="needs a confirmation"):
+        model_version_activate(version=rejected)
+
+    asked = admin_client_logged_in.post("/admin/recommender/modelversion/", {
+        "action": "activate", "_selected_action": [rejected.pk]})
+    assert asked.status_code == 200 and b"rejected by the quality gate" in asked.content
+    assert b"does not beat popularity" in asked.content and b'name="confirm_rejected" value="yes"' in asked.content
+    assert ModelVersion.objects.get(status=ModelStatus.ACTIVE) == first  # nothing happened yet
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = admin_client_logged_in.post("/admin/recommender/modelversion/", {
+            "action": "activate", "_selected_action": [rejected.pk], "confirm_rejected": "yes"}, follow=True)
+    assert b"It had been rejected by the quality gate" in done.content
+    rejected.refresh_from_db()
+    assert rejected.status == ModelStatus.ACTIVE and "despite the quality gate" in rejected.reason
+
+
+def _version(pk, status, **metrics):
+    return ModelVersion(pk=pk, algorithm="als", status=status, metrics=metrics, baseline_metrics={"ndcg": 0.05})
+
+
+def _drawn(figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    figure.tight_layout()
+    canvas.draw()
+    return canvas.get_renderer()
+
+
+@pytest.mark.parametrize("count", [1, 6])
+def test_the_metrics_chart_legend_hides_no_line_and_one_version_shows_every_metric(count):
+    metrics = {"ndcg": 0.2, "precision": 0.1, "recall": 0.3, "map": 0.08}
+    versions = [_version(i + 1, ModelStatus.RETIRED, **metrics) for i in range(count - 1)]
+    versions.append(_version(count, ModelStatus.ACTIVE, **metrics))
+    figure = metrics_chart_figure(versions)
+    renderer = _drawn(figure)
+    axes = figure.axes[0]
+    legend = axes.get_legend()
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert {"ndcg@k", "precision@k", "recall@k", "map@k", "popularity nDCG", "active"} <= set(labels)
+    # The legend is beside the plotting area, not over it, and inside the picture.
+    assert not legend.get_window_extent(renderer).overlaps(axes.get_window_extent(renderer))
+    assert legend.get_window_extent(renderer).x1 <= figure.bbox.x1 + 1
+    # Every metric is drawn as visible markers, so a single version shows four points, not just its star.
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    for name in ("ndcg@k", "precision@k", "recall@k", "map@k"):
+        assert lines[name].get_marker() not in (None, "", "None") and len(lines[name].get_xdata()) == count
+    low, high = axes.get_xlim()
+    assert low < 0 and high > count - 1  # the points are not on the frame's edge

@@ -162,20 +162,21 @@ def test_catalogue_and_slots_endpoints():
     _slot(service, starts_at=SLOT_AT + timedelta(days=10))  # outside the window asked for
     appointment_book(user=funded_user("100"), slot_id=full.pk)
     client = client_for(UserFactory())
-    catalogue = client.get("/api/v1/public-services", {"city": "hangzhou"}).json()
+    catalogue = client.get("/api/v1/public-services", {"city": "hangzhou"}).json()["results"]
     assert [(s["id"], s["fee"]["amount"], s["office"]["merchant_id"]) for s in catalogue] == [
         (service.pk, "20.00", service.office.merchant_id)]
-    assert client.get("/api/v1/public-services", {"city": "zurich"}).json() == []
+    assert client.get("/api/v1/public-services", {"city": "zurich"}).json()["results"] == []
     assert_error_shape(client.get("/api/v1/public-services", {"city": "atlantis"}), 400, "unknown_city")
-    slots = client.get(f"/api/v1/public-services/{service.pk}/slots", {"date": "2030-01-07", "days": 2}).json()
+    slots = client.get(f"/api/v1/public-services/{service.pk}/slots",
+                       {"date": "2030-01-07", "days": 2}).json()["results"]
     assert [(s["id"], s["available"]) for s in slots] == [(full.pk, 0), (open_slot.pk, 2)]
     assert slots[1]["ends_at"] == "2030-01-07T02:00:00Z"
     assert_error_shape(client.get("/api/v1/public-services/999999/slots"), 404, "public_service_not_found")
     assert_error_shape(client.get(f"/api/v1/public-services/{service.pk}/slots", {"days": 0}), 400,
                        "validation_error")
-    assert client.get(f"/api/v1/public-services/{service.pk}/slots", {"date": "9999-12-31"}).json() == []
+    assert client.get(f"/api/v1/public-services/{service.pk}/slots", {"date": "9999-12-31"}).json()["results"] == []
     # The office is in the city-services catalogue too.
-    kinds = {p["kind"] for p in client.get("/api/v1/city-services", {"city": "hangzhou"}).json()}
+    kinds = {p["kind"] for p in client.get("/api/v1/city-services", {"city": "hangzhou"}).json()["results"]}
     assert "office" in kinds
 
 

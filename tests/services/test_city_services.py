@@ -12,12 +12,20 @@ from tests.services.factories import provider
 from tests.superapp.test_api_conventions import assert_error_shape
 
 
+def proof(grid, customer_number: str) -> str:
+    """The amount of the account's latest bill: what the household reads on it (issue #14)."""
+    from services.city_services import _provider_today
+
+    bills = SimulatedProvider(grid).due_bills(customer_number, _provider_today(grid))
+    return max(bills, key=lambda b: b.period).amount.decimal_string()
+
+
 @pytest.mark.django_db
 def test_catalogue_per_city_defaults_to_where_i_am(auth_client):
     hz = provider(city_slug="hangzhou", kind="electricity")
     zh = provider(city_slug="zurich", kind="transit")
-    assert [p["id"] for p in auth_client.get("/api/v1/city-services").json()] == [hz.pk]
-    assert [p["id"] for p in auth_client.get("/api/v1/city-services", {"city": "zurich"}).json()] == [zh.pk]
+    assert [p["id"] for p in auth_client.get("/api/v1/city-services").json()["results"]] == [hz.pk]
+    assert [p["id"] for p in auth_client.get("/api/v1/city-services", {"city": "zurich"}).json()["results"]] == [zh.pk]
     assert_error_shape(auth_client.get("/api/v1/city-services", {"city": "gotham"}), 400, "unknown_city")
 
 
@@ -25,7 +33,9 @@ def test_catalogue_per_city_defaults_to_where_i_am(auth_client):
 def test_link_an_account_fetches_its_due_bill(auth_client, user):
     grid = provider()
     response = auth_client.post("/api/v1/bill-accounts", {"provider_id": grid.pk, "customer_number": "3301234567",
-                                                          "nickname": "Home"}, format="json")
+                                                          "nickname": "Home",
+                                                          "latest_bill_amount": proof(grid, "3301234567")},
+                                format="json")
     assert response.status_code == 201, response.content
     bills = auth_client.get("/api/v1/bills", {"status": "due"}).json()["results"]
     assert len(bills) == 1
@@ -49,11 +59,12 @@ def test_bad_accounts_are_rejected_and_nothing_written(auth_client):
         ({"provider_id": 999999, "customer_number": "3301234567"}, 404, "provider_not_found"),
     ]
     for body, status, code in cases:
+        body["latest_bill_amount"] = "1.00"
         assert_error_shape(auth_client.post("/api/v1/bill-accounts", body, format="json"), status, code)
     assert not BillAccount.objects.exists() and not Bill.objects.exists()
-    auth_client.post("/api/v1/bill-accounts", {"provider_id": grid.pk, "customer_number": "3301234567"}, format="json")
-    again = auth_client.post("/api/v1/bill-accounts", {"provider_id": grid.pk, "customer_number": "3301234567"},
-                             format="json")
+    good = {"provider_id": grid.pk, "customer_number": "3301234567", "latest_bill_amount": proof(grid, "3301234567")}
+    auth_client.post("/api/v1/bill-accounts", good, format="json")
+    again = auth_client.post("/api/v1/bill-accounts", good, format="json")
     assert_error_shape(again, 409, "bill_account_exists")
 
 

@@ -95,7 +95,7 @@ def test_nearby_api_combines_filters_and_reports_distance(auth_client):
     response = auth_client.get(URL, {"lat": hz.latitude, "lon": hz.longitude, "radius_m": 500,
                                      "vertical": "restaurant", "open_now": "true"})
     assert response.status_code == 200, response.content
-    body = response.json()
+    body = response.json()["results"]
     assert [m["name"] for m in body] == ["open cafe"]
     assert body[0]["distance_m"] == 0.0 and body[0]["is_open_now"] is True
 
@@ -113,7 +113,7 @@ def test_nearby_api_runs_a_fixed_number_of_queries(auth_client, django_assert_nu
         auth_client.get(URL, params)
     with django_assert_num_queries(0):
         response = auth_client.get(URL, params)
-    assert len(response.json()) == 15
+    assert len(response.json()["results"]) == 15
     # The SQL path (text or category filters): time zones + candidates + page + categories + hours + exceptions.
     with django_assert_num_queries(6):
         auth_client.get(URL, {**params, "q": "Merchant"})
@@ -136,23 +136,24 @@ def test_index_and_sql_paths_agree_and_the_index_sees_new_rows(auth_client):
     base = {"lat": hz.latitude, "lon": hz.longitude, "radius_m": 1200}
     for extra, category in (({"vertical": "restaurant"}, "restaurant"), ({"vertical": "shopping", "open_now": "true"},
                                                                          "shopping")):
-        fast = auth_client.get(URL, {**base, **extra}).json()
-        slow = auth_client.get(URL, {**base, **extra, "category": category}).json()
+        fast = auth_client.get(URL, {**base, **extra}).json()["results"]
+        slow = auth_client.get(URL, {**base, **extra, "category": category}).json()["results"]
         assert fast == slow and fast
-    wallet = auth_client.get(URL, {**base, "accepts_wallet": "false"}).json()
+    wallet = auth_client.get(URL, {**base, "accepts_wallet": "false"}).json()["results"]
     assert {m["id"] for m in wallet} == {m.pk for m in merchants if not m.accepts_wallet
                                          and haversine_m(hz.latitude, hz.longitude, m.latitude, m.longitude) <= 1200}
     # A merchant created after the index was built shows up on the next request.
     newcomer = MerchantFactory(name="newcomer", latitude=hz.latitude, longitude=hz.longitude)
-    assert auth_client.get(URL, {**base, "limit": 1}).json()[0]["id"] == newcomer.pk
+    assert auth_client.get(URL, {**base, "limit": 1}).json()["results"][0]["id"] == newcomer.pk
     newcomer.name = "renamed"
     newcomer.save()
-    assert auth_client.get(URL, {**base, "limit": 1}).json()[0]["name"] == "renamed"
+    assert auth_client.get(URL, {**base, "limit": 1}).json()["results"][0]["name"] == "renamed"
     newcomer.categories.add(tree["cafe"])
-    assert [c["slug"] for c in auth_client.get(URL, {**base, "limit": 1}).json()[0]["categories"]] == ["cafe"]
+    first = auth_client.get(URL, {**base, "limit": 1}).json()["results"][0]
+    assert [c["slug"] for c in first["categories"]] == ["cafe"]
     newcomer.is_active = False
     newcomer.save()
-    assert auth_client.get(URL, {**base, "limit": 1}).json()[0]["id"] != newcomer.pk
+    assert auth_client.get(URL, {**base, "limit": 1}).json()["results"][0]["id"] != newcomer.pk
 
 
 @pytest.mark.django_db
@@ -160,9 +161,11 @@ def test_index_path_across_the_antimeridian_and_the_pole(auth_client):
     MerchantFactory(name="east", city=None, latitude=-17.0, longitude=179.995, currency="USD", time_zone="UTC")
     MerchantFactory(name="west", city=None, latitude=-17.0, longitude=-179.995, currency="USD", time_zone="UTC")
     MerchantFactory(name="across", city=None, latitude=89.995, longitude=-170.0, currency="USD", time_zone="UTC")
-    names = [m["name"] for m in auth_client.get(URL, {"lat": -17.0, "lon": -179.999, "radius_m": 2000}).json()]
+    page = auth_client.get(URL, {"lat": -17.0, "lon": -179.999, "radius_m": 2000}).json()
+    names = [m["name"] for m in page["results"]]
     assert names == ["west", "east"]
-    names = [m["name"] for m in auth_client.get(URL, {"lat": 89.995, "lon": 10.0, "radius_m": 2000}).json()]
+    page = auth_client.get(URL, {"lat": 89.995, "lon": 10.0, "radius_m": 2000}).json()
+    names = [m["name"] for m in page["results"]]
     assert names == ["across"]
 
 
@@ -229,5 +232,5 @@ def test_nearby_checks_the_token_without_loading_the_user(api_client, user, djan
     api_client.get(URL, params, HTTP_AUTHORIZATION=bearer)  # builds the index
     with django_assert_num_queries(0):
         response = api_client.get(URL, params, HTTP_AUTHORIZATION=bearer)
-    assert response.status_code == 200 and len(response.json()) == 1
+    assert response.status_code == 200 and len(response.json()["results"]) == 1
     assert response["Content-Type"] == "application/json"

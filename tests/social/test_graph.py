@@ -3,7 +3,7 @@ import pytest
 from superapp.social import services
 from superapp.social.models import Block, Follow, FriendRequest, Friendship, SocialStats
 from tests.conftest import client_for
-from tests.factories import UserFactory
+from tests.factories import UserFactory, city
 from tests.social.conftest import befriend
 from tests.superapp.test_api_conventions import assert_error_shape
 
@@ -122,6 +122,16 @@ def test_profile_shows_counts_and_relationship(user, other_user):
     assert body["followers_count"] == 1 and body["friends_count"] == 1
     assert body["relationship"] == {"is_me": False, "is_following": True, "follows_me": True, "is_friend": True,
                                     "is_blocked": False, "friend_request": None}
+
+
+def test_profile_names_the_home_city_like_me_does(user, other_user):
+    home = city("zurich")
+    other_user.home_city = home
+    other_user.save()
+    body = client_for(user).get(f"/api/v1/users/{other_user.pk}").json()
+    me = client_for(other_user).get("/api/v1/me").json()
+    assert body["home_city"] == me["home_city"] and body["home_city"]["id"] == home.pk
+    assert body["home_city_id"] == home.pk  # the old name, until 0.3.0
 
 
 def test_user_search_finds_people_by_name(user, make_user):

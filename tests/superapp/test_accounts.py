@@ -126,3 +126,15 @@ def test_profile_without_cities_or_avatar_matches_the_schema(auth_client, user):
     assert body["home_city"] is None and body["current_city"] is None
     patched = auth_client.patch("/api/v1/me", {"display_name": "Nomad", "home_city_id": None}, format="json")
     assert assert_conforms(patched, "patch", "/api/v1/me")["display_name"] == "Nomad"
+
+
+@pytest.mark.django_db
+def test_refresh_answers_tokens_like_log_in_and_keeps_the_old_shape_for_one_release(api_client):
+    UserFactory(username="refresher")
+    tokens = api_client.post("/api/v1/auth/login", {"username": "refresher", "password": TEST_PASSWORD},
+                             format="json").json()["tokens"]
+    body = api_client.post("/api/v1/auth/refresh", {"refresh": tokens["refresh"]}, format="json").json()
+    assert set(body["tokens"]) == {"access", "refresh"} and body["tokens"]["refresh"] != tokens["refresh"]
+    assert (body["access"], body["refresh"]) == (body["tokens"]["access"], body["tokens"]["refresh"])
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {body['tokens']['access']}")
+    assert api_client.get("/api/v1/me").json()["username"] == "refresher"

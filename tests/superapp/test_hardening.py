@@ -259,3 +259,144 @@ def test_password_change_revokes_refresh_and_access_tokens(api_client):
     fresh = _login(api_client, "changer", "An0ther-secret!").json()["tokens"]
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {fresh['access']}")
     assert client.get("/api/v1/me").status_code == 200
+
+
+# --- Medium 5: linking a bill account needs proof of ownership ----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_bill_account_is_not_linked_by_its_number_alone(auth_client):
+    from services.models import BillAccount
+    from tests.services.factories import provider
+    from tests.services.test_city_services import proof
+
+    grid = provider()
+    body = {"provider_id": grid.pk, "customer_number": "3301234567"}
+    assert_error_shape(auth_client.post("/api/v1/bill-accounts", body, format="json"), 400, "validation_error")
+    right = proof(grid, "3301234567")
+    wrong = "0.01" if right != "0.01" else "0.02"
+    assert_error_shape(auth_client.post("/api/v1/bill-accounts", {**body, "latest_bill_amount": wrong},
+                                        format="json"), 400, "bill_account_proof_invalid")
+    assert not BillAccount.objects.exists()
+    linked = auth_client.post("/api/v1/bill-accounts", {**body, "latest_bill_amount": right}, format="json")
+    assert linked.status_code == 201, linked.content
+
+
+@pytest.mark.django_db
+def test_bill_account_proofs_cannot_be_brute_forced(auth_client):
+    from tests.services.factories import provider
+    from tests.services.test_city_services import proof
+
+    grid = provider()
+    body = {"provider_id": grid.pk, "customer_number": "3301234567"}
+    right = proof(grid, "3301234567")
+    guesses = [f"{60 + i}.00" for i in range(10) if f"{60 + i}.00" != right][:5]
+    for guess in guesses:
+        auth_client.post("/api/v1/bill-accounts", {**body, "latest_bill_amount": guess}, format="json")
+    assert_error_shape(auth_client.post("/api/v1/bill-accounts", {**body, "latest_bill_amount": right},
+                                        format="json"), 429, "throttled")
+
+
+# --- Low: a transit card linked by someone else does not reveal that -----------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_card_linked_by_another_user_answers_like_an_unknown_card(auth_client, other_client):
+    from tests.services.factories import provider
+
+    metro = provider(kind="transit", pattern=r"^\d{10,12}$")
+    assert other_client.post("/api/v1/transit-cards", {"provider_id": metro.pk, "card_number": "3100123456"},
+                             format="json").status_code == 201
+    taken = auth_client.post("/api/v1/transit-cards", {"provider_id": metro.pk, "card_number": "3100123456"},
+                             format="json")
+    unknown = auth_client.post("/api/v1/transit-cards", {"provider_id": metro.pk, "card_number": "3100120000"},
+                               format="json")
+    assert taken.status_code == unknown.status_code == 400
+    taken_error, unknown_error = taken.json()["error"], unknown.json()["error"]
+    assert taken_error["code"] == unknown_error["code"] == "invalid_customer_number"
+    assert taken_error["message"].replace("3100123456", "N") == unknown_error["message"].replace("3100120000", "N")
+    # The holder re-linking their own card still learns it is linked.
+    again = other_client.post("/api/v1/transit-cards", {"provider_id": metro.pk, "card_number": "3100123456"},
+                              format="json")
+    assert_error_shape(again, 409, "transit_card_exists")
+
+
+# --- Medium 6: tax-free, VAT refunds and traveller offers follow evidence, not profile fields --------------------
+
+
+def _shop_in(slug, **kwargs):
+    from tests.factories import city
+    from tests.payments.factories import merchant
+
+    return merchant(city=city(slug), tax_free=True, **kwargs)
+
+
+@pytest.mark.django_db
+def test_editing_the_profile_cities_does_not_make_a_resident_tax_free():
+    from tests.factories import city
+    from tests.payments.factories import rates
+
+    rates(("CHF", "CNY", "8"))
+    resident = funded_user("500", currency="CHF", home_city=city("zurich"))  # a verified Swiss resident
+    client = APIClient()
+    client.force_authenticate(resident)
+    assert client.patch("/api/v1/me", {"home_city_id": city("hangzhou").pk, "current_city_id": city("davos").pk},
+                        format="json").status_code == 200
+    response = _post(client, "/api/v1/wallet/payments", {"merchant_id": _shop_in("davos").pk, "amount": "100",
+                                                         "tax_free": True})
+    assert_error_shape(response, 409, "tax_free_unavailable")
+
+
+@pytest.mark.django_db
+def test_an_unverified_user_cannot_shop_tax_free_or_collect_traveller_offers():
+    from tests.factories import city
+    from tests.payments.factories import campaign, rates
+
+    rates(("CHF", "CNY", "8"))
+    user = funded_user("500", currency="CHF", home_city=city("hangzhou"), current_city=city("davos"),
+                       verified_country="")
+    client = APIClient()
+    client.force_authenticate(user)
+    response = _post(client, "/api/v1/wallet/payments", {"merchant_id": _shop_in("davos").pk, "amount": "100",
+                                                         "tax_free": True})
+    assert_error_shape(response, 409, "tax_free_unavailable")
+    davos_offer = campaign(name="Davos", currency="CHF", travellers_only=True, cities=[city("davos")])
+    assert_error_shape(client.post(f"/api/v1/wallet/campaigns/{davos_offer.pk}/collect"), 409,
+                       "coupon_not_applicable")
+
+
+@pytest.mark.django_db
+def test_a_verified_foreign_resident_shops_tax_free():
+    from tests.factories import city
+    from tests.payments.factories import rates
+
+    rates(("CHF", "CNY", "8"))
+    visitor = funded_user("500", currency="CHF", home_city=city("hangzhou"))  # verified CN
+    client = APIClient()
+    client.force_authenticate(visitor)
+    paid = _post(client, "/api/v1/wallet/payments", {"merchant_id": _shop_in("davos").pk, "amount": "108.10",
+                                                     "tax_free": True})
+    assert paid.status_code == 201, paid.content
+    assert paid.json()["vat"] == {"amount": "8.10", "currency": "CHF"}
+
+
+@pytest.mark.django_db
+def test_the_verified_country_is_not_editable_through_the_api(auth_client, user):
+    auth_client.patch("/api/v1/me", {"verified_country": "FR", "verified_country_at": "2026-01-01T00:00:00Z"},
+                      format="json")
+    user.refresh_from_db()
+    assert user.verified_country == "CN" and user.verified_country_at is None
+
+
+@pytest.mark.django_db
+def test_a_merchant_owner_cannot_make_their_shop_tax_free(auth_client, user):
+    from tests.factories import MerchantFactory
+    from tests.services.factories import MerchantStaffFactory
+
+    shop = MerchantFactory(tax_free=False)
+    MerchantStaffFactory(merchant=shop, user=user, role="owner")
+    response = auth_client.patch(f"/api/v1/merchants/{shop.pk}", {"tax_free": True, "name": "Duty free"},
+                                 format="json")
+    assert response.status_code == 200
+    shop.refresh_from_db()
+    assert shop.name == "Duty free" and shop.tax_free is False

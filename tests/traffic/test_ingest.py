@@ -117,7 +117,15 @@ def test_device_endpoints_refuse_users_bad_and_revoked_keys(world, user, api_cli
     user_client = APIClient()
     user_client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
     assert user_client.get("/api/v1/me").status_code == 200  # a valid user token...
-    assert_error_shape(post(user_client, rows), 401, "not_authenticated")  # ...is not a device key
+    refused = post(user_client, rows)  # ...is not a device key, and the answer says what to send
+    assert_error_shape(refused, 401, "not_authenticated")
+    assert refused.json()["error"]["message"].startswith("This endpoint takes a device key: send `Authorization: "
+                                                         "Device <key>`.")
+    assert "access token is not accepted here" in refused.json()["error"]["message"]
+    wrong_way = device_client(world["camera_keys"][0]).get("/api/v1/me")  # and a device key on a user endpoint
+    assert_error_shape(wrong_way, 401, "not_authenticated")
+    assert "takes a user's access token" in wrong_way.json()["error"]["message"]
+    assert "Device keys are accepted only on the device endpoints" in wrong_way.json()["error"]["message"]
     assert_error_shape(post(device_client("tdk_0123456789_nope"), rows), 401, "invalid_device_key")
     assert_error_shape(post(device_client("garbage"), rows), 401, "invalid_device_key")
     services.device_revoke(device=world["gateway"])

@@ -161,7 +161,7 @@ class Command(BaseCommand):
             request = urllib.request.Request(base_url + paths[0],  # noqa: S310 - loopback
                                              headers={"Authorization": f"Bearer {token}"})
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-                sample = json.load(io.TextIOWrapper(response, encoding="utf-8"))
+                sample = json.load(io.TextIOWrapper(response, encoding="utf-8"))["results"]
             # Warm-up (not measured): each worker builds its nearby index on its first request, which takes
             # seconds with 100k merchants; warm up until two consecutive short runs agree.
             previous = None
