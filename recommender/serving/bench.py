@@ -170,7 +170,7 @@ function done(summary, latency, requests)
     p = p + t:get("pages")
     h = h + t:get("hits")
   end
-  io.write(string.format("BENCH_PAGES %d BENCH_HITS %d\n", p, h))
+  io.write(string.format("BENCH_PAGES %d BENCH_HITS %d\\n", p, h))
 end
 """
 
@@ -257,7 +257,7 @@ def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed:
     version = bench_model_activate(log=log)
     # The activation enqueued the batch build; run it here with progress instead, so the load starts warm.
     app.control.purge()
-    with tqdm(total=len(users), desc="candidate lists", unit="user", mininterval=2) as bar:
+    with tqdm(total=version.n_users, desc="candidate lists", unit="user", mininterval=2) as bar:
         built = candidate_lists_build_version(version.pk, progress=lambda done, total: bar.update(done - bar.n))
     log(f"candidate lists: {built}")
     tokens = [str(AccessToken.for_user(u)) for u in users]

@@ -53,6 +53,8 @@ LIST_CITY_SIZE = int(_number("RECOMMENDER_LIST_CITY_SIZE", 100))
 LIST_TTL_S = int(_number("RECOMMENDER_LIST_TTL_S", 3 * 24 * 3600))
 LIST_BUILD_CHUNK = int(_number("RECOMMENDER_LIST_BUILD_CHUNK", 500))
 LIST_BUILD_DEDUP_S = int(_number("RECOMMENDER_LIST_BUILD_DEDUP_S", 30))
+# Embedded default (per-process local-memory cache): a serving process builds its own lists in a thread.
+LOCAL_LIST_BUILD = bool(_number("RECOMMENDER_LOCAL_LIST_BUILD", 1))
 # How many of the user's strongest signals name a "because you liked" anchor and make a content profile.
 EXPLAIN_LIKED = 50
 

@@ -70,9 +70,9 @@ def context_get(user_id: int, *, list_key: str | None = None) -> UserContext:
                        friends=found.get(keys[2]), list_raw=found.get(list_key) if list_key else None)
 
 
-def context_save(ctx: UserContext) -> None:
+def context_save(ctx: UserContext, *, timeout: int | None = None) -> None:
     if ctx.dirty:
-        cache.set_many(ctx.dirty, timeout=conf.CONTEXT_TTL_S)
+        cache.set_many(ctx.dirty, timeout=timeout or conf.CONTEXT_TTL_S)
         ctx.dirty = {}
 
 
@@ -125,14 +125,16 @@ def coupons_for(user, ctx: UserContext, merchant_ids: list[int], *, traveller: b
     if not running:
         return {}
     if cached is None or cached[0] != version or cached[1] != traveller or not wanted <= cached[2]:
-        checked = wanted | set(also)
+        checked = wanted | set(also) | (set(cached[2]) if cached and cached[:2] == (version, traveller) else set())
         answer = integrations.coupons_here(user=user, merchant_ids=sorted(checked))
         cached = (version, traveller, frozenset(checked),
                   {m: [(c.pk, c.name, c.description) for c in campaigns] for m, campaigns in answer.items()})
         ctx.coupons = cached
         ctx.dirty[coupons_key(ctx.user_id)] = cached
-    # A campaign that ended since the answer was cached does not apply any more.
-    live = {c.pk for c in running}
+    # A campaign that ended or ran out since the answer was cached does not apply any more (the process copy
+    # of the running campaigns is at most CAMPAIGNS_MAX_AGE_S old).
+    live = {c.pk for c in running if (c.max_redemptions is None or c.redemptions < c.max_redemptions)
+            and c.budget_account.balance > 0}
     out = {}
     for m in merchant_ids:
         offers = [o for o in cached[3].get(m, ()) if o[0] in live]
@@ -147,7 +149,7 @@ def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[i
     cached = ctx.friends
     wanted = set(merchant_ids)
     if cached is None or not wanted <= cached[0]:
-        checked = wanted | set(also)
+        checked = wanted | set(also) | (set(cached[0]) if cached else set())
         answer = integrations.friends_here(user=user, merchant_ids=sorted(checked))
         cached = (frozenset(checked), {m: (len(v), str(v[0])) for m, v in answer.items() if v})
         ctx.friends = cached

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ from datetime import timedelta
 
 import numpy as np
 import scipy.sparse as sp
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connections
 from django.utils import timezone
 
 from recommender.loader import LoadedModel, active_model
@@ -257,6 +260,7 @@ def candidate_lists_build_version(version_id: int, *, chunk: int | None = None,
     total, built, started = len(user_ids), 0, time.monotonic()
     if not len(scope.merchant_ids):
         return {"version": version_id, "users": 0, "status": "no_merchants"}
+    _travellers_warm()
     for start in range(0, total, chunk):
         from recommender.loader import active_version_id
 
@@ -281,6 +285,18 @@ def candidate_lists_build_version(version_id: int, *, chunk: int | None = None,
     return {"version": version_id, "users": built, "status": "built", "seconds": round(time.monotonic() - started, 1)}
 
 
+def _travellers_warm() -> None:
+    """"Popular with travellers from your city" tables for every pair of cities, computed once for all
+    serving processes before the pages need them."""
+    from recommender.serving.selectors import traveller_popularity
+
+    cities = list(catalogue().cities)
+    for city_id in cities:
+        for home_id in cities:
+            if home_id != city_id:
+                traveller_popularity(city_id=city_id, home_city_id=home_id)
+
+
 def _batch_scores(loaded: LoadedModel, rows: np.ndarray, ids: list[int], signals: dict[int, UserSignals],
                   scope: _Scope) -> np.ndarray | None:
     """Scores (users x scope merchants) with the model's own batch `recommend` over the scope's rows:
@@ -301,6 +317,33 @@ def _batch_scores(loaded: LoadedModel, rows: np.ndarray, ids: list[int], signals
     positions = order[np.searchsorted(scope.model_rows[order], found[valid])]
     out[user_pos, positions] = values[valid]
     return out
+
+
+_local_builds: set[int] = set()
+_local_lock = threading.Lock()
+
+
+def local_lists_ensure(version_id: int) -> None:
+    """Embedded default: the local-memory cache belongs to one process, so lists an activation built in
+    another process (`seed_demo`, `train_recommender`) are not here. The first request of a serving process
+    for a version starts building that process's lists in a background thread (its pages are misses
+    meanwhile, answered live). With Redis the lists are shared and Celery builds them: nothing to do."""
+    if not conf.LOCAL_LIST_BUILD or not settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        return
+    with _local_lock:
+        if version_id in _local_builds:
+            return
+        _local_builds.add(version_id)
+
+    def build() -> None:
+        try:
+            candidate_lists_build_version(version_id)
+        except Exception:  # noqa: BLE001 - a background convenience: misses keep being answered live
+            logger.exception("recommender: local candidate lists for v%s failed", version_id)
+        finally:
+            connections.close_all()
+
+    threading.Thread(target=build, name=f"candidate-lists-v{version_id}", daemon=True).start()
 
 
 def list_read(raw: bytes | None, *, version_id: int) -> CandidateList | None:

@@ -127,25 +127,34 @@ def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndar
     return np.where(keys[pos] == wanted, values[pos], 0).astype(np.float32)
 
 
+_travellers_local: dict[tuple[int, int], tuple[float, dict[int, int]]] = {}
+
+
 def traveller_popularity(*, city_id: int, home_city_id: int | None = None) -> dict[int, int]:
     """Merchant id -> distinct travellers (users whose home is elsewhere) who interacted with it in this
-    city over the window; with `home_city_id`, only travellers from that city. Cached for a few minutes."""
+    city over the window; with `home_city_id`, only travellers from that city. Shared through the cache for
+    `POPULARITY_TTL_S` (one computation for all processes), and kept in each process for a minute."""
+    memo_key = (city_id, home_city_id or 0)
+    local = _travellers_local.get(memo_key)
+    if local is not None and time.monotonic() - local[0] < min(60.0, conf.POPULARITY_TTL_S):
+        return local[1]
     key = f"recommender:travellers:{city_id}:{home_city_id or 0}"
     cached = cache.get(key)
-    if cached is not None:
-        return cached
-    since = timezone.now() - timedelta(days=conf.POPULARITY_WINDOW_DAYS)
-    queryset = (Interaction.objects.filter(merchant__city_id=city_id, occurred_at__gte=since)
-                .exclude(kind__in=_NOT_POPULARITY).exclude(user__home_city_id=city_id)
-                .exclude(user__home_city_id__isnull=True))
-    if home_city_id is not None:
-        queryset = queryset.filter(user__home_city_id=home_city_id)
-    result = dict(queryset.values("merchant_id").annotate(n=Count("user_id", distinct=True))
-                  .values_list("merchant_id", "n").order_by())
-    cache.set(key, result, timeout=int(conf.POPULARITY_TTL_S))
-    return result
+    if cached is None:
+        since = timezone.now() - timedelta(days=conf.POPULARITY_WINDOW_DAYS)
+        queryset = (Interaction.objects.filter(merchant__city_id=city_id, occurred_at__gte=since)
+                    .exclude(kind__in=_NOT_POPULARITY).exclude(user__home_city_id=city_id)
+                    .exclude(user__home_city_id__isnull=True))
+        if home_city_id is not None:
+            queryset = queryset.filter(user__home_city_id=home_city_id)
+        cached = dict(queryset.values("merchant_id").annotate(n=Count("user_id", distinct=True))
+                      .values_list("merchant_id", "n").order_by())
+        cache.set(key, cached, timeout=int(conf.POPULARITY_TTL_S))
+    _travellers_local[memo_key] = (time.monotonic(), cached)
+    return cached
 
 
 def reset() -> None:
     global _popularity
     _popularity = None
+    _travellers_local.clear()

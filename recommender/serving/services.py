@@ -41,7 +41,13 @@ from recommender.serving.context import (
     is_traveller,
     user_context_invalidate,
 )
-from recommender.serving.materialise import CandidateList, candidate_list_schedule, list_key, list_read
+from recommender.serving.materialise import (
+    CandidateList,
+    candidate_list_schedule,
+    list_key,
+    list_read,
+    local_lists_ensure,
+)
 from recommender.serving.selectors import (
     UserSignals,
     popularity_scores,
@@ -449,6 +455,8 @@ class _Request:
         self.loaded = active_model()
         self.ctx = context_get(user.pk, list_key=list_key(self.loaded.version_id, user.pk) if self.loaded else None)
         self.list = list_read(self.ctx.list_raw, version_id=self.loaded.version_id) if self.loaded else None
+        if self.loaded is not None and self.list is None:
+            local_lists_ensure(self.loaded.version_id)
         self.catalogue = catalogue()
         self.preferences = _preferences(user)
         self._signals: UserSignals | None = None
@@ -566,12 +574,12 @@ def _render(req: _Request, answer: _Answer, *, distances: dict[int, float] | Non
                               score=round(p.score, 6), via=p.via,
                               distance_m=round(distances[p.merchant_id], 1) if p.merchant_id in distances else None)
                for p in ranking.picks if p.merchant_id in cards]
-    # The per-user caches cover the whole list, so the user's next pages need no query for them.
-    also = answer.candidate_list.merchant_ids.tolist() if answer.candidate_list is not None else []
+    # The per-user caches grow with the merchants the user's pages showed (asking the wallet and social
+    # about a whole list at once cost more than a page's worth of time, measured).
     traveller = is_traveller(user, req.ctx, req.at)
     _explain(user=user, ctx=req.ctx, results=results, liked=answer.liked, interests=answer.interests, names=names,
-             coupons=coupons_for(user, req.ctx, ids, traveller=traveller, also=also),
-             friends=friends_for(user, req.ctx, ids, also=also),
+             coupons=coupons_for(user, req.ctx, ids, traveller=traveller),
+             friends=friends_for(user, req.ctx, ids),
              model_answered=ranking.source.startswith(("model:", "materialised:")))
     if origin is not None:
         _add_travel_times(results, origin)

@@ -31,6 +31,8 @@ def _fresh_serving_state(settings, monkeypatch):
     from recommender.serving import conf
 
     monkeypatch.setattr(conf, "CATALOGUE_CHECK_S", 0)
+    # Lists are built by the (eager) Celery tasks the tests trigger, not by a background thread.
+    monkeypatch.setattr(conf, "LOCAL_LIST_BUILD", False)
     for module in (loader, content, selectors, catalogue):
         module.reset()
     yield
