@@ -1,6 +1,7 @@
 # Two commands: `make run` (set up everything and serve) and `make test`.
-# Embedded default: SQLite, eager Celery, local-memory cache. Set DATABASE_URL / REDIS_URL for
-# PostgreSQL and Redis (then `make worker` and `make beat` run the real Celery processes).
+# Embedded default: SQLite, eager Celery in the web process, local-memory cache; `make run` also starts a Celery
+# worker with beat (broker: a folder, var/celery) so the periodic jobs run. Set DATABASE_URL / REDIS_URL for
+# PostgreSQL and Redis (`make worker` and `make beat` run the Celery processes separately).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -33,7 +34,11 @@ run: seed
 	@echo "  Schema   : http://$(HOST):$(PORT)/api/schema/"
 	@echo "  Admin    : http://$(HOST):$(PORT)/admin/   (admin / admin-pass-2026)"
 	@echo "  Log in   : POST /api/v1/auth/login {\"username\": \"alice\", \"password\": \"demo-pass-2026\"}"
+	@echo "  Jobs     : a Celery worker with beat runs beside the server (holds, forecasts, signal plans, ...);"
+	@echo "             on the embedded default its broker is a folder (var/celery). Ctrl-C stops both."
 	@echo ""
+	@CELERY_TASK_ALWAYS_EAGER=0 $(BIN)/celery -A superapp worker --beat --pool=solo --loglevel=INFO & jobs=$$!; \
+	trap 'kill $$jobs 2>/dev/null; wait $$jobs 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 worker: migrate

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from recommender.models import InteractionKind
@@ -102,13 +103,14 @@ def booking_quote(*, product: Product, day: date, check_out: date | None = None,
     now = now or timezone.now()
     days, start, units = _request_shape(product=product, day=day, check_out=check_out, at_time=at_time,
                                         party_size=party_size, rooms=rooms, now=now)
-    slots = {s.date: s for s in InventorySlot.objects.filter(product=product, date__in=days, start_time=start)}
+    slots = {s.date: s for s in slots_with_availability(
+        InventorySlot.objects.filter(product=product, date__in=days, start_time=start), now=now)}
     ordered = [slots[d] for d in days if d in slots]
     # Per night / table / person; a slot may override the product's price (weekends, high season).
     per_unit = sum((slots[d].price_amount if d in slots and slots[d].price_amount is not None
                     else product.price_amount) for d in days)
     amount = Money(per_unit * units, product.currency)
-    available = len(ordered) == len(days) and all(s.available >= units for s in ordered)
+    available = len(ordered) == len(days) and all(s.free >= units for s in ordered)
     starts_at = datetime.combine(days[0], start, tzinfo=tz_for(product.merchant.time_zone))
     return Quote(product=product, slots=ordered, units=units, party_size=party_size, first_date=days[0],
                  last_date=days[-1], starts_at=starts_at, amount=amount, available=available)
@@ -124,6 +126,8 @@ def booking_hold(*, user, product: Product, day: date, check_out: date | None = 
     if len(wanted) != (quote.last_date - quote.first_date).days + 1:
         raise NoAvailability("Not on sale for these dates.", details={"first_date": str(quote.first_date),
                                                                       "last_date": str(quote.last_date)})
+    # Holds that lapsed on these slots give their units back first, whether or not the expiry job has run.
+    booking_holds_expire(now=now, slot_ids=wanted)
     with transaction.atomic():
         # Lock the slots in pk order; availability is decided on the locked rows, not on the quote.
         slots = list(InventorySlot.objects.select_for_update().filter(pk__in=wanted).order_by("pk"))
@@ -165,8 +169,7 @@ def booking_pay(*, booking_id: int, user, now: datetime | None = None) -> Bookin
     now = now or timezone.now()
     with transaction.atomic():
         booking = _locked_booking(booking_id=booking_id, user=user)
-        if booking.status == BookingStatus.EXPIRED or (booking.status == BookingStatus.HELD
-                                                       and booking.hold_expires_at <= now):
+        if booking_status(booking, now=now) == BookingStatus.EXPIRED:
             raise HoldExpired(details={"hold_expired_at": booking.hold_expires_at.isoformat()})
         if booking.status != BookingStatus.HELD:
             raise BookingStateConflict(f"The booking is {booking.status}.", details={"status": booking.status})
@@ -222,13 +225,37 @@ def booking_cancel(*, booking_id: int, user, now: datetime | None = None, reason
     return booking
 
 
-def booking_holds_expire(*, now: datetime | None = None, batch: int = 500) -> int:
-    """Expire unpaid holds past their time and release their inventory. Safe to run twice or concurrently:
-    each booking is re-checked under its row lock, and locked ones are skipped (a payment is in progress)."""
+def hold_lapsed(booking: Booking, now: datetime) -> bool:
+    """The one rule for a lapsed hold: held, unpaid, and its time is up (whether or not the job has run)."""
+    return booking.status == BookingStatus.HELD and booking.hold_expires_at <= now
+
+
+def booking_status(booking: Booking, *, now: datetime | None = None) -> str:
+    """The status as of `now`: a lapsed hold reads `expired` before the expiry job has written it."""
+    return BookingStatus.EXPIRED if hold_lapsed(booking, now or timezone.now()) else booking.status
+
+
+def slots_with_availability(queryset: QuerySet[InventorySlot], *, now: datetime) -> QuerySet[InventorySlot]:
+    """Annotate `free`: capacity minus what held and confirmed bookings take, not counting lapsed holds
+    (`hold_lapsed`, in SQL) that the expiry job has not released yet."""
+    lapsed = (BookingSlot.objects.filter(slot=OuterRef("pk"), booking__status=BookingStatus.HELD,
+                                         booking__hold_expires_at__lte=now)
+              .values("slot").annotate(units=Sum("units")).values("units"))
+    return queryset.annotate(free=F("capacity") - F("reserved") + Coalesce(
+        Subquery(lapsed, output_field=IntegerField()), Value(0)))
+
+
+def booking_holds_expire(*, now: datetime | None = None, batch: int = 500, slot_ids=None) -> int:
+    """Expire unpaid holds past their time and release their inventory (all of them, or those on `slot_ids`).
+    Safe to run twice or concurrently: each booking is re-checked under its row lock, and locked ones are
+    skipped (a payment is in progress). Reads do not wait for this: see `booking_status`,
+    `slots_with_availability`."""
     now = now or timezone.now()
     expired = 0
-    candidates = list(Booking.objects.filter(status=BookingStatus.HELD, hold_expires_at__lte=now)
-                      .order_by("hold_expires_at").values_list("pk", flat=True)[:batch])
+    candidates = Booking.objects.filter(status=BookingStatus.HELD, hold_expires_at__lte=now)
+    if slot_ids is not None:
+        candidates = candidates.filter(booking_slots__slot_id__in=slot_ids).distinct()
+    candidates = list(candidates.order_by("hold_expires_at").values_list("pk", flat=True)[:batch])
     for booking_id in candidates:
         with transaction.atomic():
             booking = (Booking.objects.select_for_update(skip_locked=True)

@@ -62,6 +62,7 @@ class ProductAvailabilityApi(APIView):
             date_to = min(date_to, date_from + timedelta(days=MAX_AVAILABILITY_DAYS))
             slots = InventorySlot.objects.filter(product=product, date__gte=max(date_from, today),
                                                  date__lte=date_to).select_related("product")
+        slots = booking.slots_with_availability(slots, now=timezone.now())  # lapsed holds do not count
         return cursor_page(self, request, slots, s.SlotSerializer, ordering=("date", "start_time"))
 
 

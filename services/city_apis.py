@@ -77,7 +77,7 @@ class BillAccountRefreshApi(APIView):
         if account is None:
             raise NotFound("Bill account not found.", code="bill_account_not_found")
         city_services.bills_refresh(account=account)
-        bills = Bill.objects.filter(account=account).select_related("account__provider")
+        bills = Bill.objects.filter(account=account).select_related("account__provider__city")
         return Response(s.BillSerializer(bills, many=True).data)
 
 
@@ -89,16 +89,17 @@ class BillListApi(APIView):
     def get(self, request):
         params = s.BillListParamsSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
-        bills = Bill.objects.filter(account__user=request.user).select_related("account__provider")
+        bills = Bill.objects.filter(account__user=request.user).select_related("account__provider__city")
         if params.validated_data.get("status"):
-            bills = bills.filter(status=params.validated_data["status"])
+            bills = city_services.bills_with_status(bills, params.validated_data["status"])
         return _paginate(self, request, bills, s.BillSerializer)
 
 
 class BillDetailApi(APIView):
     @extend_schema(responses={200: s.BillSerializer}, tags=["city services"], summary="A bill (with its receipt)")
     def get(self, request, bill_id: int):
-        bill = Bill.objects.select_related("account__provider").filter(pk=bill_id, account__user=request.user).first()
+        bill = (Bill.objects.select_related("account__provider__city")
+                .filter(pk=bill_id, account__user=request.user).first())
         if bill is None:
             raise NotFound("Bill not found.", code="bill_not_found")
         return Response(s.BillSerializer(bill).data)

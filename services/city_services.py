@@ -11,6 +11,7 @@ import math
 from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from services import conf
@@ -19,6 +20,7 @@ from services.models import (
     BILL_KINDS,
     Bill,
     BillAccount,
+    BillReadStatus,
     BillStatus,
     Notification,
     ParkingSession,
@@ -44,6 +46,29 @@ def _payment_create(**kwargs):
 
 def _provider_today(provider: ServiceProvider) -> date:
     return timezone.now().astimezone(tz_for(provider.city.time_zone)).date()
+
+
+def bill_status(bill: Bill, *, today: date | None = None) -> str:
+    """The one rule for a bill's status as of today: a due bill past its due date at the provider is `overdue`.
+    Nothing writes `overdue`: reads compute it, so it is right whether or not a job has run."""
+    if bill.status == BillStatus.PAID:
+        return BillReadStatus.PAID
+    today = today or _provider_today(bill.account.provider)
+    return BillReadStatus.OVERDUE if bill.due_on < today else BillReadStatus.DUE
+
+
+def bills_with_status(bills: QuerySet[Bill], status: str, *, now: datetime | None = None) -> QuerySet[Bill]:
+    """`bills` that `bill_status` says have `status` (the same rule in SQL: one condition per provider time zone)."""
+    if status == BillReadStatus.PAID:
+        return bills.filter(status=BillStatus.PAID)
+    now = now or timezone.now()
+    due = bills.filter(status=BillStatus.DUE)
+    condition = Q(pk__in=[])
+    for zone in set(due.values_list("account__provider__city__time_zone", flat=True)):
+        today = now.astimezone(tz_for(zone)).date()
+        days = Q(due_on__lt=today) if status == BillReadStatus.OVERDUE else Q(due_on__gte=today)
+        condition |= Q(account__provider__city__time_zone=zone) & days
+    return due.filter(condition)
 
 
 def _require_kind(provider: ServiceProvider, kinds) -> None:
@@ -211,12 +236,12 @@ def bill_reminders_send(*, within_days: int | None = None, today: date | None = 
     within = conf.BILL_REMINDER_DAYS if within_days is None else within_days
     today = today or timezone.now().date()
     bills = (Bill.objects.filter(status=BillStatus.DUE, due_on__lte=today + timedelta(days=within))
-             .select_related("account__provider"))
+             .select_related("account__provider__city"))
     sent = 0
     for bill in bills.iterator(chunk_size=500):
         provider = bill.account.provider
         amount = Money(bill.amount, bill.currency)
-        overdue = bill.due_on < today
+        overdue = bill_status(bill, today=today) == BillReadStatus.OVERDUE
         created = notification_create(
             user_id=bill.account.user_id, kind="bill_due", dedupe_key=f"bill_due:{bill.pk}",
             title=f"{provider.name}: {amount} {'overdue' if overdue else 'due'} on {bill.due_on:%d %b}",

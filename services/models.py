@@ -187,6 +187,16 @@ class TripStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class TripReadStatus(models.TextChoices):
+    """What a trip is as of now (`selectors.trip_status`): the stored `planned` reads `in_progress` on its
+    dates at the destination and `completed` after them, with no job writing it."""
+
+    PLANNED = "planned", "Planned"
+    IN_PROGRESS = "in_progress", "Under way"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class Trip(models.Model):
     """A user's planned stay in a city. While a trip is active (local dates at the destination) the
     app treats the user as a traveller there (see `selectors.user_current_city`)."""
@@ -383,6 +393,15 @@ class BillAccount(models.Model):
 
 class BillStatus(models.TextChoices):
     DUE = "due", "Due"
+    PAID = "paid", "Paid"
+
+
+class BillReadStatus(models.TextChoices):
+    """What a bill is as of now (`city_services.bill_status`): a stored `due` past its due date at the
+    provider reads `overdue`, with no job writing it."""
+
+    DUE = "due", "Due"
+    OVERDUE = "overdue", "Overdue"
     PAID = "paid", "Paid"
 
 

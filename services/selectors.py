@@ -44,6 +44,7 @@ from services.models import (
     PublicService,
     ServiceKind,
     Trip,
+    TripReadStatus,
     TripStatus,
     Vertical,
 )
@@ -387,10 +388,21 @@ def active_trip(user, at: datetime | None = None) -> Trip | None:
                                       ends_on__gte=utc_day - timedelta(days=1))
                   .select_related("destination").order_by("-starts_on", "-pk"))
     for trip in candidates:
-        local_day = at.astimezone(tz_for(trip.destination.time_zone)).date()
-        if trip.starts_on <= local_day <= trip.ends_on:
+        if trip_status(trip, at=at) == TripReadStatus.IN_PROGRESS:
             return trip
     return None
+
+
+def trip_status(trip: Trip, *, at: datetime | None = None) -> str:
+    """The one rule for where a trip stands at `at`, by the local date at its destination: `in_progress` from
+    its first to its last day, `completed` after, `planned` before; `cancelled` stays. Nothing stores the first
+    two: reads compute them, so they are right whether or not a job has run."""
+    if trip.status == TripStatus.CANCELLED:
+        return TripReadStatus.CANCELLED
+    local_day = (at or timezone.now()).astimezone(tz_for(trip.destination.time_zone)).date()
+    if local_day < trip.starts_on:
+        return TripReadStatus.PLANNED
+    return TripReadStatus.IN_PROGRESS if local_day <= trip.ends_on else TripReadStatus.COMPLETED
 
 
 def user_current_city(user, at: datetime | None = None) -> City | None:

@@ -4,14 +4,17 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from services import conf
+from services.booking import booking_status
+from services.city_services import bill_status
 from services.models import (
     Appointment,
     AppointmentSlot,
     AppointmentStatus,
     Bill,
     BillAccount,
-    BillStatus,
+    BillReadStatus,
     Booking,
+    BookingStatus,
     Category,
     City,
     InventorySlot,
@@ -26,8 +29,9 @@ from services.models import (
     TransitCard,
     TransitTopUp,
     Trip,
+    TripReadStatus,
 )
-from services.selectors import merchant_is_open
+from services.selectors import merchant_is_open, trip_status
 from superapp.api import AmountField, MoneySerializer, paginated
 
 
@@ -213,11 +217,17 @@ class SavedMerchantSerializer(serializers.Serializer):
 
 class TripSerializer(serializers.ModelSerializer):
     destination = CityRefSerializer(read_only=True)
+    status = serializers.SerializerMethodField(help_text="As of now: `in_progress` on the trip's local dates at "
+                                                         "the destination, `completed` after them")
 
     class Meta:
         model = Trip
         fields = ["id", "destination", "starts_on", "ends_on", "title", "status", "created_at"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=TripReadStatus.choices))
+    def get_status(self, trip: Trip) -> str:
+        return trip_status(trip)
 
 
 class TripCreateSerializer(serializers.Serializer):
@@ -252,7 +262,9 @@ class ProductSerializer(serializers.ModelSerializer):
 
 
 class SlotSerializer(serializers.ModelSerializer):
-    available = serializers.IntegerField(read_only=True)
+    """Serializes slots annotated by `booking.slots_with_availability` (lapsed holds do not count)."""
+
+    available = serializers.IntegerField(source="free", read_only=True)
     start_time = LocalTimeField(read_only=True)
     price = serializers.SerializerMethodField()
 
@@ -296,6 +308,7 @@ class QuoteSerializer(serializers.Serializer):
 
 class BookingSerializer(serializers.ModelSerializer):
     product = ProductSerializer(read_only=True)
+    status = serializers.SerializerMethodField(help_text="As of now: a hold past `hold_expires_at` is `expired`")
     merchant = serializers.SerializerMethodField()
     amount = serializers.SerializerMethodField()
     cancellation_fee = serializers.SerializerMethodField()
@@ -307,6 +320,10 @@ class BookingSerializer(serializers.ModelSerializer):
                   "starts_at", "amount", "hold_expires_at", "confirmed_at", "cancelled_at", "payment_id",
                   "refund_id", "cancellation_fee", "refunded", "created_at"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=BookingStatus.choices))
+    def get_status(self, booking: Booking) -> str:
+        return booking_status(booking)
 
     @extend_schema_field(serializers.DictField())
     def get_merchant(self, booking: Booking) -> dict:
@@ -367,6 +384,8 @@ class BillAccountLinkSerializer(serializers.Serializer):
 
 class BillSerializer(serializers.ModelSerializer):
     amount = serializers.SerializerMethodField()
+    status = serializers.SerializerMethodField(help_text="As of today at the provider: a due bill past its due "
+                                                         "date is `overdue`")
     provider = serializers.SerializerMethodField()
     customer_number = serializers.CharField(source="account.customer_number", read_only=True)
 
@@ -375,6 +394,10 @@ class BillSerializer(serializers.ModelSerializer):
         fields = ["id", "account_id", "provider", "customer_number", "reference", "period", "amount", "due_on",
                   "status", "paid_at", "payment_id", "receipt_number"]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=BillReadStatus.choices))
+    def get_status(self, bill: Bill) -> str:
+        return bill_status(bill)
 
     @extend_schema_field(MoneySerializer)
     def get_amount(self, bill: Bill) -> dict:
@@ -387,7 +410,7 @@ class BillSerializer(serializers.ModelSerializer):
 
 
 class BillListParamsSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=BillStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=BillReadStatus.choices, required=False)
 
 
 class TransitCardSerializer(serializers.ModelSerializer):

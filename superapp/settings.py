@@ -123,9 +123,12 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "superapp"}}
 
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "filesystem://"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
-# Embedded default: tasks run in-process, so `make run` needs no worker. With Redis: a real worker.
+# Embedded default: the web process runs tasks in-process (eager); the periodic jobs come from the worker with
+# beat that `make run` starts beside it, over kombu's filesystem transport (messages are files in
+# $SUPERAPP_VAR_DIR/celery: no server to run). With Redis: a real broker and worker.
+CELERY_FILESYSTEM_QUEUE = Path(os.environ.get("SUPERAPP_VAR_DIR", BASE_DIR / "var")) / "celery" / "queue"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -133,7 +136,9 @@ CELERY_TASK_TIME_LIMIT = 60 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Publishing must fail fast when Redis is down (superapp.publish drops and a sweep catches up), not hang.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 1} if REDIS_URL else {
+    "data_folder_in": str(CELERY_FILESYSTEM_QUEUE), "data_folder_out": str(CELERY_FILESYSTEM_QUEUE),
+    "control_folder": str(CELERY_FILESYSTEM_QUEUE.parent / "control"), "store_processed": False}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth ---------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ FILES = {
 def data_root() -> Path:
     """Where the public data sets are: ``$SUPERAPP_DATA_DIR``, else ``../shared/data`` beside the checkout.
 
-    ``make data`` downloads them there (see ``tools/fetch_data.py``).
+    ``make data`` downloads them there (``recommender/ml/fetch_data.py``).
     """
     if os.environ.get("SUPERAPP_DATA_DIR"):
         return Path(os.environ["SUPERAPP_DATA_DIR"])

@@ -142,5 +142,8 @@ def run_protocol(
     model = make_model(result.algorithm, result.best_params, num_threads=num_threads).fit(full)
     add(_row("this project's pipeline, tuned", model, data, k=k, fit_s=time.monotonic() - t1,
              tune_s=round(tune_s, 1), trials=len([t for t in result.trials if t.phase != "blend"]),
+             best_single_validation_ndcg=round(float(result.best_single["score"]), 4), excluded=result.excluded,
+             best_blend_validation_ndcg=max((round(t.score, 4) for t in result.trials if t.phase == "blend"),
+                                            default=None),
              validation_ndcg=round(result.best_score, 4), params=result.best_params))
     return rows, result

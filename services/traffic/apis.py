@@ -81,7 +81,8 @@ class SignalPlanApi(DeviceApi):
         tags=["traffic devices"], auth=DEVICE_AUTH, responses={200: serializers.SignalPlanSerializer},
         summary="Current timing plan of an intersection (signal controller key)",
         description="A controller fetches its own intersection's plan; a gateway any intersection of its city. "
-                    "404 `plan_not_available` until the first plan is computed.",
+                    "Always a plan valid now: when the refresh job has not made one, it is computed on the spot. "
+                    "404 `plan_not_available` while the city has no observations.",
     )
     def get(self, request, intersection_id: int):
         device: Device = request.auth
@@ -91,7 +92,7 @@ class SignalPlanApi(DeviceApi):
             device.kind == DeviceKind.CONTROLLER and device.intersection_id == intersection_id)
         if intersection is None or not allowed:
             raise PlanNotAvailable("No such intersection for this device.", code="not_found")
-        plan = selectors.signal_plan_current(intersection=intersection)
+        plan = traffic_services.signal_plan_ensure(intersection=intersection)
         if plan is None:
             raise PlanNotAvailable()
         data = serializers.SignalPlanSerializer(plan).data

@@ -4,6 +4,7 @@ predictor, forecasts, incidents, signal phases and plans, and device keys printe
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from datetime import timedelta
@@ -48,6 +49,18 @@ def _sightings(*, city: City, rng: random.Random, end) -> int:
     return len(rows)
 
 
+FEED_TASK = "Traffic (demo): simulated camera feed"
+
+
+def _schedule_feed(slugs: list[str]) -> None:
+    """The demo's cameras keep reporting while the demo runs: a beat job of the demo world only."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every, _ = IntervalSchedule.objects.get_or_create(every=5 * 60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.update_or_create(name=FEED_TASK, defaults={
+        "task": "traffic.tasks.simulated_feed", "interval": every, "kwargs": json.dumps({"city_slugs": slugs})})
+
+
 def seed(*, rng: random.Random, stdout) -> None:
     end = timezone.now()
     for slug, size, spacing, days, train in CITIES:
@@ -79,3 +92,4 @@ def seed(*, rng: random.Random, stdout) -> None:
                                                        name=f"controller {intersection.code}",
                                                        intersection=intersection)
             stdout.write(f"  traffic {slug}: controller of intersection {intersection.pk} key (shown once): {key}")
+    _schedule_feed([slug for slug, *_ in CITIES if City.objects.filter(slug=slug).exists()])

@@ -37,6 +37,7 @@ from services.traffic.models import (
 )
 
 ACCESS_SPEED_KMH = 20.0  # from the door to the nearest intersection and back: slow local streets
+TREND_MIN_COVERAGE = 0.5  # an interval counts in the trend with half the rows of the window's fullest
 
 
 def tz_offsets(epochs: np.ndarray, time_zone: str) -> np.ndarray:
@@ -122,12 +123,23 @@ def city_dashboard(*, city: City, worst: int = 10, trend_hours: int = 3, window_
                   .values("interval_start")
                   .annotate(ratio=Avg(F("mean_speed_kmh") / F("segment__free_flow_speed_kmh")), n=Count("id"))
                   .order_by("interval_start"))
+    # A bucket is the mean over the rows of its intervals, leaving out an interval with less than half the rows of
+    # the fullest one in the window: a gateway that has sent only a few sensors of the newest interval so far
+    # must not move the city's figure (2 of 224 sensors used to weigh as much as a full interval).
+    trend_rows = list(trend_rows)
+    fullest = max((row["n"] for row in trend_rows), default=0)
     buckets: dict[datetime, list[float]] = {}
     for row in trend_rows:
+        if row["n"] < TREND_MIN_COVERAGE * fullest:
+            continue
         moment = row["interval_start"]
         bucket = moment - timedelta(minutes=moment.minute % 15, seconds=moment.second,
                                     microseconds=moment.microsecond)
-        buckets.setdefault(bucket, []).append(min(max(1 - row["ratio"], 0.0), 1.0))
+        total = buckets.setdefault(bucket, [0.0, 0])
+        total[0] += row["ratio"] * row["n"]
+        total[1] += row["n"]
+    trend = [{"bucket_start": b, "congestion_index": round(min(max(1 - weighted / n, 0.0), 1.0), 3)}
+             for b, (weighted, n) in sorted(buckets.items())]
     return {
         "city": city.slug,
         "as_of": as_of,
@@ -140,8 +152,7 @@ def city_dashboard(*, city: City, worst: int = 10, trend_hours: int = 3, window_
              "congestion_index": round(index, 3), "level": congestion_level(index)}
             for index, speed, seg in scored[:worst]
         ],
-        "trend": [{"bucket_start": b, "congestion_index": round(float(np.mean(v)), 3)}
-                  for b, v in sorted(buckets.items())],
+        "trend": trend,
         "open_incidents": open_incidents,
     }
 
@@ -226,7 +237,8 @@ def _profile_for(version_pk: int, artifact_path: str, sha: str) -> tuple[np.ndar
     from pathlib import Path
 
     with np.load(Path(artifact_path).parent / "profile.npz", allow_pickle=False) as data:
-        return data["segment_ids"], data["profile"]
+        profile = data["profile"]
+        return data["segment_ids"], profile[0] if profile.ndim == 3 else profile  # [ratio, level] since v2
 
 
 def segment_speeds_at(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarray, str]:
@@ -368,11 +380,11 @@ def eta_minutes_many(*, city: City, origin: tuple[float, float], destinations: l
 # --- Signal plans ----------------------------------------------------------------------------------
 
 def signal_plan_current(*, intersection: Intersection, at: datetime | None = None) -> SignalPlan | None:
-    """The plan in force at `at`: the latest one that started by then (a controller keeps running the
-    last plan it got if no fresher one exists)."""
+    """The plan in force at `at`: the latest one whose validity window holds `at`. An expired plan is never
+    served as current (`services.signal_plan_ensure` computes a fresh one when no job has)."""
     at = at or timezone.now()
-    return (SignalPlan.objects.filter(intersection=intersection, valid_from__lte=at).order_by("-valid_from", "-pk")
-            .first() or SignalPlan.objects.filter(intersection=intersection).order_by("-valid_from", "-pk").first())
+    return (SignalPlan.objects.filter(intersection=intersection, valid_from__lte=at, valid_until__gt=at)
+            .order_by("-valid_from", "-pk").first())
 
 
 def epoch_to_datetime(epoch: int) -> datetime:

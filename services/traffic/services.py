@@ -47,7 +47,7 @@ from services.traffic.models import (
     SignalPhase,
     SignalPlan,
 )
-from services.traffic.selectors import speed_grid_load, tz_offsets
+from services.traffic.selectors import signal_plan_current, speed_grid_load, tz_offsets
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -385,7 +385,8 @@ def forecasts_refresh(*, city: City) -> int:
 
 # --- Signal plans ---------------------------------------------------------------------------------
 
-def flows_forecast(*, city: City, at: datetime, history_days: int = 14, window_min: int = 15) -> dict[int, float]:
+def flows_forecast(*, city: City, at: datetime, history_days: int = 14, window_min: int = 15,
+                   segment_ids: list[int] | None = None) -> dict[int, float]:
     """Expected flow (veh/h) per segment around `at`: the mean count of the same day type within
     ±`window_min` of that time of day over the last `history_days`, scaled by how busy the last hour
     was against its own usual level (clipped to 0.5-2x), a ratio-adjusted profile forecast."""
@@ -401,7 +402,10 @@ def flows_forecast(*, city: City, at: datetime, history_days: int = 14, window_m
         return query
 
     def mean_vph(query: Q, daytype: int | None) -> dict[int, float]:
-        rows = list(Observation.objects.filter(query, city=city).values_list(
+        observations = Observation.objects.filter(query, city=city)
+        if segment_ids is not None:
+            observations = observations.filter(segment_id__in=segment_ids)
+        rows = list(observations.values_list(
             "segment_id", "interval_start", "vehicle_count", "interval_s"))
         if not rows:
             return {}
@@ -459,6 +463,22 @@ def signal_plan_compute(*, intersection: Intersection, flows_vph: dict[int, floa
             intersection=intersection, method=PlanMethod.WEBSTER, cycle_s=round(plan.cycle_s, 1),
             lost_time_s=plan.lost_time_s, flow_ratio_sum=round(plan.flow_ratio_sum, 4), greens=greens,
             valid_from=valid_from, valid_until=valid_from + valid_for, is_active=True)
+
+
+def signal_plan_ensure(*, intersection: Intersection, at: datetime | None = None) -> SignalPlan | None:
+    """The plan in force now, computed on the spot (from its approaches' forecast flows) when the refresh job
+    has not run: a controller is never handed an expired plan. None without any observations."""
+    at = at or timezone.now()
+    plan = signal_plan_current(intersection=intersection, at=at)
+    if plan is not None:
+        return plan
+    latest = Observation.objects.filter(city_id=intersection.city_id).aggregate(m=Max("interval_start"))["m"]
+    if latest is None:
+        return None
+    approaches = list(RoadSegment.objects.filter(signal_phases__intersection=intersection).values_list("pk",
+                                                                                                      flat=True))
+    flows = flows_forecast(city=intersection.city, at=min(at, latest + timedelta(minutes=5)), segment_ids=approaches)
+    return signal_plan_compute(intersection=intersection, flows_vph=flows, valid_from=at)
 
 
 def signal_plans_refresh(*, city: City, at: datetime | None = None, keep_days: int = 7) -> int:
@@ -542,7 +562,7 @@ def traffic_simulate(*, city: City, days: float, end: datetime | None = None, in
     injected incidents."""
     end = end or timezone.now()
     end_epoch = int(end.timestamp()) // interval_s * interval_s
-    epochs = np.arange(end_epoch - int(days * 86400), end_epoch, interval_s, dtype=np.int64)
+    epochs = np.arange(end_epoch - round(days * 86400), end_epoch, interval_s, dtype=np.int64)
     segments = list(RoadSegment.objects.filter(city=city).order_by("pk").values_list(
         "pk", "free_flow_speed_kmh", "lanes", "road_class"))
     if not segments:
@@ -581,6 +601,25 @@ def traffic_simulate(*, city: City, days: float, end: datetime | None = None, in
                        "start": times[x.start_index].isoformat(), "minutes": (x.end_index - x.start_index) * interval_s
                        // 60, "severity": round(x.severity, 2)} for x in sim.incidents],
     }
+
+
+def traffic_simulate_to_now(*, city: City, now: datetime | None = None, interval_s: int = 300,
+                            max_days: float = 1.0) -> int:
+    """The demo's camera feed: simulate the intervals that have ended since the city's latest observation (at
+    most `max_days`), so a demo left running has fresh data for its forecasts, incidents and signal plans.
+    Returns the rows written."""
+    now = now or timezone.now()
+    end_epoch = int(now.timestamp()) // interval_s * interval_s
+    latest = Observation.objects.filter(city=city).aggregate(m=Max("interval_start"))["m"]
+    start = end_epoch - round(max_days * 86400)
+    if latest is not None:
+        start = max(start, int(latest.timestamp()) + interval_s)
+    if start >= end_epoch:
+        return 0
+    summary = traffic_simulate(city=city, days=(end_epoch - start) / 86400,
+                               end=datetime.fromtimestamp(end_epoch, tz=UTC), interval_s=interval_s, seed=end_epoch,
+                               incidents_per_day=3.0)
+    return summary["rows"]
 
 
 # --- Signal timing comparison ---------------------------------------------------------------------

@@ -40,3 +40,9 @@ def predictor_train(city_slug: str | None = None) -> dict[str, dict]:
             continue
         result[city.slug] = {"version": version.version, "status": version.status, "metrics": version.metrics}
     return result
+
+
+@shared_task(name="traffic.tasks.simulated_feed", time_limit=240)
+def simulated_feed(city_slugs: list[str]) -> dict[str, int]:
+    """The demo's simulated cameras (the seeder schedules this for its cities only; real cities have devices)."""
+    return {c.slug: services.traffic_simulate_to_now(city=c) for c in _cities(None).filter(slug__in=city_slugs)}

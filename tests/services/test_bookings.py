@@ -102,7 +102,7 @@ def test_expired_holds_release_inventory_and_the_job_is_safe_twice():
     user = UserFactory()
     now = timezone.now()
     old = booking_hold(user=user, product=tour, day=FUTURE, party_size=3, now=now - timedelta(minutes=20))
-    fresh = booking_hold(user=user, product=tour, day=FUTURE, party_size=2, now=now)
+    fresh = booking_hold(user=user, product=tour, day=FUTURE, party_size=2, now=now - timedelta(minutes=10))
     assert _reserved(tour) == 5
     assert booking_holds_expire(now=now) == 1
     assert booking_holds_expire(now=now) == 0
@@ -113,6 +113,33 @@ def test_expired_holds_release_inventory_and_the_job_is_safe_twice():
     # The released places can be held again.
     booking_hold(user=UserFactory(), product=tour, day=FUTURE, party_size=3, now=now)
     assert _reserved(tour) == 5
+
+
+@pytest.mark.django_db
+def test_a_lapsed_hold_reads_expired_and_reserves_nothing_before_any_job_runs(auth_client, user):
+    tour = product_with_slots(days=[FUTURE], capacity=5, max_party_size=5)
+    lapsed = booking_hold(user=user, product=tour, day=FUTURE, party_size=5,
+                          now=timezone.now() - timedelta(minutes=tour.hold_minutes + 1))
+    assert _reserved(tour) == 5  # no job has run: the stored row still counts it
+
+    shown = auth_client.get(f"/api/v1/bookings/{lapsed.pk}").json()
+    assert shown["status"] == "expired"
+    slots = auth_client.get(f"/api/v1/products/{tour.pk}/availability").json()
+    slots = slots["results"] if isinstance(slots, dict) else slots
+    assert [slot["available"] for slot in slots] == [5]
+    assert booking_quote(product=tour, day=FUTURE, party_size=5).available
+    assert_error_shape(auth_client.post(f"/api/v1/bookings/{lapsed.pk}/pay", HTTP_IDEMPOTENCY_KEY="pay-lapsed"),
+                       409, "hold_expired")
+
+    # Someone else takes all five places: the lapsed hold gives them back in the same request.
+    other = client_for(UserFactory())
+    response = other.post("/api/v1/bookings", {"product_id": tour.pk, "date": str(FUTURE), "party_size": 5},
+                          format="json", HTTP_IDEMPOTENCY_KEY="take-all")
+    assert response.status_code == 201, response.content
+    assert _reserved(tour) == 5
+    lapsed.refresh_from_db()
+    assert lapsed.status == BookingStatus.EXPIRED
+    assert booking_holds_expire() == 0
 
 
 @pytest.mark.django_db

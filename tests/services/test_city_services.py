@@ -3,10 +3,12 @@
 from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from services.city_services import bill_reminders_send, bills_refresh
 from services.models import Bill, BillAccount, Notification, TransitCard
 from services.providers import SimulatedProvider
+from services.selectors import tz_for
 from tests.factories import UserFactory
 from tests.services.factories import provider
 from tests.superapp.test_api_conventions import assert_error_shape
@@ -37,9 +39,12 @@ def test_link_an_account_fetches_its_due_bill(auth_client, user):
                                                           "latest_bill_amount": proof(grid, "3301234567")},
                                 format="json")
     assert response.status_code == 201, response.content
-    bills = auth_client.get("/api/v1/bills", {"status": "due"}).json()["results"]
+    bills = auth_client.get("/api/v1/bills").json()["results"]
     assert len(bills) == 1
     bill = bills[0]
+    # Due on the 20th: from the 21st (local time at the provider) it reads overdue.
+    local_today = timezone.now().astimezone(tz_for(grid.city.time_zone)).date()
+    assert bill["status"] == ("overdue" if date.fromisoformat(bill["due_on"]) < local_today else "due")
     assert bill["amount"]["currency"] == "CNY" and 60 <= float(bill["amount"]["amount"]) <= 420
     assert bill["reference"].endswith("3301234567-" + bill["period"].replace("-", ""))
     # The simulated provider is deterministic: refreshing adds nothing.
@@ -116,3 +121,27 @@ def test_other_users_city_service_objects_are_404(auth_client, other_user):
     assert auth_client.get("/api/v1/bills").json()["results"] == []
     assert Notification.objects.get(pk=note.pk).read_at is None
     assert UserFactory  # noqa: B018 - keep the factory import used by later tests
+
+
+@pytest.mark.django_db
+def test_a_bill_past_due_reads_overdue_without_any_job(auth_client, user):
+    from services.city_services import bill_status
+
+    grid = provider()  # Hangzhou: the due date is a local date there
+    account = BillAccount.objects.create(user=user, provider=grid, customer_number="3301234567")
+    today = timezone.now().astimezone(tz_for("Asia/Shanghai")).date()
+    late = Bill.objects.create(account=account, reference="late", period="2026-10", amount=100, currency="CNY",
+                               due_on=today - timedelta(days=7))
+    due = Bill.objects.create(account=account, reference="due", period="2026-11", amount=100, currency="CNY",
+                              due_on=today)
+    paid = Bill.objects.create(account=account, reference="paid", period="2026-09", amount=100, currency="CNY",
+                               due_on=today - timedelta(days=40), status="paid")
+    assert auth_client.get(f"/api/v1/bills/{late.pk}").json()["status"] == "overdue"
+    listed = {b["reference"]: b["status"] for b in auth_client.get("/api/v1/bills").json()["results"]}
+    assert listed == {"late": "overdue", "due": "due", "paid": "paid"}
+    for status, expected in (("overdue", [late.pk]), ("due", [due.pk]), ("paid", [paid.pk])):
+        page = auth_client.get("/api/v1/bills", {"status": status}).json()["results"]
+        assert [b["id"] for b in page] == expected, status
+    assert Bill.objects.get(pk=late.pk).status == "due"  # nothing was written
+    # The day after the due date at the provider, not in UTC.
+    assert bill_status(due, today=today) == "due" and bill_status(due, today=today + timedelta(days=1)) == "overdue"

@@ -64,3 +64,26 @@ def test_trips_of_others_are_404(auth_client, other_user):
     assert_error_shape(auth_client.get(f"/api/v1/trips/{trip.pk}"), 404)
     assert_error_shape(auth_client.post(f"/api/v1/trips/{trip.pk}/cancel"), 404)
     assert auth_client.get("/api/v1/trips").json()["results"] == []
+
+
+@pytest.mark.django_db
+def test_trip_status_is_right_at_read_time(auth_client, user):
+    from services.selectors import trip_status
+
+    today = timezone.now().date()
+    davos = city("davos")
+    past = Trip.objects.create(user=user, destination=davos, starts_on=today - timedelta(days=9),
+                               ends_on=today - timedelta(days=3))
+    now = Trip.objects.create(user=user, destination=davos, starts_on=today - timedelta(days=1),
+                              ends_on=today + timedelta(days=1))
+    later = Trip.objects.create(user=user, destination=davos, starts_on=today + timedelta(days=5),
+                                ends_on=today + timedelta(days=6))
+    listed = {t["id"]: t["status"] for t in auth_client.get("/api/v1/trips").json()["results"]}
+    assert listed == {past.pk: "completed", now.pk: "in_progress", later.pk: "planned"}
+    assert auth_client.get(f"/api/v1/trips/{now.pk}").json()["status"] == "in_progress"
+    assert auth_client.post(f"/api/v1/trips/{now.pk}/cancel").json()["status"] == "cancelled"
+    # The same local-date rule as active_trip: New York's 1 December starts at 05:00 UTC.
+    ny = Trip(user=user, destination=city("new-york"), starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 3))
+    assert trip_status(ny, at=datetime(2026, 12, 1, 3, 0, tzinfo=UTC)) == "planned"
+    assert trip_status(ny, at=datetime(2026, 12, 1, 6, 0, tzinfo=UTC)) == "in_progress"
+    assert trip_status(ny, at=datetime(2026, 12, 4, 6, 0, tzinfo=UTC)) == "completed"

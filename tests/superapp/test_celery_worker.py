@@ -16,3 +16,4 @@ def test_task_runs_on_a_real_worker_through_the_redis_broker():
             assert result.status == "SUCCESS"
     finally:
         app.conf.task_always_eager = True
+

@@ -186,7 +186,7 @@ def test_predictor_kept_inactive_when_it_does_not_beat_the_baselines(simulated, 
 
 def test_signal_plans_and_the_controller_endpoint(simulated, auth_client):
     place, _ = simulated
-    made = services.signal_plans_refresh(city=place, at=END)
+    made = services.signal_plans_refresh(city=place)
     signalised = Intersection.objects.filter(city=place, signalised=True, phases__isnull=False).distinct()
     assert made == signalised.count() > 0
     intersection = signalised.first()
@@ -214,6 +214,24 @@ def test_signal_plans_and_the_controller_endpoint(simulated, auth_client):
     assert_error_shape(client.get(f"/api/v1/traffic/intersections/{unplanned.pk}/plan"), 404, "plan_not_available")
 
 
+def test_an_expired_plan_is_never_served_as_current(simulated):
+    place, _ = simulated
+    intersection = Intersection.objects.filter(city=place, signalised=True, phases__isnull=False).first()
+    assert services.signal_plans_refresh(city=place, at=END) > 0  # plans for END .. END + 15 min: long past
+    old = SignalPlan.objects.get(intersection=intersection)
+    assert selectors.signal_plan_current(intersection=intersection) is None
+    assert selectors.signal_plan_current(intersection=intersection, at=END + timedelta(minutes=5)) == old
+    controller, key = services.device_register(city=place, kind=DeviceKind.CONTROLLER, name="ctl",
+                                               intersection=intersection)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Device {key}")
+    body = client.get(f"/api/v1/traffic/intersections/{intersection.pk}/plan").json()  # no job has run since
+    assert body["plan_id"] != old.pk
+    fresh = SignalPlan.objects.get(pk=body["plan_id"])
+    assert fresh.valid_from <= datetime.now(UTC) < fresh.valid_until
+    assert client.get(f"/api/v1/traffic/intersections/{intersection.pk}/plan").json()["plan_id"] == fresh.pk
+
+
 def test_times_far_from_now_are_rejected(place, auth_client):
     far = auth_client.get("/api/v1/traffic/route", {"from": "30.27,120.15", "to": "30.28,120.16",
                                                     "depart_at": "9999-12-31T23:59:59Z"})
@@ -221,3 +239,36 @@ def test_times_far_from_now_are_rejected(place, auth_client):
     old = auth_client.get("/api/v1/traffic/travel-times", {"from_sensor": 1, "to_sensor": 2,
                                                            "until": "0001-01-01T00:00:00Z"})
     assert_error_shape(old, 400, "validation_error")
+
+
+def test_trend_does_not_jump_when_only_a_few_sensors_reported_the_newest_interval(place, auth_client):
+    segments = list(RoadSegment.objects.filter(city=place).order_by("pk"))
+    for segment in segments:  # 2 hours of every segment at 80 % of free flow
+        _series(place, segment, [(i, segment.free_flow_speed_kmh * 0.8) for i in range(1, 25)])
+    before = auth_client.get("/api/v1/traffic/cities/hangzhou/dashboard").json()["trend"]
+    # The newest interval: 2 sensors so far, both jammed.
+    _series(place, segments[0], [(0, segments[0].free_flow_speed_kmh * 0.1)])
+    _series(place, segments[1], [(0, segments[1].free_flow_speed_kmh * 0.1)])
+    after = auth_client.get("/api/v1/traffic/cities/hangzhou/dashboard").json()["trend"]
+    assert len(segments) >= 20
+    assert [p["congestion_index"] for p in after] == [p["congestion_index"] for p in before]
+    assert after[-1]["congestion_index"] == pytest.approx(0.2, abs=0.001)
+    # Once most sensors have reported it, the newest interval counts.
+    for segment in segments[2:]:
+        _series(place, segment, [(0, segment.free_flow_speed_kmh * 0.1)])
+    latest = auth_client.get("/api/v1/traffic/cities/hangzhou/dashboard").json()["trend"]
+    assert latest[-1]["bucket_start"] > after[-1]["bucket_start"] and latest[-1]["congestion_index"] > 0.8
+
+
+def test_the_demo_feed_continues_up_to_the_last_ended_interval(place):
+    from services.traffic.tasks import simulated_feed
+
+    now = datetime(2026, 11, 26, 10, 7, 30, tzinfo=UTC)
+    segments = RoadSegment.objects.filter(city=place).count()
+    assert services.traffic_simulate_to_now(city=place, now=now, max_days=1 / 48) == segments * 6  # 30 min
+    latest = Observation.objects.filter(city=place).order_by("-interval_start").first().interval_start
+    assert latest == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # 10:00-10:05 has ended, 10:05-10:10 has not
+    assert services.traffic_simulate_to_now(city=place, now=now) == 0  # nothing new: safe to run twice
+    later = now + timedelta(minutes=10)
+    assert services.traffic_simulate_to_now(city=place, now=later) == segments * 2
+    assert simulated_feed(city_slugs=["paris"]) == {}  # only cities with a road network
