@@ -226,7 +226,7 @@ def _model_scores(loaded: LoadedModel, vector: np.ndarray | None, signals: UserS
     """Scores of the given item rows for this user, computed over those rows only."""
     if vector is not None:
         return np.asarray(loaded.model.item_factors[rows] @ vector, dtype=np.float32)
-    if loaded.algorithm == "itemknn" and not signals.is_empty:
+    if _scores_from_items_alone(loaded.model) and not signals.is_empty:
         user_items = _user_items_row(loaded, signals)
         if not user_items.nnz:
             return None
@@ -236,11 +236,18 @@ def _model_scores(loaded: LoadedModel, vector: np.ndarray | None, signals: UserS
     return None
 
 
+def _scores_from_items_alone(model) -> bool:
+    """Item-kNN, EASE and blends of them score a user from their items alone; a model (or blend part) with
+    user factors needs the user's own row, which a user unknown to the model does not have."""
+    parts = [p for p in (getattr(model, "first", None), getattr(model, "second", None)) if p is not None] or [model]
+    return not any(hasattr(p, "item_factors") for p in parts)
+
+
 def _placeable(loaded: LoadedModel, vector: np.ndarray | None, signals: UserSignals) -> bool:
-    """Whether the model can score this user at all (a vector, or item-KNN with known items)."""
+    """Whether the model can score this user at all (a vector, or an item-based model with known items)."""
     if vector is not None:
         return True
-    return not hasattr(loaded.model, "item_factors") and bool(_user_items_row(loaded, signals).nnz)
+    return _scores_from_items_alone(loaded.model) and bool(_user_items_row(loaded, signals).nnz)
 
 
 def _with_new_merchants(model_picks: list[tuple[int, float]], cold_ids: np.ndarray, cold_content: np.ndarray,
@@ -682,7 +689,8 @@ def similar_merchants(*, merchant_id: int, city: City | None = None, vertical: s
     another): nearest by the active model's item factors, by content (TF-IDF) for merchants the model does
     not know or to fill the page. From the per-process catalogue and cards: no query on a warm process."""
     cat = catalogue()
-    (row,) = cat.rows(np.array([merchant_id]))
+    # An id beyond int64 cannot name a merchant: ask the catalogue for none (-1 row), so it is a plain 404.
+    (row,) = cat.rows(np.array([merchant_id if 0 < merchant_id < 2**63 else -1]))
     if row >= 0:
         own_vertical, own_city = cat.verticals[cat.vertical[row]], int(cat.city[row]) or None
     else:

@@ -141,6 +141,10 @@ def test_similar_merchants_bad_input(world):
     target = world.hz_sushi[0].pk
     assert_error_shape(client.get(f"/api/v1/merchants/{target}/similar", {"limit": 1000}), 400, "limit_too_large")
     assert_error_shape(client.get(f"/api/v1/merchants/{target}/similar", {"city": "nowhere"}), 400, "unknown_city")
+    # Found by the hostile-value fuzz (fuzz_api): ids and limits beyond 64 bits were 500s.
+    assert_error_shape(client.get(f"/api/v1/merchants/{10**30}/similar"), 404, "merchant_not_found")
+    assert_error_shape(client.get(f"/api/v1/merchants/{target}/similar", {"limit": 10**30}), 400, "limit_too_large")
+    assert_error_shape(client.get("/api/v1/recommendations", {"limit": 10**30}), 400, "limit_too_large")
 
 
 @pytest.mark.django_db
