@@ -107,7 +107,8 @@ def _store(*, user_id: int, endpoint: str, key: str, status: int, body: Any) -> 
         response_status=status, response_body=_as_json(body))
 
 
-def idempotency_execute(*, request: Request, handler: Callable[[], Response]) -> Response:
+def _request_ident(request: Request) -> tuple[dict, str]:
+    """The key row's identity (user, endpoint, validated key) and the request body's fingerprint."""
     key = request.headers.get(HEADER, "").strip()
     if not key:
         raise IdempotencyKeyMissing()
@@ -115,14 +116,24 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
         raise ValidationFailed(
             f"{HEADER} must be at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_invalid"
         )
-    ident = {"user_id": request.user.pk, "endpoint": request.path[:255], "key": key}
-    fingerprint = request_fingerprint(request)
+    return {"user_id": request.user.pk, "endpoint": request.path[:255], "key": key}, request_fingerprint(request)
+
+
+def _claim_or_outcome(*, ident: dict, fingerprint: str) -> Response | None:
+    """Claim the key (None: go ahead), or the outcome a first attempt stored (None too while it is
+    unfinished: resume the operation)."""
+    if _claim(**ident, fingerprint=fingerprint) is None:
+        return _existing_outcome(**ident, fingerprint=fingerprint)
+    return None
+
+
+def idempotency_execute(*, request: Request, handler: Callable[[], Response]) -> Response:
+    ident, fingerprint = _request_ident(request)
 
     def attempt() -> Response:
-        if _claim(**ident, fingerprint=fingerprint) is None:
-            outcome = _existing_outcome(**ident, fingerprint=fingerprint)
-            if outcome is not None:
-                return outcome
+        outcome = _claim_or_outcome(ident=ident, fingerprint=fingerprint)
+        if outcome is not None:
+            return outcome
         response = handler()
         if not 200 <= response.status_code < 300:
             raise _NotStored(response)
@@ -145,10 +156,9 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
 
 
 def _store_refusal(*, ident: dict, fingerprint: str, refusal: DomainError) -> Response:
-    if _claim(**ident, fingerprint=fingerprint) is None:
-        outcome = _existing_outcome(**ident, fingerprint=fingerprint)
-        if outcome is not None:
-            return outcome
+    outcome = _claim_or_outcome(ident=ident, fingerprint=fingerprint)
+    if outcome is not None:
+        return outcome
     response = domain_error_response(refusal)
     _store(**ident, status=response.status_code, body=response.data)
     return response
@@ -161,22 +171,10 @@ def idempotency_execute_outside_transaction(*, request: Request, handler: Callab
     The handler must be resumable by the key (`request_key` of the operation): a retry of a key still in
     progress (the first attempt is running, or crashed) runs the handler again, which finds and finishes
     the same pending operation instead of starting a second one."""
-    key = request.headers.get(HEADER, "").strip()
-    if not key:
-        raise IdempotencyKeyMissing()
-    if len(key) > MAX_KEY_LENGTH:
-        raise ValidationFailed(
-            f"{HEADER} must be at most {MAX_KEY_LENGTH} characters.", code="idempotency_key_invalid"
-        )
-    ident = {"user_id": request.user.pk, "endpoint": request.path[:255], "key": key}
-    fingerprint = request_fingerprint(request)
+    ident, fingerprint = _request_ident(request)
 
-    def claim() -> Response | None:
-        if _claim(**ident, fingerprint=fingerprint) is None:
-            return _existing_outcome(**ident, fingerprint=fingerprint)
-        return None
-
-    outcome = run_in_transaction(claim, reconnect_s=IDEMPOTENT_RECONNECT_S)
+    outcome = run_in_transaction(functools.partial(_claim_or_outcome, ident=ident, fingerprint=fingerprint),
+                                 reconnect_s=IDEMPOTENT_RECONNECT_S)
     if outcome is not None:
         return outcome
 
