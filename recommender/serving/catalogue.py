@@ -162,7 +162,7 @@ def _build(version: int) -> Catalogue:
             date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=7)).values_list(
             "merchant_id", "date", "opens", "closes"):
         exceptions.setdefault(merchant_id, []).append((day, opens, closes))
-    return Catalogue(
+    cat = Catalogue(
         version=version, built_at=time_module.monotonic(),
         ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
         vertical=np.fromiter((verticals.index(r[1]) for r in rows), dtype=np.int8, count=n), verticals=verticals,
@@ -172,6 +172,11 @@ def _build(version: int) -> Catalogue:
         wallet=np.fromiter((r[5] for r in rows), dtype=bool, count=n),
         zone=np.fromiter((zone_code[r[6]] for r in rows), dtype=np.int32, count=n), zones=zones,
         cities={c.pk: c for c in City.objects.all()}, exceptions=exceptions)
+    # Every page reads cards and hours: load them with the catalogue (three queries), not per page.
+    ids = cat.ids.tolist()[:CARDS_MAX]
+    cat.cards_for(ids)
+    cat.hours_for(ids)
+    return cat
 
 
 _lock = threading.Lock()
@@ -216,6 +221,7 @@ class _Campaigns:
     version: int
     built_at: float
     running: list  # payments.models.Campaign with budget account, cities and merchants loaded
+    at_merchant: dict[int, tuple[int, ...]] = field(default_factory=dict)  # merchant -> campaigns applying there
 
 
 _campaigns_lock = threading.Lock()
@@ -249,6 +255,31 @@ def campaigns_running_cached() -> tuple[int, list]:
     # A campaign that ended since the copy was made is not running any more (state right when read).
     at = timezone.now()
     return current.version, [c for c in current.running if c.starts_at <= at < c.ends_at]
+
+
+def campaigns_at_merchants(merchant_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """Merchant id -> ids of the running campaigns that apply there (the wallet's `campaign_merchant_problem`,
+    which depends on the campaign and the merchant only), in the wallet's order, computed once per merchant
+    and campaigns version in this process. Who may use them is the user's side (`campaigns_usable_by`)."""
+    from payments.services import campaign_merchant_problem
+
+    campaigns_running_cached()
+    current = _campaigns
+    if current is None:
+        return {}
+    known = current.at_merchant
+    missing = [pk for pk in merchant_ids if pk not in known]
+    if missing:
+        cat = catalogue()
+        cat.cards_for(missing)  # one query for the merchants' currency, city and vertical
+        found = {}
+        for pk in missing:
+            merchant = cat.merchant_stub(pk)
+            found[pk] = () if merchant is None else tuple(
+                c.pk for c in current.running if campaign_merchant_problem(campaign=c, merchant=merchant) is None)
+        with _campaigns_lock:
+            known.update(found)
+    return {pk: known[pk] for pk in merchant_ids}
 
 
 def reset() -> None:

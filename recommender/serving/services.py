@@ -581,12 +581,12 @@ def _render(req: _Request, answer: _Answer, *, distances: dict[int, float] | Non
                               score=round(p.score, 6), via=p.via,
                               distance_m=round(distances[p.merchant_id], 1) if p.merchant_id in distances else None)
                for p in ranking.picks if p.merchant_id in cards]
-    # The per-user caches grow with the merchants the user's pages showed (asking the wallet and social
-    # about a whole list at once cost more than a page's worth of time, measured).
+    # The per-user caches are warmed when the list is built; a page that misses them asks social about its
+    # merchants and the rest of the list at once (one query either way), the wallet about the user only.
     traveller = is_traveller(user, req.ctx, req.at)
     _explain(user=user, ctx=req.ctx, results=results, liked=answer.liked, interests=answer.interests, names=names,
              coupons=coupons_for(user, req.ctx, ids, traveller=traveller),
-             friends=friends_for(user, req.ctx, ids),
+             friends=friends_for(user, req.ctx, ids, also=req.list.merchant_ids.tolist() if req.list else ()),
              model_answered=ranking.source.startswith(("model:", "materialised:")))
     if origin is not None:
         _add_travel_times(results, origin)
