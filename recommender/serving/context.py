@@ -64,11 +64,14 @@ class UserContext:
     dirty: dict = field(default_factory=dict)  # keys to write back after the page
 
 
-def context_get(user_id: int, *, list_key: str | None = None) -> UserContext:
-    keys = [trips_key(user_id), coupons_key(user_id), friends_key(user_id)] + ([list_key] if list_key else [])
+def context_get(user_id: int, *, list_key: str | None = None, also: tuple[str, ...] = ()) -> tuple[UserContext, dict]:
+    """The user's caches and list in one round trip, with any other keys the page reads (`also`; their
+    values are returned beside the context)."""
+    keys = [trips_key(user_id), coupons_key(user_id), friends_key(user_id), *also] + ([list_key] if list_key else [])
     found = cache.get_many(keys)
-    return UserContext(user_id=user_id, trips=found.get(keys[0]), coupons=found.get(keys[1]),
-                       friends=found.get(keys[2]), list_raw=found.get(list_key) if list_key else None)
+    ctx = UserContext(user_id=user_id, trips=found.get(keys[0]), coupons=found.get(keys[1]),
+                      friends=found.get(keys[2]), list_raw=found.get(list_key) if list_key else None)
+    return ctx, {key: found[key] for key in also if key in found}
 
 
 def context_save(ctx: UserContext, *, timeout: int | None = None) -> None:
