@@ -471,7 +471,7 @@ class _Request:
         guess = loaded_version_id()
         vector_key = _vector_key(guess, user.pk) if guess else None
         self.ctx, found = context_get(user.pk, list_key=list_key(guess, user.pk) if guess else None,
-                                      also=(ACTIVE_VERSION_CACHE_KEY, vector_key) if guess else (ACTIVE_VERSION_CACHE_KEY,))
+                                      also=(ACTIVE_VERSION_CACHE_KEY, *([vector_key] if guess else [])))
         self.loaded = active_model(cached_id=found.get(ACTIVE_VERSION_CACHE_KEY))
         self.vector_raw = found.get(vector_key) if guess else _READ
         if self.loaded is not None and self.loaded.version_id != guess:
