@@ -67,6 +67,7 @@ class Catalogue:
     exceptions: dict[int, list[tuple[date, time | None, time | None]]]
     hours: dict[int, list[tuple[int, time, time]]] = field(default_factory=dict)
     cards: dict[int, dict] = field(default_factory=dict)
+    _open_memo: dict = field(default_factory=dict, repr=False)  # {None: second, merchant id: open}
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def rows(self, merchant_ids: np.ndarray) -> np.ndarray:
@@ -117,15 +118,21 @@ class Catalogue:
         return {pk: known.get(pk, []) for pk in merchant_ids}
 
     def open_ids(self, merchant_ids: list[int], at: datetime) -> set[int]:
-        """Which of these merchants are open at `at`, each in its own time zone (the services rule)."""
-        weekly = self.hours_for(merchant_ids)
-        rows = self.rows(np.array(merchant_ids, dtype=np.int64))
-        out = set()
-        for pk, row in zip(merchant_ids, rows.tolist(), strict=True):
-            if row >= 0 and is_open_with(hours=weekly[pk], exceptions=self.exceptions.get(pk, ()),
-                                         zone=tz_for(self.zones[self.zone[row]]), at=at):
-                out.add(pk)
-        return out
+        """Which of these merchants are open at `at`, each in its own time zone (the services rule). Answers
+        are remembered for the second `at` falls in (opening hours change state on whole seconds), so the
+        pages of one second decide each merchant once."""
+        second = int(at.timestamp() // 1)
+        memo = self._open_memo
+        if memo.get(None) != second:
+            memo = self._open_memo = {None: second}
+        missing = [pk for pk in merchant_ids if pk not in memo]
+        if missing:
+            weekly = self.hours_for(missing)
+            rows = self.rows(np.array(missing, dtype=np.int64))
+            for pk, row in zip(missing, rows.tolist(), strict=True):
+                memo[pk] = row >= 0 and is_open_with(hours=weekly[pk], exceptions=self.exceptions.get(pk, ()),
+                                                     zone=tz_for(self.zones[self.zone[row]]), at=at)
+        return {pk for pk in merchant_ids if memo[pk]}
 
     def cards_for(self, merchant_ids: list[int]) -> dict[int, dict]:
         """The static part of each merchant's list card (`MerchantListSerializer` without `is_open_now`)."""
