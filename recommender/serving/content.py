@@ -140,8 +140,8 @@ def content_index_build() -> ContentIndex:
         except ValueError:  # only stop words everywhere
             vectorizer = TfidfVectorizer(sublinear_tf=True)
             matrix = vectorizer.fit_transform(docs).tocsr().astype(np.float32)
-    else:
-        vectorizer.fit(["empty"])
+    else:  # no merchant yet ("empty" is itself an English stop word: fit without the stop words)
+        vectorizer = TfidfVectorizer(sublinear_tf=True).fit(["empty"])
         matrix = sp.csr_matrix((0, 1), dtype=np.float32)
     return ContentIndex(np.array(ids, dtype=np.int64), matrix, vectorizer, _fingerprint())
 
