@@ -46,7 +46,7 @@ def _body_shape(body) -> str:
     if isinstance(body, list):
         return "array"
     if isinstance(body, dict):
-        return "page" if {"results", "next"} <= set(body) else "object"
+        return "page" if isinstance(body.get("results"), list) else "object"  # bounded lists: no `next`
     return type(body).__name__
 
 
