@@ -40,6 +40,15 @@ def test_the_count_is_exact_up_to_the_cap_and_capped_above(django_assert_max_num
 
 
 @pytest.mark.django_db
+def test_the_fast_action_checkbox_draws_what_djangos_widget_draws():
+    user = UserFactory(username='o\'brien <b>&"co"')
+    model_admin = admin.site._registry[User]
+    ours = model_admin.action_checkbox(user)
+    assert ours == model_admin.django_action_checkbox(user)
+    assert f'value="{user.pk}"' in ours and "&lt;b&gt;&amp;" in ours.lower() and "<b>" not in ours.lower()
+
+
+@pytest.mark.django_db
 def test_every_admin_change_list_opens(client):
     root = User.objects.create_superuser("root", "root@example.com", "pw-123456789")
     client.force_login(root)
