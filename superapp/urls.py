@@ -4,12 +4,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from superapp.health import HealthzApi, ReadyzApi
 
+# The wallet first, under its own prefix: the busiest routes (payments) resolve without trying every other
+# app's patterns, and other paths skip the wallet's with one prefix check.
 api_v1 = [
+    path("wallet/", include("payments.urls")),
     path("", include("superapp.accounts.urls")),
     path("", include("superapp.social.urls")),
     path("", include("services.urls")),
     path("", include("services.traffic.urls")),
-    path("", include("payments.urls")),
     path("", include("recommender.urls")),
 ]
 
