@@ -348,11 +348,12 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
 
 
 class PreparedFieldsMixin:
-    """For serializers on a hot path (a wallet payment's request and receipt). DRF builds every field of a
-    serializer for every instance, deep-copying each declared field and, for a ModelSerializer, reading the
-    model again: about half a millisecond per receipt. With this mixin a class builds its unbound fields
-    once, and each instance binds its own shallow copies (nested serializers are deep-copied, as DRF does).
-    Only for serializers whose fields do not depend on the instance or context."""
+    # For serializers on a hot path (a wallet payment's request and receipt). DRF builds every field of a
+    # serializer for every instance, deep-copying each declared field and, for a ModelSerializer, reading the
+    # model again: about half a millisecond per receipt. With this mixin a class builds its unbound fields
+    # once, and each instance binds its own shallow copies (nested serializers are deep-copied, as DRF does).
+    # Only for serializers whose fields do not depend on the instance or context. (A comment, not a
+    # docstring: the schema would show a docstring as the description of every serializer using it.)
 
     def get_fields(self):
         cls = type(self)
