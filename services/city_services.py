@@ -283,7 +283,8 @@ def bill_reminders_send(*, within_days: int | None = None, today: date | None = 
     """Remind users of due bills with a due date within N days (or overdue). One reminder per bill."""
     within = conf.BILL_REMINDER_DAYS if within_days is None else within_days
     today = today or timezone.now().date()
-    bills = (Bill.objects.filter(status=BillStatus.DUE, payment__isnull=True, due_on__lte=today + timedelta(days=within))
+    bills = (Bill.objects.filter(status=BillStatus.DUE, payment__isnull=True,  # `processing` ones are paid
+                                 due_on__lte=today + timedelta(days=within))
              .select_related("account__provider__city"))
     sent = 0
     for bill in bills.iterator(chunk_size=500):
