@@ -160,7 +160,8 @@ def test_payments_succeed_when_the_broker_is_down(settings):
     app.conf.task_always_eager = False
     try:
         with mock.patch("celery.app.task.Task.apply_async", side_effect=ConnectionError("redis down")) as sent, \
-                mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()):
+                mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()), \
+                mock.patch.object(publish, "_batches", publish._Batches()):
             first = post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"})
             publish.publish_batches_flush()  # (the sender thread may have sent it already: then nothing is left)
             second = post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"})
@@ -183,7 +184,8 @@ def test_recommendation_refreshes_after_payments_go_out_as_one_message_per_batch
     try:
         with mock.patch("celery.app.task.Task.apply_async") as sent, \
                 mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()), \
-                mock.patch.object(publish, "BATCH_WINDOW_S", 30):  # the sender thread waits: we flush
+                mock.patch.object(publish, "BATCH_WINDOW_S", 30), \
+                mock.patch.object(publish, "_batches", publish._Batches()):  # its own sender thread waits: we flush
             for payer in payers + payers[:1]:
                 assert post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"}).status_code == 201
             assert sent.call_count == 0  # nothing published inside the requests
