@@ -42,7 +42,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .dataset import Split, validation_split
-from .evaluate import evaluate, ranking_metrics
+from .evaluate import evaluate, per_user_metrics
 from .models import (
     DEFAULT_PARAMS,
     ProgressCallback,
@@ -54,10 +54,17 @@ from .models import (
     standardise_scores,
 )
 
-__all__ = ["SEARCHABLE", "Trial", "TuneResult", "search_algorithms", "suggest_params", "tune"]
+__all__ = ["SEARCHABLE", "Trial", "TuneResult", "paired_gain", "search_algorithms", "suggest_params", "tune"]
 
-SEARCHABLE = ("als", "ease", "itemknn", "bpr")
+SEARCHABLE = ("als", "ease", "rp3beta", "itemknn", "bpr")
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# A searched configuration replaces the best default (and a blend the best single model) only when its
+# validation gain is at least this many standard errors of the per-user paired difference: the
+# maximum over many trials on one validation set is biased upwards by that set's noise.
+NOISE_Z = 2.0
+# After the round of defaults, the search spends its trials on the algorithms whose default scored at
+# least this share of the best default (the others are far behind on this data).
+FOCUS_SHARE = 0.8
 _FACTOR_OPTIONS = (32, 64, 128, 256, 512)
 
 log = logging.getLogger(__name__)
@@ -73,6 +80,7 @@ class Trial:
     seconds: float
     phase: str  # "default", "tpe", "pruned" or "blend"
     algorithm: str = ""
+    per_user: np.ndarray | None = field(default=None, repr=False)  # the metric per validation user
 
 
 @dataclass
@@ -87,6 +95,9 @@ class TuneResult:
     seconds: float = 0.0
     best_single: dict[str, Any] = field(default_factory=dict)  # best non-blend: algorithm, params, score
     excluded: dict[str, str] = field(default_factory=dict)  # algorithm -> why it was left out of the search
+    # How the final choice was made: the best trial's paired gain over the best default (and the best
+    # blend's over that) with its standard error, and what was kept.
+    selection: dict[str, Any] = field(default_factory=dict)
 
 
 def search_algorithms(shape: tuple[int, int], requested: str | Sequence[str] = "auto") -> list[str]:
@@ -164,6 +175,13 @@ def suggest_params(trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[i
             pop_beta=trial.suggest_float(s + "pop_beta", 0.0, 0.6),
             scaling=trial.suggest_categorical(s + "scaling", ["binary", "log1p"]),
         )
+    elif algorithm == "rp3beta":
+        out.update(
+            alpha=trial.suggest_float(s + "alpha", 0.2, 1.5),
+            beta=trial.suggest_float(s + "beta", 0.0, 1.0),
+            K=trial.suggest_categorical(s + "K", [50, 100, 200, 400, 800]),
+            scaling=trial.suggest_categorical(s + "scaling", ["binary", "log1p"]),
+        )
     elif algorithm == "itemknn":
         similarity = trial.suggest_categorical(s + "similarity", ["cosine", "bm25", "tfidf"])
         out.update(K=trial.suggest_categorical(s + "K", [20, 50, 100, 200, 400, 800]), similarity=similarity)
@@ -195,6 +213,8 @@ def _default_distribution_values(algorithm: str) -> dict[str, Any]:
         return values
     if algorithm == "ease":
         return {s + k: d[k] for k in ("l2", "dropout", "pop_beta", "scaling")}
+    if algorithm == "rp3beta":
+        return {s + k: d[k] for k in ("alpha", "beta", "K", "scaling")}
     if algorithm == "itemknn":
         values = {s + "similarity": d["similarity"], s + "K": d["K"]}
         if d["similarity"] == "bm25":
@@ -221,9 +241,9 @@ def _standardised_scores(model: Recommender, train: sp.csr_matrix, users: np.nda
 
 def _blend_search(
     z1: np.ndarray, second: Recommender, split: Split, users: np.ndarray, *, k: int
-) -> list[tuple[float, dict[str, float]]]:
-    """Validation metrics of ``w * z1 + (1 - w) * z(second)`` for each weight in ``BLEND_WEIGHTS``
-    (``z1``: the first model's standardised scores of ``users``)."""
+) -> list[tuple[float, dict[str, np.ndarray]]]:
+    """Per-user validation metrics of ``w * z1 + (1 - w) * z(second)`` for each weight in
+    ``BLEND_WEIGHTS`` (``z1``: the first model's standardised scores of ``users``)."""
     z2 = _standardised_scores(second, split.train, users)
     seen, test = split.train[users], split.test[users]
     out = []
@@ -232,8 +252,16 @@ def _blend_search(
             _dense_topk(w * z1[i : i + 512] + (1 - w) * z2[i : i + 512], seen[i : i + 512], k=k, items=None)[0]
             for i in range(0, len(users), 512)
         ])
-        out.append((w, ranking_metrics(ids, test, k=k)))
+        out.append((w, per_user_metrics(ids, test, k=k)))
     return out
+
+
+def paired_gain(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Mean per-user gain of ``candidate`` over ``reference`` on the same users, and its standard error."""
+    diff = np.asarray(candidate, np.float64) - np.asarray(reference, np.float64)
+    if len(diff) < 2:
+        return float(diff.mean()) if len(diff) else 0.0, math.inf
+    return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(len(diff)))
 
 
 def tune(
@@ -296,13 +324,17 @@ def tune(
         chosen = {"algorithm": name} if len(algorithms) > 1 else {}
         study.enqueue_trial({**chosen, **_default_distribution_values(name)})
     trials: list[Trial] = []
+    # Fitted models kept for blending: the best of each algorithm, and the best default.
     best_models: dict[str, tuple[float, Recommender]] = {}
+    default_model: list[tuple[float, Recommender]] = []
+    focus: set[str] = set(algorithms)
 
     eval_seconds: list[float] = []
 
-    def evaluate_on(model: Recommender) -> dict[str, float]:
+    def evaluate_on(model: Recommender, per_user: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         t0 = time.monotonic()
-        metrics = evaluate(model, split.train, split.test, k=k, max_users=max_eval_users, seed=seed)
+        metrics = evaluate(model, split.train, split.test, k=k, max_users=max_eval_users, seed=seed,
+                           per_user=per_user)
         eval_seconds.append(time.monotonic() - t0)
         return {name: float(value) for name, value in metrics.items()}
 
@@ -311,7 +343,7 @@ def tune(
         # then ranks each weight: keep that much of the budget for it.
         if not blend or len(algorithms) < 2 or not eval_seconds:
             return 0.0
-        return 1.5 * len(algorithms) * (sum(eval_seconds) / len(eval_seconds))
+        return 1.5 * len(focus) * (sum(eval_seconds) / len(eval_seconds))
 
     skipped = [0]
 
@@ -323,6 +355,9 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("algorithm", algorithms) if len(algorithms) > 1 else algorithms[0]
         params = suggest_params(trial, name, shape)
+        if name not in focus:
+            # Far behind on this data at its defaults: not worth a trial (costs nothing; TPE learns it).
+            raise optuna.TrialPruned()
         if trials and time.monotonic() - started + expected_seconds(name) + blend_reserve() > time_budget_s:
             # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
             skipped[0] += 1
@@ -348,48 +383,78 @@ def tune(
         except optuna.TrialPruned:
             trials.append(Trial(params, float("nan"), {}, time.monotonic() - t0, "pruned", name))
             raise
-        metrics = evaluate_on(model)
+        per_user: dict[str, np.ndarray] = {}
+        metrics = evaluate_on(model, per_user)
         score = metrics[metric]
-        trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name))
+        trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name, per_user.get(metric)))
         if name not in best_models or score > best_models[name][0]:
             best_models[name] = (score, model)
+        if phase == "default":
+            if not default_model or score > default_model[0][0]:
+                default_model[:] = [(score, model)]
+            if trial.number == len(algorithms) - 1:
+                top = max(t.score for t in trials if t.phase == "default")
+                focus.intersection_update(
+                    t.algorithm for t in trials if t.phase == "default" and t.score >= FOCUS_SHARE * top)
+                log.info("tune: searching %s (defaults within %.0f%% of the best)", sorted(focus),
+                         100 * FOCUS_SHARE)
         return score
 
     def after_trial(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         if progress is not None:
             progress(len(trials), max_trials)
         elapsed = time.monotonic() - started
-        fastest = min(expected_seconds(name) for name in algorithms)
+        fastest = min(expected_seconds(name) for name in focus)
         if len(trials) >= max_trials or elapsed + fastest + blend_reserve() > time_budget_s or skipped[0] >= 20:
             study.stop()
 
-    study.optimize(objective, n_trials=max_trials + 100, callbacks=[after_trial], catch=())
+    study.optimize(objective, n_trials=3 * max_trials + 100, callbacks=[after_trial], catch=())
     scored = [t for t in trials if t.phase != "pruned"]
     best = max(scored, key=lambda t: t.score)
+    # The best trial replaces the best default only when it is better by more than validation noise.
+    reference = max((t for t in scored if t.phase == "default"), key=lambda t: t.score)
+    chosen, chosen_model = best, best_models[best.algorithm][1]
+    selection: dict[str, Any] = {"best_trial": round(best.score, 5), "best_default": round(reference.score, 5)}
+    if best is not reference and best.per_user is not None and reference.per_user is not None:
+        gain, se = paired_gain(best.per_user, reference.per_user)
+        selection.update(gain_over_default=round(gain, 5), se=round(se, 5))
+        if gain < NOISE_Z * se:
+            chosen, chosen_model = reference, default_model[0][1]
+    selection["kept"] = "default" if chosen.phase == "default" else "searched"
     result = TuneResult(
-        best.algorithm, metric, dict(best.params), best.score, trials, 0.0,
-        {"algorithm": best.algorithm, "params": dict(best.params), "score": best.score}, excluded,
+        chosen.algorithm, metric, dict(chosen.params), chosen.score, trials, 0.0,
+        {"algorithm": chosen.algorithm, "params": dict(chosen.params), "score": chosen.score}, excluded, selection,
     )
     if blend and len(best_models) >= 2:
-        # The best model mixed with each other algorithm's best: different algorithms make
+        # The chosen model mixed with each other algorithm's best: different algorithms make
         # different mistakes, which is where a blend gains.
-        ranked = sorted(best_models.items(), key=lambda kv: kv[1][0], reverse=True)
-        name1, (_, first) = ranked[0]
-        z1 = _standardised_scores(first, split.train, users)
-        for n, (name2, (_, second)) in enumerate(ranked[1:]):
+        partners = sorted(((score, name, model) for name, (score, model) in best_models.items()
+                           if name != chosen.algorithm), key=lambda item: item[0], reverse=True)
+        z1 = _standardised_scores(chosen_model, split.train, users)
+        best_blend: tuple[float, Trial] | None = None
+        for n, (_, name2, second) in enumerate(partners):
             t0 = time.monotonic()
             # The first partner (the runner-up) was budgeted for; further ones only if time is left.
-            if n and t0 - started + blend_reserve() / len(algorithms) > time_budget_s:
+            if n and t0 - started + blend_reserve() / max(len(focus), 1) > time_budget_s:
                 break
-            for w, metrics in _blend_search(z1, second, split, users, k=k):
-                params = {"first": {"algorithm": name1, "params": first.params},
+            for w, per_user in _blend_search(z1, second, split, users, k=k):
+                params = {"first": {"algorithm": chosen.algorithm, "params": chosen_model.params},
                           "second": {"algorithm": name2, "params": second.params}, "weight": w}
-                trials.append(Trial(params, metrics[metric], metrics,
-                                    (time.monotonic() - t0) / len(BLEND_WEIGHTS), "blend", "blend"))
-                if metrics[metric] > max(result.best_score, best.score * (1.0 + min_blend_gain)):
-                    result.algorithm, result.best_params, result.best_score = "blend", params, metrics[metric]
+                metrics = {name: float(v.mean()) if len(v) else 0.0 for name, v in per_user.items()}
+                trials.append(Trial(params, metrics[metric], metrics, (time.monotonic() - t0) / len(BLEND_WEIGHTS),
+                                    "blend", "blend", per_user[metric]))
+                if best_blend is None or metrics[metric] > best_blend[0]:
+                    best_blend = (metrics[metric], trials[-1])
+        if best_blend is not None and chosen.per_user is not None:
+            top = best_blend[1]
+            gain, se = paired_gain(top.per_user, chosen.per_user)
+            selection.update(best_blend=round(top.score, 5), blend_gain=round(gain, 5), blend_se=round(se, 5))
+            if top.score > chosen.score * (1.0 + min_blend_gain) and gain >= NOISE_Z * se:
+                result.algorithm, result.best_params, result.best_score = "blend", top.params, top.score
+                selection["kept"] = "blend"
     result.seconds = time.monotonic() - started
     if not math.isfinite(result.best_score):
         raise RuntimeError("tuning produced no finite score")
-    log.info("tune: %s %s validation %s=%.4f", result.algorithm, result.best_params, metric, result.best_score)
+    log.info("tune: %s %s validation %s=%.4f (%s)", result.algorithm, result.best_params, metric, result.best_score,
+             selection)
     return result
