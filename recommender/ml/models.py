@@ -896,6 +896,7 @@ class EASEModel(Recommender):
             raise ValueError("ease dropout must be in [0, 1)")
         if float(self.params["l2"]) <= 0:
             raise ValueError("ease l2 must be positive")
+
         self.form = "dense"
         self.weights = np.zeros((0, 0), np.float32)  # dense: B
         self.diag = np.zeros(0, np.float32)  # dual: c

@@ -64,7 +64,8 @@ BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 NOISE_Z = 2.0
 # After the round of defaults, the search spends its trials on the algorithms whose default scored at
 # least this share of the best default (the others are far behind on this data).
-FOCUS_SHARE = 0.8
+FOCUS_SHARE = 0.9
+MAX_FOCUS = 2
 _FACTOR_OPTIONS = (32, 64, 128, 256, 512)
 
 log = logging.getLogger(__name__)
@@ -144,10 +145,14 @@ def _factor_options(shape: tuple[int, int], default: int) -> list[int]:
     return sorted({f for f in _FACTOR_OPTIONS if f <= cap} | {default})
 
 
-def suggest_params(trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[int, int]) -> dict[str, Any]:
+def suggest_params(
+    trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[int, int], *, binary: bool = False
+) -> dict[str, Any]:
     """Full parameter set (defaults + suggested values) for ``algorithm`` from an Optuna trial.
 
-    Parameter names carry the algorithm as prefix so TPE models each space separately.
+    Parameter names carry the algorithm as prefix so TPE models each space separately. ``binary``:
+    every interaction has the same weight, so a scaling of the weights changes nothing and is not
+    searched (EASE, RP3beta).
     """
     s = algorithm + "."
     out: dict[str, Any] = dict(DEFAULT_PARAMS[algorithm])
@@ -173,15 +178,17 @@ def suggest_params(trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[i
             l2=trial.suggest_float(s + "l2", 1.0, 20000.0, log=True),
             dropout=trial.suggest_float(s + "dropout", 0.0, 0.8),
             pop_beta=trial.suggest_float(s + "pop_beta", 0.0, 0.6),
-            scaling=trial.suggest_categorical(s + "scaling", ["binary", "log1p"]),
         )
+        if not binary:
+            out["scaling"] = trial.suggest_categorical(s + "scaling", ["binary", "log1p"])
     elif algorithm == "rp3beta":
         out.update(
             alpha=trial.suggest_float(s + "alpha", 0.2, 1.5),
             beta=trial.suggest_float(s + "beta", 0.0, 1.0),
             K=trial.suggest_categorical(s + "K", [50, 100, 200, 400, 800]),
-            scaling=trial.suggest_categorical(s + "scaling", ["binary", "log1p"]),
         )
+        if not binary:
+            out["scaling"] = trial.suggest_categorical(s + "scaling", ["binary", "log1p"])
     elif algorithm == "itemknn":
         similarity = trial.suggest_categorical(s + "similarity", ["cosine", "bm25", "tfidf"])
         out.update(K=trial.suggest_categorical(s + "K", [20, 50, 100, 200, 400, 800]), similarity=similarity)
@@ -201,7 +208,7 @@ def suggest_params(trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[i
     return out
 
 
-def _default_distribution_values(algorithm: str) -> dict[str, Any]:
+def _default_distribution_values(algorithm: str, *, binary: bool = False) -> dict[str, Any]:
     """The Optuna parameter values that reproduce ``DEFAULT_PARAMS[algorithm]`` (enqueued first)."""
     d = DEFAULT_PARAMS[algorithm]
     s = algorithm + "."
@@ -211,10 +218,9 @@ def _default_distribution_values(algorithm: str) -> dict[str, Any]:
         if d["scaling"] == "log1p":
             values[s + "eps"] = d["eps"]
         return values
-    if algorithm == "ease":
-        return {s + k: d[k] for k in ("l2", "dropout", "pop_beta", "scaling")}
-    if algorithm == "rp3beta":
-        return {s + k: d[k] for k in ("alpha", "beta", "K", "scaling")}
+    if algorithm in ("ease", "rp3beta"):
+        names = ("l2", "dropout", "pop_beta") if algorithm == "ease" else ("alpha", "beta", "K")
+        return {s + k: d[k] for k in (names if binary else (*names, "scaling"))}
     if algorithm == "itemknn":
         values = {s + "similarity": d["similarity"], s + "K": d["K"]}
         if d["similarity"] == "bm25":
@@ -222,6 +228,21 @@ def _default_distribution_values(algorithm: str) -> dict[str, Any]:
         return values
     return {s + "factors": d["factors"], s + "learning_rate": d["learning_rate"],
             s + "regularization": d["regularization"], s + "iterations": d["iterations"]}
+
+
+def study_defaults(*, previous: optuna.Study, names: Sequence[str]) -> list[optuna.trial.FrozenTrial]:
+    """The completed first-round trials of ``names``, re-expressed for a study over ``names`` only."""
+    out = []
+    for frozen in previous.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        params, dists = dict(frozen.params), dict(frozen.distributions)
+        name = params.pop("algorithm", names[0] if len(names) == 1 else None)
+        dists.pop("algorithm", None)
+        if name not in names:
+            continue
+        if len(names) > 1:
+            params["algorithm"], dists["algorithm"] = name, optuna.distributions.CategoricalDistribution(list(names))
+        out.append(optuna.trial.create_trial(params=params, distributions=dists, value=frozen.value))
+    return out
 
 
 def _eval_users(test: sp.csr_matrix, max_users: int | None, seed: int) -> np.ndarray:
@@ -311,19 +332,26 @@ def tune(
             log.info("tune: leaving EASE out: %s", excluded["ease"])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module="optuna")
-    study = optuna.create_study(
-        direction="maximize",
-        # multivariate + group: TPE models the parameters of one algorithm jointly (EASE's l2,
-        # dropout and pop_beta trade off against each other), each algorithm's space on its own.
-        sampler=optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=max(4, 2 * len(algorithms)), multivariate=True, group=True
-        ),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
-    )
+    binary = bool(np.all(split.train.data == split.train.data[0])) if split.train.nnz else True
+
+    def new_study(names: Sequence[str]) -> optuna.Study:
+        return optuna.create_study(
+            direction="maximize",
+            # multivariate + group: TPE models the parameters of one algorithm jointly (EASE's l2,
+            # dropout and pop_beta trade off against each other), each algorithm's space on its own.
+            sampler=optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=max(5, 2 * len(names)), multivariate=True, group=True
+            ),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+        )
+
+    study = study_first = new_study(algorithms)
     for name in algorithms:
         chosen = {"algorithm": name} if len(algorithms) > 1 else {}
-        study.enqueue_trial({**chosen, **_default_distribution_values(name)})
+        study.enqueue_trial({**chosen, **_default_distribution_values(name, binary=binary)})
     trials: list[Trial] = []
+    names_now: list[str] = list(algorithms)
+    phase_now = ["default"]
     # Fitted models kept for blending: the best of each algorithm, and the best default.
     best_models: dict[str, tuple[float, Recommender]] = {}
     default_model: list[tuple[float, Recommender]] = []
@@ -353,17 +381,14 @@ def tune(
         return sum(own) / len(own) if own else 0.0
 
     def objective(trial: optuna.Trial) -> float:
-        name = trial.suggest_categorical("algorithm", algorithms) if len(algorithms) > 1 else algorithms[0]
-        params = suggest_params(trial, name, shape)
-        if name not in focus:
-            # Far behind on this data at its defaults: not worth a trial (costs nothing; TPE learns it).
-            raise optuna.TrialPruned()
+        name = trial.suggest_categorical("algorithm", names_now) if len(names_now) > 1 else names_now[0]
+        params = suggest_params(trial, name, shape, binary=binary)
         if trials and time.monotonic() - started + expected_seconds(name) + blend_reserve() > time_budget_s:
             # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
             skipped[0] += 1
             raise optuna.TrialPruned()
         skipped[0] = 0
-        phase = "default" if trial.number < len(algorithms) else "tpe"
+        phase = phase_now[0]
         t0 = time.monotonic()
         model = make_model(name, params, num_threads=num_threads)
         iterations = int(params.get("iterations", 0))
@@ -389,15 +414,8 @@ def tune(
         trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name, per_user.get(metric)))
         if name not in best_models or score > best_models[name][0]:
             best_models[name] = (score, model)
-        if phase == "default":
-            if not default_model or score > default_model[0][0]:
-                default_model[:] = [(score, model)]
-            if trial.number == len(algorithms) - 1:
-                top = max(t.score for t in trials if t.phase == "default")
-                focus.intersection_update(
-                    t.algorithm for t in trials if t.phase == "default" and t.score >= FOCUS_SHARE * top)
-                log.info("tune: searching %s (defaults within %.0f%% of the best)", sorted(focus),
-                         100 * FOCUS_SHARE)
+        if phase == "default" and (not default_model or score > default_model[0][0]):
+            default_model[:] = [(score, model)]
         return score
 
     def after_trial(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
@@ -408,7 +426,24 @@ def tune(
         if len(trials) >= max_trials or elapsed + fastest + blend_reserve() > time_budget_s or skipped[0] >= 20:
             study.stop()
 
-    study.optimize(objective, n_trials=3 * max_trials + 100, callbacks=[after_trial], catch=())
+    # Round 1: every algorithm at its defaults. Round 2: TPE over the algorithms whose defaults came
+    # close to the best (the best one, and any within FOCUS_SHARE of it), the budget's remainder.
+    study.optimize(objective, n_trials=len(algorithms), callbacks=[after_trial], catch=())
+    defaults_done = [t for t in trials if t.phase == "default"]
+    if defaults_done and len(trials) < max_trials:
+        top = max(t.score for t in defaults_done)
+        ranked = sorted(defaults_done, key=lambda t: t.score, reverse=True)
+        focus.intersection_update(
+            [t.algorithm for t in ranked if t.score >= FOCUS_SHARE * top][:MAX_FOCUS] or [ranked[0].algorithm])
+        log.info("tune: searching %s (defaults within %.0f%% of the best)", sorted(focus), 100 * FOCUS_SHARE)
+        names_now[:] = [name for name in algorithms if name in focus]
+        phase_now[0] = "tpe"
+        study = new_study(names_now)
+        # TPE starts from what the first round measured: each focused algorithm's default and its score.
+        for frozen in study_defaults(previous=study_first, names=names_now):
+            study.add_trial(frozen)
+        skipped[0] = 0
+        study.optimize(objective, n_trials=max_trials - len(trials) + 100, callbacks=[after_trial], catch=())
     scored = [t for t in trials if t.phase != "pruned"]
     best = max(scored, key=lambda t: t.score)
     # The best trial replaces the best default only when it is better by more than validation noise.
