@@ -386,6 +386,49 @@ def _score_recommend(
     return np.vstack(all_ids), np.vstack(all_scores)
 
 
+class _ScoredModel(Recommender):
+    """``recommend`` for models that score every item densely: ``score`` per batch, then filtered top-k.
+    Scored from ``user_items`` alone for item-based models, so fresh interactions need no refit."""
+
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+        batch_size: int = 256,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(user_rows)
+        user_items = _check_user_items(user_items, len(rows), self.n_items)
+        return _score_recommend(
+            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
+        )
+
+
+class _SimilarityModel(Recommender):
+    """Models whose state is one sparse non-negative item x item ``similarity`` (item-kNN, RP3beta)."""
+
+    similarity: sp.csr_matrix
+
+    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(item_rows)
+        block = self.similarity[rows].toarray()
+        block[np.arange(len(rows)), rows] = 0
+        block[block <= 0] = -np.finfo(np.float32).max
+        return _dense_topk(block, None, k=min(k, max(self.n_items - 1, 0)), items=None)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        s = self.similarity
+        return {"data": s.data, "indices": s.indices, "indptr": s.indptr}
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.similarity = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=(self.n_items, self.n_items)
+        )
+
+
 def _drop_self(rows: np.ndarray, ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     ids = np.asarray(ids, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float32)
@@ -552,7 +595,7 @@ class BPRModel(_FactorModel):
 # -------------------------------------------------------------- memory-based models
 
 
-class ItemKNNModel(Recommender):
+class ItemKNNModel(_SimilarityModel, _ScoredModel):
     """Item-item nearest neighbours (implicit's ``all_pairs_knn``).
 
     ``score(u, i) = sum_j w(u, j) * sim(j, i)`` over the user's items ``j``, keeping the
@@ -594,54 +637,12 @@ class ItemKNNModel(Recommender):
             progress(1, 1)
         return self
 
-    def recommend(
-        self,
-        user_rows: Sequence[int] | np.ndarray,
-        user_items: sp.csr_matrix,
-        *,
-        k: int = 10,
-        filter_already_liked: bool = True,
-        items: Sequence[int] | np.ndarray | None = None,
-        batch_size: int = 512,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # Scored as a sparse product + dense top-k per batch instead of implicit's
-        # per-user Python loop: faster, and its `items=` path re-appends filtered items.
-        rows = _as_rows(user_rows)
-        user_items = _check_user_items(user_items, len(rows), self.n_items)
-        cand = _check_items(items, self.n_items)
-        all_ids, all_scores = [], []
-        for start in range(0, len(rows), batch_size):
-            block = user_items[start : start + batch_size]
-            # Similarities are non-negative, so items without evidence score 0: still
-            # valid candidates (the items= subset may hold nothing better), ranked last.
-            scores = (block @ self.similarity).toarray()
-            ids, sc = _dense_topk(scores, block if filter_already_liked else None, k=k, items=cand)
-            all_ids.append(ids)
-            all_scores.append(sc)
-        if not all_ids:
-            width = min(k, self.n_items if cand is None else len(cand))
-            return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
-        return np.vstack(all_ids), np.vstack(all_scores)
-
     def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        # Similarities are non-negative, so items without evidence score 0: still valid candidates
+        # (the items= subset may hold nothing better), ranked last.
         user_items = _check_user_items(user_items, len(_as_rows(user_rows)), self.n_items)
         return np.asarray((user_items @ self.similarity).toarray(), dtype=np.float32)
 
-    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        rows = _as_rows(item_rows)
-        block = self.similarity[rows].toarray()
-        block[np.arange(len(rows)), rows] = 0
-        block[block == 0] = -np.finfo(np.float32).max
-        return _dense_topk(block, None, k=k, items=None)
-
-    def _state(self) -> dict[str, np.ndarray]:
-        s = self.similarity
-        return {"data": s.data, "indices": s.indices, "indptr": s.indptr}
-
-    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
-        self.similarity = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=(self.n_items, self.n_items)
-        )
 
 
 class PopularityModel(Recommender):
@@ -718,7 +719,7 @@ class PopularityModel(Recommender):
         self.popularity = np.asarray(arrays["popularity"], dtype=np.float32)
 
 
-class RP3betaModel(Recommender):
+class RP3betaModel(_SimilarityModel, _ScoredModel):
     """RP3beta (Paudel et al., ACM TiiS 2016): three-step random walk user -> item -> user -> item,
     each transition probability raised to ``alpha``, the arrival item divided by its popularity
     ** ``beta``; the ``K`` largest weights per item are kept (a sparse item-item matrix).
@@ -794,37 +795,6 @@ class RP3betaModel(Recommender):
         user_items = _check_user_items(user_items, len(_as_rows(user_rows)), self.n_items)
         return np.asarray((self._scale(user_items) @ self.similarity).toarray(), dtype=np.float32)
 
-    def recommend(
-        self,
-        user_rows: Sequence[int] | np.ndarray,
-        user_items: sp.csr_matrix,
-        *,
-        k: int = 10,
-        filter_already_liked: bool = True,
-        items: Sequence[int] | np.ndarray | None = None,
-        batch_size: int = 512,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        rows = _as_rows(user_rows)
-        user_items = _check_user_items(user_items, len(rows), self.n_items)
-        return _score_recommend(
-            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
-        )
-
-    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        rows = _as_rows(item_rows)
-        block = self.similarity[rows].toarray()
-        block[np.arange(len(rows)), rows] = 0
-        block[block <= 0] = -np.finfo(np.float32).max
-        return _dense_topk(block, None, k=min(k, max(self.n_items - 1, 0)), items=None)
-
-    def _state(self) -> dict[str, np.ndarray]:
-        s = self.similarity
-        return {"data": s.data, "indices": s.indices, "indptr": s.indptr}
-
-    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
-        self.similarity = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=(self.n_items, self.n_items)
-        )
 
 
 # ------------------------------------------------------------------ dense item-item
@@ -863,7 +833,7 @@ def ease_fits(n_users: int, n_items: int, *, max_bytes: int | None = None) -> bo
     return ease_memory_bytes(n_users, n_items)[1] <= (ease_max_bytes() if max_bytes is None else max_bytes)
 
 
-class EASEModel(Recommender):
+class EASEModel(_ScoredModel):
     """EASE (Steck 2019): a dense item-item weight matrix ``B`` with zero diagonal, closed form.
 
     ``B = I - P diag(1 / diag(P))`` with ``P = (X^T X + Lambda)^-1`` and ``score(u) = x_u B``.
@@ -982,23 +952,6 @@ class EASEModel(Recommender):
         scores[coo.row, coo.col] += coo.data * self.diag[coo.col]
         return scores
 
-    def recommend(
-        self,
-        user_rows: Sequence[int] | np.ndarray,
-        user_items: sp.csr_matrix,
-        *,
-        k: int = 10,
-        filter_already_liked: bool = True,
-        items: Sequence[int] | np.ndarray | None = None,
-        batch_size: int = 256,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # Scored from user_items alone, so fresh interactions and brand-new users need no refit.
-        rows = _as_rows(user_rows)
-        user_items = _check_user_items(user_items, len(rows), self.n_items)
-        return _score_recommend(
-            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
-        )
-
     def item_rows_of_weights(self, item_rows: np.ndarray) -> np.ndarray:
         """Rows ``B[item_rows]`` (how much each item says about every other), dense float32."""
         if self.form == "dense":
@@ -1064,7 +1017,7 @@ def standardise_scores(scores: np.ndarray) -> np.ndarray:
     return (scores - mean) / np.where(std > 0, std, 1.0)
 
 
-class BlendModel(Recommender):
+class BlendModel(_ScoredModel):
     """Weighted sum of two fitted models' per-user standardised scores: one version, one artifact.
 
     ``score = weight * z(first) + (1 - weight) * z(second)`` where ``z`` standardises each
@@ -1147,22 +1100,6 @@ class BlendModel(Recommender):
             share = weight / total if total > 0 else 1.0 / len(able)
             out[lost] += share * standardise_scores(part.score(rows[lost], user_items[lost]))
         return out
-
-    def recommend(
-        self,
-        user_rows: Sequence[int] | np.ndarray,
-        user_items: sp.csr_matrix,
-        *,
-        k: int = 10,
-        filter_already_liked: bool = True,
-        items: Sequence[int] | np.ndarray | None = None,
-        batch_size: int = 256,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        rows = _as_rows(user_rows)
-        user_items = _check_user_items(user_items, len(rows), self.n_items)
-        return _score_recommend(
-            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
-        )
 
     def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         # "Similar" is the stronger part's notion (the one with the larger weight).
