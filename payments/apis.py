@@ -483,7 +483,7 @@ class PaymentRequestsApi(generics.ListAPIView):
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=s.PaymentRequestCreateSerializer, responses={201: s.PaymentRequestSerializer(many=True)},
+    @extend_schema(request=s.PaymentRequestCreateSerializer, responses={201: s.PaymentRequestSplitSerializer},
                    tags=[TAG], summary="Split a bill: ask friends for their equal shares")
     def post(self, request):
         data = _validated(s.PaymentRequestCreateSerializer, request.data)
@@ -491,7 +491,8 @@ class PaymentRequestsApi(generics.ListAPIView):
             requester=request.user, payer_ids=data["payer_ids"], total=positive_money(data["total"], data["currency"],
                                                                                        "total"),
             message=data["message"], include_requester=data["include_me"])
-        return Response(s.PaymentRequestSerializer(created, many=True).data, status=status.HTTP_201_CREATED)
+        return Response(s.PaymentRequestSplitSerializer({"group": created[0].group, "requests": created}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 def _request_as(user, pk: int, role: str) -> PaymentRequest:

@@ -407,6 +407,13 @@ class PaymentRequestSerializer(serializers.ModelSerializer):
         ]
 
 
+class PaymentRequestSplitSerializer(serializers.Serializer):
+    """What `POST wallet/payment-requests` creates: one bill split, a request to each payer."""
+
+    group = serializers.CharField(help_text="The split's id; every request of it carries the same `group`.")
+    requests = PaymentRequestSerializer(many=True, help_text="One request per payer, in the order asked.")
+
+
 # --- Coupons -------------------------------------------------------------------------------------------
 
 

@@ -1,23 +1,39 @@
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from recommender import selectors, services
 from recommender.charts import metrics_chart_png
 from recommender.exceptions import ModelVersionNotActivatable
-from recommender.models import Interaction, ModelStatus, ModelVersion, TrainingConfig, TrainingLock
+from recommender.models import Interaction, InteractionKind, ModelStatus, ModelVersion, TrainingConfig, TrainingLock
 from recommender.tasks import retrain
+from services.models import Merchant
+from superapp.accounts.models import User
+from superapp.admin_lists import LargeTableAdmin
 from superapp.charts import ChangeListChartMixin
 
 
 @admin.register(Interaction)
-class InteractionAdmin(admin.ModelAdmin):
+class InteractionAdmin(LargeTableAdmin, admin.ModelAdmin):
     list_display = ["user", "merchant", "kind", "value", "occurred_at", "source"]
     list_filter = ["kind", "occurred_at"]
-    search_fields = ["user__username", "merchant__name", "source", "client_event_id"]
+    search_fields = ["user__username", "merchant__name", "source"]  # searched by get_search_results
+    search_help_text = "A username (whole), a merchant's name (part of it) or a source (whole, e.g. payment:123)."
     list_select_related = ["user", "merchant"]
     raw_id_fields = ["user", "merchant"]
     # Millions of rows: no date_hierarchy (it scans the table), capped counts (superapp/admin_lists.py).
+
+    def get_search_results(self, request, queryset, search_term):
+        """Three index lookups OR-ed (user, merchant, (kind, source)): the user and merchant ids first."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        users = list(User.objects.filter(username=term).values_list("pk", flat=True))
+        merchants = self.capped_ids(request, Merchant.objects.filter(name__icontains=term), "merchants")
+        kinds = [kind for kind, _ in InteractionKind.choices]
+        return queryset.filter(Q(user_id__in=users) | Q(merchant_id__in=merchants) |
+                               Q(kind__in=kinds, source=term)), False
 
 
 @admin.register(TrainingConfig)

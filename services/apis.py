@@ -283,7 +283,8 @@ class TripDetailApi(APIView):
 
 
 class TripCancelApi(APIView):
-    @extend_schema(request=None, responses={200: s.TripSerializer}, tags=["trips"], summary="Cancel a trip")
+    @extend_schema(request=None, responses={200: s.TripSerializer}, tags=["trips"], summary="Cancel a trip",
+                   description="A planned trip or one under way; one that has ended is 409 `trip_completed`.")
     def post(self, request, trip_id: int):
         trip = get_object_or_404(Trip.objects.filter(user=request.user).select_related("destination"), pk=trip_id)
         return Response(s.TripSerializer(services.trip_cancel(trip=trip)).data)

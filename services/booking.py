@@ -196,10 +196,15 @@ def cancellation_fee(*, booking: Booking, now: datetime) -> Money:
 
 
 def booking_cancel(*, booking_id: int, user, now: datetime | None = None, reason: str = "") -> Booking:
-    """Cancel a held or confirmed booking. A confirmed one is refunded through the wallet, minus the fee."""
+    """Cancel a held or confirmed booking. A confirmed one is refunded through the wallet, minus the fee.
+    A lapsed hold (`booking_status` says `expired`, whether or not the expiry job has run) is `hold_expired`
+    (409) and nothing is written: there is nothing left to cancel."""
     now = now or timezone.now()
     with transaction.atomic():
         booking = _locked_booking(booking_id=booking_id, user=user)
+        if booking_status(booking, now=now) == BookingStatus.EXPIRED:
+            raise HoldExpired("The hold on this booking has already expired; there is nothing to cancel.",
+                              details={"hold_expired_at": booking.hold_expires_at.isoformat()})
         if booking.status == BookingStatus.HELD:
             _release(booking)
         elif booking.status == BookingStatus.CONFIRMED:

@@ -131,7 +131,8 @@ class BookingCancelApi(APIView):
     @extend_schema(request=None, responses={200: s.BookingSerializer}, tags=["bookings"],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Cancel a booking (refund per the policy)",
                    description="Free until `free_cancellation_hours` before the start, then the product's fee; "
-                               "the rest is refunded to the wallet.")
+                               "the rest is refunded to the wallet. A hold that has lapsed (`expired`) is 409 "
+                               "`hold_expired`; one that has started is 409 `booking_already_started`.")
     @idempotent
     def post(self, request, booking_id: int):
         cancelled = booking.booking_cancel(booking_id=booking_id, user=request.user)

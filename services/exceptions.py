@@ -63,6 +63,11 @@ class TripInPast(DomainError):
     default_message = "A trip cannot end in the past."
 
 
+class TripCompleted(Conflict):
+    code = "trip_completed"
+    default_message = "This trip has already ended; there is nothing to cancel."
+
+
 # --- Bookings -----------------------------------------------------------------------------------
 class ProductUnavailable(DomainError):
     code = "product_unavailable"

@@ -5,7 +5,7 @@ Bookings live in `services.booking`, city services (bills, transit cards, notifi
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, datetime, time
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from recommender.models import InteractionKind
 from recommender.services import interaction_record_on_commit
-from services.exceptions import InvalidOpeningHours, InvalidTripDates, NotMerchantStaff, TripInPast
+from services.exceptions import InvalidOpeningHours, InvalidTripDates, NotMerchantStaff, TripCompleted, TripInPast
 from services.geo_index import geo_index_invalidate
 from services.models import (
     City,
@@ -24,9 +24,10 @@ from services.models import (
     SavedMerchant,
     StaffRole,
     Trip,
+    TripReadStatus,
     TripStatus,
 )
-from services.selectors import is_valid_time_zone, tz_for
+from services.selectors import is_valid_time_zone, trip_status, tz_for
 
 # `tax_free` is not here: whether a shop may sell VAT-free is the operator's decision (admin), never the owner's.
 EDITABLE_FIELDS = {"name", "description", "address", "latitude", "longitude", "price_level", "languages",
@@ -156,7 +157,11 @@ def trip_create(*, user, destination: City, starts_on: date, ends_on: date, titl
     return trip
 
 
-def trip_cancel(*, trip: Trip) -> Trip:
+def trip_cancel(*, trip: Trip, now: datetime | None = None) -> Trip:
+    """Cancel a planned trip or one under way (it stops making the user a traveller). A trip that has ended
+    (`trip_status` says `completed` at `now`) is `trip_completed` (409), unchanged; cancelling twice is a no-op."""
+    if trip_status(trip, at=now) == TripReadStatus.COMPLETED:
+        raise TripCompleted(details={"ends_on": str(trip.ends_on)})
     if trip.status != TripStatus.CANCELLED:
         trip.status = TripStatus.CANCELLED
         trip.save(update_fields=["status"])

@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db.models import Q
 from django.utils import timezone
 
 from services.traffic import services
@@ -16,6 +17,7 @@ from services.traffic.models import (
     SignalPhase,
     SignalPlan,
 )
+from superapp.admin_lists import LargeTableAdmin
 
 
 @admin.register(Intersection)
@@ -70,22 +72,39 @@ class DeviceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Observation)
-class ObservationAdmin(admin.ModelAdmin):
+class ObservationAdmin(LargeTableAdmin, admin.ModelAdmin):
     # Millions of rows: no date_hierarchy (it scans the table), capped counts (superapp/admin_lists.py).
     list_display = ["sensor", "segment", "interval_start", "vehicle_count", "mean_speed_kmh", "occupancy"]
     list_filter = ["city", "interval_start"]
-    search_fields = ["segment__code"]
+    search_fields = ["segment__code"]  # searched by get_search_results
+    search_help_text = "A sensor's name or its road segment's code (part of it)."
     raw_id_fields = ["sensor", "segment"]
     list_select_related = ["sensor", "segment"]
 
+    def get_search_results(self, request, queryset, search_term):
+        """Through the (sensor, interval_start) index: the sensors named so, or on segments coded so."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        sensors = Device.objects.filter(Q(name__icontains=term) | Q(segment__code__icontains=term))
+        return queryset.filter(sensor_id__in=self.capped_ids(request, sensors, "sensors")), False
+
 
 @admin.register(PlateSighting)
-class PlateSightingAdmin(admin.ModelAdmin):
+class PlateSightingAdmin(LargeTableAdmin, admin.ModelAdmin):
     list_display = ["sensor", "plate_hash", "seen_at"]
-    search_fields = ["plate_hash"]
+    search_fields = ["plate_hash"]  # searched by get_search_results
+    search_help_text = "A plate hash, whole (plates are stored only as salted hashes)."
     list_filter = ["sensor__city"]
     raw_id_fields = ["sensor"]
     list_select_related = ["sensor"]
+
+    def get_search_results(self, request, queryset, search_term):
+        """Through the (sensor, plate_hash, seen_at) index, one probe per sensor (a hash alone has no index)."""
+        term = search_term.strip().lower()
+        if not term:
+            return queryset, False
+        return queryset.filter(sensor_id__in=Device.objects.values("pk"), plate_hash=term), False
 
 
 @admin.register(Incident)

@@ -241,24 +241,25 @@ def _profile_for(version_pk: int, artifact_path: str, sha: str) -> tuple[np.ndar
         return data["segment_ids"], profile[0] if profile.ndim == 3 else profile  # [ratio, level] since v2
 
 
-def segment_speeds_at(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarray, str]:
-    """Expected speed (km/h) on every segment of the graph at `at` and where it came from:
-    the latest observations (`observed`) or a forecast (`forecast_<h>min`) when one is close to `at`,
-    else the time-of-week profile (`profile`), else free-flow speed (`free_flow`)."""
+def segment_speeds_at(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarray, str, datetime | None]:
+    """Expected speed (km/h) on every segment of the graph at `at`, where it came from and the time it describes:
+    the latest observations (`observed`, their interval) or a forecast (`forecast_<h>min`, its target time) when
+    one is close to `at`, else the time-of-week profile (`profile`), else free-flow speed (`free_flow`), None."""
     graph = city_graph_.graph
     index_of = {int(s): i for i, s in enumerate(graph.edge_ids)}
     speeds = city_graph_.segment_free_flow.copy()
     latest = Observation.objects.filter(city_id=city_graph_.city_id).aggregate(m=Max("interval_start"))["m"]
-    candidates: list[tuple[float, str]] = []
+    candidates: list[tuple[float, str, datetime]] = []
     if latest is not None:
-        candidates.append((abs((at - latest).total_seconds()), "observed"))
+        candidates.append((abs((at - latest).total_seconds()), "observed", latest))
     forecasts = SegmentForecast.objects.filter(segment__city_id=city_graph_.city_id).values(
         "horizon_min").annotate(target=Max("target_at"))
     for row in forecasts:
-        candidates.append((abs((at - row["target"]).total_seconds()), f"forecast_{row['horizon_min']}min"))
+        candidates.append((abs((at - row["target"]).total_seconds()), f"forecast_{row['horizon_min']}min",
+                           row["target"]))
     candidates = [c for c in candidates if c[0] <= (10 * 60 if c[1] == "observed" else 15 * 60)]
     if candidates:
-        source = min(candidates)[1]
+        _, source, as_of = min(candidates)
         if source == "observed":
             rows = Observation.objects.filter(city_id=city_graph_.city_id, interval_start__gt=latest - timedelta(
                 minutes=15)).values("segment_id").annotate(speed=Avg("mean_speed_kmh")).values_list("segment_id",
@@ -270,21 +271,21 @@ def segment_speeds_at(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarr
         for seg, speed in rows:
             if seg in index_of:
                 speeds[index_of[seg]] = speed
-        return speeds, source
+        return speeds, source, as_of
     active = PredictorVersion.objects.filter(city_id=city_graph_.city_id, status=PredictorStatus.ACTIVE).first()
     if active is not None:
         try:
             seg_ids, profile = _profile_for(active.pk, active.artifact_path, active.artifact_sha256)
         except OSError:
-            return speeds, "free_flow"
+            return speeds, "free_flow", None
         city = City.objects.get(pk=city_graph_.city_id)
         epoch = np.array([int(at.timestamp())])
         slot = int(features.time_of_week_slot(epoch, tz_offsets(epoch, city.time_zone))[0])
         for seg, ratio in zip(seg_ids.tolist(), profile[:, slot].tolist(), strict=True):
             if seg in index_of:
                 speeds[index_of[seg]] = ratio * city_graph_.segment_free_flow[index_of[seg]]
-        return speeds, "profile"
-    return speeds, "free_flow"
+        return speeds, "profile", None
+    return speeds, "free_flow", None
 
 
 def nearest_city_graph(lat: float, lon: float) -> CityGraph | None:
@@ -307,6 +308,7 @@ class Route:
     drive_seconds: float
     access_seconds: float
     speed_source: str
+    speeds_as_of: datetime | None
     segments: list[dict[str, Any]]
     path: list[tuple[float, float]]
 
@@ -323,7 +325,7 @@ def route_find(*, origin: tuple[float, float], destination: tuple[float, float],
     target, d_target = graph.nearest_node(*destination)
     if max(d_source, d_target) > conf.snap_max_m():
         return "outside_road_network"
-    speeds, source_name = segment_speeds_at(city_graph_=cg, at=depart_at)
+    speeds, source_name, speeds_as_of = segment_speeds_at(city_graph_=cg, at=depart_at)
     path = shortest_path(graph, speeds, source=source, target=target)
     if path is None:
         return "no_route"
@@ -334,6 +336,7 @@ def route_find(*, origin: tuple[float, float], destination: tuple[float, float],
         city_id=cg.city_id, depart_at=depart_at, arrive_at=depart_at + timedelta(seconds=total),
         eta_minutes=round(total / 60, 1), distance_m=round(path.length_m + d_source + d_target, 1),
         drive_seconds=round(path.seconds, 1), access_seconds=round(access, 1), speed_source=source_name,
+        speeds_as_of=speeds_as_of,
         segments=[{"segment_id": int(graph.edge_ids[i]), "code": cg.segment_codes[i],
                    "length_m": round(float(graph.edge_length_m[i]), 1), "speed_kmh": round(float(speeds[i]), 1),
                    "seconds": round(float(seconds[i]), 1)} for i in path.edge_indexes],
@@ -364,7 +367,7 @@ def eta_minutes_many(*, city: City, origin: tuple[float, float], destinations: l
     source, d_source = graph.nearest_node(*origin)
     if d_source > conf.snap_max_m():
         return [None] * len(destinations)
-    speeds, _ = segment_speeds_at(city_graph_=cg, at=at or timezone.now())
+    speeds, _, _ = segment_speeds_at(city_graph_=cg, at=at or timezone.now())
     dist = dijkstra(graph.travel_time_matrix(speeds), directed=True, indices=source)
     result: list[float | None] = []
     for lat, lon in destinations:

@@ -178,6 +178,10 @@ class RouteSerializer(serializers.Serializer):
     drive_seconds = serializers.FloatField()
     access_seconds = serializers.FloatField(help_text="To and from the nearest intersections at 20 km/h.")
     speed_source = serializers.CharField(help_text="observed, forecast_15min/30min/60min, profile or free_flow.")
+    speeds_as_of = serializers.DateTimeField(
+        allow_null=True, help_text="The time the speeds describe: the latest observed interval, or the forecast's "
+                                   "target time (it moves on as the forecasts are refreshed); null for the profile "
+                                   "and free flow.")
     segments = RouteSegmentSerializer(many=True)
     path = serializers.ListField(child=serializers.ListField(child=serializers.FloatField()),
                                  help_text="[[lat, lon], ...] of the intersections along the route.")

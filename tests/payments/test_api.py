@@ -13,6 +13,7 @@ from services.models import MerchantStaff
 from tests.conftest import client_for
 from tests.factories import UserFactory, city
 from tests.payments.factories import campaign, cny, fund, funded_user, merchant, rates
+from tests.schema_conformance import assert_conforms
 from tests.superapp.test_api_conventions import assert_error_shape
 
 
@@ -254,7 +255,10 @@ def test_transfers_and_split_the_bill():
     created = client.post("/api/v1/wallet/payment-requests", {"payer_ids": [bob.pk, carol.pk], "total": "90.01",
                                                               "currency": "CNY", "message": "hotpot"}, format="json")
     assert created.status_code == 201
-    requests = {r["payer"]["id"]: r for r in created.json()}
+    # A create answers the created object (the split), as the schema declares it.
+    split = assert_conforms(created, "post", "/api/v1/wallet/payment-requests")
+    assert {r["group"] for r in split["requests"]} == {split["group"]}
+    requests = {r["payer"]["id"]: r for r in split["requests"]}
     assert requests[bob.pk]["amount"]["amount"] == "30.00"
     accepted = post(client_for(bob), f"/api/v1/wallet/payment-requests/{requests[bob.pk]['id']}/accept")
     assert accepted.status_code == 200 and accepted.json()["status"] == "accepted"

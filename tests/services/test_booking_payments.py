@@ -72,6 +72,31 @@ def test_paying_an_expired_hold_is_409_and_writes_nothing():
 
 
 @pytest.mark.django_db
+def test_cancelling_a_lapsed_hold_is_409_hold_expired_and_changes_nothing():
+    user = funded_user("1000")
+    tour = _tour()
+    lapsed = booking_hold(user=user, product=tour, day=SOON, party_size=2,
+                          now=timezone.now() - timedelta(minutes=tour.hold_minutes + 1))
+    client = client_for(user)
+    assert client.get(f"/api/v1/bookings/{lapsed.pk}").json()["status"] == "expired"
+    # Before the expiry job has run: the stored row still says held, the answer is what a reader sees.
+    assert_error_shape(client.post(f"/api/v1/bookings/{lapsed.pk}/cancel", HTTP_IDEMPOTENCY_KEY="c1"), 409,
+                       "hold_expired")
+    lapsed.refresh_from_db()
+    assert lapsed.status == BookingStatus.HELD and lapsed.cancelled_at is None
+    assert InventorySlot.objects.get(product=tour).reserved == 2  # the job (or the next hold) releases it
+    # After the job: the same answer, and still nothing written by the cancel.
+    from services.booking import booking_holds_expire
+
+    assert booking_holds_expire() == 1
+    assert_error_shape(client.post(f"/api/v1/bookings/{lapsed.pk}/cancel", HTTP_IDEMPOTENCY_KEY="c2"), 409,
+                       "hold_expired")
+    lapsed.refresh_from_db()
+    assert lapsed.status == BookingStatus.EXPIRED and lapsed.cancelled_at is None
+    assert InventorySlot.objects.get(product=tour).reserved == 0 and not Payment.objects.exists()
+
+
+@pytest.mark.django_db
 def test_insufficient_funds_keeps_the_hold_and_moves_no_money():
     user = funded_user("100")  # 100 CNY, the tour costs 200
     held = booking_hold(user=user, product=_tour(), day=SOON, party_size=1)

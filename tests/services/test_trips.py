@@ -82,6 +82,11 @@ def test_trip_status_is_right_at_read_time(auth_client, user):
     assert listed == {past.pk: "completed", now.pk: "in_progress", later.pk: "planned"}
     assert auth_client.get(f"/api/v1/trips/{now.pk}").json()["status"] == "in_progress"
     assert auth_client.post(f"/api/v1/trips/{now.pk}/cancel").json()["status"] == "cancelled"
+    # A trip that has ended cannot be cancelled after the fact: 409, and it still reads completed.
+    assert_error_shape(auth_client.post(f"/api/v1/trips/{past.pk}/cancel"), 409, "trip_completed")
+    past.refresh_from_db()
+    assert past.status == "planned" and auth_client.get(f"/api/v1/trips/{past.pk}").json()["status"] == "completed"
+    assert auth_client.post(f"/api/v1/trips/{later.pk}/cancel").json()["status"] == "cancelled"
     # The same local-date rule as active_trip: New York's 1 December starts at 05:00 UTC.
     ny = Trip(user=user, destination=city("new-york"), starts_on=date(2026, 12, 1), ends_on=date(2026, 12, 3))
     assert trip_status(ny, at=datetime(2026, 12, 1, 3, 0, tzinfo=UTC)) == "planned"

@@ -2,7 +2,11 @@
 
 - every list a GET returns is a cursor page `{"next", "previous", "results"}` that takes `cursor` and `limit`,
   or a bounded list in the same envelope whose operation says why in `x-bounded-list`;
+- a write never answers a cursor page, and a create (201) answers the created object;
 - money input is a decimal string, never a JSON number.
+
+The declared shapes are held to what the views return by `tests.schema_conformance.assert_conforms` in the
+apps' API tests and by schemathesis in CI.
 """
 
 from __future__ import annotations
@@ -73,6 +77,27 @@ def list_problems(schema: dict) -> list[str]:
     return problems
 
 
+def write_problems(schema: dict) -> list[str]:
+    """A write (POST/PUT/PATCH/DELETE) has nothing to page through: its success answer is never a cursor page,
+    and a 201 answers the created object (one JSON object), never a bare array."""
+    problems = []
+    for path, method, operation in _operations(schema):
+        if method == "get":
+            continue
+        where = f"{method.upper()} {path}"
+        for code, response in operation.get("responses", {}).items():
+            if not str(code).startswith("2"):
+                continue
+            body = _json_schema(schema, response.get("content"))
+            if body is None:
+                continue
+            if "results" in body.get("properties", {}) or {"next", "previous"} & set(body.get("properties", {})):
+                problems.append(f"{where} {code} is declared as a cursor page: a write answers what it wrote")
+            elif code == "201" and body.get("type") != "object":
+                problems.append(f"{where} 201 answers a {body.get('type')}: a create answers the created object")
+    return problems
+
+
 def money_problems(schema: dict) -> list[str]:
     problems: list[str] = []
 
@@ -109,6 +134,10 @@ def money_problems(schema: dict) -> list[str]:
 
 def test_every_list_is_a_cursor_page_or_a_documented_bounded_list(schema):
     assert list_problems(schema) == []
+
+
+def test_no_write_answers_a_page_and_every_create_answers_an_object(schema):
+    assert write_problems(schema) == []
 
 
 def test_no_money_input_is_a_json_number(schema):
@@ -151,6 +180,19 @@ def test_list_check_catches_a_bare_array_an_uncursored_page_and_a_silent_bounded
                                       parameters=CURSOR))
     assert list_problems(_schema_with(PAGE, parameters=CURSOR)) == []
     assert list_problems(_schema_with(PAGE, extensions={BOUNDED_LIST_EXTENSION: "one per day of a month"})) == []
+
+
+def test_write_check_catches_a_page_or_an_array_from_a_create():
+    def post_answering(code: str, body: dict) -> dict:
+        return {"paths": {"/api/v1/things": {"post": {"responses": {
+            code: {"content": {"application/json": {"schema": body}}}}}}}, "components": {"schemas": {
+                "PaginatedThingList": PAGE}}}
+
+    assert write_problems(post_answering("201", {"$ref": "#/components/schemas/PaginatedThingList"}))
+    assert write_problems(post_answering("200", PAGE))
+    assert write_problems(post_answering("201", {"type": "array", "items": {}}))
+    assert write_problems(post_answering("201", {"type": "object", "properties": {"id": {"type": "integer"}}})) == []
+    assert write_problems(post_answering("200", {"type": "array", "items": {}})) == []  # e.g. a week's hours
 
 
 def test_money_check_catches_numbers_by_name_nested_and_in_query():

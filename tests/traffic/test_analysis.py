@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
+from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from services.traffic import selectors, services
@@ -95,7 +96,7 @@ def test_route_and_eta_on_observed_speeds(place, auth_client):
                                                          "to": f"{b.latitude},{b.longitude}"})
     assert response.status_code == 200, response.content
     body = response.json()
-    assert body["speed_source"] == "free_flow" and body["eta_minutes"] == free
+    assert body["speed_source"] == "free_flow" and body["eta_minutes"] == free and body["speeds_as_of"] is None
     assert body["path"][0] == [a.latitude, a.longitude] and body["path"][-1] == [b.latitude, b.longitude]
     assert len(body["segments"]) == 6  # 3 blocks east + 3 north on the 4x4 grid
     # Jam every segment of that route: the ETA grows, when asked for a time near the observations.
@@ -173,6 +174,7 @@ def test_predictor_trains_activates_and_forecasts(simulated, auth_client):
     route = auth_client.get("/api/v1/traffic/route", {"from": f"{a.latitude},{a.longitude}",
                                                       "to": f"{b.latitude},{b.longitude}", "depart_at": at})
     assert route.json()["speed_source"] == "forecast_30min"
+    assert parse_datetime(route.json()["speeds_as_of"]) == forecast.target_at  # what a client sees move on
 
 
 def test_predictor_kept_inactive_when_it_does_not_beat_the_baselines(simulated, monkeypatch):
