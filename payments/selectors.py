@@ -153,20 +153,28 @@ def coupons_applicable(*, user: User, merchant: Merchant) -> list[Coupon]:
             if coupon_is_usable_at(coupon=c, user=user, merchant=merchant, is_traveller=traveller)]
 
 
-def coupons_applicable_by_merchant(*, user: User, merchant_ids: list[int]) -> dict[int, list[Campaign]]:
-    """For the recommender: merchant id -> running campaigns this user could use there (collected or
-    still collectable). A fixed number of queries for any number of merchants."""
-    merchants = list(Merchant.objects.filter(pk__in=merchant_ids))
+def campaigns_usable_by(*, user: User, running: list[Campaign] | None = None) -> list[Campaign]:
+    """Running campaigns this user could use somewhere right now (collected or still collectable): the
+    user's side of `coupons_applicable_by_merchant`; where each applies is `campaign_merchant_problem`.
+    `running`: `campaigns_running()` already read (a caller asking for many users). A fixed number of
+    queries."""
     traveller = user_is_traveller(user)
-    campaigns = [c for c in campaigns_running()
+    campaigns = [c for c in (campaigns_running() if running is None else running)
                  if campaign_user_problem(campaign=c, user=user, is_traveller=traveller) is None
                  and (c.max_redemptions is None or c.redemptions < c.max_redemptions)
                  and c.budget_account.balance > 0]
     redeemed_or_full = _campaigns_used_up_by(user=user, campaigns=campaigns)
+    return [c for c in campaigns if c.pk not in redeemed_or_full]
+
+
+def coupons_applicable_by_merchant(*, user: User, merchant_ids: list[int]) -> dict[int, list[Campaign]]:
+    """For the recommender: merchant id -> running campaigns this user could use there (collected or
+    still collectable). A fixed number of queries for any number of merchants."""
+    merchants = list(Merchant.objects.filter(pk__in=merchant_ids))
+    campaigns = campaigns_usable_by(user=user)
     result: dict[int, list[Campaign]] = {}
     for merchant in merchants:
-        usable = [c for c in campaigns if c.pk not in redeemed_or_full
-                  and campaign_merchant_problem(campaign=c, merchant=merchant) is None]
+        usable = [c for c in campaigns if campaign_merchant_problem(campaign=c, merchant=merchant) is None]
         if usable:
             result[merchant.pk] = usable
     return result

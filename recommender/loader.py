@@ -92,10 +92,18 @@ def active_version_id() -> int | None:
     return cached or None
 
 
-def active_model() -> LoadedModel | None:
-    """The active version, loaded once per process; None when no version is active (use a fallback)."""
+def loaded_version_id() -> int | None:
+    """The version this process has loaded (no I/O): a caller may read its data's keys in the same round
+    trip as `ACTIVE_VERSION_CACHE_KEY` and pass what it read to `active_model(cached_id=...)`."""
+    current = _loaded
+    return current.version_id if current is not None else None
+
+
+def active_model(*, cached_id: int | None = None) -> LoadedModel | None:
+    """The active version, loaded once per process; None when no version is active (use a fallback).
+    `cached_id`: the value of `ACTIVE_VERSION_CACHE_KEY` the caller has just read itself (None: read it)."""
     global _loaded
-    version_id = active_version_id()
+    version_id = active_version_id() if cached_id is None else (cached_id or None)
     if version_id is None:
         return None
     current = _loaded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
@@ -34,11 +36,19 @@ def _city_ref(city) -> dict | None:
     return {name: getattr(city, "pk" if name == "id" else name) for name in _CITY_REF_FIELDS} if city else None
 
 
+@functools.lru_cache(maxsize=4096)
+def _validated(serializer_class, items: tuple[tuple[str, str], ...]) -> dict:
+    serializer = serializer_class(data=dict(items))
+    serializer.is_valid(raise_exception=True)  # an error is raised each time, never remembered
+    return dict(serializer.validated_data)
+
+
 def _query(serializer_class, request) -> dict:
+    """The query's parameters validated by `serializer_class` (the schema's declaration). Validation depends
+    on the query string alone, so a process remembers the last few thousand valid ones (building a DRF
+    serializer costs about a tenth of a cached page). A copy: callers may not change what is remembered."""
     # A plain dict, so a missing boolean stays at its default instead of HTML-form False.
-    serializer = serializer_class(data=request.query_params.dict())
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+    return dict(_validated(serializer_class, tuple(sorted(request.query_params.dict().items()))))
 
 
 def _check_limit(value: int, maximum: int, name: str = "limit") -> int:

@@ -67,6 +67,7 @@ class Catalogue:
     exceptions: dict[int, list[tuple[date, time | None, time | None]]]
     hours: dict[int, list[tuple[int, time, time]]] = field(default_factory=dict)
     cards: dict[int, dict] = field(default_factory=dict)
+    _open_memo: dict = field(default_factory=dict, repr=False)  # {None: second, merchant id: open}
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def rows(self, merchant_ids: np.ndarray) -> np.ndarray:
@@ -117,15 +118,21 @@ class Catalogue:
         return {pk: known.get(pk, []) for pk in merchant_ids}
 
     def open_ids(self, merchant_ids: list[int], at: datetime) -> set[int]:
-        """Which of these merchants are open at `at`, each in its own time zone (the services rule)."""
-        weekly = self.hours_for(merchant_ids)
-        rows = self.rows(np.array(merchant_ids, dtype=np.int64))
-        out = set()
-        for pk, row in zip(merchant_ids, rows.tolist(), strict=True):
-            if row >= 0 and is_open_with(hours=weekly[pk], exceptions=self.exceptions.get(pk, ()),
-                                         zone=tz_for(self.zones[self.zone[row]]), at=at):
-                out.add(pk)
-        return out
+        """Which of these merchants are open at `at`, each in its own time zone (the services rule). Answers
+        are remembered for the second `at` falls in (opening hours change state on whole seconds), so the
+        pages of one second decide each merchant once."""
+        second = int(at.timestamp() // 1)
+        memo = self._open_memo
+        if memo.get(None) != second:
+            memo = self._open_memo = {None: second}
+        missing = [pk for pk in merchant_ids if pk not in memo]
+        if missing:
+            weekly = self.hours_for(missing)
+            rows = self.rows(np.array(missing, dtype=np.int64))
+            for pk, row in zip(missing, rows.tolist(), strict=True):
+                memo[pk] = row >= 0 and is_open_with(hours=weekly[pk], exceptions=self.exceptions.get(pk, ()),
+                                                     zone=tz_for(self.zones[self.zone[row]]), at=at)
+        return {pk for pk in merchant_ids if memo[pk]}
 
     def cards_for(self, merchant_ids: list[int]) -> dict[int, dict]:
         """The static part of each merchant's list card (`MerchantListSerializer` without `is_open_now`)."""
@@ -162,7 +169,7 @@ def _build(version: int) -> Catalogue:
             date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=7)).values_list(
             "merchant_id", "date", "opens", "closes"):
         exceptions.setdefault(merchant_id, []).append((day, opens, closes))
-    return Catalogue(
+    cat = Catalogue(
         version=version, built_at=time_module.monotonic(),
         ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
         vertical=np.fromiter((verticals.index(r[1]) for r in rows), dtype=np.int8, count=n), verticals=verticals,
@@ -172,6 +179,11 @@ def _build(version: int) -> Catalogue:
         wallet=np.fromiter((r[5] for r in rows), dtype=bool, count=n),
         zone=np.fromiter((zone_code[r[6]] for r in rows), dtype=np.int32, count=n), zones=zones,
         cities={c.pk: c for c in City.objects.all()}, exceptions=exceptions)
+    # Every page reads cards and hours: load them with the catalogue (three queries), not per page.
+    ids = cat.ids.tolist()[:CARDS_MAX]
+    cat.cards_for(ids)
+    cat.hours_for(ids)
+    return cat
 
 
 _lock = threading.Lock()
@@ -216,6 +228,7 @@ class _Campaigns:
     version: int
     built_at: float
     running: list  # payments.models.Campaign with budget account, cities and merchants loaded
+    at_merchant: dict[int, tuple[int, ...]] = field(default_factory=dict)  # merchant -> campaigns applying there
 
 
 _campaigns_lock = threading.Lock()
@@ -249,6 +262,31 @@ def campaigns_running_cached() -> tuple[int, list]:
     # A campaign that ended since the copy was made is not running any more (state right when read).
     at = timezone.now()
     return current.version, [c for c in current.running if c.starts_at <= at < c.ends_at]
+
+
+def campaigns_at_merchants(merchant_ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """Merchant id -> ids of the running campaigns that apply there (the wallet's `campaign_merchant_problem`,
+    which depends on the campaign and the merchant only), in the wallet's order, computed once per merchant
+    and campaigns version in this process. Who may use them is the user's side (`campaigns_usable_by`)."""
+    from payments.services import campaign_merchant_problem
+
+    campaigns_running_cached()
+    current = _campaigns
+    if current is None:
+        return {}
+    known = current.at_merchant
+    missing = [pk for pk in merchant_ids if pk not in known]
+    if missing:
+        cat = catalogue()
+        cat.cards_for(missing)  # one query for the merchants' currency, city and vertical
+        found = {}
+        for pk in missing:
+            merchant = cat.merchant_stub(pk)
+            found[pk] = () if merchant is None else tuple(
+                c.pk for c in current.running if campaign_merchant_problem(campaign=c, merchant=merchant) is None)
+        with _campaigns_lock:
+            known.update(found)
+    return {pk: known[pk] for pk in merchant_ids}
 
 
 def reset() -> None:

@@ -20,10 +20,17 @@ import numpy as np
 import scipy.sparse as sp
 from django.db.models import Count, Max
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
-from sklearn.preprocessing import normalize
 
 from recommender.serving import conf
 from services.models import Category, City, Merchant
+
+
+def _unit_row(row: sp.spmatrix) -> sp.csr_matrix:
+    """One sparse row scaled to unit L2 norm (an all-zero row stays zero): scikit-learn's `normalize` for a
+    single row, without its per-call parameter validation (~0.5 ms, a third of a live page's content work)."""
+    row = sp.csr_matrix(row, dtype=np.float64)
+    norm = float(np.sqrt(np.dot(row.data, row.data)))
+    return row / norm if norm > 0 else row
 
 
 @dataclass
@@ -44,7 +51,7 @@ class ContentIndex:
     def text_vector(self, texts: Iterable[str]) -> sp.csr_matrix:
         """One L2-normalised row for the given free texts (preferences), or an all-zero row."""
         joined = " ".join(t for t in texts if t)
-        return normalize(self.vectorizer.transform([joined])) if joined else sp.csr_matrix((1, self.matrix.shape[1]))
+        return _unit_row(self.vectorizer.transform([joined])) if joined else sp.csr_matrix((1, self.matrix.shape[1]))
 
     def profile(self, *, texts: Iterable[str] = (), merchant_ids: np.ndarray | None = None,
                 weights: np.ndarray | None = None) -> sp.csr_matrix:
@@ -60,10 +67,10 @@ class ContentIndex:
             if keep.any():
                 w = np.ones(int(keep.sum())) if weights is None else np.log1p(np.asarray(weights)[keep])
                 history = sp.csr_matrix(w.reshape(1, -1)) @ self.matrix[rows[keep]]
-                parts.append(normalize(history))
+                parts.append(_unit_row(history))
         if not parts:
             return sp.csr_matrix((1, self.matrix.shape[1]))
-        return normalize(sum(parts[1:], parts[0]))
+        return _unit_row(sum(parts[1:], parts[0]))
 
     def scores(self, profile: sp.csr_matrix, merchant_ids: np.ndarray) -> np.ndarray:
         """Cosine of `profile` with each merchant (0 for merchants not in the index)."""
@@ -133,8 +140,8 @@ def content_index_build() -> ContentIndex:
         except ValueError:  # only stop words everywhere
             vectorizer = TfidfVectorizer(sublinear_tf=True)
             matrix = vectorizer.fit_transform(docs).tocsr().astype(np.float32)
-    else:
-        vectorizer.fit(["empty"])
+    else:  # no merchant yet ("empty" is itself an English stop word: fit without the stop words)
+        vectorizer = TfidfVectorizer(sublinear_tf=True).fit(["empty"])
         matrix = sp.csr_matrix((0, 1), dtype=np.float32)
     return ContentIndex(np.array(ids, dtype=np.int64), matrix, vectorizer, _fingerprint())
 

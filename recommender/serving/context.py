@@ -4,8 +4,9 @@
   traveller are decided from it *when read* (`active_trip_of`, the same rule as
   `services.selectors.active_trip`, pinned by a test), so a trip that starts at midnight is right at
   midnight. Dropped when one of the user's trips is saved or deleted.
-- `coupons`: the wallet's own answer (`payments.selectors.coupons_applicable_by_merchant`) for the merchants
-  of the user's list, keyed by the running-campaigns version and the traveller status it was asked with.
+- `coupons`: the campaigns the user could use somewhere (the wallet's `payments.selectors.campaigns_usable_by`),
+  keyed by the running-campaigns version and the traveller status it was asked with; where each campaign
+  applies is per process (`catalogue.campaigns_at_merchants`, the wallet's `campaign_merchant_problem`).
   Dropped when a coupon of the user changes or the user records an interaction (a payment can end
   "new users only"); budgets follow within `CAMPAIGNS_MAX_AGE_S`.
 - `friends`: social's own answer (`superapp.social.selectors.friends_who_visited`) for those merchants.
@@ -26,7 +27,7 @@ from datetime import date, datetime
 from django.core.cache import cache
 
 from recommender.serving import conf, integrations
-from recommender.serving.catalogue import campaigns_running_cached
+from recommender.serving.catalogue import campaigns_at_merchants, campaigns_running_cached
 from recommender.serving.catalogue import catalogue as _catalogue
 from services.selectors import tz_for
 
@@ -63,11 +64,14 @@ class UserContext:
     dirty: dict = field(default_factory=dict)  # keys to write back after the page
 
 
-def context_get(user_id: int, *, list_key: str | None = None) -> UserContext:
-    keys = [trips_key(user_id), coupons_key(user_id), friends_key(user_id)] + ([list_key] if list_key else [])
+def context_get(user_id: int, *, list_key: str | None = None, also: tuple[str, ...] = ()) -> tuple[UserContext, dict]:
+    """The user's caches and list in one round trip, with any other keys the page reads (`also`; their
+    values are returned beside the context)."""
+    keys = [trips_key(user_id), coupons_key(user_id), friends_key(user_id), *also] + ([list_key] if list_key else [])
     found = cache.get_many(keys)
-    return UserContext(user_id=user_id, trips=found.get(keys[0]), coupons=found.get(keys[1]),
-                       friends=found.get(keys[2]), list_raw=found.get(list_key) if list_key else None)
+    ctx = UserContext(user_id=user_id, trips=found.get(keys[0]), coupons=found.get(keys[1]),
+                      friends=found.get(keys[2]), list_raw=found.get(list_key) if list_key else None)
+    return ctx, {key: found[key] for key in also if key in found}
 
 
 def context_save(ctx: UserContext, *, timeout: int | None = None) -> None:
@@ -115,29 +119,39 @@ def is_traveller(user, ctx: UserContext, at: datetime) -> bool:
 
 
 # --- Coupons -----------------------------------------------------------------------------------------
-def coupons_for(user, ctx: UserContext, merchant_ids: list[int], *, traveller: bool,
-                also: list[int] = ()) -> dict[int, list[tuple[int, str, str]]]:
-    """Merchant id -> (campaign id, name, description) of running campaigns the user could use there: the
-    wallet's answer, cached per user for `merchant_ids` + `also` (the rest of their list)."""
+def coupons_usable(user, ctx: UserContext, *, traveller: bool) -> dict[int, tuple[str, str]]:
+    """Campaign id -> (name, description) of the running campaigns this user could use somewhere: the
+    wallet's `campaigns_usable_by`, cached per user, keyed by the running-campaigns version and the
+    traveller status (a trip that starts at midnight asks again)."""
     version, running = campaigns_running_cached()
     cached = ctx.coupons
-    wanted = set(merchant_ids)
-    if not running:
-        return {}
-    if cached is None or cached[0] != version or cached[1] != traveller or not wanted <= cached[2]:
-        checked = wanted | set(also) | (set(cached[2]) if cached and cached[:2] == (version, traveller) else set())
-        answer = integrations.coupons_here(user=user, merchant_ids=sorted(checked))
-        cached = (version, traveller, frozenset(checked),
-                  {m: [(c.pk, c.name, c.description) for c in campaigns] for m, campaigns in answer.items()})
+    if cached is None or cached[0] != version or cached[1] != traveller:
+        usable = integrations.campaigns_usable(user=user, running=running)
+        cached = (version, traveller, {c.pk: (c.name, c.description) for c in usable})
         ctx.coupons = cached
         ctx.dirty[coupons_key(ctx.user_id)] = cached
+    return cached[2]
+
+
+def coupons_for(user, ctx: UserContext, merchant_ids: list[int], *,
+                traveller: bool) -> dict[int, list[tuple[int, str, str]]]:
+    """Merchant id -> (campaign id, name, description) of running campaigns the user could use there: the
+    wallet's answer (`coupons_applicable_by_merchant`), composed from its two sides: the campaigns this
+    user may use (per user, cached) and where each campaign applies (per process). A test checks the two
+    agree on generated cases."""
+    version, running = campaigns_running_cached()
+    if not running:
+        return {}
+    usable = coupons_usable(user, ctx, traveller=traveller)
+    if not usable:
+        return {}
     # A campaign that ended or ran out since the answer was cached does not apply any more (the process copy
     # of the running campaigns is at most CAMPAIGNS_MAX_AGE_S old).
     live = {c.pk for c in running if (c.max_redemptions is None or c.redemptions < c.max_redemptions)
             and c.budget_account.balance > 0}
     out = {}
-    for m in merchant_ids:
-        offers = [o for o in cached[3].get(m, ()) if o[0] in live]
+    for m, campaign_ids in campaigns_at_merchants(merchant_ids).items():
+        offers = [(c, *usable[c]) for c in campaign_ids if c in usable and c in live]
         if offers:
             out[m] = offers
     return out
@@ -155,6 +169,27 @@ def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[i
         ctx.friends = cached
         ctx.dirty[friends_key(ctx.user_id)] = cached
     return {m: cached[1][m] for m in merchant_ids if m in cached[1]}
+
+
+# --- Warming with the list -------------------------------------------------------------------------
+def user_contexts_warm(lists: dict[int, list[int]], *, at: datetime) -> None:
+    """Compute the per-user caches a page reads (trips, the campaigns the user may use, friends at the
+    merchants of their list) for users whose list was just built, so their pages meet warm caches; one
+    write for all. `lists`: user id -> the merchant ids of their list."""
+    from superapp.accounts.models import User
+
+    dirty: dict = {}
+    with_friends = integrations.users_with_friends(user_ids=list(lists))
+    for user in User.objects.filter(pk__in=list(lists)):
+        ctx = UserContext(user_id=user.pk, trips=None, coupons=None, friends=None)
+        coupons_usable(user, ctx, traveller=is_traveller(user, ctx, at))
+        if with_friends is None or user.pk in with_friends:
+            friends_for(user, ctx, lists[user.pk])
+        else:  # social's answer for a user without friends or followees, for any merchant
+            ctx.dirty[friends_key(user.pk)] = (frozenset(lists[user.pk]), {})
+        dirty.update(ctx.dirty)
+    if dirty:
+        cache.set_many(dirty, timeout=conf.CONTEXT_TTL_S)
 
 
 # --- Invalidation (signal receivers; cache only, no business logic) -----------------------------------

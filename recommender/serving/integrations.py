@@ -30,12 +30,19 @@ def friends_here(*, user, merchant_ids: list[int]) -> dict[int, list]:
     return selector(user=user, merchant_ids=merchant_ids)
 
 
-def coupons_here(*, user, merchant_ids: list[int]) -> dict[int, list]:
-    """Merchant id -> running campaigns `user` could use there (collected or still collectable)."""
-    selector = _selector("payments.selectors", "coupons_applicable_by_merchant")
-    if selector is None or not merchant_ids:
-        return {}
-    return selector(user=user, merchant_ids=merchant_ids)
+def users_with_friends(*, user_ids: list[int]) -> set[int] | None:
+    """Which of these users social could name friends for (None: ask social about every user)."""
+    selector = _selector("superapp.social.selectors", "users_with_a_circle")
+    return None if selector is None else selector(user_ids=user_ids)
+
+
+def campaigns_usable(*, user, running: list | None = None) -> list:
+    """Running campaigns `user` could use somewhere (collected or still collectable); where each applies is
+    the wallet's `campaign_merchant_problem`. `running`: the running campaigns already read."""
+    selector = _selector("payments.selectors", "campaigns_usable_by")
+    if selector is None:
+        return []
+    return list(selector(user=user, running=running))
 
 
 def eta_minutes_many(*, city, origin: tuple[float, float],

@@ -201,8 +201,13 @@ def _user_cities(user_ids: list[int]) -> dict[int, set[int]]:
 
 
 def _store(lists: dict[int, CandidateList]) -> None:
+    """Store the lists, and warm the per-user caches their pages read (explanations: coupons, friends,
+    trips), so a page from a fresh list costs one cache round trip and no query."""
+    from recommender.serving.context import user_contexts_warm
+
     cache.set_many({list_key(lst.version_id, user_id): pack(lst) for user_id, lst in lists.items()},
                    timeout=conf.LIST_TTL_S)
+    user_contexts_warm({user_id: lst.merchant_ids.tolist() for user_id, lst in lists.items()}, at=timezone.now())
 
 
 def candidate_list_build(user_id: int) -> bool:

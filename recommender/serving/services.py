@@ -26,7 +26,8 @@ import scipy.sparse as sp
 from django.core.cache import cache
 from django.utils import timezone
 
-from recommender.loader import LoadedModel, active_model
+from recommender.loader import LoadedModel, active_model, loaded_version_id
+from recommender.services import ACTIVE_VERSION_CACHE_KEY
 from recommender.serving import conf, integrations
 from recommender.serving.catalogue import catalogue
 from recommender.serving.catalogue import city as catalogue_city
@@ -178,14 +179,20 @@ def user_vector_refresh(user_id: int) -> bool:
     return vector is not None
 
 
-def user_vector(*, loaded: LoadedModel, user_id: int, signals: UserSignals) -> np.ndarray | None:
+_READ = object()  # `user_vector(cached=...)`: not read yet
+
+
+def user_vector(*, loaded: LoadedModel, user_id: int, signals: UserSignals | Callable[[], UserSignals],
+                cached: bytes | None | object = _READ) -> np.ndarray | None:
     """The user's factors for the active model: the freshly recalculated vector when one is cached, else
     the trained one, else (a user the model has not seen, but who has interactions now) one recalculated
-    on the spot and cached. None if the model cannot place the user."""
+    on the spot and cached. None if the model cannot place the user. `cached`: the value of the vector's
+    key when the caller has read it already; `signals` may be a callable (read only when needed)."""
     if not hasattr(loaded.model, "item_factors"):
         return None
     key = _vector_key(loaded.version_id, user_id)
-    cached = cache.get(key)
+    if cached is _READ:
+        cached = cache.get(key)
     if cached is not None:
         vector = np.frombuffer(cached, dtype=np.float32)
         if vector.shape[0] == loaded.model.item_factors.shape[1]:
@@ -193,7 +200,7 @@ def user_vector(*, loaded: LoadedModel, user_id: int, signals: UserSignals) -> n
     row = loaded.user_index.get(user_id, -1)
     if row >= 0:
         return np.asarray(loaded.model.user_factors[row], dtype=np.float32)
-    vector = _recalculate(loaded, signals)
+    vector = _recalculate(loaded, signals() if callable(signals) else signals)
     if vector is not None:
         cache.set(key, vector.tobytes(), timeout=conf.USER_VECTOR_TTL_S)
     return vector
@@ -459,8 +466,17 @@ class _Request:
 
     def __init__(self, *, user, at: datetime) -> None:
         self.user, self.at = user, at
-        self.loaded = active_model()
-        self.ctx = context_get(user.pk, list_key=list_key(self.loaded.version_id, user.pk) if self.loaded else None)
+        # One round trip: the active version id, the user's caches, and their list for the version this process
+        # serves (read again for the new version when an activation changed it).
+        guess = loaded_version_id()
+        vector_key = _vector_key(guess, user.pk) if guess else None
+        self.ctx, found = context_get(user.pk, list_key=list_key(guess, user.pk) if guess else None,
+                                      also=(ACTIVE_VERSION_CACHE_KEY, *([vector_key] if guess else [])))
+        self.loaded = active_model(cached_id=found.get(ACTIVE_VERSION_CACHE_KEY))
+        self.vector_raw = found.get(vector_key) if guess else _READ
+        if self.loaded is not None and self.loaded.version_id != guess:
+            self.ctx.list_raw = cache.get(list_key(self.loaded.version_id, user.pk))
+            self.vector_raw = _READ
         self.list = list_read(self.ctx.list_raw, version_id=self.loaded.version_id) if self.loaded else None
         if self.loaded is not None and self.list is None:
             local_lists_ensure(self.loaded.version_id)
@@ -550,12 +566,15 @@ def _answer(req: _Request, *, candidates: np.ndarray, limit: int, exclude_seen: 
             if answer is not None:
                 return answer
             miss = "list_exhausted"
-    signals = req.signals()
+    loaded = req.loaded
+    vector = (user_vector(loaded=loaded, user_id=req.user.pk, signals=req.signals, cached=req.vector_raw)
+              if loaded is not None else None)
+    # The filters exhausted the list of a user the model places: the list has what the live path reads of the
+    # history (seen merchants, strongest signals: the content profile the list's own pages use), so no query.
+    signals = req.list.signals() if req.list is not None and vector is not None else req.signals()
     ids = _excluding(candidates, signals.seen_ids) if exclude_seen else candidates
     if open_now:
         ids = req.open_only(ids)
-    loaded = req.loaded
-    vector = user_vector(loaded=loaded, user_id=req.user.pk, signals=signals) if loaded is not None else None
     index = content_index()
     profile = index.profile(texts=req.preferences, merchant_ids=signals.merchant_ids, weights=signals.confidences)
     ranking = _rank(loaded=loaded, vector=vector, signals=signals, candidates=ids, limit=limit, profile=profile,
@@ -581,12 +600,12 @@ def _render(req: _Request, answer: _Answer, *, distances: dict[int, float] | Non
                               score=round(p.score, 6), via=p.via,
                               distance_m=round(distances[p.merchant_id], 1) if p.merchant_id in distances else None)
                for p in ranking.picks if p.merchant_id in cards]
-    # The per-user caches grow with the merchants the user's pages showed (asking the wallet and social
-    # about a whole list at once cost more than a page's worth of time, measured).
+    # The per-user caches are warmed when the list is built; a page that misses them asks social about its
+    # merchants and the rest of the list at once (one query either way), the wallet about the user only.
     traveller = is_traveller(user, req.ctx, req.at)
     _explain(user=user, ctx=req.ctx, results=results, liked=answer.liked, interests=answer.interests, names=names,
              coupons=coupons_for(user, req.ctx, ids, traveller=traveller),
-             friends=friends_for(user, req.ctx, ids),
+             friends=friends_for(user, req.ctx, ids, also=req.list.merchant_ids.tolist() if req.list else ()),
              model_answered=ranking.source.startswith(("model:", "materialised:")))
     if origin is not None:
         _add_travel_times(results, origin)

@@ -195,6 +195,14 @@ def merchant_reviews(*, viewer: User, merchant_id: int) -> QuerySet[Review]:
     )
 
 
+def users_with_a_circle(*, user_ids: Iterable[int]) -> set[int]:
+    """Which of these users have friends or follow someone: for anyone else `friends_who_visited` is empty,
+    whatever the merchants (a caller asking for many users skips them). Two queries."""
+    user_ids = list(user_ids)
+    return (set(Friendship.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True).distinct())
+            | set(Follow.objects.filter(follower_id__in=user_ids).values_list("follower_id", flat=True).distinct()))
+
+
 def friends_who_visited(*, user: User, merchant_ids: Iterable[int]) -> dict[int, list[User]]:
     """For each merchant, the friends and followees of `user` who checked in there or reviewed it,
     most recent first, each once. Only visits `user` may see count (visibility, blocks, moderation),

@@ -1,0 +1,49 @@
+"""Shortcuts of the cached page agree with what they stand for."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.preprocessing import normalize
+
+from recommender.serving import catalogue as serving_catalogue
+from recommender.serving.content import _unit_row
+from services.selectors import merchant_is_open
+from tests.conftest import client_for
+from tests.factories import MerchantFactory, UserFactory, city
+from tests.services.factories import hours
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_row_is_normalised_as_scikit_learn_does(seed):
+    rng = np.random.default_rng(seed)
+    row = sp.random(1, 40, density=0.3 if seed else 0.0, random_state=seed, format="csr") * rng.uniform(0.1, 9)
+    assert np.allclose(_unit_row(row).toarray(), normalize(row).toarray())
+
+
+@pytest.mark.django_db
+def test_open_now_remembered_per_second_is_the_services_rule():
+    merchants = [MerchantFactory(city=city(slug)) for slug in ("hangzhou", "davos", "hangzhou")]
+    hours(merchants[0], opens=time(9), closes=time(17))
+    hours(merchants[1], opens=time(22), closes=time(2))  # over midnight
+    serving_catalogue.reset()
+    cat = serving_catalogue.catalogue()
+    ids = [m.pk for m in merchants]
+    start = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+    for step in range(0, 48 * 60, 17):  # every 17 minutes over two days, twice in each second
+        at = start + timedelta(minutes=step)
+        for moment in (at, at + timedelta(microseconds=400_000)):
+            expected = {m.pk for m in merchants if merchant_is_open(m, moment)}
+            assert cat.open_ids(ids, moment) == expected
+
+
+@pytest.mark.django_db
+def test_remembered_query_strings_still_refuse_bad_input_every_time():
+    client = client_for(UserFactory())
+    for _ in range(2):
+        response = client.get("/api/v1/recommendations", {"limit": "abc"})
+        assert response.status_code == 400
+    first = client.get("/api/v1/recommendations", {"limit": "3"}).json()
+    again = client.get("/api/v1/recommendations", {"limit": "3"}).json()
+    assert len(first["results"]) <= 3 and first == again
