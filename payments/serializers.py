@@ -27,7 +27,7 @@ from payments.models import (
     VatClaim,
     Withdrawal,
 )
-from superapp.api import AmountField, MoneySerializer, paginated
+from superapp.api import AmountField, MoneySerializer, PreparedFieldsMixin, paginated
 from superapp.money import CURRENCY_EXPONENTS
 
 CURRENCIES = sorted(CURRENCY_EXPONENTS)
@@ -58,7 +58,7 @@ def currency_field(**kwargs) -> serializers.ChoiceField:
     return serializers.ChoiceField(choices=CURRENCIES, **kwargs)
 
 
-class MerchantRefSerializer(serializers.Serializer):
+class MerchantRefSerializer(PreparedFieldsMixin, serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
 
@@ -183,7 +183,7 @@ class WithdrawalSerializer(serializers.ModelSerializer):
 
 
 @extend_schema_serializer(deprecate_fields=["qr"])
-class PaymentCreateSerializer(serializers.Serializer):
+class PaymentCreateSerializer(PreparedFieldsMixin, serializers.Serializer):
     merchant_id = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Pay by merchant id, or ..."
     )
@@ -218,7 +218,7 @@ PAYMENT_DISPLAY_STATUSES = [*PaymentStatus.values, "partially_refunded", "refund
 
 
 @extend_schema_serializer(deprecate_fields=["total"])
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(PreparedFieldsMixin, serializers.ModelSerializer):
     """A payment receipt: both amounts and the rate when currencies differ."""
 
     status = serializers.SerializerMethodField(

@@ -92,7 +92,7 @@ from recommender.services import interactions_record_in_transaction
 from services.models import Merchant
 from services.selectors import user_is_traveller
 from superapp.accounts.models import User
-from superapp.db import retry_on_conflict, run_in_transaction
+from superapp.db import retry_on_conflict, rows_by_pk, rows_insert, run_in_transaction
 from superapp.money import Money, MoneyError, currency_exponent
 from superapp.publish import publish_on_commit
 
@@ -415,10 +415,11 @@ def _emit_payment_succeeded(payment: Payment) -> None:
 
 def merchant_get_payable(*, merchant_id: int) -> Merchant:
     # No select_related("city"): only a tax-free payment needs the city (then it is one more query).
-    try:
-        return Merchant.objects.get(pk=merchant_id)
-    except Merchant.DoesNotExist:
-        raise MerchantNotFound() from None
+    # `rows_by_pk`: read on every payment, where building the ORM query costs more than the round trip.
+    found = rows_by_pk(Merchant, [merchant_id])
+    if not found:
+        raise MerchantNotFound()
+    return found[0]
 
 
 def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money | None = None,
@@ -489,14 +490,14 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
             kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk, at=now,
             description=description or f"Payment to {merchant.name}",
         )
-        payment = Payment.objects.create(
+        [payment] = rows_insert([Payment(
             payer=payer, merchant=merchant, status=PaymentStatus.PENDING if pending else PaymentStatus.SUCCEEDED,
             currency=merchant.currency, amount=amount.amount, tip=tip.amount, discount=discount, fee=fee,
             payer_currency=payer_currency, payer_amount=payer_amount, fx_rate=fx_applied, fx_mid_rate=fx_mid,
             coupon=coupon, tax_free=tax_free, vat_amount=vat_amount, reference=reference[:64],
             description=description[:255], ledger_transaction=ledger_transaction, created_at=now,
             completed_at=None if pending else now,
-        )
+        )])
         if not pending:
             _emit_payment_succeeded(payment)
     return payment

@@ -17,11 +17,12 @@ from recommender.locks import training_lock
 from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
 from recommender.selectors import active_model_version
-from recommender.serving.tasks import candidate_lists_build_version, user_vector_refresh
+from recommender.serving.tasks import candidate_lists_build_version, user_vector_refresh, user_vectors_refresh
 from recommender.training import StageClock, TrainingProgress, artifact_write, extract_window, fit_and_evaluate
 from services.models import Merchant
+from superapp.db import rows_insert
 from superapp.exceptions import ValidationFailed
-from superapp.publish import publish_on_commit
+from superapp.publish import publish_batched_on_commit, publish_on_commit
 
 ACTIVE_VERSION_CACHE_KEY = "recommender:active-version"
 
@@ -57,13 +58,14 @@ def interactions_record_in_transaction(*, events: list[dict[str, Any]]) -> None:
     if not events:
         return
     now = timezone.now()
-    Interaction.objects.bulk_create(
+    rows_insert(  # `bulk_create(ignore_conflicts=True)` with the statement built once: on every payment
         [Interaction(user_id=e["user_id"], merchant_id=e["merchant_id"], kind=e["kind"], value=e.get("value", 1.0),
                      occurred_at=e.get("occurred_at") or now, source=e.get("source", "")) for e in events],
         ignore_conflicts=True,
     )
     for user_id in dict.fromkeys(e["user_id"] for e in events):
-        publish_on_commit(user_vector_refresh, user_id)  # dropped if the broker is down: rebuildable
+        # Batched per process (one message per 0.2 s for all users); dropped if the broker is down: rebuildable.
+        publish_batched_on_commit(user_vectors_refresh, user_id)
 
 
 CLIENT_EVENT_MAX_AGE = timedelta(days=30)

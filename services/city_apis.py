@@ -11,7 +11,7 @@ from services.exceptions import InvalidAmount
 from services.models import Bill, BillAccount, Notification, ParkingSession, ServiceProvider, TransitCard
 from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page
 from superapp.exceptions import NotFound
-from superapp.idempotency import idempotent
+from superapp.idempotency import idempotent, idempotent_outside_transaction
 from superapp.money import Money, MoneyError
 
 
@@ -109,8 +109,9 @@ class BillPayApi(APIView):
     @extend_schema(request=None, responses={200: s.BillSerializer}, tags=["city services"],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Pay a bill from the wallet",
                    description="A wallet payment to the provider's merchant account; the bill carries the "
-                               "receipt. A paid bill is `bill_already_paid` (409).")
-    @idempotent
+                               "receipt. A paid bill is `bill_already_paid` (409). If the provider cannot confirm "
+                               "right now the bill is `processing` (paid from the wallet; the receipt follows).")
+    @idempotent_outside_transaction
     def post(self, request, bill_id: int):
         bill = city_services.bill_pay(bill_id=bill_id, user=request.user)
         return Response(s.BillSerializer(bill).data)

@@ -1,12 +1,14 @@
 """City services: bill accounts and bills, transit card top-ups, parking, notifications and reminders.
 
 Every payment is a wallet payment (`payments.services.payment_create`) to the provider's merchant account.
-Invariant: a bill is paid at most once — its row is locked (select_for_update) and its status re-checked
-inside the transaction that creates the payment, so two concurrent payments cannot both succeed.
+Invariant: a bill is paid at most once — its row is locked (select_for_update) and its status and payment
+re-checked inside the transaction that creates the payment, so two concurrent payments cannot both succeed.
+The bill provider is called outside any transaction (`bill_pay`: charge -> provider -> settle).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from datetime import date, datetime, timedelta
 
@@ -31,8 +33,11 @@ from services.models import (
 )
 from services.providers import backend_for
 from services.selectors import tz_for
+from superapp.db import run_in_transaction
 from superapp.exceptions import Conflict, DomainError, NotFound
 from superapp.money import Money, MoneyError
+
+logger = logging.getLogger(__name__)
 
 MAX_TOP_UP_MAJOR = 2000
 MAX_PARKING_MINUTES = 24 * 60
@@ -49,10 +54,13 @@ def _provider_today(provider: ServiceProvider) -> date:
 
 
 def bill_status(bill: Bill, *, today: date | None = None) -> str:
-    """The one rule for a bill's status as of today: a due bill past its due date at the provider is `overdue`.
+    """The one rule for a bill's status as of today: a due bill past its due date at the provider is `overdue`;
+    one paid from the wallet whose receipt the provider has not issued yet is `processing`.
     Nothing writes `overdue`: reads compute it, so it is right whether or not a job has run."""
     if bill.status == BillStatus.PAID:
         return BillReadStatus.PAID
+    if bill.payment_id is not None:
+        return BillReadStatus.PROCESSING
     today = today or _provider_today(bill.account.provider)
     return BillReadStatus.OVERDUE if bill.due_on < today else BillReadStatus.DUE
 
@@ -61,8 +69,10 @@ def bills_with_status(bills: QuerySet[Bill], status: str, *, now: datetime | Non
     """`bills` that `bill_status` says have `status` (the same rule in SQL: one condition per provider time zone)."""
     if status == BillReadStatus.PAID:
         return bills.filter(status=BillStatus.PAID)
+    if status == BillReadStatus.PROCESSING:
+        return bills.filter(status=BillStatus.DUE, payment__isnull=False)
     now = now or timezone.now()
-    due = bills.filter(status=BillStatus.DUE)
+    due = bills.filter(status=BillStatus.DUE, payment__isnull=True)
     condition = Q(pk__in=[])
     for zone in set(due.values_list("account__provider__city__time_zone", flat=True)):
         today = now.astimezone(tz_for(zone)).date()
@@ -134,26 +144,64 @@ def bills_refresh(*, account: BillAccount, today: date | None = None) -> int:
 
 def bill_pay(*, bill_id: int, user) -> Bill:
     """Pay a due bill from the wallet to the provider's merchant account; the provider issues a receipt.
-    Paying it again is `bill_already_paid` (409), nothing written."""
-    with transaction.atomic():
-        bill = (Bill.objects.select_for_update(of=("self",)).select_related("account__provider__merchant")
-                .filter(pk=bill_id, account__user=user).first())
-        if bill is None:
-            raise NotFound("Bill not found.", code="bill_not_found")
-        if bill.status == BillStatus.PAID:
-            raise BillAlreadyPaid(details={"paid_at": bill.paid_at.isoformat() if bill.paid_at else None,
-                                           "receipt_number": bill.receipt_number})
+    Paying it again is `bill_already_paid` (409), nothing written.
+
+    The provider is called OUTSIDE any database transaction and with no row locked (issue 13):
+    1. lock the bill, pay from the wallet and record the payment on the bill (it reads `processing`), commit;
+    2. confirm at the provider with the bill's reference (providers are idempotent on it);
+    3. lock the bill again and store the receipt (`paid`).
+    A retry (any key) of a bill left processing resumes at step 2 instead of paying twice; if the provider
+    cannot be reached the bill stays `processing` and `bills_settle_processing` (beat) finishes it."""
+    bill = run_in_transaction(lambda: _bill_charge(bill_id=bill_id, user=user))
+    if bill.status == BillStatus.PAID:
+        return bill
+    return _bill_confirm(bill=bill)
+
+
+def _bill_charge(*, bill_id: int, user) -> Bill:
+    bill = (Bill.objects.select_for_update(of=("self",)).select_related("account__provider__merchant")
+            .filter(pk=bill_id, account__user=user).first())
+    if bill is None:
+        raise NotFound("Bill not found.", code="bill_not_found")
+    if bill.status == BillStatus.PAID:
+        raise BillAlreadyPaid(details={"paid_at": bill.paid_at.isoformat() if bill.paid_at else None,
+                                       "receipt_number": bill.receipt_number})
+    if bill.payment_id is None:  # else charged by an earlier attempt that did not finish: resume it
         provider = bill.account.provider
-        amount = Money(bill.amount, bill.currency)
-        payment = _payment_create(payer=user, merchant=provider.merchant, amount=amount,
-                                  reference=f"bill:{bill.pk}",
-                                  description=f"{provider.name} {bill.period} ({bill.account.customer_number})")
-        bill.receipt_number = backend_for(provider).confirm_payment(bill.reference, amount)
-        bill.status = BillStatus.PAID
-        bill.paid_at = timezone.now()
-        bill.payment = payment
-        bill.save(update_fields=["status", "paid_at", "payment", "receipt_number"])
+        bill.payment = _payment_create(payer=user, merchant=provider.merchant, amount=Money(bill.amount, bill.currency),
+                                       reference=f"bill:{bill.pk}",
+                                       description=f"{provider.name} {bill.period} ({bill.account.customer_number})")
+        bill.save(update_fields=["payment"])
     return bill
+
+
+def _bill_confirm(*, bill: Bill) -> Bill:
+    """Steps 2 and 3 of `bill_pay`; a provider that cannot be reached leaves the bill `processing`."""
+    try:
+        receipt = backend_for(bill.account.provider).confirm_payment(bill.reference, Money(bill.amount, bill.currency))
+    except Exception:  # noqa: BLE001 - any provider failure: the money is with the provider's merchant account,
+        logger.warning("bill %s: provider confirmation failed; left processing", bill.pk, exc_info=True)
+        return bill  # and the sweep asks again
+    return run_in_transaction(lambda: _bill_settle(bill_id=bill.pk, receipt=receipt))
+
+
+def _bill_settle(*, bill_id: int, receipt: str) -> Bill:
+    bill = Bill.objects.select_for_update(of=("self",)).select_related("account__provider").get(pk=bill_id)
+    if bill.status != BillStatus.PAID:  # else settled meanwhile (a concurrent retry or the sweep)
+        bill.receipt_number, bill.status, bill.paid_at = receipt, BillStatus.PAID, timezone.now()
+        bill.save(update_fields=["receipt_number", "status", "paid_at"])
+    return bill
+
+
+def bills_settle_processing(*, older_than_s: float = 60, now: datetime | None = None) -> int:
+    """Finish bills charged from the wallet whose provider confirmation did not happen (a crash or an
+    unreachable provider between steps 1 and 3 of `bill_pay`): confirm again with the same reference."""
+    cutoff = (now or timezone.now()) - timedelta(seconds=older_than_s)
+    settled = 0
+    for bill in (Bill.objects.filter(status=BillStatus.DUE, payment__isnull=False, payment__created_at__lt=cutoff)
+                 .select_related("account__provider").order_by("pk")):
+        settled += _bill_confirm(bill=bill).status == BillStatus.PAID
+    return settled
 
 
 def transit_card_link(*, user, provider: ServiceProvider, card_number: str) -> TransitCard:
@@ -235,7 +283,8 @@ def bill_reminders_send(*, within_days: int | None = None, today: date | None = 
     """Remind users of due bills with a due date within N days (or overdue). One reminder per bill."""
     within = conf.BILL_REMINDER_DAYS if within_days is None else within_days
     today = today or timezone.now().date()
-    bills = (Bill.objects.filter(status=BillStatus.DUE, due_on__lte=today + timedelta(days=within))
+    bills = (Bill.objects.filter(status=BillStatus.DUE, payment__isnull=True,  # `processing` ones are paid
+                                 due_on__lte=today + timedelta(days=within))
              .select_related("account__provider__city"))
     sent = 0
     for bill in bills.iterator(chunk_size=500):

@@ -398,10 +398,12 @@ class BillStatus(models.TextChoices):
 
 class BillReadStatus(models.TextChoices):
     """What a bill is as of now (`city_services.bill_status`): a stored `due` past its due date at the
-    provider reads `overdue`, with no job writing it."""
+    provider reads `overdue`, with no job writing it; one paid from the wallet that the provider has not
+    confirmed yet reads `processing`."""
 
     DUE = "due", "Due"
     OVERDUE = "overdue", "Overdue"
+    PROCESSING = "processing", "Processing"
     PAID = "paid", "Paid"
 
 

@@ -22,6 +22,15 @@ def bill_reminders_send_task() -> int:
     return bill_reminders_send()
 
 
+@shared_task(name="services.tasks.bills_settle_processing", time_limit=600)
+def bills_settle_processing_task() -> int:
+    """Bills charged from the wallet but not confirmed at the provider (a crash or an outage between the
+    steps of `bill_pay`): confirm them again."""
+    from services.city_services import bills_settle_processing
+
+    return bills_settle_processing()
+
+
 @shared_task(name="services.tasks.appointment_slots_open", time_limit=900)
 def appointment_slots_open_task() -> int:
     from services.appointments import appointment_slots_open_all

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import logging
 from typing import Any
 from urllib import parse
@@ -344,6 +345,31 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 responses.setdefault(status_code, {"description": description,
                                                    "content": {"application/json": {"schema": ref}}})
     return result
+
+
+class PreparedFieldsMixin:
+    # For serializers on a hot path (a wallet payment's request and receipt). DRF builds every field of a
+    # serializer for every instance, deep-copying each declared field and, for a ModelSerializer, reading the
+    # model again: about half a millisecond per receipt. With this mixin a class builds its unbound fields
+    # once, and each instance binds its own shallow copies (nested serializers are deep-copied, as DRF does).
+    # Only for serializers whose fields do not depend on the instance or context. (A comment, not a
+    # docstring: the schema would show a docstring as the description of every serializer using it.)
+
+    def get_fields(self):
+        cls = type(self)
+        prepared = cls.__dict__.get("_prepared_fields")
+        if prepared is None:
+            prepared = super().get_fields()
+            cls._prepared_fields = prepared  # a race builds the same fields twice; either copy is right
+        return {name: _fresh_field(field) for name, field in prepared.items()}
+
+
+def _fresh_field(field: serializers.Field) -> serializers.Field:
+    if isinstance(field, serializers.BaseSerializer):
+        return copy.deepcopy(field)
+    clone = object.__new__(type(field))
+    clone.__dict__ = field.__dict__.copy()  # unbound: bind() sets this copy's parent and names only
+    return clone
 
 
 class AmountField(serializers.CharField):

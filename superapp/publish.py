@@ -5,11 +5,19 @@ rebuildable (a user's recommendation vector) or picked up again by a periodic sw
 left unpaid, see `payments.tasks.wallet_sweep`). So when the broker is down the publish is dropped with a
 warning instead of failing a request whose transaction already committed, and for `BREAKER_OPEN_S` seconds
 afterwards publishes are skipped outright, so requests do not each wait for a connection timeout.
+
+Hints sent after many requests (refresh this user's recommendations) go through `publish_batched_on_commit`:
+after commit the item joins a per-process batch and a background thread publishes ONE message
+`task([items...])` per `BATCH_WINDOW_S`. A Celery publish costs about a millisecond of CPU in the request
+(kombu builds a Redis client and the message each time), a tenth of a wallet payment's; batched, the request
+only appends to a set. A crash loses at most one window of hints, like a dropped publish (rebuildable).
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -48,3 +56,63 @@ def publish_on_commit(task: Any, *args: Any) -> None:
 
 def breaker_reset() -> None:
     _state["open_until"] = 0.0
+
+
+BATCH_WINDOW_S = 0.2
+
+
+class _Batches:
+    """Items waiting for their task's next message, and the thread that sends them (one per process)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.pending: dict[str, tuple[Any, dict]] = {}  # task name -> (task, items in arrival order)
+        self.wake = threading.Event()
+        self.pid = 0
+
+    def add(self, task: Any, item: Any) -> None:
+        with self.lock:
+            if self.pid != os.getpid():  # first use in this process (or a forked child): own thread
+                self.pid, self.pending = os.getpid(), {}
+                threading.Thread(target=self._run, name="publish-batches", daemon=True).start()
+            self.pending.setdefault(task.name, (task, {}))[1][item] = None
+        self.wake.set()
+
+    def flush(self) -> None:
+        with self.lock:
+            batches, self.pending = self.pending, {}
+        for task, items in batches.values():
+            publish(task, list(items))
+
+    def _run(self) -> None:
+        while True:
+            self.wake.wait()
+            time.sleep(BATCH_WINDOW_S)  # let the window fill: one message for everything that came meanwhile
+            self.wake.clear()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the sender thread must survive anything a publish raises
+                logger.exception("batched publish failed")
+
+
+_batches = _Batches()
+atexit.register(_batches.flush)  # a worker that stops cleanly sends what it holds
+
+
+def publish_batched(task: Any, item: Any) -> None:
+    """Send `item` with the next batch of `task` (a task taking a list). In-process (eager) Celery runs
+    `task([item])` at once."""
+    if task.app.conf.task_always_eager:
+        publish(task, [item])
+        return
+    _batches.add(task, item)
+
+
+def publish_batches_flush() -> None:
+    """Send what is waiting now (tests; the sender thread and process exit do it otherwise)."""
+    _batches.flush()
+
+
+def publish_batched_on_commit(task: Any, item: Any) -> None:
+    """`publish_batched` after the current transaction commits (never for rolled-back work)."""
+    transaction.on_commit(lambda: publish_batched(task, item))

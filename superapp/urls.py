@@ -4,15 +4,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from superapp.health import HealthzApi, ReadyzApi
 
-# The recommender's few routes first: its pages are the most requested, and Django tries the patterns in
-# order (resolving past every other app's ~200 routes cost ~0.1 ms a page). No route is shared.
+# Django tries the patterns in order (resolving past every other app's ~200 routes cost ~0.1 ms a request).
+# The wallet first, under its own prefix: payments resolve at once, and every other path skips the wallet's
+# routes with one prefix check. Then the recommender's few routes: its pages are the most requested. No route
+# is shared.
 api_v1 = [
+    path("wallet/", include("payments.urls")),
     path("", include("recommender.urls")),
     path("", include("superapp.accounts.urls")),
     path("", include("superapp.social.urls")),
     path("", include("services.urls")),
     path("", include("services.traffic.urls")),
-    path("", include("payments.urls")),
 ]
 
 urlpatterns = [

@@ -160,15 +160,41 @@ def test_payments_succeed_when_the_broker_is_down(settings):
     app.conf.task_always_eager = False
     try:
         with mock.patch("celery.app.task.Task.apply_async", side_effect=ConnectionError("redis down")) as sent, \
-                mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()):
+                mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()), \
+                mock.patch.object(publish, "_batches", publish._Batches()):
             first = post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"})
+            publish.publish_batches_flush()  # (the sender thread may have sent it already: then nothing is left)
             second = post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"})
+            publish.publish_batches_flush()
     finally:
         app.conf.task_always_eager = True
         publish.breaker_reset()
     assert first.status_code == second.status_code == 201
     assert sent.call_count == 1  # the breaker skipped the second publish instead of waiting for Redis again
     assert Payment.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_recommendation_refreshes_after_payments_go_out_as_one_message_per_batch():
+    # Given three payers paying while the broker is up (not in-process)
+    from superapp.celery import app
+
+    payers, shop = [funded_user("100") for _ in range(3)], merchant()
+    app.conf.task_always_eager = False
+    try:
+        with mock.patch("celery.app.task.Task.apply_async") as sent, \
+                mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()), \
+                mock.patch.object(publish, "BATCH_WINDOW_S", 30), \
+                mock.patch.object(publish, "_batches", publish._Batches()):  # its own sender thread waits: we flush
+            for payer in payers + payers[:1]:
+                assert post(client_for(payer), PAY, {"merchant_id": shop.pk, "amount": "5"}).status_code == 201
+            assert sent.call_count == 0  # nothing published inside the requests
+            publish.publish_batches_flush()
+    finally:
+        app.conf.task_always_eager = True
+    # then one message asks to refresh each payer once, in order
+    assert sent.call_count == 1
+    assert sent.call_args.kwargs["args"] == ([p.pk for p in payers],)
 
 
 # --- contention: the workload that gave 500s ---------------------------------------------------------------
