@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from superapp.admin_lists import use_for_every_admin
-from superapp.models import IdempotencyKey
+from superapp.models import AttemptCounter, IdempotencyKey
 
 # Every change list stays fast on tables with millions of rows (see superapp/admin_lists.py).
 use_for_every_admin(admin.ModelAdmin)
@@ -17,3 +17,16 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
     search_fields = ["key", "endpoint", "user__username"]
     readonly_fields = ["user", "endpoint", "key", "fingerprint", "response_status", "response_body", "created_at"]
     list_select_related = ["user"]
+
+
+@admin.register(AttemptCounter)
+class AttemptCounterAdmin(admin.ModelAdmin):
+    """Log-in, sign-up and bill-proof counters (superapp.attempts). Deleting a row lifts that lock-out now."""
+
+    list_display = ["key", "count", "window_ends"]
+    search_fields = ["key"]
+    readonly_fields = ["key", "count", "window_ends"]
+    ordering = ["-window_ends"]
+
+    def has_add_permission(self, request) -> bool:
+        return False

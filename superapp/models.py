@@ -25,3 +25,16 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.endpoint} [{self.key}]"
+
+
+class AttemptCounter(models.Model):
+    """How many attempts at something guessable (a password, a bill-account proof, a sign-up from one address)
+    one identity made in the current window; see `superapp.attempts`. Kept in the database, not the cache, so
+    the limits hold across processes and while Redis is down."""
+
+    key = models.CharField(max_length=80, primary_key=True, help_text="scope and a hash of the identity")
+    count = models.PositiveIntegerField(default=0)
+    window_ends = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.count} until {self.window_ends:%Y-%m-%d %H:%M:%S}"

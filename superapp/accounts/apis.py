@@ -3,7 +3,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -11,16 +11,31 @@ from rest_framework_simplejwt.views import TokenRefreshView
 
 from superapp.accounts import serializers as s
 from superapp.accounts import services
+from superapp.accounts.exceptions import TooManyAttempts
+from superapp.attempts import attempt_reserve, throttle_rate
 from superapp.exceptions import ValidationFailed
 
 
-class IpThrottle(SimpleRateThrottle):
-    """Per-client-IP limit for anonymous auth endpoints (scope set per view). The client IP is DRF's
-    `get_ident`: REMOTE_ADDR, or with `NUM_PROXIES` (TRUSTED_PROXY_COUNT) = n > 0 the n-th address from the
-    right of X-Forwarded-For, the one the outermost trusted proxy saw; the client's own entries are ignored."""
+class IpThrottle(BaseThrottle):
+    """Per-client-IP limit for anonymous auth endpoints, at the `scope` rate of DEFAULT_THROTTLE_RATES, counted
+    in the database by `superapp.attempts` (so it holds across processes and while Redis is down). The client
+    IP is DRF's `get_ident`: REMOTE_ADDR, or with `NUM_PROXIES` (TRUSTED_PROXY_COUNT) = n > 0 the n-th address
+    from the right of X-Forwarded-For, the one the outermost trusted proxy saw; the client's own entries are
+    ignored."""
 
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    scope = ""
+
+    def allow_request(self, request, view) -> bool:
+        limit, window_s = throttle_rate(self.scope)
+        try:
+            attempt_reserve(scope=self.scope, ident=self.get_ident(request), limit=limit, window_s=window_s)
+        except TooManyAttempts as exc:
+            self.retry_after_s = exc.retry_after_s
+            return False
+        return True
+
+    def wait(self) -> int:
+        return self.retry_after_s
 
 
 class LoginIpThrottle(IpThrottle):

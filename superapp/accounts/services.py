@@ -11,21 +11,12 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from superapp.accounts.exceptions import InvalidCredentials, UsernameTaken, WrongPassword
 from superapp.accounts.models import User
-from superapp.attempts import attempt_reserve, attempts_forget
+from superapp.attempts import attempt_reserve, attempts_forget, throttle_rate
 
 # Failed log-ins per ACCOUNT, whatever the client IP: an attacker rotating addresses (or spoofing
 # X-Forwarded-For) still hits the same counter. The rate is the `auth_account` throttle rate
 # (THROTTLE_AUTH_ACCOUNT, default 5/min). Per-IP volume is limited separately by a DRF throttle.
 # Counting is atomic and an attempt is counted BEFORE the password is checked (`superapp.attempts`).
-
-
-def login_failure_rate() -> tuple[int, int]:
-    """(attempts, window seconds) from `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["auth_account"]`."""
-    from rest_framework.settings import api_settings
-    from rest_framework.throttling import SimpleRateThrottle
-
-    rate = api_settings.DEFAULT_THROTTLE_RATES.get("auth_account") or "5/min"
-    return SimpleRateThrottle.parse_rate(SimpleRateThrottle, rate)
 
 
 def tokens_for_user(user: User) -> dict[str, str]:
@@ -34,7 +25,7 @@ def tokens_for_user(user: User) -> dict[str, str]:
 
 
 def user_log_in(*, username: str, password: str) -> tuple[User, dict[str, str]]:
-    limit, window_s = login_failure_rate()
+    limit, window_s = throttle_rate("auth_account")
     key = attempt_reserve(scope="login", ident=username.casefold(), limit=limit, window_s=window_s)
     user = authenticate(username=username, password=password)
     if user is None or user.is_imported:

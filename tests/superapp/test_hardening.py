@@ -1,6 +1,7 @@
 """Issue #14: one test per finding of the API hardening review (each failed on the code before the fix)."""
 
 import json
+import socket
 import uuid
 
 import pytest
@@ -83,19 +84,85 @@ def test_with_one_trusted_proxy_the_address_it_appended_is_the_client(api_client
     assert _login(api_client, "n", "x", HTTP_X_FORWARDED_FOR="10.1.1.1, 198.51.100.8").status_code == 401
 
 
-@pytest.mark.redis
+@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_guesses_are_counted_atomically():
     from tests.conftest import run_concurrently
 
     UserFactory(username="victim")
-    cache.clear()
 
     def guess(i):
         return _login(APIClient(), "victim", f"guess-{i}", REMOTE_ADDR=f"198.51.100.{i}").status_code
 
     statuses = run_concurrently(guess, 12)
     assert sorted(statuses) == [401] * 5 + [429] * 7
+
+
+# --- Log-in and sign-up limits hold with Redis down (the counters live in the database) -----------------------
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Redis unreachable: the cache, the user cache and the broker all point at a port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+    settings.REDIS_URL = url
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    with pytest.raises(Exception, match="(?i)connect"):
+        cache.get("anything")  # really down
+    return url
+
+
+@pytest.mark.django_db
+def test_with_redis_down_log_in_works_and_the_account_lock_out_holds(api_client, redis_down):
+    UserFactory(username="victim")
+    assert _login(api_client, "victim", TEST_PASSWORD).status_code == 200
+    for i in range(5):
+        assert_error_shape(_login(api_client, "victim", "wrong", REMOTE_ADDR=f"198.51.100.{i}"), 401,
+                           "invalid_credentials")
+    blocked = _login(api_client, "victim", TEST_PASSWORD, REMOTE_ADDR="192.0.2.99")
+    assert_error_shape(blocked, 429, "throttled")
+    assert 0 < int(blocked["Retry-After"]) <= 60
+
+
+@pytest.mark.django_db
+def test_with_redis_down_sign_up_works_and_each_address_is_limited(api_client, settings, redis_down):
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], signup_ip="2/hour", auth_ip="3/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    statuses = [api_client.post("/api/v1/auth/signup", {"username": f"new{i}", "password": "a-long-passphrase-9"},
+                                format="json").status_code for i in range(3)]
+    assert statuses == [201, 201, 429]
+    assert _login(api_client, "new0", "a-long-passphrase-9").status_code == 200
+    assert [_login(api_client, f"nobody{i}", "x").status_code for i in range(3)] == [401, 401, 429]
+    refused = _login(api_client, "new1", "a-long-passphrase-9")
+    assert_error_shape(refused, 429, "throttled")
+    assert 0 < int(refused["Retry-After"]) <= 60
+    # Another address has its own count.
+    assert _login(api_client, "new1", "a-long-passphrase-9", REMOTE_ADDR="192.0.2.1").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_window_that_is_over_starts_again_and_its_counter_is_tidied_up():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from superapp.accounts.exceptions import TooManyAttempts
+    from superapp.attempts import attempt_reserve, attempts_expire
+    from superapp.models import AttemptCounter
+
+    start = timezone.now()
+    for _ in range(2):
+        attempt_reserve(scope="t", ident="x", limit=2, window_s=60, now=start)
+    with pytest.raises(TooManyAttempts) as refused:
+        attempt_reserve(scope="t", ident="x", limit=2, window_s=60, now=start + timedelta(seconds=15))
+    assert refused.value.retry_after_s == 45
+    later = start + timedelta(seconds=61)
+    attempt_reserve(scope="t", ident="x", limit=2, window_s=60, now=later)  # a new window
+    attempt_reserve(scope="t", ident="y", limit=2, window_s=60, now=start)
+    assert attempts_expire(now=start + timedelta(seconds=90)) == 1  # y's window is over, x's is not
+    assert AttemptCounter.objects.get().count == 1
 
 
 # --- High 2 and Low: money input is a bounded, plain decimal string -----------------------------------------

@@ -23,11 +23,10 @@ from datetime import date, timedelta
 import pytest
 from rest_framework.test import APIClient
 
+from tests import schema_ids
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
 
-API = "/api/v1"
-METHODS = ("get", "post", "put", "patch", "delete")
 # The same for every user: not private, so the second user may read them (writes are still checked).
 PUBLIC_LISTS = {
     "/api/v1/categories", "/api/v1/cities", "/api/v1/city-services", "/api/v1/merchants", "/api/v1/public-services",
@@ -49,43 +48,18 @@ def schema() -> dict:
 
 
 def operations() -> list[tuple[str, str, dict]]:
-    return [(method, path, op) for path, item in schema()["paths"].items() for method, op in item.items()
-            if method in METHODS]
-
-
-def _params(path: str) -> list[str]:
-    return re.findall(r"{(\w+)}", path)
+    return schema_ids.operations(schema())
 
 
 def _list_paths() -> list[str]:
-    return [path for method, path, _ in operations() if method == "get" and not _params(path)]
-
-
-def _ids(body) -> list[int]:
-    items = body.get("results") if isinstance(body, dict) else body
-    if not isinstance(items, list):
-        return []
-    ids = []
-    for item in items:
-        if isinstance(item, dict):
-            value = item.get("id")
-            if value is None and isinstance(item.get("merchant"), dict):
-                value = item["merchant"].get("id")  # saved merchants list the merchant
-            if isinstance(value, int):
-                ids.append(value)
-    return ids
+    return schema_ids.list_paths(schema())
 
 
 def _source_list(path: str) -> str | None:
-    """The list whose ids fill `path`'s first parameter: the owner's `/me/...` list if there is one, else the
-    list at the path's prefix (`/posts/{post_id}/like` -> `/posts`)."""
-    prefix = path.split("/{", 1)[0]
-    lists = set(_list_paths())
-    mine = API + "/me" + prefix[len(API):]
-    for candidate in (mine, prefix):
-        if candidate in lists:
-            return candidate
-    return None
+    return schema_ids.source_list(path, _list_paths())
+
+
+_params, _ids, PARAMETER_SOURCES = schema_ids.path_params, schema_ids.item_values, schema_ids.PARAMETER_SOURCES
 
 
 @pytest.fixture
@@ -134,8 +108,6 @@ def _snapshot(client: APIClient, paths: list[str]) -> dict[str, object]:
 
 # GETs whose answer differs on every call without any write (a freshly signed QR payload): not snapshotted.
 VOLATILE = {"/api/v1/wallet/merchants/{merchant_id}/qr"}
-# Parameters named after the owner's things wherever they appear (`/users/{user_id}`, `/wallet/merchants/...`).
-PARAMETER_SOURCES = {"merchant_id": "/api/v1/me/merchants"}
 
 
 def _fill(path: str, ids: dict[str, list[int]], owner_id: int) -> str | None:

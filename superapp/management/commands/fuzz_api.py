@@ -21,8 +21,9 @@ import time
 import uuid
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-from django.test import Client
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections, transaction
+from django.test import RequestFactory
 
 METHODS = ("get", "post", "put", "patch", "delete")
 HOSTILE = ["1e999999", "9" * 40, 10**30, 1e308, -1, 0, "١٠", "1_0", None, True, [], {"a": {"b": [1]}},
@@ -59,24 +60,41 @@ class Command(BaseCommand):
         user = User.objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"No user {options['username']!r}: run seed_demo first, or pass --username.")
-        client = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['access']}")
+        # Requests go through the production WSGI application, as in a gunicorn worker: importing superapp.wsgi
+        # loads the middleware and warms the process (URLconf, DRF classes, start-up heap frozen out of the GC).
+        # Not Django's test Client: it re-connects signal receivers on every request, and the weakref finalizers
+        # that leaves behind make full garbage collections ever slower, which no server process has.
+        from superapp.wsgi import application
+
+        factory = RequestFactory(HTTP_AUTHORIZATION=f"Bearer {tokens_for_user(user)['access']}")
         include = re.compile(options["include"]) if options["include"] else None
         results: list[tuple[str, int, float]] = []
 
         def send(method: str, url: str, *, body=None, raw: str | None = None, label: str) -> None:
             data = raw if raw is not None else ("" if method in ("get", "delete") else json.dumps(body or {}))
+            request = factory.generic(method.upper(), url, data=data, content_type="application/json",
+                                      HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+            # A fresh WSGI environ: PATH_INFO as a server passes it (PEP 3333: the raw bytes as latin-1).
+            environ = {**request.environ, "PATH_INFO": request.path_info.encode().decode("iso-8859-1")}
+            status: list[str] = []
             savepoint = transaction.savepoint()  # each request on its own, as with a request per transaction
             started = time.perf_counter()
             try:
-                response = client.generic(method.upper(), url, data=data, content_type="application/json",
-                                          HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+                response = application(environ, lambda line, headers, exc_info=None: status.append(line))
+                b"".join(response)
+                response.close()  # request_finished, as the WSGI server does
             finally:
                 transaction.savepoint_rollback(savepoint)
-            results.append((f"{method.upper()} {label}", response.status_code, (time.perf_counter() - started) * 1e3))
+            elapsed_ms = (time.perf_counter() - started) * 1e3
+            results.append((f"{method.upper()} {label}", int(status[0].split()[0]), elapsed_ms))
 
         operations = [(m, p, op) for p, item in schema["paths"].items() for m, op in item.items()
                       if m in METHODS and (include is None or include.search(p))]
         started = time.perf_counter()
+        # The whole run is one transaction rolled back at the end: the server's "close the connection at the end
+        # of a request" receiver would end it, so it is off for the run (as Django's test client does).
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
         try:
             with transaction.atomic():
                 for index, (method, path, op) in enumerate(operations, 1):
@@ -87,6 +105,9 @@ class Command(BaseCommand):
                 raise _Rollback
         except _Rollback:
             pass
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
 
         errors = [r for r in results if r[1] >= 500]
         refusals = sorted(r[2] for r in results if 400 <= r[1] < 500)
