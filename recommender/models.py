@@ -50,6 +50,7 @@ class Algorithm(models.TextChoices):
     ALS = "als", "Implicit ALS"
     BPR = "bpr", "Bayesian personalised ranking"
     ITEMKNN = "itemknn", "Item-item nearest neighbours"
+    RP3BETA = "rp3beta", "RP3beta random walk item-item"
     EASE = "ease", "EASE dense item-item"
     BLEND = "blend", "Blend of two models"
 

@@ -160,12 +160,14 @@ def as_lightgcn(split: Split, validation: Split | None, *, seed: int = 0) -> Lig
     return LightGCNSplit(remap(validation.train), remap(validation.test), _binary(split.test))
 
 
-def run_lightgcn(name: str, *, budget: float, trials: int, threads: int, k: int = 20) -> dict[str, Any]:
+def run_lightgcn(name: str, *, budget: float, trials: int, threads: int, k: int = 20,
+                 baselines: bool = True) -> dict[str, Any]:
     split, validation = load_split(name)
     data = as_lightgcn(split, validation)
     print(f"# {name}: {data.train.shape[0]} users x {data.train.shape[1]} items, train {data.train.nnz} + valid "
           f"{data.valid.nnz} pairs, test {data.test.nnz}; budget {budget:.0f}s", file=sys.stderr)
     rows, result = run_protocol(data, budget_s=budget, max_trials=trials, k=k, num_threads=threads,
+                                baselines=baselines,
                                 on_row=lambda row: print(f"  {row}", file=sys.stderr, flush=True))
     print(f"| {name} | Recall@{k} | NDCG@{k} |\n|---|---|---|", file=sys.stderr)
     for row in rows:
@@ -199,11 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="implicit threads (machine is shared)")
     parser.add_argument("--lightgcn", action="store_true", help="Recall/NDCG@20 table of evaluate_recommender "
                         "--lightgcn on these splits (baselines + the tuned pipeline, --tune-budget seconds)")
+    parser.add_argument("--no-baselines", action="store_true", help="--lightgcn: only the tuned pipeline")
     args = parser.parse_args(argv)
     if args.lightgcn:
         for name in args.data:
             print(json.dumps(run_lightgcn(name, budget=args.tune_budget, trials=max(args.tune_trials, 500),
-                                          threads=args.threads), default=str), flush=True)
+                                          threads=args.threads, baselines=not args.no_baselines), default=str),
+                  flush=True)
         return 0
     for name in args.data:
         rows = run(name, tune_trials=args.tune_trials, tune_budget=args.tune_budget, threads=args.threads)

@@ -34,6 +34,7 @@ __all__ = [
     "hit_rate_at_k",
     "map_at_k",
     "ndcg_at_k",
+    "per_user_metrics",
     "precision_at_k",
     "ranking_metrics",
     "recall_at_k",
@@ -110,16 +111,21 @@ def _per_user(hits: np.ndarray, n_rel: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def per_user_metrics(
+    recommended: np.ndarray | Sequence[Sequence[int]], relevant: Relevant, *, k: int = 10
+) -> dict[str, np.ndarray]:
+    """Each metric per user, for the users with >= 1 relevant item (in their order)."""
+    hits, n_rel = _hits(recommended, relevant, k)
+    mask = n_rel > 0
+    return {name: v[mask] for name, v in _per_user(hits, n_rel).items()}
+
+
 def ranking_metrics(
     recommended: np.ndarray | Sequence[Sequence[int]], relevant: Relevant, *, k: int = 10
 ) -> dict[str, float]:
     """All user-level metrics at once, averaged over users with >= 1 relevant item."""
-    hits, n_rel = _hits(recommended, relevant, k)
-    per = _per_user(hits, n_rel)
-    mask = n_rel > 0
-    if not mask.any():
-        return dict.fromkeys(per, 0.0)
-    return {name: float(v[mask].mean()) for name, v in per.items()}
+    per = per_user_metrics(recommended, relevant, k=k)
+    return {name: float(v.mean()) if len(v) else 0.0 for name, v in per.items()}
 
 
 def precision_at_k(recommended: Any, relevant: Relevant, *, k: int = 10) -> float:
@@ -165,6 +171,7 @@ def evaluate(
     batch_size: int = 2048,
     max_users: int | None = None,
     seed: int = 0,
+    per_user: dict[str, np.ndarray] | None = None,
 ) -> dict[str, float]:
     """Recommend for every user with >= 1 test item and average the metrics.
 
@@ -172,6 +179,8 @@ def evaluate(
     remove train/test overlap. ``max_users`` evaluates a seeded random sample of users
     instead -- used by tuning to keep each trial cheap on large data sets.
     Returns ``precision, recall, ndcg, map, hit_rate, coverage`` plus ``n_users`` and ``k``.
+    ``per_user``, when given, is filled with each metric's per-user values (in the order of the
+    evaluated users): what a paired comparison of two models on the same users needs.
     """
     train = sp.csr_matrix(train, dtype=np.float32)
     test = sp.csr_matrix(test, dtype=np.float32)
@@ -181,6 +190,7 @@ def evaluate(
     if max_users is not None and len(users) > max_users:
         users = np.sort(np.random.default_rng(seed).choice(users, size=max_users, replace=False))
     sums: dict[str, float] = {}
+    parts: dict[str, list[np.ndarray]] = {}
     seen = np.zeros(train.shape[1], dtype=bool)
     for start in range(0, len(users), batch_size):
         batch = users[start : start + batch_size]
@@ -188,9 +198,12 @@ def evaluate(
         hits, n_rel = _hits(ids, test[batch], k)
         for name, values in _per_user(hits, n_rel).items():
             sums[name] = sums.get(name, 0.0) + float(values.sum())
+            parts.setdefault(name, []).append(values)
         valid = ids[ids >= 0]
         seen[valid] = True
     n = len(users)
+    if per_user is not None:
+        per_user.update({name: np.concatenate(values) for name, values in parts.items()})
     out = {name: (total / n if n else 0.0) for name, total in sums.items()}
     for name in ("precision", "recall", "ndcg", "map", "hit_rate"):
         out.setdefault(name, 0.0)

@@ -145,5 +145,5 @@ def run_protocol(
              best_single_validation_ndcg=round(float(result.best_single["score"]), 4), excluded=result.excluded,
              best_blend_validation_ndcg=max((round(t.score, 4) for t in result.trials if t.phase == "blend"),
                                             default=None),
-             validation_ndcg=round(result.best_score, 4), params=result.best_params))
+             validation_ndcg=round(result.best_score, 4), selection=result.selection, params=result.best_params))
     return rows, result

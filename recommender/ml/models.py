@@ -48,6 +48,7 @@ __all__ = [
     "ItemKNNModel",
     "PopularityModel",
     "ProgressCallback",
+    "RP3betaModel",
     "Recommender",
     "ease_fits",
     "ease_memory_bytes",
@@ -83,6 +84,9 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
         "random_state": 42,
     },
     "itemknn": {"K": 200, "similarity": "bm25", "K1": 1.2, "B": 0.75},
+    # Paudel et al. 2016's random walk; alpha < 1 and a mild popularity penalty were best on the
+    # Last.fm validation split (beta 0.5 lost 40 %), validation tunes both.
+    "rp3beta": {"K": 200, "alpha": 0.8, "beta": 0.3, "scaling": "binary"},
     # Steck 2019's usual ridge on binary data; dropout and pop_beta off (plain EASE).
     "ease": {"l2": 100.0, "dropout": 0.0, "pop_beta": 0.0, "scaling": "binary"},
     "popularity": {},
@@ -187,6 +191,10 @@ class Recommender(abc.ABC):
     """
 
     algorithm: ClassVar[str]
+    # Whether the model scores a user from their interaction row alone (item-based: item-kNN,
+    # RP3beta, EASE, popularity), so users unknown to the model (row -1) and fresh rows are
+    # served without a refit. Factor models need the user's own trained row.
+    scores_from_items: ClassVar[bool] = True
 
     def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
         merged = dict(DEFAULT_PARAMS[self.algorithm])
@@ -270,6 +278,14 @@ class _FactorModel(Recommender):
 
     user_factors: np.ndarray
     item_factors: np.ndarray
+    scores_from_items: ClassVar[bool] = False
+
+    def _known_rows(self, user_rows: Sequence[int] | np.ndarray | int) -> np.ndarray:
+        rows = _as_rows(user_rows)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.user_factors.shape[0]):
+            raise IndexError(f"{self.algorithm} has no factors for user rows outside 0..{self.n_users - 1} "
+                             "(users unknown to the model)")
+        return rows
 
     def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
         super().__init__(params, num_threads=num_threads)
@@ -312,14 +328,14 @@ class _FactorModel(Recommender):
         filter_already_liked: bool = True,
         items: Sequence[int] | np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        rows = _as_rows(user_rows)
+        rows = self._known_rows(user_rows)
         user_items = _check_user_items(user_items, len(rows), self.n_items)
         return self._rank(
             self.user_factors[rows], user_items, k=k, filter_already_liked=filter_already_liked, items=items
         )
 
     def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        rows = _as_rows(user_rows)
+        rows = self._known_rows(user_rows)
         return np.asarray(self.user_factors[rows] @ self.item_factors.T, dtype=np.float32)
 
     def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -368,6 +384,49 @@ def _score_recommend(
         width = min(k, model.n_items if cand is None else len(cand))
         return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
     return np.vstack(all_ids), np.vstack(all_scores)
+
+
+class _ScoredModel(Recommender):
+    """``recommend`` for models that score every item densely: ``score`` per batch, then filtered top-k.
+    Scored from ``user_items`` alone for item-based models, so fresh interactions need no refit."""
+
+    def recommend(
+        self,
+        user_rows: Sequence[int] | np.ndarray,
+        user_items: sp.csr_matrix,
+        *,
+        k: int = 10,
+        filter_already_liked: bool = True,
+        items: Sequence[int] | np.ndarray | None = None,
+        batch_size: int = 256,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(user_rows)
+        user_items = _check_user_items(user_items, len(rows), self.n_items)
+        return _score_recommend(
+            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
+        )
+
+
+class _SimilarityModel(Recommender):
+    """Models whose state is one sparse non-negative item x item ``similarity`` (item-kNN, RP3beta)."""
+
+    similarity: sp.csr_matrix
+
+    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        rows = _as_rows(item_rows)
+        block = self.similarity[rows].toarray()
+        block[np.arange(len(rows)), rows] = 0
+        block[block <= 0] = -np.finfo(np.float32).max
+        return _dense_topk(block, None, k=min(k, max(self.n_items - 1, 0)), items=None)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        s = self.similarity
+        return {"data": s.data, "indices": s.indices, "indptr": s.indptr}
+
+    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.similarity = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=(self.n_items, self.n_items)
+        )
 
 
 def _drop_self(rows: np.ndarray, ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -486,7 +545,7 @@ class ALSModel(_FactorModel):
         ``user_items`` via ``recalculate_user`` instead of the stored user factors
         (``user_rows`` may then be anything of the right length, e.g. ``-1`` for users
         unknown to the model)."""
-        rows = _as_rows(user_rows)
+        rows = _as_rows(user_rows) if recalculate_user else self._known_rows(user_rows)
         user_items = _check_user_items(user_items, len(rows), self.n_items)
         vecs = self.recalculate_user(user_items) if recalculate_user else self.user_factors[rows]
         return self._rank(vecs, user_items, k=k, filter_already_liked=filter_already_liked, items=items)
@@ -536,7 +595,7 @@ class BPRModel(_FactorModel):
 # -------------------------------------------------------------- memory-based models
 
 
-class ItemKNNModel(Recommender):
+class ItemKNNModel(_SimilarityModel, _ScoredModel):
     """Item-item nearest neighbours (implicit's ``all_pairs_knn``).
 
     ``score(u, i) = sum_j w(u, j) * sim(j, i)`` over the user's items ``j``, keeping the
@@ -578,54 +637,12 @@ class ItemKNNModel(Recommender):
             progress(1, 1)
         return self
 
-    def recommend(
-        self,
-        user_rows: Sequence[int] | np.ndarray,
-        user_items: sp.csr_matrix,
-        *,
-        k: int = 10,
-        filter_already_liked: bool = True,
-        items: Sequence[int] | np.ndarray | None = None,
-        batch_size: int = 512,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # Scored as a sparse product + dense top-k per batch instead of implicit's
-        # per-user Python loop: faster, and its `items=` path re-appends filtered items.
-        rows = _as_rows(user_rows)
-        user_items = _check_user_items(user_items, len(rows), self.n_items)
-        cand = _check_items(items, self.n_items)
-        all_ids, all_scores = [], []
-        for start in range(0, len(rows), batch_size):
-            block = user_items[start : start + batch_size]
-            # Similarities are non-negative, so items without evidence score 0: still
-            # valid candidates (the items= subset may hold nothing better), ranked last.
-            scores = (block @ self.similarity).toarray()
-            ids, sc = _dense_topk(scores, block if filter_already_liked else None, k=k, items=cand)
-            all_ids.append(ids)
-            all_scores.append(sc)
-        if not all_ids:
-            width = min(k, self.n_items if cand is None else len(cand))
-            return np.empty((0, width), np.int32), np.empty((0, width), np.float32)
-        return np.vstack(all_ids), np.vstack(all_scores)
-
     def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        # Similarities are non-negative, so items without evidence score 0: still valid candidates
+        # (the items= subset may hold nothing better), ranked last.
         user_items = _check_user_items(user_items, len(_as_rows(user_rows)), self.n_items)
         return np.asarray((user_items @ self.similarity).toarray(), dtype=np.float32)
 
-    def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        rows = _as_rows(item_rows)
-        block = self.similarity[rows].toarray()
-        block[np.arange(len(rows)), rows] = 0
-        block[block == 0] = -np.finfo(np.float32).max
-        return _dense_topk(block, None, k=k, items=None)
-
-    def _state(self) -> dict[str, np.ndarray]:
-        s = self.similarity
-        return {"data": s.data, "indices": s.indices, "indptr": s.indptr}
-
-    def _load_state(self, arrays: Mapping[str, np.ndarray]) -> None:
-        self.similarity = sp.csr_matrix(
-            (arrays["data"], arrays["indices"], arrays["indptr"]), shape=(self.n_items, self.n_items)
-        )
 
 
 class PopularityModel(Recommender):
@@ -702,6 +719,84 @@ class PopularityModel(Recommender):
         self.popularity = np.asarray(arrays["popularity"], dtype=np.float32)
 
 
+class RP3betaModel(_SimilarityModel, _ScoredModel):
+    """RP3beta (Paudel et al., ACM TiiS 2016): three-step random walk user -> item -> user -> item,
+    each transition probability raised to ``alpha``, the arrival item divided by its popularity
+    ** ``beta``; the ``K`` largest weights per item are kept (a sparse item-item matrix).
+
+    ``W[i, j] = sum_u P(u | i)^alpha P(j | u)^alpha / pop_j^beta`` with ``P(j | u) = x_uj / |x_u|``
+    and ``P(u | i) = 1 / pop_i`` (binary), the diagonal left out; ``score(u) = x_u W``. Cheap (one
+    sparse product, in blocks of items), item-based like item-kNN and EASE: fresh interactions and
+    users unknown to the model are scored from their rows alone.
+
+    Params: ``K`` (neighbours kept per item), ``alpha`` (> 0; 1 = plain P3), ``beta`` (popularity
+    penalty, 0 = none), ``scaling`` (``binary`` or ``log1p`` of the confidence for ``P(j | u)``).
+    """
+
+    algorithm = "rp3beta"
+    _BLOCK = 1024
+
+    def __init__(self, params: Mapping[str, Any] | None = None, *, num_threads: int = 0) -> None:
+        super().__init__(params, num_threads=num_threads)
+        if self.params["scaling"] not in ("binary", "log1p"):
+            raise ValueError("rp3beta scaling must be binary or log1p")
+        if float(self.params["alpha"]) <= 0 or int(self.params["K"]) < 1:
+            raise ValueError("rp3beta needs alpha > 0 and K >= 1")
+        self.similarity = sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def _scale(self, matrix: sp.csr_matrix) -> sp.csr_matrix:
+        m = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
+        m.data = np.ones_like(m.data) if self.params["scaling"] == "binary" else np.log1p(np.maximum(m.data, 0))
+        m.eliminate_zeros()
+        return m
+
+    def fit(self, matrix: sp.csr_matrix, *, progress: ProgressCallback | None = None) -> RP3betaModel:
+        x = self._scale(matrix)
+        self.n_users, self.n_items = x.shape
+        alpha, beta, k = float(self.params["alpha"]), float(self.params["beta"]), int(self.params["K"])
+        # Transition probabilities: user -> item (row-normalised confidences), item -> user (uniform).
+        p_ui = sp.csr_matrix(sp.diags(1.0 / np.maximum(np.asarray(x.sum(axis=1)).ravel(), 1e-12)) @ x)
+        binary = x.T.tocsr()
+        binary.data[:] = 1.0
+        popularity = np.diff(binary.indptr).astype(np.float64)
+        p_iu = sp.csr_matrix(sp.diags(1.0 / np.maximum(popularity, 1.0)) @ binary)
+        if alpha != 1.0:
+            p_ui.data **= alpha
+            p_iu.data **= alpha
+        arrival = np.where(popularity > 0, np.maximum(popularity, 1.0) ** -beta, 0.0).astype(np.float32)
+        k_eff = min(k, max(self.n_items - 1, 1))
+        rows, cols, vals = [], [], []
+        for start in range(0, self.n_items, self._BLOCK):
+            stop = min(start + self._BLOCK, self.n_items)
+            block = (p_iu[start:stop] @ p_ui).toarray().astype(np.float32, copy=False)
+            block *= arrival[None, :]
+            block[np.arange(stop - start), np.arange(start, stop)] = 0.0
+            if k_eff < self.n_items:
+                top = np.argpartition(-block, k_eff - 1, axis=1)[:, :k_eff]
+            else:
+                top = np.broadcast_to(np.arange(self.n_items), block.shape)
+            weights = np.take_along_axis(block, top, axis=1)
+            keep = weights > 0
+            rows.append(np.nonzero(keep)[0] + start)
+            cols.append(top[keep])
+            vals.append(weights[keep])
+        self.similarity = sp.csr_matrix(
+            (np.concatenate(vals) if vals else np.zeros(0, np.float32),
+             (np.concatenate(rows) if rows else np.zeros(0, np.int64),
+              np.concatenate(cols) if cols else np.zeros(0, np.int64))),
+            shape=(self.n_items, self.n_items), dtype=np.float32,
+        )
+        self.similarity.sort_indices()
+        if progress is not None:
+            progress(1, 1)
+        return self
+
+    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        user_items = _check_user_items(user_items, len(_as_rows(user_rows)), self.n_items)
+        return np.asarray((self._scale(user_items) @ self.similarity).toarray(), dtype=np.float32)
+
+
+
 # ------------------------------------------------------------------ dense item-item
 
 EASE_MAX_BYTES_ENV = "SUPERAPP_EASE_MAX_BYTES"
@@ -738,7 +833,7 @@ def ease_fits(n_users: int, n_items: int, *, max_bytes: int | None = None) -> bo
     return ease_memory_bytes(n_users, n_items)[1] <= (ease_max_bytes() if max_bytes is None else max_bytes)
 
 
-class EASEModel(Recommender):
+class EASEModel(_ScoredModel):
     """EASE (Steck 2019): a dense item-item weight matrix ``B`` with zero diagonal, closed form.
 
     ``B = I - P diag(1 / diag(P))`` with ``P = (X^T X + Lambda)^-1`` and ``score(u) = x_u B``.
@@ -771,6 +866,7 @@ class EASEModel(Recommender):
             raise ValueError("ease dropout must be in [0, 1)")
         if float(self.params["l2"]) <= 0:
             raise ValueError("ease l2 must be positive")
+
         self.form = "dense"
         self.weights = np.zeros((0, 0), np.float32)  # dense: B
         self.diag = np.zeros(0, np.float32)  # dual: c
@@ -856,23 +952,6 @@ class EASEModel(Recommender):
         scores[coo.row, coo.col] += coo.data * self.diag[coo.col]
         return scores
 
-    def recommend(
-        self,
-        user_rows: Sequence[int] | np.ndarray,
-        user_items: sp.csr_matrix,
-        *,
-        k: int = 10,
-        filter_already_liked: bool = True,
-        items: Sequence[int] | np.ndarray | None = None,
-        batch_size: int = 256,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # Scored from user_items alone, so fresh interactions and brand-new users need no refit.
-        rows = _as_rows(user_rows)
-        user_items = _check_user_items(user_items, len(rows), self.n_items)
-        return _score_recommend(
-            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
-        )
-
     def item_rows_of_weights(self, item_rows: np.ndarray) -> np.ndarray:
         """Rows ``B[item_rows]`` (how much each item says about every other), dense float32."""
         if self.form == "dense":
@@ -938,7 +1017,7 @@ def standardise_scores(scores: np.ndarray) -> np.ndarray:
     return (scores - mean) / np.where(std > 0, std, 1.0)
 
 
-class BlendModel(Recommender):
+class BlendModel(_ScoredModel):
     """Weighted sum of two fitted models' per-user standardised scores: one version, one artifact.
 
     ``score = weight * z(first) + (1 - weight) * z(second)`` where ``z`` standardises each
@@ -987,27 +1066,40 @@ class BlendModel(Recommender):
         self.n_users, self.n_items = matrix.shape
         return self
 
-    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        w = float(self.params["weight"])
-        first = standardise_scores(self.first.score(user_rows, user_items))
-        second = standardise_scores(self.second.score(user_rows, user_items))
-        return (w * first + (1.0 - w) * second).astype(np.float32)
+    @property
+    def scores_from_items(self) -> bool:  # type: ignore[override]
+        """Whether every user, known to the model or not, can be scored from their row alone: true
+        when at least one part is item-based (users unknown to the model are scored by those parts)."""
+        return self.first.scores_from_items or self.second.scores_from_items
 
-    def recommend(
-        self,
-        user_rows: Sequence[int] | np.ndarray,
-        user_items: sp.csr_matrix,
-        *,
-        k: int = 10,
-        filter_already_liked: bool = True,
-        items: Sequence[int] | np.ndarray | None = None,
-        batch_size: int = 256,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        """``w z(first) + (1 - w) z(second)``. A user unknown to the model (row -1, or beyond the
+        trained users) has no row in a factor part: such users get the item-based part's scores
+        alone, standardised the same way. Raises ``IndexError`` when no part can score them."""
         rows = _as_rows(user_rows)
         user_items = _check_user_items(user_items, len(rows), self.n_items)
-        return _score_recommend(
-            self, rows, user_items, k=k, filter_already_liked=filter_already_liked, items=items, batch_size=batch_size
-        )
+        w = float(self.params["weight"])
+        unknown = (rows < 0) | (rows >= self.n_users)
+        if not unknown.any():
+            first = standardise_scores(self.first.score(rows, user_items))
+            second = standardise_scores(self.second.score(rows, user_items))
+            return (w * first + (1.0 - w) * second).astype(np.float32)
+        parts = [(w, self.first), (1.0 - w, self.second)]
+        able = [(weight, part) for weight, part in parts if part.scores_from_items]
+        if not able:
+            raise IndexError("neither part of this blend can score users unknown to the model")
+        out = np.zeros((len(rows), self.n_items), np.float32)
+        known = np.flatnonzero(~unknown)
+        for weight, part in parts:
+            if len(known):
+                out[known] += weight * standardise_scores(part.score(rows[known], user_items[known]))
+        lost = np.flatnonzero(unknown)
+        total = sum(weight for weight, _ in able)
+        for weight, part in able:
+            # Renormalised weights: with one item-based part its z-scores alone, on the same scale.
+            share = weight / total if total > 0 else 1.0 / len(able)
+            out[lost] += share * standardise_scores(part.score(rows[lost], user_items[lost]))
+        return out
 
     def similar_items(self, item_rows: Sequence[int] | np.ndarray, *, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         # "Similar" is the stronger part's notion (the one with the larger weight).
@@ -1033,6 +1125,7 @@ ALGORITHMS: dict[str, type[Recommender]] = {
     "als": ALSModel,
     "bpr": BPRModel,
     "itemknn": ItemKNNModel,
+    "rp3beta": RP3betaModel,
     "ease": EASEModel,
     "popularity": PopularityModel,
     "blend": BlendModel,

@@ -42,7 +42,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .dataset import Split, validation_split
-from .evaluate import evaluate, ranking_metrics
+from .evaluate import evaluate, per_user_metrics
 from .models import (
     DEFAULT_PARAMS,
     ProgressCallback,
@@ -54,10 +54,18 @@ from .models import (
     standardise_scores,
 )
 
-__all__ = ["SEARCHABLE", "Trial", "TuneResult", "search_algorithms", "suggest_params", "tune"]
+__all__ = ["SEARCHABLE", "Trial", "TuneResult", "paired_gain", "search_algorithms", "suggest_params", "tune"]
 
-SEARCHABLE = ("als", "ease", "itemknn", "bpr")
+SEARCHABLE = ("als", "ease", "rp3beta", "itemknn", "bpr")
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+# A searched configuration replaces the best default (and a blend the best single model) only when its
+# validation gain is at least this many standard errors of the per-user paired difference: the
+# maximum over many trials on one validation set is biased upwards by that set's noise.
+NOISE_Z = 2.0
+# After the round of defaults, the search spends its trials on the algorithms whose default scored at
+# least this share of the best default (the others are far behind on this data).
+FOCUS_SHARE = 0.9
+MAX_FOCUS = 2
 _FACTOR_OPTIONS = (32, 64, 128, 256, 512)
 
 log = logging.getLogger(__name__)
@@ -73,6 +81,7 @@ class Trial:
     seconds: float
     phase: str  # "default", "tpe", "pruned" or "blend"
     algorithm: str = ""
+    per_user: np.ndarray | None = field(default=None, repr=False)  # the metric per validation user
 
 
 @dataclass
@@ -87,6 +96,9 @@ class TuneResult:
     seconds: float = 0.0
     best_single: dict[str, Any] = field(default_factory=dict)  # best non-blend: algorithm, params, score
     excluded: dict[str, str] = field(default_factory=dict)  # algorithm -> why it was left out of the search
+    # How the final choice was made: the best trial's paired gain over the best default (and the best
+    # blend's over that) with its standard error, and what was kept.
+    selection: dict[str, Any] = field(default_factory=dict)
 
 
 def search_algorithms(shape: tuple[int, int], requested: str | Sequence[str] = "auto") -> list[str]:
@@ -133,10 +145,14 @@ def _factor_options(shape: tuple[int, int], default: int) -> list[int]:
     return sorted({f for f in _FACTOR_OPTIONS if f <= cap} | {default})
 
 
-def suggest_params(trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[int, int]) -> dict[str, Any]:
+def suggest_params(
+    trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[int, int], *, binary: bool = False
+) -> dict[str, Any]:
     """Full parameter set (defaults + suggested values) for ``algorithm`` from an Optuna trial.
 
-    Parameter names carry the algorithm as prefix so TPE models each space separately.
+    Parameter names carry the algorithm as prefix so TPE models each space separately. ``binary``:
+    every interaction has the same weight, so a scaling of the weights changes nothing and is not
+    searched (EASE, RP3beta).
     """
     s = algorithm + "."
     out: dict[str, Any] = dict(DEFAULT_PARAMS[algorithm])
@@ -162,8 +178,17 @@ def suggest_params(trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[i
             l2=trial.suggest_float(s + "l2", 1.0, 20000.0, log=True),
             dropout=trial.suggest_float(s + "dropout", 0.0, 0.8),
             pop_beta=trial.suggest_float(s + "pop_beta", 0.0, 0.6),
-            scaling=trial.suggest_categorical(s + "scaling", ["binary", "log1p"]),
         )
+        if not binary:
+            out["scaling"] = trial.suggest_categorical(s + "scaling", ["binary", "log1p"])
+    elif algorithm == "rp3beta":
+        out.update(
+            alpha=trial.suggest_float(s + "alpha", 0.2, 1.5),
+            beta=trial.suggest_float(s + "beta", 0.0, 1.0),
+            K=trial.suggest_categorical(s + "K", [50, 100, 200, 400, 800]),
+        )
+        if not binary:
+            out["scaling"] = trial.suggest_categorical(s + "scaling", ["binary", "log1p"])
     elif algorithm == "itemknn":
         similarity = trial.suggest_categorical(s + "similarity", ["cosine", "bm25", "tfidf"])
         out.update(K=trial.suggest_categorical(s + "K", [20, 50, 100, 200, 400, 800]), similarity=similarity)
@@ -183,7 +208,7 @@ def suggest_params(trial: optuna.trial.BaseTrial, algorithm: str, shape: tuple[i
     return out
 
 
-def _default_distribution_values(algorithm: str) -> dict[str, Any]:
+def _default_distribution_values(algorithm: str, *, binary: bool = False) -> dict[str, Any]:
     """The Optuna parameter values that reproduce ``DEFAULT_PARAMS[algorithm]`` (enqueued first)."""
     d = DEFAULT_PARAMS[algorithm]
     s = algorithm + "."
@@ -193,8 +218,9 @@ def _default_distribution_values(algorithm: str) -> dict[str, Any]:
         if d["scaling"] == "log1p":
             values[s + "eps"] = d["eps"]
         return values
-    if algorithm == "ease":
-        return {s + k: d[k] for k in ("l2", "dropout", "pop_beta", "scaling")}
+    if algorithm in ("ease", "rp3beta"):
+        names = ("l2", "dropout", "pop_beta") if algorithm == "ease" else ("alpha", "beta", "K")
+        return {s + k: d[k] for k in (names if binary else (*names, "scaling"))}
     if algorithm == "itemknn":
         values = {s + "similarity": d["similarity"], s + "K": d["K"]}
         if d["similarity"] == "bm25":
@@ -202,6 +228,21 @@ def _default_distribution_values(algorithm: str) -> dict[str, Any]:
         return values
     return {s + "factors": d["factors"], s + "learning_rate": d["learning_rate"],
             s + "regularization": d["regularization"], s + "iterations": d["iterations"]}
+
+
+def study_defaults(*, previous: optuna.Study, names: Sequence[str]) -> list[optuna.trial.FrozenTrial]:
+    """The completed first-round trials of ``names``, re-expressed for a study over ``names`` only."""
+    out = []
+    for frozen in previous.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+        params, dists = dict(frozen.params), dict(frozen.distributions)
+        name = params.pop("algorithm", names[0] if len(names) == 1 else None)
+        dists.pop("algorithm", None)
+        if name not in names:
+            continue
+        if len(names) > 1:
+            params["algorithm"], dists["algorithm"] = name, optuna.distributions.CategoricalDistribution(list(names))
+        out.append(optuna.trial.create_trial(params=params, distributions=dists, value=frozen.value))
+    return out
 
 
 def _eval_users(test: sp.csr_matrix, max_users: int | None, seed: int) -> np.ndarray:
@@ -221,9 +262,9 @@ def _standardised_scores(model: Recommender, train: sp.csr_matrix, users: np.nda
 
 def _blend_search(
     z1: np.ndarray, second: Recommender, split: Split, users: np.ndarray, *, k: int
-) -> list[tuple[float, dict[str, float]]]:
-    """Validation metrics of ``w * z1 + (1 - w) * z(second)`` for each weight in ``BLEND_WEIGHTS``
-    (``z1``: the first model's standardised scores of ``users``)."""
+) -> list[tuple[float, dict[str, np.ndarray]]]:
+    """Per-user validation metrics of ``w * z1 + (1 - w) * z(second)`` for each weight in
+    ``BLEND_WEIGHTS`` (``z1``: the first model's standardised scores of ``users``)."""
     z2 = _standardised_scores(second, split.train, users)
     seen, test = split.train[users], split.test[users]
     out = []
@@ -232,8 +273,16 @@ def _blend_search(
             _dense_topk(w * z1[i : i + 512] + (1 - w) * z2[i : i + 512], seen[i : i + 512], k=k, items=None)[0]
             for i in range(0, len(users), 512)
         ])
-        out.append((w, ranking_metrics(ids, test, k=k)))
+        out.append((w, per_user_metrics(ids, test, k=k)))
     return out
+
+
+def paired_gain(candidate: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Mean per-user gain of ``candidate`` over ``reference`` on the same users, and its standard error."""
+    diff = np.asarray(candidate, np.float64) - np.asarray(reference, np.float64)
+    if len(diff) < 2:
+        return float(diff.mean()) if len(diff) else 0.0, math.inf
+    return float(diff.mean()), float(diff.std(ddof=1) / math.sqrt(len(diff)))
 
 
 def tune(
@@ -283,26 +332,37 @@ def tune(
             log.info("tune: leaving EASE out: %s", excluded["ease"])
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module="optuna")
-    study = optuna.create_study(
-        direction="maximize",
-        # multivariate + group: TPE models the parameters of one algorithm jointly (EASE's l2,
-        # dropout and pop_beta trade off against each other), each algorithm's space on its own.
-        sampler=optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=max(4, 2 * len(algorithms)), multivariate=True, group=True
-        ),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
-    )
+    binary = bool(np.all(split.train.data == split.train.data[0])) if split.train.nnz else True
+
+    def new_study(names: Sequence[str]) -> optuna.Study:
+        return optuna.create_study(
+            direction="maximize",
+            # multivariate + group: TPE models the parameters of one algorithm jointly (EASE's l2,
+            # dropout and pop_beta trade off against each other), each algorithm's space on its own.
+            sampler=optuna.samplers.TPESampler(
+                seed=seed, n_startup_trials=max(5, 2 * len(names)), multivariate=True, group=True
+            ),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=0),
+        )
+
+    study = study_first = new_study(algorithms)
     for name in algorithms:
         chosen = {"algorithm": name} if len(algorithms) > 1 else {}
-        study.enqueue_trial({**chosen, **_default_distribution_values(name)})
+        study.enqueue_trial({**chosen, **_default_distribution_values(name, binary=binary)})
     trials: list[Trial] = []
+    names_now: list[str] = list(algorithms)
+    phase_now = ["default"]
+    # Fitted models kept for blending: the best of each algorithm, and the best default.
     best_models: dict[str, tuple[float, Recommender]] = {}
+    default_model: list[tuple[float, Recommender]] = []
+    focus: set[str] = set(algorithms)
 
     eval_seconds: list[float] = []
 
-    def evaluate_on(model: Recommender) -> dict[str, float]:
+    def evaluate_on(model: Recommender, per_user: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         t0 = time.monotonic()
-        metrics = evaluate(model, split.train, split.test, k=k, max_users=max_eval_users, seed=seed)
+        metrics = evaluate(model, split.train, split.test, k=k, max_users=max_eval_users, seed=seed,
+                           per_user=per_user)
         eval_seconds.append(time.monotonic() - t0)
         return {name: float(value) for name, value in metrics.items()}
 
@@ -311,7 +371,7 @@ def tune(
         # then ranks each weight: keep that much of the budget for it.
         if not blend or len(algorithms) < 2 or not eval_seconds:
             return 0.0
-        return 1.5 * len(algorithms) * (sum(eval_seconds) / len(eval_seconds))
+        return 1.5 * len(focus) * (sum(eval_seconds) / len(eval_seconds))
 
     skipped = [0]
 
@@ -321,14 +381,14 @@ def tune(
         return sum(own) / len(own) if own else 0.0
 
     def objective(trial: optuna.Trial) -> float:
-        name = trial.suggest_categorical("algorithm", algorithms) if len(algorithms) > 1 else algorithms[0]
-        params = suggest_params(trial, name, shape)
+        name = trial.suggest_categorical("algorithm", names_now) if len(names_now) > 1 else names_now[0]
+        params = suggest_params(trial, name, shape, binary=binary)
         if trials and time.monotonic() - started + expected_seconds(name) + blend_reserve() > time_budget_s:
             # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
             skipped[0] += 1
             raise optuna.TrialPruned()
         skipped[0] = 0
-        phase = "default" if trial.number < len(algorithms) else "tpe"
+        phase = phase_now[0]
         t0 = time.monotonic()
         model = make_model(name, params, num_threads=num_threads)
         iterations = int(params.get("iterations", 0))
@@ -348,48 +408,88 @@ def tune(
         except optuna.TrialPruned:
             trials.append(Trial(params, float("nan"), {}, time.monotonic() - t0, "pruned", name))
             raise
-        metrics = evaluate_on(model)
+        per_user: dict[str, np.ndarray] = {}
+        metrics = evaluate_on(model, per_user)
         score = metrics[metric]
-        trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name))
+        trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name, per_user.get(metric)))
         if name not in best_models or score > best_models[name][0]:
             best_models[name] = (score, model)
+        if phase == "default" and (not default_model or score > default_model[0][0]):
+            default_model[:] = [(score, model)]
         return score
 
     def after_trial(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         if progress is not None:
             progress(len(trials), max_trials)
         elapsed = time.monotonic() - started
-        fastest = min(expected_seconds(name) for name in algorithms)
+        fastest = min(expected_seconds(name) for name in focus)
         if len(trials) >= max_trials or elapsed + fastest + blend_reserve() > time_budget_s or skipped[0] >= 20:
             study.stop()
 
-    study.optimize(objective, n_trials=max_trials + 100, callbacks=[after_trial], catch=())
+    # Round 1: every algorithm at its defaults. Round 2: TPE over the algorithms whose defaults came
+    # close to the best (the best one, and any within FOCUS_SHARE of it), the budget's remainder.
+    study.optimize(objective, n_trials=len(algorithms), callbacks=[after_trial], catch=())
+    defaults_done = [t for t in trials if t.phase == "default"]
+    if defaults_done and len(trials) < max_trials:
+        top = max(t.score for t in defaults_done)
+        ranked = sorted(defaults_done, key=lambda t: t.score, reverse=True)
+        focus.intersection_update(
+            [t.algorithm for t in ranked if t.score >= FOCUS_SHARE * top][:MAX_FOCUS] or [ranked[0].algorithm])
+        log.info("tune: searching %s (defaults within %.0f%% of the best)", sorted(focus), 100 * FOCUS_SHARE)
+        names_now[:] = [name for name in algorithms if name in focus]
+        phase_now[0] = "tpe"
+        study = new_study(names_now)
+        # TPE starts from what the first round measured: each focused algorithm's default and its score.
+        for frozen in study_defaults(previous=study_first, names=names_now):
+            study.add_trial(frozen)
+        skipped[0] = 0
+        study.optimize(objective, n_trials=max_trials - len(trials) + 100, callbacks=[after_trial], catch=())
     scored = [t for t in trials if t.phase != "pruned"]
     best = max(scored, key=lambda t: t.score)
+    # The best trial replaces the best default only when it is better by more than validation noise.
+    reference = max((t for t in scored if t.phase == "default"), key=lambda t: t.score)
+    chosen, chosen_model = best, best_models[best.algorithm][1]
+    selection: dict[str, Any] = {"best_trial": round(best.score, 5), "best_default": round(reference.score, 5)}
+    if best is not reference and best.per_user is not None and reference.per_user is not None:
+        gain, se = paired_gain(best.per_user, reference.per_user)
+        selection.update(gain_over_default=round(gain, 5), se=round(se, 5))
+        if gain < NOISE_Z * se:
+            chosen, chosen_model = reference, default_model[0][1]
+    selection["kept"] = "default" if chosen.phase == "default" else "searched"
     result = TuneResult(
-        best.algorithm, metric, dict(best.params), best.score, trials, 0.0,
-        {"algorithm": best.algorithm, "params": dict(best.params), "score": best.score}, excluded,
+        chosen.algorithm, metric, dict(chosen.params), chosen.score, trials, 0.0,
+        {"algorithm": chosen.algorithm, "params": dict(chosen.params), "score": chosen.score}, excluded, selection,
     )
     if blend and len(best_models) >= 2:
-        # The best model mixed with each other algorithm's best: different algorithms make
+        # The chosen model mixed with each other algorithm's best: different algorithms make
         # different mistakes, which is where a blend gains.
-        ranked = sorted(best_models.items(), key=lambda kv: kv[1][0], reverse=True)
-        name1, (_, first) = ranked[0]
-        z1 = _standardised_scores(first, split.train, users)
-        for n, (name2, (_, second)) in enumerate(ranked[1:]):
+        partners = sorted(((score, name, model) for name, (score, model) in best_models.items()
+                           if name != chosen.algorithm), key=lambda item: item[0], reverse=True)
+        z1 = _standardised_scores(chosen_model, split.train, users)
+        best_blend: tuple[float, Trial] | None = None
+        for n, (_, name2, second) in enumerate(partners):
             t0 = time.monotonic()
             # The first partner (the runner-up) was budgeted for; further ones only if time is left.
-            if n and t0 - started + blend_reserve() / len(algorithms) > time_budget_s:
+            if n and t0 - started + blend_reserve() / max(len(focus), 1) > time_budget_s:
                 break
-            for w, metrics in _blend_search(z1, second, split, users, k=k):
-                params = {"first": {"algorithm": name1, "params": first.params},
+            for w, per_user in _blend_search(z1, second, split, users, k=k):
+                params = {"first": {"algorithm": chosen.algorithm, "params": chosen_model.params},
                           "second": {"algorithm": name2, "params": second.params}, "weight": w}
-                trials.append(Trial(params, metrics[metric], metrics,
-                                    (time.monotonic() - t0) / len(BLEND_WEIGHTS), "blend", "blend"))
-                if metrics[metric] > max(result.best_score, best.score * (1.0 + min_blend_gain)):
-                    result.algorithm, result.best_params, result.best_score = "blend", params, metrics[metric]
+                metrics = {name: float(v.mean()) if len(v) else 0.0 for name, v in per_user.items()}
+                trials.append(Trial(params, metrics[metric], metrics, (time.monotonic() - t0) / len(BLEND_WEIGHTS),
+                                    "blend", "blend", per_user[metric]))
+                if best_blend is None or metrics[metric] > best_blend[0]:
+                    best_blend = (metrics[metric], trials[-1])
+        if best_blend is not None and chosen.per_user is not None:
+            top = best_blend[1]
+            gain, se = paired_gain(top.per_user, chosen.per_user)
+            selection.update(best_blend=round(top.score, 5), blend_gain=round(gain, 5), blend_se=round(se, 5))
+            if top.score > chosen.score * (1.0 + min_blend_gain) and gain >= NOISE_Z * se:
+                result.algorithm, result.best_params, result.best_score = "blend", top.params, top.score
+                selection["kept"] = "blend"
     result.seconds = time.monotonic() - started
     if not math.isfinite(result.best_score):
         raise RuntimeError("tuning produced no finite score")
-    log.info("tune: %s %s validation %s=%.4f", result.algorithm, result.best_params, metric, result.best_score)
+    log.info("tune: %s %s validation %s=%.4f (%s)", result.algorithm, result.best_params, metric, result.best_score,
+             selection)
     return result

@@ -12,9 +12,9 @@ from recommender.services import training_config_tune
 
 
 class Command(BaseCommand):
-    help = ("Search the algorithm (ALS, EASE when the catalogue fits, item-kNN, BPR, and blends of two) and its "
-            "hyperparameters on a validation split carved from the training part, report tuned and default on the "
-            "held-out test part, and save the tuned one as a training configuration (active unless --no-activate). "
+    help = ("Search the algorithm (ALS, EASE when the catalogue fits, RP3beta, item-kNN, BPR, and blends of two) "
+            "and its hyperparameters on a validation split carved from the training part, report tuned and default on "
+            "the held-out test part, and save the tuned one as a training configuration (active unless --no-activate). "
             "The last line is one JSON object.")
 
     def add_arguments(self, parser):

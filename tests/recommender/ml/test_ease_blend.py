@@ -101,3 +101,67 @@ def test_standardise_scores_per_row():
     z = standardise_scores(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]], dtype=np.float32))
     np.testing.assert_allclose(z[0], [-1.2247449, 0.0, 1.2247449], rtol=1e-5)
     assert (z[1] == 0).all()
+
+
+def _reference_rp3beta(x: sp.csr_matrix, *, alpha: float, beta: float, k: int) -> np.ndarray:
+    """RP3beta as published (Paudel et al. 2016), dense float64, before the top-k cut: P_iu^a P_ui^a / pop^b."""
+    xd = (x.toarray() > 0).astype(np.float64)
+    pop = xd.sum(axis=0)
+    p_ui = xd / np.maximum(xd.sum(axis=1, keepdims=True), 1e-12)
+    p_iu = xd.T / np.maximum(pop[:, None], 1.0)
+    w = (p_iu**alpha) @ (p_ui**alpha) * np.where(pop > 0, np.maximum(pop, 1) ** -beta, 0.0)[None, :]
+    np.fill_diagonal(w, 0.0)
+    return w
+
+
+@pytest.mark.parametrize("params", [{"alpha": 1.0, "beta": 0.0, "K": 50}, {"alpha": 0.7, "beta": 0.4, "K": 6}])
+def test_rp3beta_equals_the_textbook_random_walk(params):
+    x = _random(40, 25, seed=4)
+    model = make_model("rp3beta", params).fit(x)
+    full = _reference_rp3beta(x, alpha=params["alpha"], beta=params["beta"], k=params["K"])
+    got = model.similarity.toarray()
+    assert (model.similarity.getnnz(axis=1) <= params["K"]).all()
+    # Each row keeps the K largest weights (which of equal weights at the cut is immaterial).
+    top = -np.sort(-full, axis=1)[:, : params["K"]]
+    np.testing.assert_allclose(-np.sort(-got, axis=1)[:, : params["K"]], top, rtol=1e-5, atol=1e-7)
+    kept = got > 0
+    np.testing.assert_allclose(got[kept], full[kept], rtol=1e-5)
+    # A user the model never saw is scored from their items alone.
+    fresh = _random(3, 25, seed=8)
+    np.testing.assert_allclose(model.score([-1, -1, -1], fresh), (fresh.toarray() > 0) @ got, rtol=1e-5, atol=1e-6)
+    if params["K"] >= 25:
+        np.testing.assert_allclose(got, full, rtol=1e-5, atol=1e-7)
+
+
+def test_rp3beta_recommends_the_users_block_and_round_trips(blocks, tmp_path):
+    model = make_model("rp3beta").fit(blocks)
+    ids, _ = model.recommend(np.arange(40), blocks, k=3)
+    assert ((ids < 10) == (np.arange(40) < 20)[:, None]).all()
+    path = tmp_path / "rp3.npz"
+    checksum = save_artifact(path, model=model, user_ids=np.arange(40), item_ids=np.arange(20))
+    loaded = load_artifact(path, expected_checksum=checksum).model
+    np.testing.assert_array_equal(loaded.recommend(np.arange(40), blocks, k=3)[0], ids)
+    similar, _ = model.similar_items([0, 15], k=3)
+    assert (similar[0] < 10).all() and (similar[1] >= 10).all()
+
+
+def test_a_blend_scores_users_unknown_to_its_factor_part_from_its_item_part(blocks):
+    items = make_model("ease", {"l2": 5.0}).fit(blocks)
+    factors = make_model("als", {"factors": 4, "iterations": 5}, num_threads=1).fit(blocks)
+    blend = BlendModel.of(factors, items, 0.7)
+    assert blend.scores_from_items
+    fresh = blocks[[3, 25]]  # two users' histories, as if they had never been trained on
+    np.testing.assert_allclose(blend.score([-1, -1], fresh), standardise_scores(items.score([-1, -1], fresh)),
+                               rtol=1e-5, atol=1e-6)
+    # Known and unknown users in one batch: the known ones keep the full blend.
+    mixed = blend.score([3, -1], fresh)
+    np.testing.assert_allclose(mixed[0], blend.score([3], blocks[[3]])[0], rtol=1e-5, atol=1e-6)
+    ids, _ = blend.recommend([-1, -1], fresh, k=3)
+    assert (ids[0] < 10).all() and (ids[1] >= 10).all()  # their own block, from their items alone
+    # The factor part alone cannot place them, and says so instead of borrowing another user's row.
+    with pytest.raises(IndexError):
+        factors.score([-1], fresh[:1])
+    only_factors = BlendModel.of(factors, make_model("bpr", {"factors": 4, "iterations": 5}).fit(blocks), 0.5)
+    assert not only_factors.scores_from_items
+    with pytest.raises(IndexError, match="unknown"):
+        only_factors.score([-1], fresh[:1])

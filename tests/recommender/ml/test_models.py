@@ -110,7 +110,7 @@ def test_unknown_params_and_algorithms_raise():
 def test_defaults_are_complete():
     model = ALSModel()
     assert model.params == DEFAULT_PARAMS["als"]
-    assert set(DEFAULT_PARAMS) == {"als", "bpr", "itemknn", "ease", "popularity", "blend"}
+    assert set(DEFAULT_PARAMS) == {"als", "bpr", "itemknn", "rp3beta", "ease", "popularity", "blend"}
 
 
 def test_user_items_row_count_checked(blocks):

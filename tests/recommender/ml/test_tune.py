@@ -5,7 +5,7 @@ import optuna
 import pytest
 
 from recommender.ml.models import DEFAULT_PARAMS, make_model
-from recommender.ml.tune import SEARCHABLE, search_algorithms, suggest_params, tune
+from recommender.ml.tune import NOISE_Z, SEARCHABLE, paired_gain, search_algorithms, suggest_params, tune
 
 
 def test_tune_starts_from_defaults_and_is_seeded(blocks):
@@ -35,18 +35,61 @@ def test_time_budget_stops_search(blocks):
     assert len(res.trials) == 1  # the default trial always runs
 
 
-def test_a_blend_is_chosen_only_when_it_beats_the_best_single_model(blocks):
+def test_a_blend_is_chosen_only_when_it_beats_the_best_single_model_beyond_noise(blocks):
     res = tune(blocks, algorithm=["itemknn", "ease"], max_trials=2, time_budget_s=60, seed=0, num_threads=1)
     blends = [t for t in res.trials if t.phase == "blend"]
     assert blends, "two algorithms were fitted, so blends were scored"
+    assert all(t.per_user is not None and len(t.per_user) == len(blends[0].per_user) for t in blends)
     single = res.best_single["score"]
+    chosen_single = next(t for t in res.trials if t.phase != "blend" and t.params == res.best_single["params"]
+                         and t.algorithm == res.best_single["algorithm"])
+    top = max(blends, key=lambda t: t.score)
+    gain, se = paired_gain(top.per_user, chosen_single.per_user)
+    assert res.selection["blend_gain"] == pytest.approx(gain, abs=1e-5)
     if res.algorithm == "blend":
-        assert res.best_score > single and res.best_score == max(t.score for t in blends)
+        assert res.best_score > single and res.best_score == top.score and gain >= NOISE_Z * se
         model = make_model("blend", res.best_params).fit(blocks)
         assert model.recommend([0], blocks[[0]], k=3)[0].shape == (1, 3)
     else:
-        assert all(t.score <= single * 1.001 for t in blends)
+        assert top.score <= single * 1.001 or gain < NOISE_Z * se
         assert res.best_score == single
+
+
+def test_paired_gain_is_the_mean_difference_and_its_standard_error():
+    gain, se = paired_gain(np.array([0.5, 0.7, 0.9, 0.3]), np.array([0.4, 0.7, 0.8, 0.3]))
+    diff = np.array([0.1, 0.0, 0.1, 0.0])
+    assert gain == pytest.approx(diff.mean()) and se == pytest.approx(diff.std(ddof=1) / 2)
+    assert paired_gain(np.array([1.0]), np.array([0.0]))[1] == math.inf
+
+
+def test_a_searched_configuration_beats_the_best_default_beyond_noise_or_the_default_is_kept(blocks):
+    rng = np.random.default_rng(0)
+    noisy = blocks.copy()
+    noisy.data = rng.uniform(0.5, 5.0, noisy.nnz).astype(np.float32)
+    res = tune(noisy, max_trials=12, time_budget_s=120, seed=2, num_threads=1, blend=False)
+    scored = [t for t in res.trials if t.phase not in ("pruned", "blend")]
+    best = max(scored, key=lambda t: t.score)
+    default = max((t for t in scored if t.phase == "default"), key=lambda t: t.score)
+    assert res.selection["best_trial"] == pytest.approx(best.score, abs=1e-5)
+    if best is default:
+        assert res.best_score == default.score and res.selection["kept"] == "default"
+        return
+    gain, se = paired_gain(best.per_user, default.per_user)
+    if gain >= NOISE_Z * se:
+        assert res.selection["kept"] == "searched" and res.best_params == best.params
+    else:
+        assert res.selection["kept"] == "default" and res.best_params == default.params
+        assert res.best_score == default.score < best.score
+
+
+def test_the_search_spends_its_trials_on_algorithms_whose_defaults_are_close_to_the_best(blocks, monkeypatch):
+    from recommender.ml import tune as tune_module
+
+    monkeypatch.setattr(tune_module, "FOCUS_SHARE", 1.0)  # only the best default's algorithm
+    res = tune(blocks, max_trials=10, time_budget_s=120, seed=0, num_threads=1, blend=False)
+    defaults = [t for t in res.trials if t.phase == "default"]
+    leader = max(defaults, key=lambda t: t.score).algorithm
+    assert {t.algorithm for t in res.trials if t.phase != "default"} <= {leader}
 
 
 def test_ease_leaves_the_search_when_the_catalogue_does_not_fit(monkeypatch):
