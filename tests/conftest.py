@@ -54,6 +54,27 @@ def _celery_eager():
     yield
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _answers_have_their_declared_shape():
+    """Every 2xx JSON answer an APIClient gets from /api/v1/ in any test has the top-level shape the schema
+    declares for its operation (array, cursor page or object): GETs and writes alike
+    (`tests.schema_conformance.declared_shape_problem`)."""
+    from tests.schema_conformance import declared_shape_problem
+
+    original = APIClient.request
+
+    def request(self, **kwargs):
+        response = original(self, **kwargs)
+        problem = declared_shape_problem(response)
+        if problem:
+            pytest.fail(problem)
+        return response
+
+    APIClient.request = request
+    yield
+    APIClient.request = original
+
+
 @pytest.fixture(autouse=True)
 def _reference_cities(request):
     """Cities come from a data migration; a transactional test's flush removes them, so restore them."""

@@ -158,9 +158,14 @@ def coupons_for(user, ctx: UserContext, merchant_ids: list[int], *,
 
 
 # --- Friends -----------------------------------------------------------------------------------------
+NO_CIRCLE = "no-circle"  # the user has no friends or followees (until the circle changes: the key is dropped)
+
 def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[int] = ()) -> dict[int, tuple]:
-    """Merchant id -> (friends who were there, the latest one's name): social's answer, cached per user."""
+    """Merchant id -> (friends who were there, the latest one's name): social's answer, cached per user.
+    `(NO_CIRCLE, {})` is cached for a user without friends or followees: none anywhere, nothing to ask."""
     cached = ctx.friends
+    if cached is not None and cached[0] == NO_CIRCLE:
+        return {}
     wanted = set(merchant_ids)
     if cached is None or not wanted <= cached[0]:
         checked = wanted | set(also) | (set(cached[0]) if cached else set())
@@ -186,7 +191,7 @@ def user_contexts_warm(lists: dict[int, list[int]], *, at: datetime) -> None:
         if with_friends is None or user.pk in with_friends:
             friends_for(user, ctx, lists[user.pk])
         else:  # social's answer for a user without friends or followees, for any merchant
-            ctx.dirty[friends_key(user.pk)] = (frozenset(lists[user.pk]), {})
+            ctx.dirty[friends_key(user.pk)] = (NO_CIRCLE, {})
         dirty.update(ctx.dirty)
     if dirty:
         cache.set_many(dirty, timeout=conf.CONTEXT_TTL_S)

@@ -30,6 +30,12 @@ def _balance(user, currency="CNY") -> int:
     return account.balance if account else 0
 
 
+def _lapsed_hold(user, tour, party_size: int):
+    """A hold made just over `hold_minutes` ago: lapsed, and no expiry job has run."""
+    return booking_hold(user=user, product=tour, day=SOON, party_size=party_size,
+                        now=timezone.now() - timedelta(minutes=tour.hold_minutes + 1))
+
+
 def _tour(**extra):
     merchant = MerchantFactory(vertical="travel", city=city("hangzhou"))
     return product_with_slots(merchant=merchant, days=[SOON], capacity=10, price=20000, max_party_size=4, **extra)
@@ -63,8 +69,7 @@ def test_hold_pay_confirms_and_emits_a_booking_interaction():
 def test_paying_an_expired_hold_is_409_and_writes_nothing():
     user = funded_user("1000")
     tour = _tour()
-    held = booking_hold(user=user, product=tour, day=SOON, party_size=1,
-                        now=timezone.now() - timedelta(minutes=tour.hold_minutes + 1))
+    held = _lapsed_hold(user, tour, 1)
     assert_error_shape(client_for(user).post(f"/api/v1/bookings/{held.pk}/pay", HTTP_IDEMPOTENCY_KEY="late"),
                        409, "hold_expired")
     held.refresh_from_db()
@@ -75,8 +80,7 @@ def test_paying_an_expired_hold_is_409_and_writes_nothing():
 def test_cancelling_a_lapsed_hold_is_409_hold_expired_and_changes_nothing():
     user = funded_user("1000")
     tour = _tour()
-    lapsed = booking_hold(user=user, product=tour, day=SOON, party_size=2,
-                          now=timezone.now() - timedelta(minutes=tour.hold_minutes + 1))
+    lapsed = _lapsed_hold(user, tour, 2)
     client = client_for(user)
     assert client.get(f"/api/v1/bookings/{lapsed.pk}").json()["status"] == "expired"
     # Before the expiry job has run: the stored row still says held, the answer is what a reader sees.

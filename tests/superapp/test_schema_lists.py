@@ -203,3 +203,21 @@ def test_money_check_catches_numbers_by_name_nested_and_in_query():
                                                     "schema": {"type": "number"}}], get_200=PAGE))
     assert money_problems(_schema_with(request_body={"type": "object", "properties": {
         "amount": {"type": "string"}, "price_level": {"type": "integer"}, "merchant_id": {"type": "integer"}}})) == []
+
+
+@pytest.mark.django_db
+def test_the_suite_checks_every_answers_shape_against_the_schema(auth_client):
+    """`tests/conftest.py` runs `declared_shape_problem` on every APIClient answer; here it is shown to fail."""
+    import json
+
+    from tests.schema_conformance import declared_shape_problem
+
+    page = auth_client.get("/api/v1/trips")
+    assert page.status_code == 200 and declared_shape_problem(page) is None
+    page.content = json.dumps(page.json()["results"]).encode()  # a page's operation answering a bare array
+    assert "declares a page" in declared_shape_problem(page)
+    created = auth_client.post("/api/v1/trips", {"destination": "davos", "starts_on": "2030-01-01",
+                                                 "ends_on": "2030-01-02"}, format="json")
+    assert created.status_code == 201 and declared_shape_problem(created) is None
+    created.content = b"[]"  # a create answering an array where the schema says one object
+    assert "declares an object" in declared_shape_problem(created)

@@ -13,7 +13,14 @@ from payments import services as wallet
 from payments.selectors import coupons_applicable_by_merchant
 from recommender.serving import catalogue as serving_catalogue
 from recommender.serving import conf
-from recommender.serving.context import UserContext, coupons_for, is_traveller, user_contexts_warm
+from recommender.serving.context import (
+    NO_CIRCLE,
+    UserContext,
+    coupons_for,
+    friends_for,
+    is_traveller,
+    user_contexts_warm,
+)
 from services.models import Merchant, Trip
 from superapp.social import services as social
 from superapp.social.selectors import friends_who_visited, users_with_a_circle
@@ -101,6 +108,12 @@ def test_users_without_a_circle_are_never_told_about_friends():
     from recommender.serving.context import friends_key
     user_contexts_warm({u.pk: ids for u in users}, at=timezone.now())
     for user in users:
-        checked, found = cache.get(friends_key(user.pk))
+        ctx = UserContext(user_id=user.pk, trips=None, coupons=None, friends=cache.get(friends_key(user.pk)))
         expected = {m: (len(v), str(v[0])) for m, v in friends_who_visited(user=user, merchant_ids=ids).items() if v}
-        assert set(checked) == set(ids) and found == expected
+        assert friends_for(user, ctx, ids) == expected and not ctx.dirty  # answered from the warm cache
+        assert (ctx.friends[0] == NO_CIRCLE) == (user.pk not in circle)
+    # A new friend drops the "no circle" answer: the next page asks social.
+    lonely = next(u for u in users if u.pk not in circle)
+    request = social.friend_request_create(from_user=lonely, to_user_id=users[4].pk)
+    social.friend_request_accept(user=users[4], request_id=request.pk)
+    assert cache.get(friends_key(lonely.pk)) is None
