@@ -467,10 +467,12 @@ def tune(
                            if name != chosen.algorithm), key=lambda item: item[0], reverse=True)
         z1 = _standardised_scores(chosen_model, split.train, users)
         best_blend: tuple[float, Trial] | None = None
+        partner_seconds = 0.0
         for n, (_, name2, second) in enumerate(partners):
             t0 = time.monotonic()
-            # The first partner (the runner-up) was budgeted for; further ones only if time is left.
-            if n and t0 - started + blend_reserve() / max(len(focus), 1) > time_budget_s:
+            # The first partner (the runner-up) was budgeted for; further ones only if one more costs no
+            # more than the last one did and that still fits.
+            if n and t0 - started + max(partner_seconds, blend_reserve() / max(len(focus), 1)) > time_budget_s:
                 break
             for w, per_user in _blend_search(z1, second, split, users, k=k):
                 params = {"first": {"algorithm": chosen.algorithm, "params": chosen_model.params},
@@ -480,6 +482,7 @@ def tune(
                                     "blend", "blend", per_user[metric]))
                 if best_blend is None or metrics[metric] > best_blend[0]:
                     best_blend = (metrics[metric], trials[-1])
+            partner_seconds = time.monotonic() - t0
         if best_blend is not None and chosen.per_user is not None:
             top = best_blend[1]
             gain, se = paired_gain(top.per_user, chosen.per_user)
