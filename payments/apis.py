@@ -578,7 +578,7 @@ class CouponsApi(APIView):
             applicable = selectors.coupons_applicable(user=request.user, merchant=merchant)
             coupons = coupons.filter(pk__in=[c.pk for c in applicable])
         elif query.get("status"):
-            coupons = coupons.filter(status=query["status"])
+            coupons = selectors.coupons_with_status(coupons, query["status"])
         return cursor_page(self, request, coupons, s.CouponSerializer)
 
 

@@ -413,6 +413,15 @@ class CouponStatus(models.TextChoices):
     REDEEMED = "redeemed", "Redeemed"
 
 
+class CouponReadStatus(models.TextChoices):
+    """What a coupon is as of now (`selectors.coupon_status`): a stored `available` coupon whose campaign is no
+    longer running (ended, or withdrawn by the operator) reads `expired`, with no job writing it."""
+
+    AVAILABLE = "available", "Available"
+    REDEEMED = "redeemed", "Redeemed"
+    EXPIRED = "expired", "Expired"
+
+
 class Coupon(models.Model):
     """A campaign coupon collected by a user."""
 

@@ -14,6 +14,7 @@ from payments.models import (
     AccountKind,
     Campaign,
     Coupon,
+    CouponReadStatus,
     CouponStatus,
     FundingSource,
     LedgerEntry,
@@ -26,7 +27,7 @@ from payments.models import (
     VatClaim,
     Withdrawal,
 )
-from payments.services import campaign_merchant_problem, campaign_user_problem
+from payments.services import campaign_is_running, campaign_merchant_problem, campaign_running_q, campaign_user_problem
 from services.models import Merchant, MerchantStaff, StaffRole
 from services.selectors import user_is_traveller
 from superapp.accounts.models import User
@@ -126,7 +127,7 @@ def settlement_by_day(*, merchant_id: int, date_from: date, date_to: date) -> li
 
 def campaigns_running(*, now: datetime | None = None) -> QuerySet[Campaign]:
     now = now or timezone.now()
-    return (Campaign.objects.filter(is_active=True, starts_at__lte=now, ends_at__gt=now)
+    return (Campaign.objects.filter(campaign_running_q(now))
             .select_related("budget_account", "funded_by_merchant")
             .prefetch_related("cities", "merchants"))
 
@@ -135,6 +136,25 @@ def coupons_for_user(*, user: User) -> QuerySet[Coupon]:
     return (Coupon.objects.filter(user=user)
             .select_related("campaign", "campaign__budget_account", "campaign__funded_by_merchant")
             .prefetch_related(Prefetch("campaign__cities"), Prefetch("campaign__merchants")))
+
+
+def coupon_status(coupon: Coupon, *, now: datetime | None = None) -> str:
+    """The one rule for a coupon's status as of `now`: an unused coupon of a campaign that is no longer running
+    (`campaign_is_running`) is `expired`. Nothing writes it: reads compute it, so it is right whether or not a
+    job has run. `coupons_with_status` is the same rule in SQL."""
+    if coupon.status == CouponStatus.REDEEMED:
+        return CouponReadStatus.REDEEMED
+    running = campaign_is_running(coupon.campaign, now or timezone.now())
+    return CouponReadStatus.AVAILABLE if running else CouponReadStatus.EXPIRED
+
+
+def coupons_with_status(coupons: QuerySet[Coupon], status: str, *, now: datetime | None = None) -> QuerySet[Coupon]:
+    """`coupons` that `coupon_status` says have `status`."""
+    if status == CouponReadStatus.REDEEMED:
+        return coupons.filter(status=CouponStatus.REDEEMED)
+    running = campaign_running_q(now or timezone.now(), prefix="campaign__")
+    available = coupons.filter(status=CouponStatus.AVAILABLE)
+    return available.filter(running) if status == CouponReadStatus.AVAILABLE else available.exclude(running)
 
 
 def coupon_is_usable_at(*, coupon: Coupon, user: User, merchant: Merchant, is_traveller: bool | None = None) -> bool:

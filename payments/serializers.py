@@ -13,7 +13,7 @@ from payments.models import (
     Account,
     Campaign,
     Coupon,
-    CouponStatus,
+    CouponReadStatus,
     FundingKind,
     FundingSource,
     LedgerEntry,
@@ -27,6 +27,7 @@ from payments.models import (
     VatClaim,
     Withdrawal,
 )
+from payments.selectors import coupon_status
 from superapp.api import AmountField, MoneySerializer, PreparedFieldsMixin, paginated
 from superapp.money import CURRENCY_EXPONENTS
 
@@ -461,17 +462,24 @@ class CampaignSerializer(serializers.ModelSerializer):
 
 class CouponSerializer(serializers.ModelSerializer):
     campaign = CampaignSerializer()
+    status = serializers.SerializerMethodField(help_text="As of now: an unused coupon reads `expired` once its "
+                                                         "campaign has ended or was withdrawn")
 
     class Meta:
         model = Coupon
         fields = ["id", "status", "campaign", "collected_at", "redeemed_at"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=CouponReadStatus.choices))
+    def get_status(self, coupon: Coupon) -> str:
+        return coupon_status(coupon)
 
 
 class CouponQuerySerializer(serializers.Serializer):
     merchant = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_ID, help_text="Only coupons usable at this merchant now."
     )
-    status = serializers.ChoiceField(choices=CouponStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=CouponReadStatus.choices, required=False,
+                                     help_text="As of now: `expired` once the campaign has ended or was withdrawn")
 
 
 class CampaignQuerySerializer(serializers.Serializer):

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from payments import conf
@@ -766,13 +766,24 @@ def _campaign_traveller(*, campaign: Campaign, user: User, now: datetime, is_tra
     return user_is_traveller(user, now) if is_traveller is None else is_traveller
 
 
+def campaign_is_running(campaign: Campaign, now: datetime) -> bool:
+    """The one rule for a running campaign: switched on, started, not ended. `campaign_running_q` is the same
+    rule in SQL (a test holds the two equal)."""
+    return campaign.is_active and campaign.starts_at <= now < campaign.ends_at
+
+
+def campaign_running_q(now: datetime, prefix: str = "") -> Q:
+    """`campaign_is_running` as a filter; `prefix` is the path to the campaign (`"campaign__"` from a coupon)."""
+    return Q(**{f"{prefix}is_active": True, f"{prefix}starts_at__lte": now, f"{prefix}ends_at__gt": now})
+
+
 def campaign_user_problem(*, campaign: Campaign, user: User, now: datetime | None = None,
                           is_traveller: bool | None = None) -> str | None:
     """Why this user may not use this campaign at all (None: they may). A traveller is away from their
     home city: on an active trip, or by their profile's current city. Callers checking many campaigns
     pass `is_traveller` (from `user_is_traveller`) once instead of one trip lookup per campaign."""
     now = now or timezone.now()
-    if not campaign.is_active or not (campaign.starts_at <= now < campaign.ends_at):
+    if not campaign_is_running(campaign, now):
         return "expired"
     if campaign.travellers_only and not _campaign_traveller(campaign=campaign, user=user, now=now,
                                                             is_traveller=is_traveller):

@@ -527,6 +527,16 @@ class AppointmentStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class AppointmentReadStatus(models.TextChoices):
+    """What an appointment is as of now (`selectors.appointment_status`): a stored `booked` appointment reads
+    `in_progress` from its start for the service's duration and `completed` after it, with no job writing it."""
+
+    BOOKED = "booked", "Booked"
+    IN_PROGRESS = "in_progress", "Under way"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class Appointment(models.Model):
     """A user's appointment in a slot. The fee, if any, was paid with `payment` and refunded with `refund` on
     cancellation (full refund until the start)."""

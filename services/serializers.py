@@ -8,8 +8,8 @@ from services.booking import booking_status
 from services.city_services import bill_status
 from services.models import (
     Appointment,
+    AppointmentReadStatus,
     AppointmentSlot,
-    AppointmentStatus,
     Bill,
     BillAccount,
     BillReadStatus,
@@ -31,7 +31,7 @@ from services.models import (
     Trip,
     TripReadStatus,
 )
-from services.selectors import merchant_is_open, trip_status
+from services.selectors import appointment_status, merchant_is_open, trip_status
 from superapp.api import AmountField, MoneySerializer, paginated
 
 
@@ -548,7 +548,8 @@ class AppointmentBookSerializer(serializers.Serializer):
 
 
 class AppointmentListParamsSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=AppointmentStatus.choices, required=False)
+    status = serializers.ChoiceField(choices=AppointmentReadStatus.choices, required=False,
+                                     help_text="As of now: `in_progress` during the appointment, `completed` after")
 
 
 class AppointmentSerializer(serializers.ModelSerializer):
@@ -559,6 +560,8 @@ class AppointmentSerializer(serializers.ModelSerializer):
     fee = serializers.SerializerMethodField()
     payment_id = serializers.IntegerField(read_only=True, allow_null=True)
     refund_id = serializers.IntegerField(read_only=True, allow_null=True)
+    status = serializers.SerializerMethodField(help_text="As of now: `in_progress` from the start for the "
+                                                         "service's duration, `completed` after")
 
     class Meta:
         model = Appointment
@@ -579,6 +582,10 @@ class AppointmentSerializer(serializers.ModelSerializer):
 
     def get_ends_at(self, appointment: Appointment) -> datetime:
         return appointment.slot.starts_at + timedelta(minutes=appointment.slot.service.duration_minutes)
+
+    @extend_schema_field(serializers.ChoiceField(choices=AppointmentReadStatus.choices))
+    def get_status(self, appointment: Appointment) -> str:
+        return appointment_status(appointment)
 
     @extend_schema_field(MoneySerializer)
     def get_fee(self, appointment: Appointment) -> dict:

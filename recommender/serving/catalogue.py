@@ -247,6 +247,7 @@ def campaigns_invalidate(**_kwargs) -> None:
 def campaigns_running_cached() -> tuple[int, list]:
     """(version, running campaigns), from the wallet's own `campaigns_running` selector, per process."""
     from payments.selectors import campaigns_running
+    from payments.services import campaign_is_running
 
     global _campaigns, _campaigns_checked_at
     now = time_module.monotonic()
@@ -261,7 +262,7 @@ def campaigns_running_cached() -> tuple[int, list]:
             _campaigns = current
     # A campaign that ended since the copy was made is not running any more (state right when read).
     at = timezone.now()
-    return current.version, [c for c in current.running if c.starts_at <= at < c.ends_at]
+    return current.version, [c for c in current.running if campaign_is_running(c, at)]
 
 
 def campaigns_at_merchants(merchant_ids: list[int]) -> dict[int, tuple[int, ...]]:
