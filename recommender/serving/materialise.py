@@ -223,7 +223,8 @@ def candidate_list_build(user_id: int) -> bool:
         signals = user_signals(user_id, limit=conf.PROFILE_MAX_INTERACTIONS)
         vector = user_vector(loaded=loaded, user_id=user_id, signals=signals)
         scope = _scope(loaded)
-        scores = _model_scores(loaded, vector, signals, scope.model_rows) if len(scope.merchant_ids) else None
+        scores = (_model_scores(loaded, vector, signals, scope.model_rows, user_row=loaded.user_index.get(user_id, -1))
+                  if len(scope.merchant_ids) else None)
         if scores is None:
             cache.delete(list_key(loaded.version_id, user_id))
             return False

@@ -229,32 +229,32 @@ def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]
 
 
 def _model_scores(loaded: LoadedModel, vector: np.ndarray | None, signals: UserSignals,
-                  rows: np.ndarray) -> np.ndarray | None:
-    """Scores of the given item rows for this user, computed over those rows only."""
+                  rows: np.ndarray, *, user_row: int = -1) -> np.ndarray | None:
+    """Scores of the given item rows for this user, computed over those rows only. `user_row`: the user's row
+    in the model (-1 when it did not train on them)."""
     if vector is not None:
         return np.asarray(loaded.model.item_factors[rows] @ vector, dtype=np.float32)
-    if _scores_from_items_alone(loaded.model) and not signals.is_empty:
-        user_items = _user_items_row(loaded, signals)
-        if not user_items.nnz:
-            return None
-        ids, scores = loaded.model.recommend([0], user_items, k=len(rows), filter_already_liked=False, items=rows)
-        by_row = dict(zip(ids[0].tolist(), scores[0].tolist(), strict=True))
-        return np.array([by_row.get(int(r), 0.0) for r in rows], dtype=np.float32)
-    return None
+    if not _placeable(loaded, vector, signals, user_row=user_row):
+        return None
+    user_items = _user_items_row(loaded, signals)
+    ids, scores = loaded.model.recommend([user_row], user_items, k=len(rows), filter_already_liked=False,
+                                         items=rows)
+    by_row = dict(zip(ids[0].tolist(), scores[0].tolist(), strict=True))
+    return np.array([by_row.get(int(r), 0.0) for r in rows], dtype=np.float32)
 
 
-def _scores_from_items_alone(model) -> bool:
-    """Item-kNN, EASE and blends of them score a user from their items alone; a model (or blend part) with
-    user factors needs the user's own row, which a user unknown to the model does not have."""
-    parts = [p for p in (getattr(model, "first", None), getattr(model, "second", None)) if p is not None] or [model]
-    return not any(hasattr(p, "item_factors") for p in parts)
-
-
-def _placeable(loaded: LoadedModel, vector: np.ndarray | None, signals: UserSignals) -> bool:
-    """Whether the model can score this user at all (a vector, or an item-based model with known items)."""
+def _placeable(loaded: LoadedModel, vector: np.ndarray | None, signals: UserSignals, *, user_row: int = -1) -> bool:
+    """Whether the model can score this user at all. A factor model (ALS, BPR) needs a vector. Item-based models
+    (item-kNN, RP3beta, EASE) score anyone from their items; a blend scores a user it trained on with every
+    part, and one it did not from its item-based parts (`scores_from_items`), as the batch build does."""
     if vector is not None:
         return True
-    return _scores_from_items_alone(loaded.model) and bool(_user_items_row(loaded, signals).nnz)
+    model = loaded.model
+    if hasattr(model, "item_factors"):
+        return False
+    if user_row >= 0:
+        return True
+    return bool(getattr(model, "scores_from_items", False)) and bool(_user_items_row(loaded, signals).nnz)
 
 
 def _with_new_merchants(model_picks: list[tuple[int, float]], cold_ids: np.ndarray, cold_content: np.ndarray,
@@ -279,13 +279,13 @@ def _model_source(loaded: LoadedModel, *, materialised: bool = False) -> str:
 
 def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: UserSignals, candidates: np.ndarray,
           limit: int, profile: sp.csr_matrix, index: ContentIndex,
-          popularity: Callable[[np.ndarray], np.ndarray], popularity_source: str) -> _Ranking:
+          popularity: Callable[[np.ndarray], np.ndarray], popularity_source: str, user_row: int = -1) -> _Ranking:
     """The live path: score exactly the candidates (no list, or the list cannot answer this page)."""
     content = index.scores(profile, candidates) if profile.nnz else np.zeros(len(candidates), np.float32)
     if loaded is not None:
         rows = item_rows(loaded, candidates)
         warm = rows >= 0
-        scores = _model_scores(loaded, vector, signals, rows[warm]) if warm.any() else None
+        scores = _model_scores(loaded, vector, signals, rows[warm], user_row=user_row) if warm.any() else None
         if scores is not None:
             model_picks = _top(candidates[warm], scores, limit)
             picked_content = content[np.searchsorted(candidates, [m for m, _ in model_picks])] if model_picks else []
@@ -295,7 +295,8 @@ def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: Use
         reason = "no_active_model"
     elif not len(candidates):
         reason = "no_candidates"  # the filters allow no merchant at all
-    elif _placeable(loaded, vector, signals):  # the model knows the user but none of the allowed merchants
+    elif _placeable(loaded, vector, signals, user_row=user_row):
+        # the model knows the user but none of the allowed merchants
         reason = "candidates_unknown_to_model"
     else:
         reason = "user_unknown_to_model"
@@ -578,7 +579,8 @@ def _answer(req: _Request, *, candidates: np.ndarray, limit: int, exclude_seen: 
     index = content_index()
     profile = index.profile(texts=req.preferences, merchant_ids=signals.merchant_ids, weights=signals.confidences)
     ranking = _rank(loaded=loaded, vector=vector, signals=signals, candidates=ids, limit=limit, profile=profile,
-                    index=index, popularity=popularity, popularity_source=popularity_source)
+                    index=index, popularity=popularity, popularity_source=popularity_source,
+                    user_row=loaded.user_index.get(req.user.pk, -1) if loaded is not None else -1)
     if miss is not None and ranking.source.startswith("model:"):
         ranking.fallback_reason = miss  # the model answered live: say why the list did not
         if miss == "list_not_built":

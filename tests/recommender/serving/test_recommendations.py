@@ -119,9 +119,9 @@ def test_filtered_scoring_passes_only_allowed_rows_to_the_model(world, active_al
     seen_rows = []
     original = serving._model_scores
 
-    def spy(loaded, vector, signals, rows):
+    def spy(loaded, vector, signals, rows, **kwargs):
         seen_rows.append(np.asarray(loaded.item_ids)[rows].tolist())
-        return original(loaded, vector, signals, rows)
+        return original(loaded, vector, signals, rows, **kwargs)
 
     monkeypatch.setattr(serving, "_model_scores", spy)
     client_for(world.hotpot_lovers[1]).get(URL, {"city": "davos", "vertical": "leisure"})
