@@ -28,6 +28,7 @@ from services.models import (
     ServiceKind,
 )
 from services.selectors import tz_for
+from superapp.db import retry_on_conflict
 from superapp.exceptions import NotFound
 from superapp.money import Money
 
@@ -87,6 +88,7 @@ def appointment_slots_open_all(*, days_ahead: int | None = None) -> int:
     return created
 
 
+@retry_on_conflict
 def appointment_book(*, user, slot_id: int, now: datetime | None = None) -> Appointment:
     """Book a place in a slot; a service with a fee is paid from the wallet to the office's merchant account in
     the same transaction. Errors (nothing written): `appointment_slot_not_found` (404), `appointment_in_past`,
@@ -122,6 +124,7 @@ def appointment_book(*, user, slot_id: int, now: datetime | None = None) -> Appo
     return appointment
 
 
+@retry_on_conflict
 def appointment_cancel(*, user, appointment_id: int, now: datetime | None = None) -> Appointment:
     """Cancel a booked appointment before it starts: the place goes back to the slot and a paid fee is refunded
     in full through the wallet. Errors: `appointment_not_found` (404), `appointment_state_conflict` (409, already

@@ -29,6 +29,7 @@ from services.exceptions import (
 )
 from services.models import Booking, BookingSlot, BookingStatus, InventorySlot, Product, ProductKind
 from services.selectors import tz_for
+from superapp.db import retry_on_conflict
 from superapp.exceptions import NotFound
 from superapp.money import Money
 
@@ -116,6 +117,7 @@ def booking_quote(*, product: Product, day: date, check_out: date | None = None,
                  last_date=days[-1], starts_at=starts_at, amount=amount, available=available)
 
 
+@retry_on_conflict
 def booking_hold(*, user, product: Product, day: date, check_out: date | None = None, at_time: time | None = None,
                  party_size: int = 1, rooms: int | None = None, now: datetime | None = None) -> Booking:
     """Reserve the inventory for `product.hold_minutes`; the user pays before the hold expires."""
@@ -161,6 +163,7 @@ def _locked_booking(*, booking_id: int, user) -> Booking:
     return booking
 
 
+@retry_on_conflict
 def booking_pay(*, booking_id: int, user, now: datetime | None = None) -> Booking:
     """Pay a held booking through the wallet; it becomes confirmed. An expired hold is `hold_expired` (409)
     and nothing is written (the expiry job releases the inventory)."""
@@ -195,6 +198,7 @@ def cancellation_fee(*, booking: Booking, now: datetime) -> Money:
     return Money(booking.amount, booking.currency).multiply(f"{product.cancellation_fee_percent / 100:.4f}")
 
 
+@retry_on_conflict
 def booking_cancel(*, booking_id: int, user, now: datetime | None = None, reason: str = "") -> Booking:
     """Cancel a held or confirmed booking. A confirmed one is refunded through the wallet, minus the fee.
     A lapsed hold (`booking_status` says `expired`, whether or not the expiry job has run) is `hold_expired`

@@ -184,7 +184,7 @@ def test_two_hundred_threads_book_and_pay_the_last_ten_places(concurrently):
     results = concurrently(attempt, 200)
     confirmed = [r for r in results if r == BookingStatus.CONFIRMED]
     refused = [r for r in results if isinstance(r, NoAvailability)]
-    assert len(confirmed) == 10 and len(refused) == 190, {type(r).__name__ for r in results}
+    assert len(confirmed) == 10 and len(refused) == 190, {f"{type(r).__name__}: {r}"[:900] for r in results}
     assert InventorySlot.objects.get(product=tour).reserved == 10
     assert Booking.objects.filter(status="confirmed").count() == Payment.objects.count() == 10
     assert ledger_check()["ok"]
