@@ -64,9 +64,11 @@ def test_generate_simulate_and_compare_signals():
     assert _last_json(out)["segments_created"] == 48
     assert SignalPhase.objects.exists()
     out = StringIO()
-    call_command("simulate_traffic", "--city", "hangzhou", "--days", "2", "--seed", "5", stdout=out)
+    # Eight days, so that whatever day and hour the suite runs, the latest weekday's peaks have weekday history
+    # before them (with two days, a run on a weekend evening found none and simulated no vehicle at all).
+    call_command("simulate_traffic", "--city", "hangzhou", "--days", "8", "--seed", "5", stdout=out)
     summary = _last_json(out)
-    assert summary["rows"] == 48 * 576 == Observation.objects.count()
+    assert summary["rows"] == 48 * 288 * 8 == Observation.objects.count()
     assert "written" in out.getvalue()  # progress lines
     out = StringIO()
     call_command("simulate_signals", "--city", "hangzhou", "--intersections", "3", stdout=out)
