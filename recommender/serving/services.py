@@ -234,27 +234,32 @@ def _model_scores(loaded: LoadedModel, vector: np.ndarray | None, signals: UserS
     in the model (-1 when it did not train on them)."""
     if vector is not None:
         return np.asarray(loaded.model.item_factors[rows] @ vector, dtype=np.float32)
-    if not _placeable(loaded, vector, signals, user_row=user_row):
+    user_items = _items_to_score_from(loaded, signals, user_row=user_row)
+    if user_items is None:
         return None
-    user_items = _user_items_row(loaded, signals)
     ids, scores = loaded.model.recommend([user_row], user_items, k=len(rows), filter_already_liked=False,
                                          items=rows)
     by_row = dict(zip(ids[0].tolist(), scores[0].tolist(), strict=True))
     return np.array([by_row.get(int(r), 0.0) for r in rows], dtype=np.float32)
 
 
-def _placeable(loaded: LoadedModel, vector: np.ndarray | None, signals: UserSignals, *, user_row: int = -1) -> bool:
-    """Whether the model can score this user at all. A factor model (ALS, BPR) needs a vector. Item-based models
-    (item-kNN, RP3beta, EASE) score anyone from their items; a blend scores a user it trained on with every
-    part, and one it did not from its item-based parts (`scores_from_items`), as the batch build does."""
-    if vector is not None:
-        return True
+def _items_to_score_from(loaded: LoadedModel, signals: UserSignals, *, user_row: int) -> sp.csr_matrix | None:
+    """The user's item row when the model can score them without a vector, else None. A factor model (ALS,
+    BPR) needs a vector. Item-based models (item-kNN, RP3beta, EASE) score anyone from their items; a blend
+    scores a user it trained on with every part, and one it did not from its item-based parts
+    (`scores_from_items`), as the batch build does."""
     model = loaded.model
     if hasattr(model, "item_factors"):
-        return False
-    if user_row >= 0:
-        return True
-    return bool(getattr(model, "scores_from_items", False)) and bool(_user_items_row(loaded, signals).nnz)
+        return None
+    user_items = _user_items_row(loaded, signals)
+    if user_row >= 0 or (getattr(model, "scores_from_items", False) and user_items.nnz):
+        return user_items
+    return None
+
+
+def _placeable(loaded: LoadedModel, vector: np.ndarray | None, signals: UserSignals, *, user_row: int = -1) -> bool:
+    """Whether the model can score this user at all (a vector, or an item row it can score from)."""
+    return vector is not None or _items_to_score_from(loaded, signals, user_row=user_row) is not None
 
 
 def _with_new_merchants(model_picks: list[tuple[int, float]], cold_ids: np.ndarray, cold_content: np.ndarray,
