@@ -13,6 +13,7 @@ from services.models import Appointment, AppointmentReadStatus, AppointmentSlot,
 from services.selectors import appointment_status, appointments_with_status
 from tests.conftest import client_for
 from tests.factories import UserFactory
+from tests.read_time import assert_filter_agrees_with_rule
 from tests.services.test_appointments import _service
 
 
@@ -55,8 +56,6 @@ def test_appointment_status_and_its_sql_form_agree_on_generated_cases():
         if rng.random() < 0.2:
             Appointment.objects.filter(pk=appointment.pk).update(status=AppointmentStatus.CANCELLED)
     appointments = Appointment.objects.filter(user=user).select_related("slot__service")
-    by_rule = {a.pk: appointment_status(a, at=now) for a in appointments}
-    assert len(set(by_rule.values())) == 4  # the cases cover every status
-    for status in AppointmentReadStatus.values:
-        in_sql = set(appointments_with_status(appointments, status, at=now).values_list("pk", flat=True))
-        assert in_sql == {pk for pk, s in by_rule.items() if s == status}, status
+    assert_filter_agrees_with_rule(appointments, AppointmentReadStatus.values,
+                                   rule=lambda a: appointment_status(a, at=now),
+                                   filtered=lambda qs, status: appointments_with_status(qs, status, at=now))
