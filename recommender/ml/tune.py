@@ -99,6 +99,10 @@ class TuneResult:
     # How the final choice was made: the best trial's paired gain over the best default (and the best
     # blend's over that) with its standard error, and what was kept.
     selection: dict[str, Any] = field(default_factory=dict)
+    # With ``refit``: the chosen configuration fitted on the whole ``train`` (inside the budget), and how long
+    # that fit took (part of ``seconds``).
+    model: Recommender | None = field(default=None, repr=False)
+    refit_seconds: float = 0.0
 
 
 def search_algorithms(shape: tuple[int, int], requested: str | Sequence[str] = "auto") -> list[str]:
@@ -301,6 +305,7 @@ def tune(
     validation: Split | None = None,
     blend: bool = True,
     min_blend_gain: float = 0.001,
+    refit: bool = False,
 ) -> TuneResult:
     """Search algorithm and hyperparameters on a validation split of ``train``.
 
@@ -313,6 +318,11 @@ def tune(
     ``validation`` overrides the random validation split, e.g. with a temporal one or a
     published train/valid pair; it need not share ``train``'s index space (only
     hyperparameters carry over).
+
+    ``refit``: the budget also covers fitting the winner on the whole ``train`` (returned as
+    ``TuneResult.model``). The search keeps time for it: the mean fit time of the slowest focused
+    algorithm (plus the slowest possible blend partner), scaled by how much larger ``train`` is than the
+    validation split's training part.
     """
     if max_trials < 1:
         raise ValueError("max_trials must be >= 1")
@@ -358,6 +368,9 @@ def tune(
     focus: set[str] = set(algorithms)
 
     eval_seconds: list[float] = []
+    fit_seconds: dict[str, list[float]] = {}
+    # A fit on the whole training part costs about this much more than one on the validation split's.
+    refit_scale = max(1.0, train.nnz / max(split.train.nnz, 1)) if refit else 0.0
 
     def evaluate_on(model: Recommender, per_user: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         t0 = time.monotonic()
@@ -373,6 +386,19 @@ def tune(
             return 0.0
         return 1.5 * len(focus) * (sum(eval_seconds) / len(eval_seconds))
 
+    def refit_reserve() -> float:
+        # The winner is the best focused algorithm or a blend of it with another one: keep time to fit the
+        # slowest of each on the whole training part.
+        if not refit or not fit_seconds:
+            return 0.0
+        mean = {name: sum(times) / len(times) for name, times in fit_seconds.items()}
+        own = max((mean[name] for name in focus if name in mean), default=max(mean.values()))
+        partner = max((t for name, t in mean.items() if name not in focus or len(focus) > 1), default=0.0)
+        return refit_scale * (own + (partner if blend else 0.0))
+
+    def reserve() -> float:
+        return blend_reserve() + refit_reserve()
+
     skipped = [0]
 
     def expected_seconds(name: str | None = None) -> float:
@@ -383,7 +409,7 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("algorithm", names_now) if len(names_now) > 1 else names_now[0]
         params = suggest_params(trial, name, shape, binary=binary)
-        if trials and time.monotonic() - started + expected_seconds(name) + blend_reserve() > time_budget_s:
+        if trials and time.monotonic() - started + expected_seconds(name) + reserve() > time_budget_s:
             # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
             skipped[0] += 1
             raise optuna.TrialPruned()
@@ -408,6 +434,7 @@ def tune(
         except optuna.TrialPruned:
             trials.append(Trial(params, float("nan"), {}, time.monotonic() - t0, "pruned", name))
             raise
+        fit_seconds.setdefault(name, []).append(time.monotonic() - t0)
         per_user: dict[str, np.ndarray] = {}
         metrics = evaluate_on(model, per_user)
         score = metrics[metric]
@@ -423,7 +450,7 @@ def tune(
             progress(len(trials), max_trials)
         elapsed = time.monotonic() - started
         fastest = min(expected_seconds(name) for name in focus)
-        if len(trials) >= max_trials or elapsed + fastest + blend_reserve() > time_budget_s or skipped[0] >= 20:
+        if len(trials) >= max_trials or elapsed + fastest + reserve() > time_budget_s or skipped[0] >= 20:
             study.stop()
 
     # Round 1: every algorithm at its defaults. Round 2: TPE over the algorithms whose defaults came
@@ -472,7 +499,8 @@ def tune(
             t0 = time.monotonic()
             # The first partner (the runner-up) was budgeted for; further ones only if one more costs no
             # more than the last one did and that still fits.
-            if n and t0 - started + max(partner_seconds, blend_reserve() / max(len(focus), 1)) > time_budget_s:
+            if n and t0 - started + max(partner_seconds, blend_reserve() / max(len(focus), 1)) + refit_reserve() \
+                    > time_budget_s:
                 break
             for w, per_user in _blend_search(z1, second, split, users, k=k):
                 params = {"first": {"algorithm": chosen.algorithm, "params": chosen_model.params},
@@ -490,9 +518,13 @@ def tune(
             if top.score > chosen.score * (1.0 + min_blend_gain) and gain >= NOISE_Z * se:
                 result.algorithm, result.best_params, result.best_score = "blend", top.params, top.score
                 selection["kept"] = "blend"
-    result.seconds = time.monotonic() - started
     if not math.isfinite(result.best_score):
         raise RuntimeError("tuning produced no finite score")
+    if refit:
+        t0 = time.monotonic()
+        result.model = make_model(result.algorithm, result.best_params, num_threads=num_threads).fit(train)
+        result.refit_seconds = time.monotonic() - t0
+    result.seconds = time.monotonic() - started
     log.info("tune: %s %s validation %s=%.4f (%s)", result.algorithm, result.best_params, metric, result.best_score,
              selection)
     return result
