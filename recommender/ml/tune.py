@@ -320,9 +320,9 @@ def tune(
     hyperparameters carry over).
 
     ``refit``: the budget also covers fitting the winner on the whole ``train`` (returned as
-    ``TuneResult.model``). The search keeps time for it: the mean fit time of the slowest focused
-    algorithm (plus the slowest possible blend partner), scaled by how much larger ``train`` is than the
-    validation split's training part.
+    ``TuneResult.model``). The search keeps time for it: the slowest fit of a focused algorithm so far
+    plus the costliest blend partner's, scaled by how much larger ``train`` is than the validation
+    split's training part.
     """
     if max_trials < 1:
         raise ValueError("max_trials must be >= 1")
@@ -369,6 +369,7 @@ def tune(
 
     eval_seconds: list[float] = []
     fit_seconds: dict[str, list[float]] = {}
+    best_fit: dict[str, float] = {}  # fit seconds of each algorithm's best trial (a blend partner's refit)
     # A fit on the whole training part costs about this much more than one on the validation split's.
     refit_scale = max(1.0, train.nnz / max(split.train.nnz, 1)) if refit else 0.0
 
@@ -387,14 +388,15 @@ def tune(
         return 1.5 * len(focus) * (sum(eval_seconds) / len(eval_seconds))
 
     def refit_reserve() -> float:
-        # The winner is the best focused algorithm or a blend of it with another one: keep time to fit the
-        # slowest of each on the whole training part.
+        # The winner is a focused algorithm's best trial, possibly blended with another algorithm's best:
+        # keep time to refit the most expensive trial of a focused algorithm seen so far (the next best may
+        # be a large one: an ALS with 512 factors costs ten times one with 32) plus the costliest partner.
         if not refit or not fit_seconds:
             return 0.0
-        mean = {name: sum(times) / len(times) for name, times in fit_seconds.items()}
-        own = max((mean[name] for name in focus if name in mean), default=max(mean.values()))
-        partner = max((t for name, t in mean.items() if name not in focus or len(focus) > 1), default=0.0)
-        return refit_scale * (own + (partner if blend else 0.0))
+        own_name = max((name for name in focus if name in fit_seconds), key=lambda name: max(fit_seconds[name]),
+                       default=max(fit_seconds, key=lambda name: max(fit_seconds[name])))
+        partner = max((best_fit[name] for name in best_fit if name != own_name), default=0.0)
+        return refit_scale * (max(fit_seconds[own_name]) + (partner if blend else 0.0))
 
     def reserve() -> float:
         return blend_reserve() + refit_reserve()
@@ -441,6 +443,7 @@ def tune(
         trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name, per_user.get(metric)))
         if name not in best_models or score > best_models[name][0]:
             best_models[name] = (score, model)
+            best_fit[name] = fit_seconds[name][-1]
         if phase == "default" and (not default_model or score > default_model[0][0]):
             default_model[:] = [(score, model)]
         return score
