@@ -17,7 +17,9 @@ Method, not magic numbers -- the search has to work on data sets nobody has look
    never beyond a quarter of the smaller matrix side.
 4. The search stops at ``max_trials`` or when the next trial (estimated from the mean time
    of the algorithm's trials so far) plus the blending step would overrun ``time_budget_s``;
-   an algorithm too slow for what is left is skipped while faster ones still fit.
+   an algorithm too slow for what is left is skipped while faster ones still fit. With ``refit``
+   the budget also covers fitting the winner on the whole training part, and the search keeps time
+   for that fit too.
 5. Blends: the best model of the two best algorithms are mixed with standardised scores
    (``BlendModel``) at a few weights; a blend is returned only if it beats the best single
    model on validation by ``min_blend_gain`` (relative, 0.1 %).
