@@ -251,6 +251,21 @@ def study_defaults(*, previous: optuna.Study, names: Sequence[str]) -> list[optu
     return out
 
 
+def fit_work(algorithm: str, params: dict[str, Any], matrix: sp.spmatrix) -> float:
+    """How a fit's cost grows with its parameters (a unit-free count; the tuner times the rate per algorithm).
+
+    ALS: per iteration, conjugate-gradient steps over every stored pair (``nnz * factors``) and the
+    ``factors x factors`` products of every user and item row; BPR: one SGD step per stored pair and
+    epoch. The item-item models cost about the same for any of their parameters."""
+    n_users, n_items = matrix.shape
+    if algorithm == "als":
+        f = float(params["factors"])
+        return float(params["iterations"]) * f * (matrix.nnz + (n_users + n_items) * f)
+    if algorithm == "bpr":
+        return float(params["iterations"]) * float(params["factors"]) * max(matrix.nnz, 1)
+    return 1.0
+
+
 def _eval_users(test: sp.csr_matrix, max_users: int | None, seed: int) -> np.ndarray:
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     if max_users is not None and len(users) > max_users:
@@ -372,6 +387,7 @@ def tune(
     eval_seconds: list[float] = []
     fit_seconds: dict[str, list[float]] = {}
     best_fit: dict[str, float] = {}  # fit seconds of each algorithm's best trial (a blend partner's refit)
+    fit_rate: dict[str, list[float]] = {}  # fit seconds per unit of ``fit_work``, per algorithm
     # A fit on the whole training part costs about this much more than one on the validation split's.
     refit_scale = max(1.0, train.nnz / max(split.train.nnz, 1)) if refit else 0.0
 
@@ -387,21 +403,27 @@ def tune(
         # then ranks each weight: keep that much of the budget for it.
         if not blend or len(algorithms) < 2 or not eval_seconds:
             return 0.0
-        return 1.5 * len(focus) * (sum(eval_seconds) / len(eval_seconds))
+        return 1.5 * (len(focus) + 1) * (sum(eval_seconds) / len(eval_seconds))
 
-    def refit_reserve() -> float:
-        # The winner is a focused algorithm's best trial, possibly blended with another algorithm's best:
-        # keep time to refit the most expensive trial of a focused algorithm seen so far (the next best may
-        # be a large one: an ALS with 512 factors costs ten times one with 32) plus the costliest partner.
+    def refit_reserve(candidate: float = 0.0) -> float:
+        # The winner is a focused algorithm's trial (the one about to run, ``candidate`` seconds of fit, or
+        # one already fitted), possibly blended with another algorithm's best: keep time to refit the most
+        # expensive of those plus the costliest partner.
         if not refit or not fit_seconds:
             return 0.0
         own_name = max((name for name in focus if name in fit_seconds), key=lambda name: max(fit_seconds[name]),
                        default=max(fit_seconds, key=lambda name: max(fit_seconds[name])))
         partner = max((best_fit[name] for name in best_fit if name != own_name), default=0.0)
-        return refit_scale * (max(fit_seconds[own_name]) + (partner if blend else 0.0))
+        return refit_scale * (max(max(fit_seconds[own_name]), candidate) + (partner if blend else 0.0))
 
-    def reserve() -> float:
-        return blend_reserve() + refit_reserve()
+    def reserve(candidate: float = 0.0) -> float:
+        return blend_reserve() + refit_reserve(candidate)
+
+    def fit_estimate(name: str, params: dict[str, Any]) -> float | None:
+        # Seconds per unit of work measured on this algorithm's fits so far (the slowest rate: load varies),
+        # times this trial's work; None before its first fit.
+        rates = fit_rate.get(name)
+        return max(rates) * fit_work(name, params, split.train) if rates else None
 
     skipped = [0]
 
@@ -413,7 +435,11 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("algorithm", names_now) if len(names_now) > 1 else names_now[0]
         params = suggest_params(trial, name, shape, binary=binary)
-        if trials and time.monotonic() - started + expected_seconds(name) + reserve() > time_budget_s:
+        fit_s = fit_estimate(name, params)
+        mean_eval = sum(eval_seconds) / len(eval_seconds) if eval_seconds else 0.0
+        # A trial costs its fit plus one evaluation (ALS: two, the pruning checkpoint).
+        cost = expected_seconds(name) if fit_s is None else fit_s + mean_eval * (2 if name == "als" else 1)
+        if trials and time.monotonic() - started + cost + reserve(fit_s or 0.0) > time_budget_s:
             # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
             skipped[0] += 1
             raise optuna.TrialPruned()
@@ -439,6 +465,7 @@ def tune(
             trials.append(Trial(params, float("nan"), {}, time.monotonic() - t0, "pruned", name))
             raise
         fit_seconds.setdefault(name, []).append(time.monotonic() - t0)
+        fit_rate.setdefault(name, []).append(fit_seconds[name][-1] / fit_work(name, params, split.train))
         per_user: dict[str, np.ndarray] = {}
         metrics = evaluate_on(model, per_user)
         score = metrics[metric]

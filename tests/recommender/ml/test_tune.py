@@ -176,3 +176,14 @@ def test_refit_fits_the_winner_on_the_whole_training_part_inside_the_budget(bloc
     fresh = make_model(res.algorithm, res.best_params).fit(blocks)
     assert res.model.n_users == blocks.shape[0]
     np.testing.assert_allclose(res.model.score(np.arange(40), blocks), fresh.score(np.arange(40), blocks), rtol=1e-5)
+
+
+def test_fit_work_grows_with_what_makes_a_fit_slower(blocks):
+    from recommender.ml.tune import fit_work
+
+    als = dict(DEFAULT_PARAMS["als"])
+    assert fit_work("als", {**als, "factors": 512}, blocks) > 4 * fit_work("als", {**als, "factors": 128}, blocks)
+    assert fit_work("als", {**als, "iterations": 30}, blocks) == 2 * fit_work("als", {**als, "iterations": 15}, blocks)
+    bpr = dict(DEFAULT_PARAMS["bpr"])
+    assert fit_work("bpr", {**bpr, "factors": 128}, blocks) == 2 * fit_work("bpr", bpr, blocks)
+    assert fit_work("ease", DEFAULT_PARAMS["ease"], blocks) == fit_work("ease", {"l2": 5.0}, blocks)
