@@ -96,7 +96,10 @@ class Command(BaseCommand):
         bodies = [json.dumps({"merchant_id": m.pk, "amount": f"{(i % 90) + 10}.{i % 100:02d}"})
                   for i, m in enumerate(shops * 4)]
 
-        with bench.gunicorn_server(workers=workers, threads=threads) as base_url:
+        # Each worker takes its share of wrk's keep-alive connections (without the cap one worker often took
+        # most of them, so one core's worth of Python served the run: superapp.bench.gunicorn_server).
+        per_worker = max(threads, -(-connections // workers))
+        with bench.gunicorn_server(workers=workers, threads=threads, worker_connections=per_worker) as base_url:
             self.stderr.write(f"serving on {base_url}; {workers} workers x {threads} threads")
             ping = bench.wrk_run(f"{base_url}/healthz", duration_s=max(5, duration // 2), connections=connections)
             self.stderr.write(f"ping: {ping.rps} req/s")
@@ -126,7 +129,7 @@ class Command(BaseCommand):
             "ratio_to_ping": round(successful_rps / ping.rps, 3) if ping.rps else None,
             "users": len(payers), "merchants": len(shops),
             "duration_s": duration, "warmup_s": warmup, "connections": connections,
-            "workers": workers, "threads": threads,
+            "workers": workers, "threads": threads, "worker_connections": per_worker,
         })
 
     def _fixtures(self, *, n_users: int, n_merchants: int):
