@@ -24,7 +24,7 @@ from recommender.training import (
     artifact_write,
     extract_window,
     fit_and_evaluate,
-    numpy_without_hugepages,
+    numpy_hugepages,
 )
 from services.models import Merchant
 from superapp.db import rows_insert
@@ -186,7 +186,7 @@ def model_train(*, config: TrainingConfig | None = None, triggered_by: str = "co
     config = config or training_config_active()
     progress = progress or TrainingProgress()
     now = now or timezone.now()
-    with training_lock(wait_s=wait_s), numpy_without_hugepages():
+    with training_lock(wait_s=wait_s), numpy_hugepages(False):
         clock = StageClock(progress)
         arrays = extract_window(data_window_days=config.data_window_days, now=now, clock=clock, progress=progress)
         result = fit_and_evaluate(

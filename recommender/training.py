@@ -116,7 +116,7 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
         test = clean_test(train, pairs_to_csr(user_codes[held], item_codes[held], weights[held], shape))
         if train.nnz == 0:
             raise NotEnoughData("No interaction carries a positive confidence.")
-    with clock.stage("fit"):
+    with clock.stage("fit"), numpy_hugepages(None):  # NumPy's default, as for a bare fit
         model = make_model(algorithm, params, num_threads=num_threads)
         model.fit(train, progress=iteration)
     with clock.stage("evaluate"):
@@ -174,26 +174,47 @@ def _time_range(timestamps: np.ndarray) -> tuple[float | None, float | None]:
     return (float(finite.min()), float(finite.max())) if len(finite) else (None, None)
 
 
-@contextmanager
-def numpy_without_hugepages() -> Iterator[None]:
-    """Let NumPy allocate its big arrays without `madvise(MADV_HUGEPAGE)` meanwhile.
-
-    NumPy asks for transparent huge pages for every large array. The pipeline creates dozens of fresh
-    arrays of 10M elements; on this machine (a VM) first-touching them as huge pages cost up to 4x the
-    kernel time of ordinary pages (measured: ten fresh 80 MB arrays 0.5-0.6 s without, 0.6-2.4 s with),
-    about 1 s of the extract and build at 10M interactions. Process-wide while it lasts (NumPy has one
-    switch); restored afterwards. A no-op where NumPy lacks the switch.
-    """
+def _madvise_hugepage_switch() -> Callable[[bool], bool] | None:
     try:
         from numpy._core.multiarray import _set_madvise_hugepage
     except ImportError:  # pragma: no cover - other NumPy layouts
+        return None
+    return _set_madvise_hugepage
+
+
+@contextmanager
+def numpy_hugepages(enabled: bool | None) -> Iterator[None]:
+    """NumPy's `madvise(MADV_HUGEPAGE)` for large arrays on (True), off (False) or as NumPy set it at import
+    (None) while the block runs; restored afterwards. Process-wide (NumPy has one switch); a no-op where NumPy
+    lacks it.
+
+    The retrain runs with it off (`model_train`) except for the fit: the extract and the build create dozens
+    of fresh 10M-element arrays, and on this machine (a VM) first-touching them as huge pages cost up to 4x
+    the kernel time of ordinary pages (ten fresh 80 MB arrays: 0.5-0.6 s without, 0.6-2.4 s with; the
+    confidence step at 10M rows 1.2 s -> 0.6 s of CPU). The fit keeps NumPy's default, as a bare `implicit`
+    fit has it: its factor arrays are read at random, where huge pages save TLB misses.
+    """
+    switch = _madvise_hugepage_switch()
+    if switch is None:
         yield
         return
-    previous = _set_madvise_hugepage(False)
+    previous = switch(_NUMPY_HUGEPAGE_DEFAULT if enabled is None else enabled)
     try:
         yield
     finally:
-        _set_madvise_hugepage(previous)
+        switch(previous)
+
+
+def _numpy_hugepage_default() -> bool:
+    switch = _madvise_hugepage_switch()
+    if switch is None:
+        return True
+    current = switch(True)
+    switch(current)
+    return bool(current)
+
+
+_NUMPY_HUGEPAGE_DEFAULT = _numpy_hugepage_default()
 
 
 def _rounded(metrics: dict[str, float]) -> dict[str, float]:

@@ -161,7 +161,7 @@ class Command(BaseCommand):
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
-        from recommender.training import matrix_path, numpy_without_hugepages
+        from recommender.training import matrix_path
 
         version = ModelVersion.objects.get(pk=version_id)
         matrix = sp.load_npz(matrix_path(version.artifact_path)).tocsr().astype(np.float32)
@@ -169,8 +169,7 @@ class Command(BaseCommand):
         model = AlternatingLeastSquares(factors=int(params["factors"]), regularization=float(params["regularization"]),
                                         alpha=float(params["alpha"]), iterations=int(params["iterations"]),
                                         random_state=params["random_state"], num_threads=conf.train_threads())
-        # BLAS limited as implicit's docs recommend, and NumPy's allocations as the service makes them.
-        with threadpool_limits(1, "blas"), numpy_without_hugepages():
+        with threadpool_limits(1, "blas"):  # as implicit's docs recommend, and as the service does
             started = time.perf_counter()
             model.fit(matrix, show_progress=False)
             elapsed = time.perf_counter() - started
