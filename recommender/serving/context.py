@@ -178,14 +178,14 @@ def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[i
 
 # --- Warming with the list -------------------------------------------------------------------------
 def user_contexts_warm(lists: dict[int, list[int]], *, at: datetime) -> None:
-    """Compute the per-user caches a page reads (trips, the campaigns the user may use, friends at the
-    merchants of their list) for users whose list was just built, so their pages meet warm caches; one
-    write for all. `lists`: user id -> the merchant ids of their list."""
-    from superapp.accounts.models import User
+    """Compute the per-user caches a page reads (the user row authentication reads, trips, the campaigns the
+    user may use, friends at the merchants of their list) for users whose list was just built, so their pages
+    meet warm caches; one write for all. `lists`: user id -> the merchant ids of their list."""
+    from superapp.accounts.authentication import users_cache_warm
 
     dirty: dict = {}
     with_friends = integrations.users_with_friends(user_ids=list(lists))
-    for user in User.objects.filter(pk__in=list(lists)):
+    for user in users_cache_warm(list(lists)):  # the user rows too, for the authentication of their pages
         ctx = UserContext(user_id=user.pk, trips=None, coupons=None, friends=None)
         coupons_usable(user, ctx, traveller=is_traveller(user, ctx, at))
         if with_friends is None or user.pk in with_friends:

@@ -197,15 +197,25 @@ _graphs: dict[int, CityGraph] = {}
 _graphs_lock = threading.Lock()
 
 
+_no_graph: dict[int, float] = {}  # city id -> when it was found to have no network (monotonic)
+
+
 def city_graph(city_id: int) -> CityGraph | None:
-    """The city's road graph, cached per process for a few minutes (networks change rarely)."""
+    """The city's road graph, cached per process for a few minutes (networks change rarely). That a city
+    has no network is cached the same way (a recommendation page asks for the drive times of every city's
+    merchants); `import_road_network` drops both at once in its own process."""
     with _graphs_lock:
         cached = _graphs.get(city_id)
         if cached and time.monotonic() - cached.loaded_at < _GRAPH_TTL_S:
             return cached
+        missing_since = _no_graph.get(city_id)
+        if missing_since is not None and time.monotonic() - missing_since < _GRAPH_TTL_S:
+            return None
     nodes = list(Intersection.objects.filter(city_id=city_id).order_by("pk").values_list("pk", "latitude",
                                                                                             "longitude"))
     if not nodes:
+        with _graphs_lock:
+            _no_graph[city_id] = time.monotonic()
         return None
     row_of = {pk: i for i, (pk, _, _) in enumerate(nodes)}
     segs = list(RoadSegment.objects.filter(city_id=city_id).order_by("pk").values_list(
@@ -221,6 +231,7 @@ def city_graph(city_id: int) -> CityGraph | None:
                        time.monotonic())
     with _graphs_lock:
         _graphs[city_id] = loaded
+        _no_graph.pop(city_id, None)
     return loaded
 
 
@@ -228,8 +239,10 @@ def city_graph_invalidate(city_id: int | None = None) -> None:
     with _graphs_lock:
         if city_id is None:
             _graphs.clear()
+            _no_graph.clear()
         else:
             _graphs.pop(city_id, None)
+            _no_graph.pop(city_id, None)
 
 
 @lru_cache(maxsize=8)
@@ -286,6 +299,33 @@ def segment_speeds_at(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarr
                 speeds[index_of[seg]] = ratio * city_graph_.segment_free_flow[index_of[seg]]
         return speeds, "profile", None
     return speeds, "free_flow", None
+
+
+_SPEEDS_TTL_S = 60.0
+_speeds: dict[tuple[int, int], tuple[CityGraph, float, tuple[np.ndarray, str, datetime | None]]] = {}
+_speeds_lock = threading.Lock()
+
+
+def segment_speeds_at_minute(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarray, str, datetime | None]:
+    """`segment_speeds_at` for `at` truncated to its minute, computed once per process, city graph and minute
+    and kept at most `_SPEEDS_TTL_S` (new observations or forecasts show within a minute). For lists that show
+    many drive times per page ("about 20 min by car now" on recommendations); a route asks
+    `segment_speeds_at` itself. The speeds are read-only (shared between requests)."""
+    minute = at.replace(second=0, microsecond=0)
+    key = (city_graph_.city_id, int(minute.timestamp()))
+    now = time.monotonic()
+    with _speeds_lock:
+        hit = _speeds.get(key)
+        if hit is not None and hit[0] is city_graph_ and now - hit[1] < _SPEEDS_TTL_S:
+            return hit[2]
+    speeds, source, as_of = segment_speeds_at(city_graph_=city_graph_, at=minute)
+    speeds.setflags(write=False)
+    value = (speeds, source, as_of)
+    with _speeds_lock:
+        for stale in [k for k, v in _speeds.items() if now - v[1] >= _SPEEDS_TTL_S]:
+            del _speeds[stale]
+        _speeds[key] = (city_graph_, now, value)
+    return value
 
 
 def nearest_city_graph(lat: float, lon: float) -> CityGraph | None:
@@ -357,7 +397,8 @@ def eta_minutes(*, city: City, origin: tuple[float, float], destination: tuple[f
 
 def eta_minutes_many(*, city: City, origin: tuple[float, float], destinations: list[tuple[float, float]],
                      at: datetime | None = None) -> list[float | None]:
-    """`eta_minutes` to many destinations with one shortest-path tree (for a list of merchants)."""
+    """`eta_minutes` to many destinations with one shortest-path tree (for a list of merchants), on the
+    speeds of `at`'s minute (`segment_speeds_at_minute`)."""
     from scipy.sparse.csgraph import dijkstra
 
     cg = city_graph(city.pk)
@@ -367,7 +408,7 @@ def eta_minutes_many(*, city: City, origin: tuple[float, float], destinations: l
     source, d_source = graph.nearest_node(*origin)
     if d_source > conf.snap_max_m():
         return [None] * len(destinations)
-    speeds, _, _ = segment_speeds_at(city_graph_=cg, at=at or timezone.now())
+    speeds, _, _ = segment_speeds_at_minute(city_graph_=cg, at=at or timezone.now())
     dist = dijkstra(graph.travel_time_matrix(speeds), directed=True, indices=source)
     result: list[float | None] = []
     for lat, lon in destinations:

@@ -47,7 +47,7 @@ from services.traffic.models import (
     SignalPhase,
     SignalPlan,
 )
-from services.traffic.selectors import signal_plan_current, speed_grid_load, tz_offsets
+from services.traffic.selectors import city_graph_invalidate, signal_plan_current, speed_grid_load, tz_offsets
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -69,8 +69,11 @@ class ImportSummary:
 
 @transaction.atomic
 def road_network_import(*, city: City, nodes: Iterable[NodeSpec], segments: Iterable[SegmentSpec]) -> ImportSummary:
-    """Upsert intersections and segments by code (re-importing a network updates it in place)."""
+    """Upsert intersections and segments by code (re-importing a network updates it in place). This process's
+    cached graph of the city (or its "no network") is dropped now and again when the import commits."""
     nodes, segments = list(nodes), list(segments)
+    city_graph_invalidate(city.pk)
+    transaction.on_commit(lambda: city_graph_invalidate(city.pk))
     existing = {i.code: i for i in Intersection.objects.filter(city=city)}
     created_nodes = updated_nodes = 0
     for spec in nodes:

@@ -5,7 +5,7 @@ user is refused at once). That one query was the biggest single cost of a cached
 class keeps the same checks (unknown user, `is_active`, the revoke claim when enabled) but reads the
 row from Redis, kept correct by a per-user generation number:
 
-- `auth:user:{id}` holds `(generation, row values)` for 60 s;
+- `auth:user:{id}` holds `(generation, row values)` for `ROW_TTL_S` (an hour);
 - `auth:user:{id}:gen` is bumped by every save or delete of that user (a signal, at once and again
   after the transaction commits);
 - a reader fetches both keys in ONE round trip and uses the row only if its generation is current.
@@ -14,9 +14,11 @@ row from Redis, kept correct by a per-user generation number:
   never used. Deactivating or deleting a user refuses their tokens on the next request, as before.
 
 Bulk `QuerySet.update()` and raw SQL on `accounts_user` send no signal: call `user_cache_invalidate`
-after them (nothing in the code base does either today). Without Redis (the embedded default) every
-request reads the database, as simplejwt does: a per-process cache could not be invalidated across
-gunicorn workers.
+after them (nothing in the code base does either today); the row TTL bounds how long a forgotten call can
+serve an old row. `users_cache_warm` stores the rows of many users ahead of their requests (the
+recommender does it when it builds their lists, so a page meets the row warm) with the same protocol.
+Without Redis (the embedded default) every request reads the database, as simplejwt does: a per-process
+cache could not be invalidated across gunicorn workers.
 """
 
 from __future__ import annotations
@@ -41,8 +43,11 @@ from superapp.accounts.models import User
 
 logger = logging.getLogger(__name__)
 
-ROW_TTL_S = 60
-GENERATION_TTL_S = 86_400  # outlives every row stored under it (rows live ROW_TTL_S)
+ROW_TTL_S = 3_600
+# Outlives every row stored under it (rows live ROW_TTL_S): a generation key that expired while a row stored
+# under an older generation lived on would read 0 again and could match a row stored before the first bump.
+GENERATION_TTL_S = 86_400
+assert ROW_TTL_S <= GENERATION_TTL_S
 _FIELDS = tuple(f.attname for f in User._meta.concrete_fields)
 
 
@@ -71,6 +76,14 @@ def _from_database(user_id) -> User | None:
     return User.objects.filter(pk=user_id).first()
 
 
+def _from_database_many(user_ids: list) -> list[User]:
+    return list(User.objects.filter(pk__in=user_ids))
+
+
+def _packed(user: User, generation: int) -> bytes:
+    return pickle.dumps((generation, tuple(getattr(user, name) for name in _FIELDS)))
+
+
 def user_get_cached(user_id) -> User | None:
     """The user row for a token's user id (None if there is no such user), from Redis when current."""
     client = _redis()
@@ -88,12 +101,36 @@ def user_get_cached(user_id) -> User | None:
             return User.from_db("default", _FIELDS, values)
     user = _from_database(user_id)
     if user is not None:
-        values = tuple(getattr(user, name) for name in _FIELDS)
         try:
-            client.set(_row_key(user_id), pickle.dumps((generation, values)), ex=ROW_TTL_S)
+            client.set(_row_key(user_id), _packed(user, generation), ex=ROW_TTL_S)
         except Exception:  # noqa: BLE001
             logger.warning("user cache unavailable", exc_info=True)
     return user
+
+
+def users_cache_warm(user_ids) -> list[User]:
+    """Read the rows of these users (one query) and, with Redis, store them as `user_get_cached` does: the
+    generations are read first and each row is stored under the generation read, so a save that commits
+    in between makes the stored row unusable. Returns the rows read (for callers that need them anyway)."""
+    user_ids = list(user_ids)
+    client = _redis()
+    generations = None
+    if client is not None and user_ids:
+        try:
+            generations = client.mget([_generation_key(pk) for pk in user_ids])
+        except Exception:  # noqa: BLE001 - nothing warmed: the requests read the database
+            logger.warning("user cache unavailable", exc_info=True)
+    users = _from_database_many(user_ids)
+    if generations is not None:
+        by_id = dict(zip(user_ids, generations, strict=True))
+        try:
+            pipe = client.pipeline(transaction=False)
+            for user in users:
+                pipe.set(_row_key(user.pk), _packed(user, int(by_id[user.pk] or 0)), ex=ROW_TTL_S)
+            pipe.execute()
+        except Exception:  # noqa: BLE001
+            logger.warning("user cache unavailable", exc_info=True)
+    return users
 
 
 def user_cache_invalidate(user_id) -> None:

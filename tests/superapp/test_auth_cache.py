@@ -90,3 +90,44 @@ def test_redis_outage_falls_back_to_the_database(monkeypatch):
 
     monkeypatch.setattr(authentication, "_redis", lambda: Down())
     assert bearer(user).get("/api/v1/me").status_code == 200
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_warmed_rows_are_served_without_a_query(django_assert_num_queries):
+    users = UserFactory.create_batch(3)
+    with django_assert_num_queries(1):
+        assert sorted(u.pk for u in authentication.users_cache_warm([u.pk for u in users])) == sorted(
+            u.pk for u in users)
+    with django_assert_num_queries(0):
+        for user in users:
+            assert authentication.user_get_cached(user.pk).username == user.username
+
+
+@pytest.mark.django_db
+def test_warming_without_redis_only_reads_the_rows():
+    users = UserFactory.create_batch(2)
+    assert {u.pk for u in authentication.users_cache_warm([u.pk for u in users])} == {u.pk for u in users}
+    assert authentication.user_get_cached(users[0].pk) == users[0]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_row_warmed_before_a_concurrent_save_is_never_served(monkeypatch):
+    """The warm reads the generations, then the (old) rows; meanwhile a writer deactivates one user. The
+    old row is stored under the generation the save bumped: the next request refuses."""
+    user, other = UserFactory(), UserFactory()
+    real = authentication._from_database_many
+
+    def read_then_concurrent_save(user_ids):
+        rows = real(user_ids)
+        writer = User.objects.get(pk=user.pk)
+        writer.is_active = False
+        writer.save(update_fields=["is_active"])
+        return rows
+
+    monkeypatch.setattr(authentication, "_from_database_many", read_then_concurrent_save)
+    authentication.users_cache_warm([user.pk, other.pk])
+    monkeypatch.setattr(authentication, "_from_database_many", real)
+    assert_error_shape(bearer(user).get("/api/v1/me"), 401, "user_inactive")
+    assert bearer(other).get("/api/v1/me").status_code == 200

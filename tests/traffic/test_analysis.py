@@ -274,3 +274,44 @@ def test_the_demo_feed_continues_up_to_the_last_ended_interval(place):
     later = now + timedelta(minutes=10)
     assert services.traffic_simulate_to_now(city=place, now=later) == segments * 2
     assert simulated_feed(city_slugs=["paris"]) == {}  # only cities with a road network
+
+
+def test_a_city_without_a_network_is_remembered_until_one_is_imported(db, django_assert_num_queries):
+    """Drive times on a recommendation page ask for every city's graph: a city without a road network is
+    not asked the database again on every page, and an import is seen at once (in its process)."""
+    from tests.traffic.factories import city
+
+    selectors.city_graph_invalidate()
+    place = city("hangzhou")
+    assert selectors.city_graph(place.pk) is None
+    with django_assert_num_queries(0):
+        assert selectors.city_graph(place.pk) is None
+    network()
+    graph = selectors.city_graph(place.pk)
+    assert graph is not None and len(graph.graph.node_ids) == Intersection.objects.filter(city=place).count()
+    selectors.city_graph_invalidate()
+
+
+def test_speeds_of_a_minute_are_the_speeds_at_its_start_and_refresh_within_a_minute(place, monkeypatch,
+                                                                                      django_assert_num_queries):
+    """`segment_speeds_at_minute` (drive times on recommendation pages) answers what `segment_speeds_at`
+    answers at the start of the minute, computes it once per minute, and sees new observations when its
+    copy is older than `_SPEEDS_TTL_S`."""
+    graph = selectors.city_graph(place.pk)
+    segments = list(RoadSegment.objects.filter(city=place).order_by("pk")[:3])
+    for offset_s, speeds in ((0, (30.0, 20.0, 10.0)), (90, (31.0, 21.0, 11.0))):
+        at = END + timedelta(seconds=offset_s + 17)
+        minute = at.replace(second=0)
+        for seg, speed in zip(segments, speeds, strict=True):
+            _series(place, seg, [(0, speed)])
+        monkeypatch.setattr(selectors, "_SPEEDS_TTL_S", 0.0)  # no copy is fresh: computed now
+        cached = selectors.segment_speeds_at_minute(city_graph_=graph, at=at)
+        reference = selectors.segment_speeds_at(city_graph_=graph, at=minute)
+        assert np.array_equal(cached[0], reference[0]) and cached[1:] == reference[1:] == ("observed", END)
+        monkeypatch.setattr(selectors, "_SPEEDS_TTL_S", 60.0)
+        selectors.segment_speeds_at_minute(city_graph_=graph, at=at)
+        with django_assert_num_queries(0):
+            again = selectors.segment_speeds_at_minute(city_graph_=graph, at=minute + timedelta(seconds=59))
+        assert again[0] is selectors.segment_speeds_at_minute(city_graph_=graph, at=at)[0]
+        assert not again[0].flags.writeable
+        Observation.objects.filter(city=place).delete()
