@@ -92,7 +92,7 @@ from recommender.services import interactions_record_in_transaction
 from services.models import Merchant
 from services.selectors import user_is_traveller
 from superapp.accounts.models import User
-from superapp.db import retry_on_conflict, rows_by_pk, rows_insert, run_in_transaction
+from superapp.db import atomic_nested, retry_on_conflict, rows_by_pk, rows_insert, run_in_transaction
 from superapp.money import Money, MoneyError, currency_exponent
 from superapp.publish import publish_on_commit
 
@@ -457,7 +457,7 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
     gross = amount.amount + tip.amount
     pending = merchant.requires_confirmation
 
-    with transaction.atomic():
+    with atomic_nested():
         coupon, campaign, discount = None, None, 0
         if coupon_id is not None:
             coupon, campaign = _coupon_lock_for_redeem(coupon_id=coupon_id, user=payer)

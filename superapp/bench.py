@@ -64,7 +64,11 @@ def server_env(**extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict[str, str] | None = None,
-                    timeout_s: float = 60.0) -> Iterator[str]:
+                    timeout_s: float = 60.0, worker_connections: int | None = None) -> Iterator[str]:
+    """`worker_connections` (gthread): at most this many open connections per worker. wrk opens all its
+    keep-alive connections at once and whichever worker wakes first may accept most of them for the whole run
+    (seen: 16 of 16 on one of two workers, the other idle), so a benchmark that sets it to its connections per
+    worker measures both cores; None keeps gunicorn's default (1000)."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     cmd = [
@@ -73,6 +77,8 @@ def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict
         "--worker-class", "gthread" if threads > 1 else "sync", "--log-level", "warning",
         "--timeout", "120", "--keep-alive", "30",
     ]
+    if worker_connections is not None:
+        cmd += ["--worker-connections", str(worker_connections)]
     proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env or server_env(), stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
     try:

@@ -35,7 +35,7 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from superapp.api import domain_error_response
-from superapp.db import IDEMPOTENT_RECONNECT_S, run_in_transaction
+from superapp.db import IDEMPOTENT_RECONNECT_S, run_in_transaction, whole_transaction_unit
 from superapp.exceptions import DomainError, IdempotencyKeyMissing, IdempotencyKeyReused, ValidationFailed
 from superapp.models import IdempotencyKey
 
@@ -135,7 +135,8 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
         outcome = _claim_or_outcome(ident=ident, fingerprint=fingerprint)
         if outcome is not None:
             return outcome
-        response = handler()
+        with whole_transaction_unit():  # any exception rolls the attempt back: no savepoints inside
+            response = handler()
         if not 200 <= response.status_code < 300:
             raise _NotStored(response)
         _store(**ident, status=response.status_code, body=response.data)

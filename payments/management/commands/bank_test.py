@@ -49,13 +49,27 @@ from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
 PG_BIN_CANDIDATES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-PORT_RANGE = range(18200, 18300)  # the ports this command may use for the servers it starts
+# The ports this command may use for the servers it starts (`--ports START-END` or BANK_TEST_PORTS: on a
+# machine shared by several people each has a range of their own).
+PORT_RANGE = range(18200, 18300)
+
+
+def _port_range(text: str | None) -> range:
+    if not text:
+        return PORT_RANGE
+    try:
+        start, end = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise CommandError(f"--ports takes START-END, e.g. 18300-18499, not {text!r}") from None
+    if not 1024 <= start <= end <= 65535:
+        raise CommandError(f"--ports: {text!r} is not a range of ports within 1024-65535")
+    return range(start, end + 1)
 CURRENCY = "CNY"
 EXPECTED_NO_OUTCOME = (ConnectionError, TimeoutError, OSError, http.client.HTTPException)
 
 
-def _free_port(taken: set[int]) -> int:
-    for port in random.sample(list(PORT_RANGE), len(PORT_RANGE)):
+def _free_port(taken: set[int], ports: range = PORT_RANGE) -> int:
+    for port in random.sample(list(ports), len(ports)):
         if port in taken:
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -65,7 +79,7 @@ def _free_port(taken: set[int]) -> int:
                 continue
         taken.add(port)
         return port
-    raise CommandError(f"no free port in {PORT_RANGE.start}-{PORT_RANGE.stop - 1}")
+    raise CommandError(f"no free port in {ports.start}-{ports.stop - 1}")
 
 
 def _log(message: str) -> None:
@@ -248,6 +262,9 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2)
         parser.add_argument("--threads", type=int, default=4)
         parser.add_argument("--seed", type=int, default=13)
+        parser.add_argument("--ports", default=os.environ.get("BANK_TEST_PORTS"),
+                            help=f"START-END: ports for the private servers (default {PORT_RANGE.start}-"
+                                 f"{PORT_RANGE.stop - 1}, or BANK_TEST_PORTS).")
         parser.add_argument("--keep", action="store_true", help="Keep the temp dir (logs) for inspection.")
         parser.add_argument("--phase", choices=["run", "setup", "verify"], default="run", help="internal")
         parser.add_argument("--state", help="internal: the state file of the setup/verify phases")
@@ -266,13 +283,14 @@ class Command(BaseCommand):
         root = Path(tempfile.mkdtemp(prefix="superapp-bank-"))
         os.chmod(root, 0o755)  # noqa: S103 - the postgres user must reach its data dir inside
         taken: set[int] = set()
-        pg = PrivatePostgres(root, _free_port(taken))
-        redis = PrivateRedis(root, _free_port(taken))
+        ports = _port_range(options["ports"])
+        pg = PrivatePostgres(root, _free_port(taken, ports))
+        redis = PrivateRedis(root, _free_port(taken, ports))
         env = {**os.environ, "DATABASE_URL": pg.url, "REDIS_URL": redis.url, "SECRET_KEY": secrets.token_hex(32),
                "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
                "JWT_ACCESS_MINUTES": "600", "DJANGO_ENV": "development", "CELERY_TASK_ALWAYS_EAGER": "0",
                "DJANGO_SETTINGS_MODULE": "superapp.settings"}
-        gunicorn = Gunicorn(root, _free_port(taken), env, options["workers"], options["threads"])
+        gunicorn = Gunicorn(root, _free_port(taken, ports), env, options["workers"], options["threads"])
         state_file = root / "state.json"
         manage = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
         try:

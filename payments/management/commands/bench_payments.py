@@ -73,13 +73,15 @@ class Command(BaseCommand):
         parser.add_argument("--merchants", type=int, default=50)
         parser.add_argument("--duration", type=int, default=15, help="Seconds per phase (payments, pgbench).")
         parser.add_argument("--connections", type=int, default=16)
+        parser.add_argument("--warmup", type=int, default=5,
+                            help="Seconds of payments before the measured run (not counted; 0 = none).")
         # 2 cores: one gunicorn process per core, a few threads each to overlap the database round trips.
         # More processes or threads only add GIL and scheduler contention while row locks are held.
         parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
         parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "4")))
 
     def handle(self, *args, users: int, merchants: int, duration: int, connections: int, workers: int, threads: int,
-               **options):
+               warmup: int, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_payments needs PostgreSQL: set DATABASE_URL=postgres://...")
         for tool in ("pgbench",):
@@ -94,10 +96,19 @@ class Command(BaseCommand):
         bodies = [json.dumps({"merchant_id": m.pk, "amount": f"{(i % 90) + 10}.{i % 100:02d}"})
                   for i, m in enumerate(shops * 4)]
 
-        with bench.gunicorn_server(workers=workers, threads=threads) as base_url:
+        # Each worker takes its share of wrk's keep-alive connections (without the cap one worker often took
+        # most of them, so one core's worth of Python served the run: superapp.bench.gunicorn_server).
+        per_worker = max(threads, -(-connections // workers))
+        with bench.gunicorn_server(workers=workers, threads=threads, worker_connections=per_worker) as base_url:
             self.stderr.write(f"serving on {base_url}; {workers} workers x {threads} threads")
             ping = bench.wrk_run(f"{base_url}/healthz", duration_s=max(5, duration // 2), connections=connections)
             self.stderr.write(f"ping: {ping.rps} req/s")
+            if warmup:
+                # Not counted: fills each worker's per-process account cache (payer wallets, merchant accounts,
+                # fee shards), as on a server that has been running; a cold worker pays one ORM lookup per
+                # first-seen account, ~300 per worker here, about a third of a 15 s run's payments.
+                bench.wrk_run(f"{base_url}/api/v1/wallet/payments", duration_s=warmup, connections=connections,
+                              lua=_lua(tokens=tokens, bodies=bodies))
             pay = bench.wrk_run(f"{base_url}/api/v1/wallet/payments", duration_s=duration, connections=connections,
                                 lua=_lua(tokens=tokens, bodies=bodies))
             self.stderr.write(f"payments: {pay.rps} req/s, p99 {pay.p99_ms} ms, non-2xx {pay.non_2xx}")
@@ -117,8 +128,8 @@ class Command(BaseCommand):
             "ping_rps": ping.rps,
             "ratio_to_ping": round(successful_rps / ping.rps, 3) if ping.rps else None,
             "users": len(payers), "merchants": len(shops),
-            "duration_s": duration, "connections": connections,
-            "workers": workers, "threads": threads,
+            "duration_s": duration, "warmup_s": warmup, "connections": connections,
+            "workers": workers, "threads": threads, "worker_connections": per_worker,
         })
 
     def _fixtures(self, *, n_users: int, n_merchants: int):
