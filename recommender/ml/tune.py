@@ -17,7 +17,9 @@ Method, not magic numbers -- the search has to work on data sets nobody has look
    never beyond a quarter of the smaller matrix side.
 4. The search stops at ``max_trials`` or when the next trial (estimated from the mean time
    of the algorithm's trials so far) plus the blending step would overrun ``time_budget_s``;
-   an algorithm too slow for what is left is skipped while faster ones still fit.
+   an algorithm too slow for what is left is skipped while faster ones still fit. With ``refit``
+   the budget also covers fitting the winner on the whole training part, and the search keeps time
+   for that fit too.
 5. Blends: the best model of the two best algorithms are mixed with standardised scores
    (``BlendModel``) at a few weights; a blend is returned only if it beats the best single
    model on validation by ``min_blend_gain`` (relative, 0.1 %).
@@ -99,6 +101,10 @@ class TuneResult:
     # How the final choice was made: the best trial's paired gain over the best default (and the best
     # blend's over that) with its standard error, and what was kept.
     selection: dict[str, Any] = field(default_factory=dict)
+    # With ``refit``: the chosen configuration fitted on the whole ``train`` (inside the budget), and how long
+    # that fit took (part of ``seconds``).
+    model: Recommender | None = field(default=None, repr=False)
+    refit_seconds: float = 0.0
 
 
 def search_algorithms(shape: tuple[int, int], requested: str | Sequence[str] = "auto") -> list[str]:
@@ -245,6 +251,21 @@ def study_defaults(*, previous: optuna.Study, names: Sequence[str]) -> list[optu
     return out
 
 
+def fit_work(algorithm: str, params: dict[str, Any], matrix: sp.spmatrix) -> float:
+    """How a fit's cost grows with its parameters (a unit-free count; the tuner times the rate per algorithm).
+
+    ALS: per iteration, conjugate-gradient steps over every stored pair (``nnz * factors``) and the
+    ``factors x factors`` products of every user and item row; BPR: one SGD step per stored pair and
+    epoch. The item-item models cost about the same for any of their parameters."""
+    n_users, n_items = matrix.shape
+    if algorithm == "als":
+        f = float(params["factors"])
+        return float(params["iterations"]) * f * (matrix.nnz + (n_users + n_items) * f)
+    if algorithm == "bpr":
+        return float(params["iterations"]) * float(params["factors"]) * max(matrix.nnz, 1)
+    return 1.0
+
+
 def _eval_users(test: sp.csr_matrix, max_users: int | None, seed: int) -> np.ndarray:
     users = np.flatnonzero(np.diff(test.indptr) > 0)
     if max_users is not None and len(users) > max_users:
@@ -301,6 +322,7 @@ def tune(
     validation: Split | None = None,
     blend: bool = True,
     min_blend_gain: float = 0.001,
+    refit: bool = False,
 ) -> TuneResult:
     """Search algorithm and hyperparameters on a validation split of ``train``.
 
@@ -313,6 +335,11 @@ def tune(
     ``validation`` overrides the random validation split, e.g. with a temporal one or a
     published train/valid pair; it need not share ``train``'s index space (only
     hyperparameters carry over).
+
+    ``refit``: the budget also covers fitting the winner on the whole ``train`` (returned as
+    ``TuneResult.model``). The search keeps time for it: the slowest fit of a focused algorithm so far
+    plus the costliest blend partner's, scaled by how much larger ``train`` is than the validation
+    split's training part.
     """
     if max_trials < 1:
         raise ValueError("max_trials must be >= 1")
@@ -358,6 +385,11 @@ def tune(
     focus: set[str] = set(algorithms)
 
     eval_seconds: list[float] = []
+    fit_seconds: dict[str, list[float]] = {}
+    best_fit: dict[str, float] = {}  # fit seconds of each algorithm's best trial (a blend partner's refit)
+    fit_rate: dict[str, list[float]] = {}  # fit seconds per unit of ``fit_work``, per algorithm
+    # A fit on the whole training part costs about this much more than one on the validation split's.
+    refit_scale = max(1.0, train.nnz / max(split.train.nnz, 1)) if refit else 0.0
 
     def evaluate_on(model: Recommender, per_user: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         t0 = time.monotonic()
@@ -371,7 +403,27 @@ def tune(
         # then ranks each weight: keep that much of the budget for it.
         if not blend or len(algorithms) < 2 or not eval_seconds:
             return 0.0
-        return 1.5 * len(focus) * (sum(eval_seconds) / len(eval_seconds))
+        return 1.5 * (len(focus) + 1) * (sum(eval_seconds) / len(eval_seconds))
+
+    def refit_reserve(candidate: float = 0.0) -> float:
+        # The winner is a focused algorithm's trial (the one about to run, ``candidate`` seconds of fit, or
+        # one already fitted), possibly blended with another algorithm's best: keep time to refit the most
+        # expensive of those plus the costliest partner.
+        if not refit or not fit_seconds:
+            return 0.0
+        own_name = max((name for name in focus if name in fit_seconds), key=lambda name: max(fit_seconds[name]),
+                       default=max(fit_seconds, key=lambda name: max(fit_seconds[name])))
+        partner = max((best_fit[name] for name in best_fit if name != own_name), default=0.0)
+        return refit_scale * (max(max(fit_seconds[own_name]), candidate) + (partner if blend else 0.0))
+
+    def reserve(candidate: float = 0.0) -> float:
+        return blend_reserve() + refit_reserve(candidate)
+
+    def fit_estimate(name: str, params: dict[str, Any]) -> float | None:
+        # Seconds per unit of work measured on this algorithm's fits so far (the slowest rate: load varies),
+        # times this trial's work; None before its first fit.
+        rates = fit_rate.get(name)
+        return max(rates) * fit_work(name, params, split.train) if rates else None
 
     skipped = [0]
 
@@ -383,7 +435,11 @@ def tune(
     def objective(trial: optuna.Trial) -> float:
         name = trial.suggest_categorical("algorithm", names_now) if len(names_now) > 1 else names_now[0]
         params = suggest_params(trial, name, shape, binary=binary)
-        if trials and time.monotonic() - started + expected_seconds(name) + blend_reserve() > time_budget_s:
+        fit_s = fit_estimate(name, params)
+        mean_eval = sum(eval_seconds) / len(eval_seconds) if eval_seconds else 0.0
+        # A trial costs its fit plus one evaluation (ALS: two, the pruning checkpoint).
+        cost = expected_seconds(name) if fit_s is None else fit_s + mean_eval * (2 if name == "als" else 1)
+        if trials and time.monotonic() - started + cost + reserve(fit_s or 0.0) > time_budget_s:
             # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
             skipped[0] += 1
             raise optuna.TrialPruned()
@@ -408,12 +464,15 @@ def tune(
         except optuna.TrialPruned:
             trials.append(Trial(params, float("nan"), {}, time.monotonic() - t0, "pruned", name))
             raise
+        fit_seconds.setdefault(name, []).append(time.monotonic() - t0)
+        fit_rate.setdefault(name, []).append(fit_seconds[name][-1] / fit_work(name, params, split.train))
         per_user: dict[str, np.ndarray] = {}
         metrics = evaluate_on(model, per_user)
         score = metrics[metric]
         trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name, per_user.get(metric)))
         if name not in best_models or score > best_models[name][0]:
             best_models[name] = (score, model)
+            best_fit[name] = fit_seconds[name][-1]
         if phase == "default" and (not default_model or score > default_model[0][0]):
             default_model[:] = [(score, model)]
         return score
@@ -423,7 +482,7 @@ def tune(
             progress(len(trials), max_trials)
         elapsed = time.monotonic() - started
         fastest = min(expected_seconds(name) for name in focus)
-        if len(trials) >= max_trials or elapsed + fastest + blend_reserve() > time_budget_s or skipped[0] >= 20:
+        if len(trials) >= max_trials or elapsed + fastest + reserve() > time_budget_s or skipped[0] >= 20:
             study.stop()
 
     # Round 1: every algorithm at its defaults. Round 2: TPE over the algorithms whose defaults came
@@ -472,7 +531,8 @@ def tune(
             t0 = time.monotonic()
             # The first partner (the runner-up) was budgeted for; further ones only if one more costs no
             # more than the last one did and that still fits.
-            if n and t0 - started + max(partner_seconds, blend_reserve() / max(len(focus), 1)) > time_budget_s:
+            if n and t0 - started + max(partner_seconds, blend_reserve() / max(len(focus), 1)) + refit_reserve() \
+                    > time_budget_s:
                 break
             for w, per_user in _blend_search(z1, second, split, users, k=k):
                 params = {"first": {"algorithm": chosen.algorithm, "params": chosen_model.params},
@@ -490,9 +550,13 @@ def tune(
             if top.score > chosen.score * (1.0 + min_blend_gain) and gain >= NOISE_Z * se:
                 result.algorithm, result.best_params, result.best_score = "blend", top.params, top.score
                 selection["kept"] = "blend"
-    result.seconds = time.monotonic() - started
     if not math.isfinite(result.best_score):
         raise RuntimeError("tuning produced no finite score")
+    if refit:
+        t0 = time.monotonic()
+        result.model = make_model(result.algorithm, result.best_params, num_threads=num_threads).fit(train)
+        result.refit_seconds = time.monotonic() - t0
+    result.seconds = time.monotonic() - started
     log.info("tune: %s %s validation %s=%.4f (%s)", result.algorithm, result.best_params, metric, result.best_score,
              selection)
     return result

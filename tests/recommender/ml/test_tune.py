@@ -148,3 +148,42 @@ def test_the_machine_speed_is_measured_and_the_ease_estimate_grows_with_the_cata
     assert gemm_flops_per_s(1) > 1e6
     assert ease_trial_seconds((100_000, 20_000), 2000, 1e10) > ease_trial_seconds((100_000, 5_000), 2000, 1e10)
     assert ease_trial_seconds((2_000, 20_000), 2000, 1e10) < ease_trial_seconds((20_000, 20_000), 2000, 1e10)
+
+
+def test_refit_fits_the_winner_on_the_whole_training_part_inside_the_budget(blocks, monkeypatch):
+    """With a clock on which every fit takes 10 s, the search keeps time for the final fit: search and refit
+    end within the budget, while the same search without ``refit`` leaves no room for it."""
+    import types
+
+    from recommender.ml import tune as tune_module
+    from recommender.ml.models import ItemKNNModel
+
+    now = [0.0]
+    monkeypatch.setattr(tune_module, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    real_fit = ItemKNNModel.fit
+
+    def slow_fit(self, matrix, **kw):
+        now[0] += 10.0
+        return real_fit(self, matrix, **kw)
+
+    monkeypatch.setattr(ItemKNNModel, "fit", slow_fit)
+    kw = {"algorithm": "itemknn", "max_trials": 50, "time_budget_s": 100.0, "num_threads": 1, "blend": False}
+    plain = tune(blocks, **kw)
+    now[0] = 0.0
+    res = tune(blocks, refit=True, **kw)
+    assert plain.model is None and plain.seconds + 10.0 > 100.0  # a refit after it would overrun
+    assert res.refit_seconds == 10.0 and res.seconds <= 100.0 and len(res.trials) < len(plain.trials)
+    fresh = make_model(res.algorithm, res.best_params).fit(blocks)
+    assert res.model.n_users == blocks.shape[0]
+    np.testing.assert_allclose(res.model.score(np.arange(40), blocks), fresh.score(np.arange(40), blocks), rtol=1e-5)
+
+
+def test_fit_work_grows_with_what_makes_a_fit_slower(blocks):
+    from recommender.ml.tune import fit_work
+
+    als = dict(DEFAULT_PARAMS["als"])
+    assert fit_work("als", {**als, "factors": 512}, blocks) > 4 * fit_work("als", {**als, "factors": 128}, blocks)
+    assert fit_work("als", {**als, "iterations": 30}, blocks) == 2 * fit_work("als", {**als, "iterations": 15}, blocks)
+    bpr = dict(DEFAULT_PARAMS["bpr"])
+    assert fit_work("bpr", {**bpr, "factors": 128}, blocks) == 2 * fit_work("bpr", bpr, blocks)
+    assert fit_work("ease", DEFAULT_PARAMS["ease"], blocks) == fit_work("ease", {"l2": 5.0}, blocks)
