@@ -10,7 +10,9 @@ since PostgreSQL 14 and cost the server more than the rest of the query together
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -113,48 +115,125 @@ def _extract_postgres(since, until, source_prefix, progress) -> InteractionArray
                  lambda t: sql.Literal(t).as_string(None))
         + ") TO STDOUT (FORMAT BINARY)"
     )
-    parts: list[InteractionArrays] = []
-    buffer = bytearray()
-    header_done = False
-    rows = 0
-    width = _PG_ROW.itemsize
+    parser = _CopyRowsParser(progress)
+    connection.ensure_connection()
+    # The connection's thread reads the stream; a second thread parses each chunk meanwhile (NumPy releases
+    # the GIL), on the core the PostgreSQL backend leaves free. One worker keeps the chunks in order.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-parse") as pool:
+        pending: deque[Future] = deque()
 
-    def consume(final: bool) -> None:
-        nonlocal header_done, rows
-        if not header_done:
-            if len(buffer) < 19:
+        def parse_later(chunk: bytearray) -> None:
+            pending.append(pool.submit(parser.feed, chunk))
+            while len(pending) > 2 or (pending and pending[0].done()):  # at most ~3 chunks in memory
+                pending.popleft().result()
+
+        with connection.wrap_database_errors:
+            _copy_out(connection.connection, query, parse_later, chunk_bytes=16 << 20)
+        while pending:
+            pending.popleft().result()
+    return parser.finish()
+
+
+class _CopyRowsParser:
+    """Fixed-width rows of a `COPY ... (FORMAT BINARY)` stream to `InteractionArrays`, fed chunk by chunk (in
+    order; a chunk may end inside a row)."""
+
+    def __init__(self, progress: Callable[[int], None] | None) -> None:
+        self.progress = progress
+        self.parts: list[InteractionArrays] = []
+        self.rest = b""
+        self.header_done = False
+        self.rows = 0
+
+    def feed(self, chunk: bytes | bytearray) -> None:
+        data = self.rest + chunk if self.rest else chunk
+        offset = 0
+        if not self.header_done:
+            if len(data) < 19:
+                self.rest = bytes(data)
                 return
-            if bytes(buffer[:11]) != _PG_SIGNATURE:
+            if bytes(data[:11]) != _PG_SIGNATURE:
                 raise RuntimeError("unexpected COPY BINARY header")
-            extension = int.from_bytes(buffer[15:19], "big")
-            del buffer[:19 + extension]
-            header_done = True
-        n = len(buffer) // width
-        if final:
-            # The trailer is a 16-bit -1 after the last row.
-            n = (len(buffer) - 2) // width
-            if bytes(buffer[n * width:]) != b"\xff\xff":
-                raise RuntimeError("unexpected COPY BINARY trailer")
+            offset = 19 + int.from_bytes(data[15:19], "big")  # flags, then the header extension's length
+            self.header_done = True
+        n = (len(data) - offset) // _PG_ROW.itemsize
+        end = offset + n * _PG_ROW.itemsize
+        self.rest = bytes(data[end:])
         if n <= 0:
             return
-        block = np.frombuffer(bytes(buffer[:n * width]), dtype=_PG_ROW)
-        del buffer[:n * width]
+        block = np.frombuffer(data, dtype=_PG_ROW, count=n, offset=offset)
         if not (block["n"] == 5).all() or any((block[f] != size).any() for f, size in _EXPECTED_LENGTHS.items()):
             raise RuntimeError("unexpected row layout in COPY BINARY stream (a NULL?)")
-        parts.append(InteractionArrays(block["user"].astype(np.int64), block["merchant"].astype(np.int64),
-                                       block["kind"].astype(np.int16), block["value"].astype(np.float32),
-                                       block["ts"].astype(np.float64) / 1e6 + _PG_EPOCH_UNIX))
-        rows += n
-        if progress:
-            progress(rows)
+        self.parts.append(InteractionArrays(block["user"].astype(np.int64), block["merchant"].astype(np.int64),
+                                            block["kind"].astype(np.int16), block["value"].astype(np.float32),
+                                            block["ts"].astype(np.float64) / 1e6 + _PG_EPOCH_UNIX))
+        self.rows += n
+        if self.progress:
+            self.progress(self.rows)
 
-    with connection.cursor() as cursor, cursor.cursor.copy(query) as copy:
-        for data in copy:
-            buffer.extend(data)
-            if len(buffer) >= 32 << 20:
-                consume(final=False)
-    consume(final=True)
-    return InteractionArrays.concat(parts)
+    def finish(self) -> InteractionArrays:
+        if not self.header_done or self.rest != b"\xff\xff":  # the trailer: a 16-bit -1 after the last row
+            raise RuntimeError("unexpected COPY BINARY trailer")
+        return InteractionArrays.concat(self.parts)
+
+
+def _copy_out(raw, query: str, on_chunk: Callable[[bytearray], None], *, chunk_bytes: int) -> None:
+    """Run `COPY ... TO STDOUT` on a psycopg connection and hand its data to `on_chunk` in chunks of about
+    `chunk_bytes` (each a new bytearray, the consumer's to keep).
+
+    PostgreSQL sends one CopyData message per row, and psycopg's `Copy` iterator hands each one through a
+    Python generator (~0.7 µs per row here, more than the server spends producing the row). This reads the
+    messages with libpq's blocking `PQgetCopyData` through psycopg's documented low-level `pgconn` instead
+    (~0.25 µs per row). The connection is left idle whatever happens: after an error in `on_chunk` the rest
+    of the stream is read and dropped before the error propagates.
+    """
+    from psycopg import errors, pq
+
+    with raw.lock:  # psycopg's own lock: nothing else uses the connection meanwhile
+        pgconn = raw.pgconn
+        pgconn.send_query(query.encode())
+        while pgconn.flush():  # psycopg's connections are non-blocking
+            pass
+        result = pgconn.get_result()
+        if result is None or result.status != pq.ExecStatus.COPY_OUT:
+            while pgconn.get_result() is not None:
+                pass
+            raise _pg_error(result, pgconn, errors)
+        get = pgconn.get_copy_data
+        buffer = bytearray()
+        extend = buffer.extend
+        failure: BaseException | None = None
+        while True:
+            nbytes, data = get(0)  # blocking; -1 when the COPY is done, -2 on error
+            if nbytes <= 0:
+                break
+            extend(data)
+            if len(buffer) >= chunk_bytes:
+                if failure is None:
+                    try:
+                        on_chunk(buffer)
+                    except BaseException as error:  # noqa: BLE001 -- re-raised once the stream is drained
+                        failure = error
+                buffer = bytearray()
+                extend = buffer.extend
+        if buffer and failure is None and nbytes == -1:
+            try:
+                on_chunk(buffer)
+            except BaseException as error:  # noqa: BLE001 -- re-raised below, after the result is read
+                failure = error
+        while (result := pgconn.get_result()) is not None:
+            if result.status != pq.ExecStatus.COMMAND_OK and failure is None:
+                failure = _pg_error(result, pgconn, errors)
+        if nbytes == -2 and failure is None:
+            failure = _pg_error(None, pgconn, errors)
+        if failure is not None:
+            raise failure
+
+
+def _pg_error(result, pgconn, errors) -> Exception:
+    if result is not None:
+        return errors.error_from_result(result)
+    return errors.OperationalError(pgconn.error_message.decode(errors="replace"))
 
 
 def _sqlite_quote(value: datetime) -> str:

@@ -18,7 +18,14 @@ from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
 from recommender.selectors import active_model_version
 from recommender.serving.tasks import candidate_lists_build_version, user_vector_refresh, user_vectors_refresh
-from recommender.training import StageClock, TrainingProgress, artifact_write, extract_window, fit_and_evaluate
+from recommender.training import (
+    StageClock,
+    TrainingProgress,
+    artifact_write,
+    extract_window,
+    fit_and_evaluate,
+    numpy_hugepages,
+)
 from services.models import Merchant
 from superapp.db import rows_insert
 from superapp.exceptions import ValidationFailed
@@ -181,7 +188,7 @@ def model_train(*, config: TrainingConfig | None = None, triggered_by: str = "co
     config = config or training_config_active()
     progress = progress or TrainingProgress()
     now = now or timezone.now()
-    with training_lock(wait_s=wait_s):
+    with training_lock(wait_s=wait_s), numpy_hugepages(False):
         clock = StageClock(progress)
         arrays = extract_window(data_window_days=config.data_window_days, now=now, clock=clock, progress=progress)
         result = fit_and_evaluate(

@@ -100,9 +100,9 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Parameters travel separately from the SQL (psycopg's server-side binding) instead of being quoted into
-        # it in Python, and a statement a connection runs five times is prepared once (psycopg's
-        # prepare_threshold): the wallet's hot path spent ~7 % of its CPU quoting parameters and PostgreSQL
-        # parsed and planned the same 9 statements on every payment (docs/payments.md, Benchmark).
+        # it in Python: the wallet's hot path spent ~7 % of its CPU quoting them (docs/payments.md, Benchmark).
+        # Statements are still not prepared (Django sets psycopg's prepare_threshold to None unless OPTIONS
+        # names one).
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
 else:
     DATABASES = {

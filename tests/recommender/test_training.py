@@ -217,3 +217,24 @@ def test_evaluate_recommender_lightgcn_mode_prints_the_table_as_json(tmp_path, c
 def test_evaluate_recommender_lightgcn_mode_rejects_a_missing_split(tmp_path):
     with pytest.raises(CommandError, match="train.txt"):
         call_command("evaluate_recommender", "--lightgcn", str(tmp_path))
+
+
+def test_numpy_hugepage_advice_is_switched_for_a_block_and_restored():
+    from recommender.training import _madvise_hugepage_switch, numpy_hugepages
+
+    switch = _madvise_hugepage_switch()
+    if switch is None:
+        pytest.skip("this NumPy has no hugepage switch")
+
+    def current() -> bool:
+        value = switch(True)
+        switch(value)
+        return bool(value)
+
+    before = current()
+    with numpy_hugepages(False):
+        assert current() is False
+        with numpy_hugepages(None):  # NumPy's own default, as a bare fit has it
+            assert current() is True or before is False
+        assert current() is False
+    assert current() is before

@@ -1,0 +1,109 @@
+"""Extraction: the arrays are the rows, on every database; the PostgreSQL stream reader leaves the connection
+usable whatever happens."""
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+from django.db import connection, transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
+
+from recommender import extract
+from recommender.extract import KIND_CODE, _CopyRowsParser, interactions_extract
+from recommender.models import Interaction
+from tests.recommender.factories import taste_world
+
+pytestmark = pytest.mark.django_db
+
+
+def _expected(rows) -> dict[str, np.ndarray]:
+    rows = sorted(rows, key=lambda r: (r.user_id, r.merchant_id, r.occurred_at, r.kind, r.value))
+    return {
+        "user": np.array([r.user_id for r in rows], np.int64),
+        "merchant": np.array([r.merchant_id for r in rows], np.int64),
+        "kind": np.array([KIND_CODE[r.kind] for r in rows], np.int16),
+        "value": np.array([r.value for r in rows], np.float32),
+        "ts": np.array([r.occurred_at.timestamp() for r in rows], np.float64),
+    }
+
+
+def _got(arrays) -> dict[str, np.ndarray]:
+    order = np.lexsort((arrays.values, arrays.kind_codes, arrays.timestamps, arrays.merchant_ids, arrays.user_ids))
+    return {"user": arrays.user_ids[order], "merchant": arrays.merchant_ids[order], "kind": arrays.kind_codes[order],
+            "value": arrays.values[order], "ts": arrays.timestamps[order]}
+
+
+def _assert_same(arrays, rows) -> None:
+    got, expected = _got(arrays), _expected(rows)
+    for name in ("user", "merchant", "kind", "value"):
+        assert np.array_equal(got[name], expected[name]), name
+    assert np.allclose(got["ts"], expected["ts"], rtol=0, atol=1e-3)
+
+
+def test_the_arrays_are_the_rows_with_the_window_and_the_source_filter():
+    taste_world()
+    first = list(Interaction.objects.order_by("pk").values_list("pk", flat=True)[:40])
+    Interaction.objects.filter(pk__in=first).update(kind="review", value=4.0,
+                                                    source=Concat(Value("import:x:"), Cast("pk", CharField())))
+    _assert_same(interactions_extract(), Interaction.objects.all())
+    middle = Interaction.objects.order_by("occurred_at")[300].occurred_at
+    _assert_same(interactions_extract(since=middle), Interaction.objects.filter(occurred_at__gte=middle))
+    _assert_same(interactions_extract(until=middle), Interaction.objects.filter(occurred_at__lt=middle))
+    _assert_same(interactions_extract(source_prefix="import:x:"), Interaction.objects.filter(pk__in=first))
+
+
+def test_nothing_to_extract_gives_empty_arrays():
+    far = datetime.now(UTC) + timedelta(days=365)
+    assert len(interactions_extract(since=far)) == 0
+
+
+def test_the_stream_parser_accepts_any_chunking_and_checks_the_layout():
+    rows = np.zeros(3, dtype=extract._PG_ROW)
+    rows["n"] = 5
+    for field, size in extract._EXPECTED_LENGTHS.items():
+        rows[field] = size
+    rows["user"], rows["merchant"], rows["kind"] = [1, 2, 3], [10, 20, 30], [0, 1, 2]
+    rows["value"], rows["ts"] = [1.0, 2.5, -1.0], [0, 1_000_000, 2_000_000]
+    stream = extract._PG_SIGNATURE + bytes(8) + rows.tobytes() + b"\xff\xff"
+    for size in (1, 7, 52, 53, len(stream)):
+        parser = _CopyRowsParser(None)
+        for start in range(0, len(stream), size):
+            parser.feed(bytearray(stream[start:start + size]))
+        arrays = parser.finish()
+        assert arrays.user_ids.tolist() == [1, 2, 3] and arrays.merchant_ids.tolist() == [10, 20, 30]
+        assert arrays.kind_codes.tolist() == [0, 1, 2] and arrays.values.tolist() == [1.0, 2.5, -1.0]
+        assert arrays.timestamps.tolist() == [946_684_800.0, 946_684_801.0, 946_684_802.0]
+    parser = _CopyRowsParser(None)
+    parser.feed(stream[:-1])
+    with pytest.raises(RuntimeError, match="trailer"):
+        parser.finish()
+    rows["l_kind"][1] = -1  # a NULL
+    with pytest.raises(RuntimeError, match="row layout"):
+        _CopyRowsParser(None).feed(extract._PG_SIGNATURE + bytes(8) + rows.tobytes() + b"\xff\xff")
+
+
+@pytest.mark.postgres
+def test_the_copy_reader_leaves_the_connection_usable_after_errors():
+    taste_world()
+    connection.ensure_connection()
+    raw = connection.connection
+    with pytest.raises(Exception, match="no_such_table"), transaction.atomic():
+        extract._copy_out(raw, "COPY (SELECT 1 FROM no_such_table) TO STDOUT (FORMAT BINARY)",
+                          lambda chunk: None, chunk_bytes=1 << 10)
+
+    def fail(chunk):
+        raise ValueError("consumer failed")
+
+    table = Interaction._meta.db_table
+    with pytest.raises(ValueError, match="consumer failed"), transaction.atomic():
+        extract._copy_out(raw, f"COPY (SELECT * FROM {table}) TO STDOUT (FORMAT BINARY)", fail,  # noqa: S608
+                          chunk_bytes=256)
+    with pytest.raises(Exception, match="division by zero"), transaction.atomic():  # after the stream began
+        extract._copy_out(raw, f"COPY (SELECT 1 / (count(*) OVER (ORDER BY id) - 300) FROM {table}) "  # noqa: S608
+                          "TO STDOUT (FORMAT BINARY)", lambda chunk: None, chunk_bytes=64)
+    chunks = []
+    extract._copy_out(raw, f"COPY (SELECT id FROM {table}) TO STDOUT (FORMAT BINARY)",  # noqa: S608
+                      chunks.append, chunk_bytes=100)
+    assert len(chunks) > 1 and sum(map(len, chunks)) == 19 + Interaction.objects.count() * 14 + 2
+    _assert_same(interactions_extract(), Interaction.objects.all())
