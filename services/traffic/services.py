@@ -697,6 +697,11 @@ def signals_compare(*, city: City, intersections: int = 12, fixed_cycle_s: float
             totals[label][1] += period[label][1]
         periods[name] = {label: round(period[label][0] / max(period[label][1], 1), 2) for label in period}
         progress(f"{name}: fixed {periods[name]['fixed']} s/veh, webster {periods[name]['webster']} s/veh")
+    if not totals["webster"][1]:
+        # No forecast flow at any period: comparing delays of zero vehicles would print a meaningless 0 % result.
+        raise ValueError(f"no forecast traffic for {city.slug} on {day.date().isoformat()} (the latest weekday): the "
+                         "forecast needs earlier weekday observations at these hours; simulate or import more days "
+                         "(e.g. simulate_traffic --days 8)")
     fixed = totals["fixed"][0] / max(totals["fixed"][1], 1)
     computed = totals["webster"][0] / max(totals["webster"][1], 1)
     return {

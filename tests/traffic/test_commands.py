@@ -87,6 +87,19 @@ def test_simulate_signals_needs_data():
 
 
 @pytest.mark.django_db
+def test_simulate_signals_refuses_when_the_forecast_has_no_traffic(monkeypatch):
+    """Too little weekday history gives a forecast without flows: the command says so instead of reporting a
+    comparison of zero vehicles."""
+    from services.traffic import services as traffic_services
+
+    call_command("import_road_network", "--city", "hangzhou", "--generate", "3", stdout=StringIO())
+    call_command("simulate_traffic", "--city", "hangzhou", "--days", "0.25", "--seed", "1", stdout=StringIO())
+    monkeypatch.setattr(traffic_services, "flows_forecast", lambda **kwargs: {})
+    with pytest.raises(CommandError, match="no forecast traffic for hangzhou"):
+        call_command("simulate_signals", "--city", "hangzhou", "--intersections", "2", stdout=StringIO())
+
+
+@pytest.mark.django_db
 def test_simulating_an_overlapping_window_keeps_stored_rows():
     network()
     call_command("simulate_traffic", "--city", "hangzhou", "--days", "0.5", "--seed", "1", stdout=StringIO())
