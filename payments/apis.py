@@ -12,6 +12,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from merchants.models import Merchant
 from payments import selectors, services
 from payments import serializers as s
 from payments.exceptions import (
@@ -42,7 +43,6 @@ from payments.models import (
     VatClaimStatus,
     Withdrawal,
 )
-from services.models import Merchant
 from superapp.accounts.models import User
 from superapp.api import (
     CURSOR_PAGE_PARAMETERS,

@@ -13,12 +13,13 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from merchants.models import City, Merchant
 from payments import services
 from payments.checks import ledger_check
 from payments.exceptions import PaymentsError
 from payments.fx_demo import demo_rates
 from payments.models import DiscountKind, VatClaimStatus
-from services.models import City, Merchant
+from payments.selectors import wallet_balances
 from superapp.accounts.models import User
 from superapp.money import Money
 
@@ -34,6 +35,15 @@ def _amount(rng, merchant: Merchant, low: int, high: int) -> Money:
     per_cny = {"CNY": 1, "CHF": Decimal("0.122"), "EUR": Decimal("0.128"), "GBP": Decimal("0.11"),
                "JPY": Decimal("20.8"), "USD": Decimal("0.139"), "SGD": Decimal("0.186")}.get(merchant.currency, 1)
     return Money.from_decimal(cny * Decimal(per_cny), merchant.currency, rounding=True)
+
+
+def wallet_funds_ensure(*, user, currency: str, major: int) -> None:
+    """Top up `user`'s `currency` wallet through the wallet's own services if it holds less than `major` (the
+    bookings', city services' and appointments' demo seeders pay from it)."""
+    account = wallet_balances(user=user).filter(currency=currency).first()
+    if account is None or account.balance < Money.from_decimal(major, currency).amount:
+        source = services.funding_source_add(user=user, label=f"Demo card {currency}", currency=currency)
+        services.wallet_top_up(user=user, funding_source=source, amount=Money.from_decimal(major, currency))
 
 
 def seed(*, rng, stdout) -> None:

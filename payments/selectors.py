@@ -9,6 +9,8 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from merchants.models import Merchant, MerchantStaff, StaffRole
+from merchants.selectors import user_is_traveller
 from payments.models import (
     Account,
     AccountKind,
@@ -28,8 +30,6 @@ from payments.models import (
     Withdrawal,
 )
 from payments.services import campaign_is_running, campaign_merchant_problem, campaign_running_q, campaign_user_problem
-from services.models import Merchant, MerchantStaff, StaffRole
-from services.selectors import user_is_traveller
 from superapp.accounts.models import User
 
 REFUND_ROLES = {StaffRole.OWNER, StaffRole.MANAGER}

@@ -3,8 +3,8 @@ coupons and tax-free VAT claims. Every function is keyword-only and moves money 
 `payments.ledger.ledger_post` inside one database transaction.
 
 Lock order, everywhere (so no two operations can deadlock), the calling app's own row first:
-booking / bill / transit card / appointment row (services/) -> payment request row -> payment row ->
-coupon row -> campaign row -> VAT claim row -> ledger accounts (ascending pk, all in one statement inside
+booking / bill / transit card / appointment row (bookings/, cityservices/, appointments/) -> payment request row ->
+payment row -> coupon row -> campaign row -> VAT claim row -> ledger accounts (ascending pk, all in one statement inside
 `ledger_post`, always last). Every `select_for_update` that joins another table says `of=("self",)`, so
 only the named row is locked (a joined merchant, user or budget account is never locked by accident),
 and a deadlock or serialization failure that still happens re-runs the whole transaction
@@ -25,6 +25,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from merchants.models import Merchant
+from merchants.selectors import user_is_traveller
 from payments import conf
 from payments.exceptions import (
     CampaignNotFound,
@@ -89,8 +91,6 @@ from payments.models import (
 from payments.providers import ProviderResult, provider_for
 from recommender.models import InteractionKind
 from recommender.services import interactions_record_in_transaction
-from services.models import Merchant
-from services.selectors import user_is_traveller
 from superapp.accounts.models import User
 from superapp.db import atomic_nested, retry_on_conflict, rows_by_pk, rows_insert, run_in_transaction
 from superapp.money import Money, MoneyError, currency_exponent

@@ -3,11 +3,11 @@ from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
+from merchants.models import Merchant
 from recommender import selectors, services
 from recommender.exceptions import ModelVersionNotActivatable
 from recommender.models import Interaction, InteractionKind, ModelStatus, ModelVersion, TrainingConfig, TrainingLock
 from recommender.tasks import retrain
-from services.models import Merchant
 from superapp.accounts.models import User
 from superapp.admin_lists import LargeTableAdmin
 from superapp.charts import ChangeListChartMixin

@@ -9,9 +9,9 @@ from typing import TextIO
 
 import numpy as np
 
+from merchants.models import Merchant
 from recommender.exceptions import NoActiveModel
 from recommender.loader import LoadedModel, active_model
-from services.models import Merchant
 from superapp.accounts.models import User
 
 

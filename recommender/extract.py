@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import numpy as np
 from django.db import connection
 
+from merchants.models import Merchant
 from recommender.models import Interaction, InteractionKind
-from services.models import Merchant
 
 # Kinds travel as small integers (their position here); names are looked up once per kind, not per row.
 KINDS: list[str] = [k.value for k in InteractionKind]

@@ -22,8 +22,8 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.utils import timezone
 
+from merchants.models import Merchant, Vertical
 from recommender.models import Interaction, InteractionKind
-from services.models import Merchant, Vertical
 from superapp.accounts.models import User
 
 MAX_SOURCE = 64

@@ -13,11 +13,11 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from merchants.models import Merchant
 from recommender.evaluation import evaluate_algorithms
 from recommender.exceptions import NotEnoughData, TrainingInProgress
 from recommender.models import Algorithm, Interaction, InteractionKind, TrainingConfig
 from recommender.services import model_train, training_config_activate, training_config_save, training_config_tune
-from services.models import Merchant
 from superapp.accounts.models import User
 
 DEMO_TUNING_BUDGET_S = 5.0

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from merchants.models import Merchant
 from recommender import conf
 from recommender.evaluation import TuningOutcome, tuning_run
 from recommender.exceptions import ModelVersionNotActivatable
@@ -26,7 +27,6 @@ from recommender.training import (
     fit_and_evaluate,
     numpy_hugepages,
 )
-from services.models import Merchant
 from superapp.db import rows_insert
 from superapp.exceptions import ValidationFailed
 from superapp.publish import publish_batched_on_commit, publish_on_commit

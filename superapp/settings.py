@@ -56,8 +56,11 @@ INSTALLED_APPS = [
     "superapp",
     "superapp.accounts",
     "superapp.social",
-    "services",
-    "services.traffic",
+    "merchants",
+    "bookings",
+    "cityservices",
+    "appointments",
+    "traffic",
     "payments",
     "recommender",
 ]
@@ -246,14 +249,23 @@ VAR_DIR = Path(os.environ.get("SUPERAPP_VAR_DIR", BASE_DIR / "var"))
 
 # --- Domain settings ----------------------------------------------------------------------------
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
-# Demo seeders, each `seed(*, rng, stdout)`, run in this order by `manage.py seed_demo`.
+# Demo seeders, each `seed(*, rng, stdout)`, run in this order by `manage.py seed_demo`. Each gets the random
+# stream named by its dotted path, or by the second item of a pair: seeders naming the same stream share it (the
+# second continues where the first stopped). The areas split out of the old `services/` package use the names
+# of the seeders they came from, so `seed_demo --seed 42` still builds the same world.
 DEMO_SEEDERS = [
     "superapp.accounts.seed.seed",
-    "services.seed.seed",
+    ("merchants.seed.seed", "services.seed.seed"),
+    ("cityservices.seed.seed", "services.seed.seed"),
+    ("appointments.seed.seed", "services.seed.seed"),
+    ("bookings.seed.seed", "services.seed.seed"),
     "payments.seed.seed",
-    "services.seed.seed_bookings",
+    ("merchants.seed.seed_trips", "services.seed.seed_bookings"),
+    ("bookings.seed.seed_bookings", "services.seed.seed_bookings"),
+    ("cityservices.seed.seed_accounts", "services.seed.seed_bookings"),
+    ("appointments.seed.seed_appointments", "services.seed.seed_bookings"),
     "superapp.social.seed.seed",
-    "services.traffic.seed.seed",
+    ("traffic.seed.seed", "services.traffic.seed.seed"),
     "recommender.seed.seed",
 ]
 

@@ -13,8 +13,11 @@ api_v1 = [
     path("", include("recommender.urls")),
     path("", include("superapp.accounts.urls")),
     path("", include("superapp.social.urls")),
-    path("", include("services.urls")),
-    path("", include("services.traffic.urls")),
+    path("", include("merchants.urls")),
+    path("", include("bookings.urls")),
+    path("", include("cityservices.urls")),
+    path("", include("appointments.urls")),
+    path("", include("traffic.urls")),
 ]
 
 urlpatterns = [

@@ -81,8 +81,8 @@ def _reference_cities(request):
     if "django_db" not in request.keywords:
         return
     request.getfixturevalue("_django_db_helper")
-    from services.models import City
-    from services.reference import load_reference_cities
+    from merchants.models import City
+    from merchants.reference import load_reference_cities
 
     if not City.objects.exists():
         load_reference_cities(City)

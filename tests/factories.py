@@ -2,7 +2,7 @@
 
 import factory
 
-from services.models import City, Merchant, Vertical
+from merchants.models import City, Merchant, Vertical
 from superapp.accounts.models import User
 
 TEST_PASSWORD = "correct-horse-battery-9"
@@ -14,7 +14,7 @@ def city(slug: str = "hangzhou") -> City:
     try:
         return City.objects.get(slug=slug)
     except City.DoesNotExist:
-        from services.reference import load_reference_cities
+        from merchants.reference import load_reference_cities
 
         load_reference_cities(City)
         return City.objects.get(slug=slug)

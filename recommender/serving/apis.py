@@ -9,6 +9,11 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from merchants.exceptions import RadiusTooLarge, UnknownVertical
+from merchants.models import Vertical
+from merchants.renderers import ORJSONRenderer
+from merchants.selectors import active_trip, trips_for_user, validate_point
+from merchants.serializers import TripSerializer
 from recommender.serving import conf, services
 from recommender.serving import serializers as s
 from recommender.serving.authentication import ProfileJWTAuthentication
@@ -20,11 +25,6 @@ from recommender.serving.exceptions import (
     NoDestination,
     TripNotFound,
 )
-from services.exceptions import RadiusTooLarge, UnknownVertical
-from services.models import Vertical
-from services.renderers import ORJSONRenderer
-from services.selectors import active_trip, trips_for_user, validate_point
-from services.serializers import TripSerializer
 from superapp.api import bounded_list
 
 DEFAULT_RADIUS_M = 5000.0

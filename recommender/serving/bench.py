@@ -31,10 +31,10 @@ from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
 from tqdm import tqdm
 
+from merchants.models import City, Merchant
 from recommender.models import Algorithm, Interaction, ModelVersion, TrainingConfig
 from recommender.services import model_train, model_version_activate
 from recommender.serving import conf
-from services.models import City, Merchant
 from superapp import bench
 from superapp.accounts.models import User
 
@@ -100,7 +100,7 @@ def bench_model_activate(*, log: Callable[[str], None]) -> ModelVersion:
 def bench_trips(users: list[User], *, log: Callable[[str], None]) -> list[User]:
     """A quarter of the bench users are travelling now (a planned trip to another city under way): the
     destination page is measured for them (created once)."""
-    from services.models import Trip, TripStatus
+    from merchants.models import Trip, TripStatus
 
     cities = [c for c in City.objects.all() if Merchant.objects.filter(city=c, is_active=True).exists()]
     travellers = users[::4]

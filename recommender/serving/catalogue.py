@@ -30,11 +30,11 @@ import numpy as np
 from django.core.cache import cache
 from django.utils import timezone
 
+from merchants.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
+from merchants.models import City, Merchant, OpeningException, OpeningHours
+from merchants.selectors import bounding_box, city_resolve, is_open_with, merchant_card_rows, tz_for
 from recommender.serving import conf
 from recommender.serving.selectors import haversine_many
-from services.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
-from services.models import City, Merchant, OpeningException, OpeningHours
-from services.selectors import bounding_box, city_resolve, is_open_with, merchant_card_rows, tz_for
 
 CAMPAIGNS_VERSION_KEY = "recommender:serving:campaigns-version"
 CARDS_MAX = 50_000  # cards and hours kept per process before starting over

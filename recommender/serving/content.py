@@ -21,8 +21,8 @@ import scipy.sparse as sp
 from django.db.models import Count, Max
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
+from merchants.models import Category, City, Merchant
 from recommender.serving import conf
-from services.models import Category, City, Merchant
 
 
 def _unit_row(row: sp.spmatrix) -> sp.csr_matrix:

@@ -26,10 +26,10 @@ from datetime import date, datetime
 
 from django.core.cache import cache
 
+from merchants.selectors import tz_for
 from recommender.serving import conf, integrations
 from recommender.serving.catalogue import campaigns_at_merchants, campaigns_running_cached
 from recommender.serving.catalogue import catalogue as _catalogue
-from services.selectors import tz_for
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +83,8 @@ def context_save(ctx: UserContext, *, timeout: int | None = None) -> None:
 # --- Trips -------------------------------------------------------------------------------------------
 def trips_of(user, ctx: UserContext) -> list[CachedTrip]:
     if ctx.trips is None:
-        from services.models import TripStatus
-        from services.selectors import trips_for_user
+        from merchants.models import TripStatus
+        from merchants.selectors import trips_for_user
 
         ctx.trips = [CachedTrip(t.pk, t.destination_id, t.starts_on, t.ends_on) for t in trips_for_user(user=user)
                      .filter(status=TripStatus.PLANNED).order_by("-starts_on", "-pk")]
@@ -244,9 +244,9 @@ def on_circle_changed(sender, instance, **kwargs) -> None:
 def connect_signals() -> None:
     from django.db.models.signals import m2m_changed, post_delete, post_save
 
+    from merchants.models import Trip
     from payments.models import Campaign, Coupon
     from recommender.serving.catalogue import campaigns_invalidate
-    from services.models import Trip
     from superapp.social.models import Block, Follow, Friendship, Post
 
     for signal in (post_save, post_delete):

@@ -49,7 +49,7 @@ def eta_minutes_many(*, city, origin: tuple[float, float],
                      destinations: list[tuple[float, float]]) -> list[float | None]:
     """Driving minutes now from `origin` to each destination in `city` (one shortest-path tree), None where
     the traffic app cannot tell (no road network, off the network, no route)."""
-    selector = _selector("services.traffic.selectors", "eta_minutes_many")
+    selector = _selector("traffic.selectors", "eta_minutes_many")
     if selector is None or not destinations:
         return [None] * len(destinations)
     try:

@@ -186,7 +186,7 @@ def _assemble(*, loaded: LoadedModel, scope: _Scope, scores: np.ndarray, signals
 
 def _user_cities(user_ids: list[int]) -> dict[int, set[int]]:
     """Home, current city and the destinations of planned trips not over yet, per user."""
-    from services.models import Trip, TripStatus
+    from merchants.models import Trip, TripStatus
     from superapp.accounts.models import User
 
     cities: dict[int, set[int]] = {pk: set() for pk in user_ids}

@@ -13,11 +13,11 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 
+from merchants.selectors import EARTH_RADIUS_M
 from recommender.confidence import event_confidence
 from recommender.extract import KIND_CODE, InteractionArrays
 from recommender.models import Interaction, InteractionKind
 from recommender.serving import conf
-from services.selectors import EARTH_RADIUS_M
 
 # Kinds that say nothing positive about a merchant do not make it popular.
 _NOT_POPULARITY = ("impression", "dismiss", "refund")

@@ -1,8 +1,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from merchants.serializers import CityRefSerializer, MerchantListSerializer, TripSerializer
 from recommender.serving import conf
-from services.serializers import CityRefSerializer, MerchantListSerializer, TripSerializer
 
 REASON_KINDS = ["because_you_liked", "matches_your_interests", "friends_were_here", "popular_with_travellers",
                 "popular", "new_merchant", "coupon_available", "travel_time"]

@@ -26,6 +26,8 @@ import scipy.sparse as sp
 from django.core.cache import cache
 from django.utils import timezone
 
+from merchants.models import City, Trip
+from merchants.selectors import merchant_get
 from recommender.loader import LoadedModel, active_model, loaded_version_id
 from recommender.services import ACTIVE_VERSION_CACHE_KEY
 from recommender.serving import conf, integrations
@@ -55,8 +57,6 @@ from recommender.serving.selectors import (
     traveller_popularity,
     user_signals,
 )
-from services.models import City, Trip
-from services.selectors import merchant_get
 
 logger = logging.getLogger(__name__)
 

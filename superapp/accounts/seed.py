@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.utils import timezone
 
-from services.models import City
+from merchants.models import City
 from superapp.accounts.models import User
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - demo data, printed for developers

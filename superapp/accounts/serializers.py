@@ -1,7 +1,7 @@
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
-from services.models import City
+from merchants.models import City
 from superapp.accounts.models import LANGUAGES, User
 from superapp.money import CURRENCY_EXPONENTS
 

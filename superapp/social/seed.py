@@ -21,8 +21,8 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from merchants.models import Merchant
 from recommender.models import Interaction, InteractionKind
-from services.models import Merchant
 from superapp.accounts.models import User
 from superapp.social.models import (
     CheckIn,

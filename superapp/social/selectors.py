@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from services.models import Merchant
+from merchants.models import Merchant
 from superapp.accounts.models import User
 from superapp.social import exceptions as exc
 from superapp.social.models import (

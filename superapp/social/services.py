@@ -13,10 +13,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from merchants.models import City, Merchant
 from payments.models import Payment, PaymentStatus
 from recommender.models import InteractionKind
 from recommender.services import interaction_record_on_commit
-from services.models import City, Merchant
 from superapp.accounts.models import User
 from superapp.social import conf
 from superapp.social import exceptions as exc

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from merchants.models import MerchantStaff
 from payments import conf, ledger, services
 from payments.checks import ledger_check
 from payments.models import Account, LedgerEntry, Payment, Refund
-from services.models import MerchantStaff
 from tests.conftest import client_for
 from tests.factories import UserFactory, city
 from tests.payments.factories import campaign, cny, fund, funded_user, merchant, rates
@@ -426,7 +426,7 @@ def test_a_payment_request_costs_a_fixed_small_number_of_queries(django_assert_n
 
 
 def _trip(user, *, destination: str, days_from_now: int, length: int = 3):
-    from services.models import Trip
+    from merchants.models import Trip
 
     starts = timezone.now().date() + timedelta(days=days_from_now)
     return Trip.objects.create(user=user, destination=city(destination), starts_on=starts,

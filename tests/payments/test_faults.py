@@ -8,10 +8,10 @@ from unittest import mock
 import pytest
 from django.db import OperationalError
 
+from merchants.models import MerchantStaff
 from payments import services
 from payments.checks import ledger_check
 from payments.models import Payment, PaymentRequest, Refund, Transfer
-from services.models import MerchantStaff
 from superapp import publish
 from superapp.db import is_retryable_conflict, run_in_transaction
 from superapp.models import IdempotencyKey

@@ -25,8 +25,8 @@ from superapp.accounts.models import User
 
 @pytest.mark.django_db
 def test_the_demo_world_has_wallets_payments_coupons_and_vat_claims():
+    from merchants.seed import seed as seed_services
     from payments.seed import seed as seed_payments
-    from services.seed import seed as seed_services
     from superapp.accounts.seed import seed as seed_users
 
     seed_users(rng=random.Random(1), stdout=io.StringIO())

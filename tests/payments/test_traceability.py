@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
+from merchants.models import MerchantStaff
 from payments import services
-from services.models import MerchantStaff
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.payments.factories import cny, funded_user, merchant

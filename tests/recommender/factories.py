@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from merchants.models import Merchant
 from recommender.models import Interaction
-from services.models import Merchant
 from superapp.accounts.models import User
 from tests.factories import MerchantFactory
 

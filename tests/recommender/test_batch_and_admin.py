@@ -8,12 +8,12 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from merchants.models import Category, Vertical
 from recommender.charts import metrics_chart_figure
 from recommender.exceptions import ModelVersionNotActivatable
 from recommender.models import Interaction, ModelStatus, ModelVersion
 from recommender.seed import seed as recommender_seed
 from recommender.services import model_train, model_version_activate
-from services.models import Category, Vertical
 from tests.factories import MerchantFactory, UserFactory
 from tests.recommender.factories import crowd, taste_world
 

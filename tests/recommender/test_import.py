@@ -5,8 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from merchants.models import Merchant
 from recommender.models import Interaction
-from services.models import Merchant
 from superapp.accounts.models import User
 from tests.factories import MerchantFactory
 

@@ -1,28 +1,12 @@
-import importlib
-
 import pytest
-from django.apps import apps
 
 from superapp.celery import app as celery_app
 from superapp.social import services
 from superapp.social.models import Visibility
+from tests.city_fixtures import _fast_passwords, _reference_cities
 from tests.factories import MerchantFactory, UserFactory
 
-
-@pytest.fixture(autouse=True)
-def _reference_cities(request):
-    """A transactional test (ours or another app's, run before) flushes the cities a data migration
-    loaded; put them back before ours run."""
-    marker = request.node.get_closest_marker("django_db")
-    if marker and marker.kwargs.get("transaction"):
-        request.getfixturevalue("transactional_db")
-        importlib.import_module("services.migrations.0002_seed_cities").load(apps, None)
-
-
-@pytest.fixture(autouse=True)
-def _fast_passwords(settings):
-    """These tests create many users; Argon2 is deliberately slow and not what they test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+__all__ = ["_fast_passwords", "_reference_cities", "befriend", "post_by"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,7 +1,7 @@
 import pytest
 
+from merchants.models import Merchant
 from recommender.models import Interaction
-from services.models import Merchant
 from superapp.social import services
 from superapp.social.models import CheckIn, Post, Review
 from tests.conftest import client_for

@@ -4,8 +4,8 @@ import random
 import pytest
 from django.db.models import Count, Sum
 
+from merchants.models import Merchant
 from recommender.models import Interaction
-from services.models import Merchant
 from superapp.social.models import CheckIn, Post, Review, SocialStats
 from superapp.social.seed import seed
 from tests.factories import MerchantFactory, UserFactory, city

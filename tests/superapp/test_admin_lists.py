@@ -8,6 +8,9 @@ from superapp.accounts.models import User
 from superapp.admin_lists import CappedCountPaginator
 from tests.factories import UserFactory
 
+OUR_PACKAGES = {"superapp", "merchants", "bookings", "cityservices", "appointments", "traffic", "payments",
+                "recommender"}
+
 
 def test_every_registered_admin_counts_capped_and_has_no_date_hierarchy():
     problems = []
@@ -17,7 +20,7 @@ def test_every_registered_admin_counts_capped_and_has_no_date_hierarchy():
             problems.append(f"{name}: paginator {model_admin.paginator.__name__} counts the whole table")
         if model_admin.show_full_result_count:
             problems.append(f"{name}: show_full_result_count counts the whole table again")
-        ours = type(model_admin).__module__.split(".")[0] in {"superapp", "services", "payments", "recommender"}
+        ours = type(model_admin).__module__.split(".")[0] in OUR_PACKAGES
         if ours and model_admin.date_hierarchy:  # (django-celery-beat's periodic tasks are a handful of rows)
             problems.append(f"{name}: date_hierarchy scans the table; use a date in list_filter")
     assert problems == []
@@ -69,9 +72,9 @@ def test_large_table_searches_find_by_name_hash_and_source_through_indexes(clien
     from django.utils import timezone
 
     from recommender.models import Interaction
-    from services.traffic.models import Observation, PlateSighting
     from tests.factories import MerchantFactory
     from tests.traffic.factories import camera, network
+    from traffic.models import Observation, PlateSighting
 
     root = User.objects.create_superuser("root", "root@example.com", "pw-123456789")
     client.force_login(root)

@@ -82,7 +82,7 @@ def test_admin_lists_every_model():
     from django.apps import apps
     from django.contrib import admin
 
-    ours = {"accounts", "social", "services", "payments", "recommender", "superapp"}
+    ours = {"accounts", "social", "services", "traffic", "payments", "recommender", "superapp"}
     missing = [m._meta.label for m in apps.get_models() if m._meta.app_label in ours and m not in admin.site._registry]
     assert missing == []
 

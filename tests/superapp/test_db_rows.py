@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from merchants.models import Merchant
 from payments.models import Account, Payment
 from recommender.models import Interaction
-from services.models import Merchant
 from superapp.db import rows_by_pk, rows_insert
 from superapp.money import Money
 from tests.payments.factories import funded_user, merchant, rates

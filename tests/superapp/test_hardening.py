@@ -333,9 +333,9 @@ def test_password_change_revokes_refresh_and_access_tokens(api_client):
 
 @pytest.mark.django_db
 def test_a_bill_account_is_not_linked_by_its_number_alone(auth_client):
-    from services.models import BillAccount
-    from tests.services.factories import provider
-    from tests.services.test_city_services import proof
+    from cityservices.models import BillAccount
+    from tests.cityservices.factories import provider
+    from tests.cityservices.test_city_services import proof
 
     grid = provider()
     body = {"provider_id": grid.pk, "customer_number": "3301234567"}
@@ -351,8 +351,8 @@ def test_a_bill_account_is_not_linked_by_its_number_alone(auth_client):
 
 @pytest.mark.django_db
 def test_bill_account_proofs_cannot_be_brute_forced(auth_client):
-    from tests.services.factories import provider
-    from tests.services.test_city_services import proof
+    from tests.cityservices.factories import provider
+    from tests.cityservices.test_city_services import proof
 
     grid = provider()
     body = {"provider_id": grid.pk, "customer_number": "3301234567"}
@@ -369,7 +369,7 @@ def test_bill_account_proofs_cannot_be_brute_forced(auth_client):
 
 @pytest.mark.django_db
 def test_a_card_linked_by_another_user_answers_like_an_unknown_card(auth_client, other_client):
-    from tests.services.factories import provider
+    from tests.cityservices.factories import provider
 
     metro = provider(kind="transit", pattern=r"^\d{10,12}$")
     assert other_client.post("/api/v1/transit-cards", {"provider_id": metro.pk, "card_number": "3100123456"},
@@ -458,7 +458,7 @@ def test_the_verified_country_is_not_editable_through_the_api(auth_client, user)
 @pytest.mark.django_db
 def test_a_merchant_owner_cannot_make_their_shop_tax_free(auth_client, user):
     from tests.factories import MerchantFactory
-    from tests.services.factories import MerchantStaffFactory
+    from tests.merchants.factories import MerchantStaffFactory
 
     shop = MerchantFactory(tax_free=False)
     MerchantStaffFactory(merchant=shop, user=user, role="owner")

@@ -65,14 +65,16 @@ _params, _ids, PARAMETER_SOURCES = schema_ids.path_params, schema_ids.item_value
 @pytest.fixture
 def world(db):
     """The owner's objects, made through the services (the same code paths as the API)."""
+    from bookings.services import booking_hold
+    from cityservices.services import bill_account_link, notification_create, transit_card_link
+    from merchants import services as merchant_services
     from payments import services as wallet
-    from services import services as merchant_services
-    from services.booking import booking_hold
-    from services.city_services import bill_account_link, notification_create, transit_card_link
     from superapp.money import Money
     from superapp.social import services as social
+    from tests.bookings.factories import product_with_slots
+    from tests.cityservices.factories import provider
+    from tests.merchants.factories import MerchantStaffFactory
     from tests.payments.factories import campaign, fund
-    from tests.services.factories import MerchantStaffFactory, product_with_slots, provider
 
     owner, friend, other = UserFactory(username="owner"), UserFactory(username="friend"), UserFactory(
         username="second")

@@ -1,34 +1,8 @@
-import importlib
-
 import pytest
-from django.apps import apps
 
+from tests.city_fixtures import _reference_cities, pytest_runtest_teardown
 
-def _is_transactional(item) -> bool:
-    marker = item.get_closest_marker("django_db")
-    return bool(marker and marker.kwargs.get("transaction"))
-
-
-def _load_cities() -> None:
-    importlib.import_module("services.migrations.0002_seed_cities").load(apps, None)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    """A transactional test's flush removes the migration-loaded cities: put them back for the next test."""
-    yield
-    if _is_transactional(item):
-        from pytest_django.plugin import blocking_manager_key
-
-        with item.config.stash[blocking_manager_key].unblock():
-            _load_cities()
-
-
-@pytest.fixture(autouse=True)
-def _reference_cities(request):
-    if _is_transactional(request.node):
-        request.getfixturevalue("transactional_db")
-        _load_cities()
+__all__ = ["_reference_cities", "pytest_runtest_teardown"]
 
 
 @pytest.fixture(autouse=True)

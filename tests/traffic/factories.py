@@ -2,10 +2,10 @@
 
 import random
 
-from services.traffic import services
-from services.traffic.core.network import grid_network
-from services.traffic.models import Device, DeviceKind, RoadSegment
 from tests.factories import city
+from traffic import services
+from traffic.core.network import grid_network
+from traffic.models import Device, DeviceKind, RoadSegment
 
 
 def network(slug: str = "hangzhou", size: int = 4):

@@ -7,8 +7,10 @@ import pytest
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
-from services.traffic import selectors, services
-from services.traffic.models import (
+from tests.superapp.test_api_conventions import assert_error_shape
+from tests.traffic.factories import camera, network
+from traffic import selectors, services
+from traffic.models import (
     DeviceKind,
     Incident,
     IncidentStatus,
@@ -20,8 +22,6 @@ from services.traffic.models import (
     SegmentForecast,
     SignalPlan,
 )
-from tests.superapp.test_api_conventions import assert_error_shape
-from tests.traffic.factories import camera, network
 
 END = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)  # a Thursday, 18:00 in Hangzhou
 
@@ -179,7 +179,7 @@ def test_predictor_trains_activates_and_forecasts(simulated, auth_client):
 
 def test_predictor_kept_inactive_when_it_does_not_beat_the_baselines(simulated, monkeypatch):
     place, _ = simulated
-    from services.traffic.core import predictor
+    from traffic.core import predictor
 
     monkeypatch.setattr(predictor.TrainedPredictor, "beats_baselines", lambda self: False)
     version = services.predictor_train(city=place, days=4)
@@ -263,7 +263,7 @@ def test_trend_does_not_jump_when_only_a_few_sensors_reported_the_newest_interva
 
 
 def test_the_demo_feed_continues_up_to_the_last_ended_interval(place):
-    from services.traffic.tasks import simulated_feed
+    from traffic.tasks import simulated_feed
 
     now = datetime(2026, 11, 26, 10, 7, 30, tzinfo=UTC)
     segments = RoadSegment.objects.filter(city=place).count()

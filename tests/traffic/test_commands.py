@@ -6,8 +6,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from services.traffic.models import Intersection, Observation, RoadSegment, SignalPhase
 from tests.traffic.factories import network
+from traffic.models import Intersection, Observation, RoadSegment, SignalPhase
 
 
 def _last_json(out: StringIO) -> dict:
@@ -90,7 +90,7 @@ def test_simulate_signals_needs_data():
 def test_simulate_signals_refuses_when_the_forecast_has_no_traffic(monkeypatch):
     """Too little weekday history gives a forecast without flows: the command says so instead of reporting a
     comparison of zero vehicles."""
-    from services.traffic import services as traffic_services
+    from traffic import services as traffic_services
 
     call_command("import_road_network", "--city", "hangzhou", "--generate", "3", stdout=StringIO())
     call_command("simulate_traffic", "--city", "hangzhou", "--days", "0.25", "--seed", "1", stdout=StringIO())

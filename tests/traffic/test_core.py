@@ -6,14 +6,14 @@ import random
 import numpy as np
 import pytest
 
-from services.traffic.core import webster
-from services.traffic.core.network import grid_network
-from services.traffic.core.predictor import SpeedGrid, train_and_evaluate
-from services.traffic.core.queueing import Approach, green_mask, simulate_queues
-from services.traffic.core.robust import is_incident, robust_z
-from services.traffic.core.routing import RoadGraph, shortest_path
-from services.traffic.core.simulator import simulate
-from services.traffic.core.travel import match_travel_times
+from traffic.core import webster
+from traffic.core.network import grid_network
+from traffic.core.predictor import SpeedGrid, train_and_evaluate
+from traffic.core.queueing import Approach, green_mask, simulate_queues
+from traffic.core.robust import is_incident, robust_z
+from traffic.core.routing import RoadGraph, shortest_path
+from traffic.core.simulator import simulate
+from traffic.core.travel import match_travel_times
 
 
 def test_webster_matches_the_hand_worked_example():

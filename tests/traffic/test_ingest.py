@@ -7,10 +7,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from services.traffic import services
-from services.traffic.models import Observation, PlateSighting, RoadSegment
 from tests.superapp.test_api_conventions import assert_error_shape
 from tests.traffic.factories import camera, gateway, network
+from traffic import services
+from traffic.models import Observation, PlateSighting, RoadSegment
 
 URL = "/api/v1/traffic/observations"
 

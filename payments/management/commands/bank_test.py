@@ -448,8 +448,8 @@ class Command(BaseCommand):
     def _setup(self, options) -> None:
         from rest_framework_simplejwt.tokens import AccessToken
 
+        from merchants.models import City, Merchant, MerchantStaff
         from payments import services
-        from services.models import City, Merchant, MerchantStaff
         from superapp.accounts.models import User
         from superapp.money import Money
 

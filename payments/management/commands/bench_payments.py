@@ -27,10 +27,10 @@ from django.core.management import BaseCommand, CommandError
 from django.db import connection
 from rest_framework_simplejwt.tokens import AccessToken
 
+from merchants.models import City, Merchant
 from payments import services
 from payments.checks import ledger_check
 from payments.models import Account, AccountKind, FundingSource
-from services.models import City, Merchant
 from superapp import bench
 from superapp.accounts.models import User
 from superapp.money import Money

@@ -34,10 +34,10 @@ from django.core.management import BaseCommand, CommandError
 from django.db import DatabaseError, connection, transaction
 from tqdm import tqdm
 
+from merchants.models import Merchant, Vertical
 from recommender import conf
 from recommender.ml.models import DEFAULT_PARAMS
 from recommender.models import Interaction, ModelVersion, TrainingConfig
-from services.models import Merchant, Vertical
 from superapp.accounts.models import User
 from superapp.bench import database_vendor, print_result
 

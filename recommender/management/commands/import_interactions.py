@@ -6,9 +6,9 @@ from pathlib import Path
 from django.core.management import BaseCommand, CommandError
 from tqdm import tqdm
 
+from merchants.models import Vertical
 from recommender.importing import ColumnMap, count_lines, interactions_import
 from recommender.models import InteractionKind
-from services.models import Vertical
 
 
 class Command(BaseCommand):

@@ -6,9 +6,9 @@ from pathlib import Path
 from django.core.management import BaseCommand, CommandError
 from tqdm import tqdm
 
+from merchants.models import City, Vertical
 from recommender.batch import recommendations_write
 from recommender.exceptions import NoActiveModel
-from services.models import City, Vertical
 
 
 class Command(BaseCommand):

@@ -23,11 +23,11 @@ from django.core.paginator import Paginator
 from django.db import connection, transaction
 from django.test import Client
 
+from merchants.models import City, Merchant
 from recommender.models import Interaction
-from services.models import City, Merchant
-from services.traffic.models import Device, DeviceKind, Intersection, Observation, PlateSighting, RoadSegment
 from superapp import bench
 from superapp.accounts.models import User
+from traffic.models import Device, DeviceKind, Intersection, Observation, PlateSighting, RoadSegment
 
 SLUG = "bench-admin"
 TARGET_MS = 300.0

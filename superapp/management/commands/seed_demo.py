@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management import BaseCommand, call_command
 from django.utils.module_loading import import_string
 
-from services.models import City
-from services.reference import load_reference_cities
+from merchants.models import City
+from merchants.reference import load_reference_cities
 from superapp.accounts.models import User
 
 MARKER_USERNAME = "alice"
@@ -35,12 +35,14 @@ class Command(BaseCommand):
         elif User.objects.filter(username=MARKER_USERNAME).exists():
             self.stdout.write("Demo world already loaded (use --reset to rebuild it).")
             return
-        for dotted in settings.DEMO_SEEDERS:
+        streams: dict[str, random.Random] = {}
+        for entry in settings.DEMO_SEEDERS:
+            dotted, stream = (entry, entry) if isinstance(entry, str) else entry
             started = time.perf_counter()
             self.stdout.write(f"seed: {dotted} ...")
-            # One RNG per seeder, derived from the seed and its name, so adding a seeder never
-            # changes what the others generate.
-            rng = random.Random(f"{seed}:{dotted}")
+            # One RNG per stream, derived from the seed and the stream's name, so adding a seeder never
+            # changes what the others generate; seeders naming the same stream continue one sequence.
+            rng = streams.setdefault(stream, random.Random(f"{seed}:{stream}"))
             import_string(dotted)(rng=rng, stdout=self.stdout)
             self.stdout.write(f"seed: {dotted} done in {time.perf_counter() - started:.1f}s")
         self.stdout.write(self.style.SUCCESS("Demo world loaded."))

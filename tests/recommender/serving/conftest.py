@@ -11,13 +11,13 @@ import pytest
 from django.test import TestCase
 from django.utils import timezone
 
+from merchants.models import Merchant
 from recommender import loader
 from recommender.models import Interaction, ModelVersion, TrainingConfig
 from recommender.services import model_train, model_version_activate
 from recommender.serving import catalogue, content, selectors
-from services.models import Merchant
 from tests.factories import MerchantFactory, UserFactory, city
-from tests.services.factories import CategoryFactory
+from tests.merchants.factories import CategoryFactory
 
 ALS_PARAMS = {"factors": 8, "regularization": 5.0, "alpha": 20.0, "iterations": 20, "random_state": 1}
 

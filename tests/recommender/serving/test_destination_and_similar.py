@@ -2,7 +2,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.models import Merchant, Trip
+from merchants.models import Merchant, Trip
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
 from tests.recommender.serving.conftest import source

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from merchants.models import Merchant, Trip
 from payments import services as wallet
 from payments.selectors import coupons_applicable_by_merchant
 from recommender.serving import catalogue as serving_catalogue
@@ -21,7 +22,6 @@ from recommender.serving.context import (
     is_traveller,
     user_contexts_warm,
 )
-from services.models import Merchant, Trip
 from superapp.social import services as social
 from superapp.social.selectors import friends_who_visited, users_with_a_circle
 from tests.factories import MerchantFactory, UserFactory, city

@@ -7,12 +7,12 @@ import pytest
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from merchants.selectors import merchant_is_open
 from recommender.serving import catalogue as serving_catalogue
 from recommender.serving.content import _unit_row
-from services.selectors import merchant_is_open
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
-from tests.services.factories import hours
+from tests.merchants.factories import hours
 
 
 @pytest.mark.parametrize("seed", range(5))

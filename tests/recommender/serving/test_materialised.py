@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from django.core.cache import cache
 
+from merchants.geo_index import geo_index_invalidate
+from merchants.models import Merchant, Trip
 from recommender.serving import conf, materialise
 from recommender.serving import services as serving
-from services.geo_index import geo_index_invalidate
-from services.models import Merchant, Trip
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
+from tests.merchants.factories import hours
 from tests.recommender.serving.conftest import activate, interact, source, train
-from tests.services.factories import hours
 from tests.superapp.test_api_conventions import assert_error_shape
 
 URL = "/api/v1/recommendations"
@@ -215,8 +215,8 @@ def test_a_trip_planned_later_is_covered_by_the_users_list(world, active_als, mo
 def test_cached_trips_place_the_user_like_the_services_selector(hour):
     from datetime import date
 
+    from merchants.selectors import active_trip
     from recommender.serving.context import active_trip_of, context_get, trips_of
-    from services.selectors import active_trip
 
     user = UserFactory()
     # Davos is UTC+1 and Tokyo UTC+9 in November: around midnight UTC they are on different local dates.

@@ -3,13 +3,13 @@ from datetime import time
 import numpy as np
 import pytest
 
+from merchants.geo_index import geo_index_invalidate
+from merchants.models import Merchant
 from recommender.serving import services as serving
-from services.geo_index import geo_index_invalidate
-from services.models import Merchant
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
+from tests.merchants.factories import hours
 from tests.recommender.serving.conftest import activate, interact, source, train
-from tests.services.factories import hours
 
 URL = "/api/v1/recommendations"
 # A page from the materialised list: the user row (none with Redis: the accounts cache), nothing else.

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class BookingsConfig(AppConfig):
+    """Its models keep the Django app label `services` (see `merchants.apps`): tables, migrations and admin URLs
+    did not move with the code."""
+
+    name = "bookings"
+    verbose_name = "Bookings"

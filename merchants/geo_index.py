@@ -1,0 +1,224 @@
+"""An in-process index of active merchants for the hot nearby path (`GET merchants/nearby`).
+
+The database stays the source of truth; each serving process keeps a compact copy of what a nearby query
+filters on (coordinates, vertical, city, wallet, tax-free, price level, time zone, weekly hours and the
+exceptions around today) in NumPy arrays, so a nearby + open-now + vertical query costs a vectorised
+bounding-box scan and a haversine over the few candidates instead of several SQL queries.
+
+Freshness: writers call `geo_index_invalidate()` (merchant edits, hours, imports, seeding), which bumps a
+version in the shared cache; a process checks that version at most once per `CHECK_EVERY_S` and rebuilds
+when it changed, and rebuilds anyway after `MAX_AGE_S` (for writes that bypass the services, e.g. raw SQL).
+The open-now decision uses the same rules as `selectors.merchant_is_open`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time as time_module
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+import numpy as np
+from django.core.cache import cache
+from django.utils import timezone
+
+from merchants import conf
+from merchants.models import Merchant, OpeningException, OpeningHours, Vertical
+from merchants.selectors import EARTH_RADIUS_M, bounding_box, is_open_with, merchant_card_rows, tz_for, validate_point
+
+VERSION_KEY = "services:geo-index-version"
+CHECK_EVERY_S = conf.GEO_INDEX_CHECK_S
+MAX_AGE_S = conf.GEO_INDEX_MAX_AGE_S
+VERTICAL_CODES = {v: i for i, v in enumerate(Vertical.values)}
+CARD_CACHE_MAX = 50_000  # per process, for list items and weekly hours
+
+
+def geo_index_invalidate() -> None:
+    """Tell every serving process to rebuild its index (call after writing merchants or hours)."""
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:
+        cache.set(VERSION_KEY, 1, timeout=None)
+
+
+@dataclass
+class _Index:
+    version: int | None
+    built_at: float
+    ids: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    vertical: np.ndarray
+    city: np.ndarray
+    price: np.ndarray
+    wallet: np.ndarray
+    tax_free: np.ndarray
+    zone: np.ndarray  # index into `zones`
+    zones: list[str]
+    exceptions: dict[int, list[tuple[date, time | None, time | None]]] = field(default_factory=dict)
+    # Static list-item data of recently served merchants; dropped with the index when anything changes.
+    cards: dict[int, dict] = field(default_factory=dict)
+
+    # Weekly hours of merchants that were candidates recently, loaded on first use (one query per batch of
+    # misses) and dropped with the index; loading all of them up front made a 100k-merchant build slow.
+    hours: dict[int, list[tuple[int, time, time]]] = field(default_factory=dict)
+
+    def hours_for(self, merchant_ids: list[int]) -> dict[int, list[tuple[int, time, time]]]:
+        known = self.hours
+        found = {pk: known[pk] for pk in merchant_ids if pk in known}
+        missing = [pk for pk in merchant_ids if pk not in found]
+        if missing:
+            loaded: dict[int, list[tuple[int, time, time]]] = {pk: [] for pk in missing}
+            for merchant_id, weekday, opens, closes in OpeningHours.objects.filter(
+                    merchant_id__in=missing).values_list("merchant_id", "weekday", "opens", "closes"):
+                loaded[merchant_id].append((weekday, opens, closes))
+            if len(known) > CARD_CACHE_MAX:
+                known.clear()
+            known.update(loaded)
+            found.update(loaded)
+        return found
+
+
+def _build(version: int | None) -> _Index:
+    # Sorted by latitude, so a query's latitude band is found by binary search instead of a full scan.
+    rows = list(Merchant.objects.filter(is_active=True, latitude__isnull=False, longitude__isnull=False)
+                .order_by("latitude", "pk")
+                .values_list("pk", "latitude", "longitude", "vertical", "city_id", "price_level", "accepts_wallet",
+                             "tax_free", "time_zone"))
+    zones = sorted({r[8] for r in rows})
+    zone_code = {z: i for i, z in enumerate(zones)}
+    today = timezone.now().date()
+    exceptions: dict[int, list[tuple[date, time | None, time | None]]] = {}
+    # Exceptions from two days back to a week ahead cover every local "today/yesterday" until the next rebuild.
+    for merchant_id, day, opens, closes in OpeningException.objects.filter(
+            date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=7)).values_list(
+            "merchant_id", "date", "opens", "closes"):
+        exceptions.setdefault(merchant_id, []).append((day, opens, closes))
+    return _Index(
+        version=version, built_at=time_module.monotonic(),
+        ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+        lat=np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows)),
+        lon=np.fromiter((r[2] for r in rows), dtype=np.float64, count=len(rows)),
+        vertical=np.fromiter((VERTICAL_CODES.get(r[3], -1) for r in rows), dtype=np.int8, count=len(rows)),
+        city=np.fromiter((r[4] or 0 for r in rows), dtype=np.int64, count=len(rows)),
+        price=np.fromiter((r[5] or 0 for r in rows), dtype=np.int8, count=len(rows)),
+        wallet=np.fromiter((r[6] for r in rows), dtype=bool, count=len(rows)),
+        tax_free=np.fromiter((r[7] for r in rows), dtype=bool, count=len(rows)),
+        zone=np.fromiter((zone_code[r[8]] for r in rows), dtype=np.int32, count=len(rows)),
+        zones=zones, exceptions=exceptions)
+
+
+_lock = threading.Lock()
+_current: _Index | None = None
+_checked_at = 0.0
+
+
+def _index() -> _Index:
+    global _current, _checked_at
+    now = time_module.monotonic()
+    current = _current
+    if current is not None and now - _checked_at < CHECK_EVERY_S:
+        return current
+    version = cache.get(VERSION_KEY)
+    if version is None:  # a cleared or cold cache: nobody can tell us what changed, so start a new version
+        cache.add(VERSION_KEY, int(time_module.time() * 1000), timeout=None)
+        version = cache.get(VERSION_KEY)
+        current = None
+    _checked_at = now
+    if current is not None and current.version == version and now - current.built_at < MAX_AGE_S:
+        return current
+    with _lock:
+        if _current is None or _current.version != version or now - _current.built_at >= MAX_AGE_S:
+            _current = _build(version)  # unless another thread rebuilt it meanwhile
+        return _current
+
+
+def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical: str | None = None,
+           city_id: int | None = None, accepts_wallet: bool | None = None, tax_free: bool | None = None,
+           price_levels: list[int] | None = None, open_now: bool = False,
+           at: datetime | None = None) -> list[tuple[int, float, bool]]:
+    """(merchant id, metres, open now) within the radius, nearest first; the same filters as the SQL path."""
+    validate_point(lat=lat, lon=lon, radius_m=radius_m)
+    index = _index()
+    box = bounding_box(lat, lon, radius_m)
+    start = int(np.searchsorted(index.lat, box.min_lat, side="left"))
+    end = int(np.searchsorted(index.lat, box.max_lat, side="right"))
+    band = slice(start, end)
+    mask = np.ones(end - start, dtype=bool)
+    if box.lon_ranges:
+        lon_mask = np.zeros_like(mask)
+        for low, high in box.lon_ranges:
+            lon_mask |= (index.lon[band] >= low) & (index.lon[band] <= high)
+        mask &= lon_mask
+    if vertical:
+        mask &= index.vertical[band] == VERTICAL_CODES[vertical]
+    if city_id is not None:
+        mask &= index.city[band] == city_id
+    if accepts_wallet is not None:
+        mask &= index.wallet[band] == accepts_wallet
+    if tax_free is not None:
+        mask &= index.tax_free[band] == tax_free
+    if price_levels:
+        mask &= np.isin(index.price[band], price_levels)
+    rows = np.nonzero(mask)[0] + start
+    if rows.size == 0:
+        return []
+    phi1, phi2 = np.radians(lat), np.radians(index.lat[rows])
+    dphi, dlambda = phi2 - phi1, np.radians(index.lon[rows] - lon)
+    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
+    distance = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    inside = distance <= radius_m
+    rows, distance = rows[inside], distance[inside]
+    order = np.lexsort((index.ids[rows], distance))
+    weekly = index.hours_for([int(pk) for pk in index.ids[rows]])
+    at = at or timezone.now()
+    local_by_zone: dict[int, tuple[int, int, time]] = {}
+    found: list[tuple[int, float, bool]] = []
+    for position in order:
+        row = rows[position]
+        merchant_id = int(index.ids[row])
+        zone = int(index.zone[row])
+        special = index.exceptions.get(merchant_id)
+        if special:
+            is_open = is_open_with(hours=weekly[merchant_id], exceptions=special,
+                                   zone=tz_for(index.zones[zone]), at=at)
+        else:
+            if zone not in local_by_zone:
+                local = at.astimezone(tz_for(index.zones[zone]))
+                local_by_zone[zone] = (local.weekday(), (local.weekday() - 1) % 7, local.time().replace(tzinfo=None))
+            is_open = _open_weekly(weekly[merchant_id], *local_by_zone[zone])
+        if open_now and not is_open:
+            continue
+        found.append((merchant_id, float(distance[position]), is_open))
+        if len(found) >= limit:
+            break
+    return found
+
+
+
+def _open_weekly(hours: list[tuple[int, time, time]], today: int, yesterday: int, now_t: time) -> bool:
+    """`selectors.is_open_with` for a merchant without exceptions, with the local time computed once per zone."""
+    for weekday, opens, closes in hours:
+        if weekday == today and (opens <= now_t < closes if closes > opens else now_t >= opens):
+            return True
+        if weekday == yesterday and closes <= opens and now_t < closes:
+            return True
+    return False
+
+
+def cards(*, hits: list[tuple[int, float, bool]]) -> list[dict]:
+    """List items for nearby hits: static data from the process cache (two queries for the misses), plus
+    `is_open_now` and `distance_m`. Merchants deactivated since the index was built are left out."""
+    index = _index()
+    cache_ = index.cards
+    missing = [pk for pk, _, _ in hits if pk not in cache_]
+    if missing:
+        if len(cache_) > CARD_CACHE_MAX:
+            cache_.clear()
+        cache_.update(merchant_card_rows(ids=missing))
+    items = []
+    for pk, distance, is_open in hits:
+        card = cache_.get(pk)
+        if card is not None:
+            items.append({**card, "is_open_now": is_open, "distance_m": round(distance, 1)})
+    return items

@@ -1,0 +1,136 @@
+"""Benchmark: observations ingested per second through the API (batches of 500 rows), and the
+speed predictor's MAE against the two baselines. Last line is JSON:
+
+    {"rows_per_s": ..., "mae": {"model": ..., "last_value": ..., "time_of_week": ...}, "ping_rps": ..., ...}
+
+Ingestion: gunicorn (superapp.bench), wrk POSTs 500-row bodies built in Lua so that every request
+carries new (sensor, interval) pairs: 500 dedicated bench cameras, one minute per request (a replay
+would measure the cheap duplicate path instead). An edge gateway's device key authenticates. The
+bench cameras and their rows are deleted afterwards.
+
+MAE: the predictor's training/evaluation code (`core.predictor.train_and_evaluate`, what the nightly
+job runs after loading the grid) on a simulated week of the Hangzhou demo network, in memory.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import numpy as np
+from django.core.management import BaseCommand, CommandError
+
+from merchants.models import City
+from superapp import bench
+from traffic import services
+from traffic.core.network import grid_network
+from traffic.core.predictor import SpeedGrid, train_and_evaluate
+from traffic.core.simulator import simulate
+from traffic.models import Device, DeviceKind, Observation, RoadSegment
+
+ROWS_PER_BATCH = 500
+BASE_EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z: far from the demo's recent data
+
+_LUA = """
+local prefixes = {{ {prefixes} }}
+local suffixes = {{ {suffixes} }}
+local counter = 0
+local thread_id = 0
+local threads = {{}}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+function init(args)
+  thread_id = id
+end
+request = function()
+  local minute = counter * {n_threads} + thread_id + {offset}
+  counter = counter + 1
+  local stamp = os.date("!%Y-%m-%dT%H:%M:%SZ", {base} + minute * 60)
+  local parts = {{}}
+  for i = 1, #prefixes do
+    parts[i] = prefixes[i] .. stamp .. suffixes[i]
+  end
+  local body = '{{"observations":[' .. table.concat(parts, ",") .. ']}}'
+  local headers = {{}}
+  headers["Content-Type"] = "application/json"
+  headers["Authorization"] = "Device {key}"
+  return wrk.format("POST", nil, headers, body)
+end
+"""
+
+
+def _mae(stdout) -> dict:
+    nodes, segments = grid_network(center=(30.274, 120.155), size=8, spacing_m=650, rng=random.Random(42))
+    ffs = np.array([s.free_flow_speed_kmh for s in segments])
+    lanes = np.array([s.lanes for s in segments], dtype=float)
+    end = int(time.time()) // 300 * 300
+    epochs = np.arange(end - 7 * 86400, end, 300, dtype=np.int64)
+    offsets = np.full(epochs.size, 8 * 3600, dtype=np.int64)  # Asia/Shanghai has no DST
+    sim = simulate(free_flow_kmh=ffs, lanes=lanes, arterial=np.array([s.road_class != "local" for s in segments]),
+                   epochs=epochs, utc_offsets_s=offsets, interval_s=300, rng=np.random.default_rng(42))
+    grid = SpeedGrid(segment_ids=np.arange(len(segments)), epochs=epochs, utc_offsets_s=offsets,
+                     speed_kmh=sim.speed_kmh.astype(float), free_flow_kmh=ffs, lanes=lanes)
+    started = time.perf_counter()
+    trained = train_and_evaluate(grid)
+    stdout.write(f"predictor: {len(segments)} segments x 7 days, trained in {time.perf_counter() - started:.1f}s, "
+                 f"per horizon {trained.metrics}")
+    return {**trained.summary_mae(), "beats_both": trained.beats_baselines()}
+
+
+class Command(BaseCommand):
+    help = "Benchmark observation ingestion through the API (batches of 500) and the predictor's MAE."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--duration", type=int, default=12)
+        parser.add_argument("--connections", type=int, default=8)
+        parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+        parser.add_argument("--city", default="hangzhou")
+
+    def handle(self, *args, duration, connections, threads, city, **options):
+        place = City.objects.filter(slug=city).first()
+        if place is None:
+            raise CommandError(f"unknown city {city!r}")
+        if bench.database_vendor() != "postgresql":
+            self.stderr.write("warning: not PostgreSQL; the figure is not representative")
+        if not RoadSegment.objects.filter(city=place).exists():
+            nodes, segments = grid_network(center=(place.latitude, place.longitude), size=8, spacing_m=650,
+                                           rng=random.Random(42))
+            services.road_network_import(city=place, nodes=nodes, segments=segments)
+        segment_ids = list(RoadSegment.objects.filter(city=place).order_by("pk").values_list("pk", flat=True))
+        Device.objects.filter(city=place, name__startswith="bench ").delete()  # leftovers of an aborted run
+        cameras = Device.objects.bulk_create([
+            Device(city=place, kind=DeviceKind.CAMERA, name=f"bench cam {i}", segment_id=segment_ids[i % len(
+                segment_ids)], interval_s=60) for i in range(ROWS_PER_BATCH)])
+        camera_ids = list(Device.objects.filter(city=place, name__startswith="bench cam ").values_list("pk", flat=True))
+        gateway, key = services.device_register(city=place, kind=DeviceKind.GATEWAY, name="bench gateway")
+        rng = random.Random(7)
+        prefixes = ", ".join(f"'{{\"sensor_id\":{cid},\"interval_start\":\"'" for cid in camera_ids)
+        suffixes = ", ".join(
+            f"'\",\"vehicle_count\":{rng.randint(0, 60)},\"mean_speed_kmh\":{rng.uniform(5, 70):.1f},"
+            f"\"occupancy\":{rng.uniform(0, 0.6):.3f}}}'" for _ in camera_ids)
+        try:
+            with bench.gunicorn_server() as base_url:
+                self.stderr.write(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; "
+                                  f"{len(cameras)} bench cameras")
+                ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections,
+                                     threads=threads)
+                lua = _LUA.format(prefixes=prefixes, suffixes=suffixes, n_threads=threads, base=BASE_EPOCH,
+                                  key=key, offset=0)
+                ingest = bench.wrk_run(f"{base_url}/api/v1/traffic/observations", duration_s=duration,
+                                       connections=connections, threads=threads, lua=lua)
+            stored = Observation.objects.filter(sensor_id__in=camera_ids).count()
+        finally:
+            Device.objects.filter(pk__in=[*camera_ids, gateway.pk]).delete()
+        mae = _mae(self.stdout)
+        rows_per_s = round(ingest.rps * ROWS_PER_BATCH, 1)
+        bench.print_result(self.stdout, {
+            "rows_per_s": rows_per_s,
+            "mae": {"model": mae["model"], "last_value": mae["last_value"], "time_of_week": mae["time_of_week"]},
+            "ping_rps": ping.rps, "ratio": round(ingest.rps / ping.rps, 4) if ping.rps else None,
+            "batch_rows": ROWS_PER_BATCH, "ingest_rps": ingest.rps, "p50_ms": ingest.p50_ms, "p99_ms": ingest.p99_ms,
+            "requests": ingest.requests, "stored_rows": stored, "errors": ingest.non_2xx + ingest.socket_errors,
+            "predictor_beats_both": mae["beats_both"], "database": bench.database_vendor(),
+            "workers": bench.WORKERS, "threads": bench.THREADS,
+        })
