@@ -27,9 +27,8 @@ from bookings.exceptions import (
 )
 from bookings.models import Booking, BookingSlot, BookingStatus, InventorySlot, Product, ProductKind
 from merchants.selectors import tz_for
-from recommender.models import InteractionKind
-from recommender.services import interaction_record_on_commit
 from superapp.db import retry_on_conflict
+from superapp.events import InteractionKind, interaction_on_commit
 from superapp.exceptions import NotFound
 from superapp.money import Money
 
@@ -183,10 +182,10 @@ def booking_pay(*, booking_id: int, user, now: datetime | None = None) -> Bookin
         booking.payment = payment
         booking.confirmed_at = now
         booking.save(update_fields=["status", "payment", "confirmed_at"])
-        interaction_record_on_commit(user_id=user.pk, merchant_id=booking.product.merchant_id,
-                                     kind=InteractionKind.BOOKING, value=float(Money(booking.amount,
-                                                                                     booking.currency).to_decimal()),
-                                     source=f"booking:{booking.pk}")
+        interaction_on_commit(user_id=user.pk, merchant_id=booking.product.merchant_id,
+                              kind=InteractionKind.BOOKING, value=float(Money(booking.amount,
+                                                                              booking.currency).to_decimal()),
+                              source=f"booking:{booking.pk}")
     return booking
 
 

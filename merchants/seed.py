@@ -6,13 +6,13 @@ from __future__ import annotations
 import math
 from datetime import date, time, timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from merchants.geo_index import geo_index_invalidate
 from merchants.models import Category, City, Merchant, MerchantStaff, OpeningException, OpeningHours, Trip
 from merchants.seed_data import CATEGORIES, CITY_FLAVOUR, CITY_STREETS, COUNTRY_LANGUAGES, NAMES
-from superapp.accounts.models import User
 
 MERCHANTS_PER_CITY = {"hangzhou": 60, "shanghai": 40, "davos": 36, "zurich": 30}
 
@@ -150,7 +150,7 @@ def seed(*, rng, stdout) -> None:
     OpeningException.objects.bulk_create(exceptions, batch_size=1000)
 
     # Staff: bob runs a Hangzhou restaurant, dora manages a Davos hotel, chen is a cashier in Shanghai.
-    users = {u.username: u for u in User.objects.filter(username__in=["bob", "dora", "chen"])}
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=["bob", "dora", "chen"])}
     staff = []
     for username, city_slug, vertical, role in (("bob", "hangzhou", "restaurant", "owner"),
                                                  ("dora", "davos", "travel", "manager"),
@@ -168,7 +168,8 @@ def seed_trips(*, rng, stdout) -> None:
     """Trips: alice and gina are travelling now, the others later."""
     today = timezone.now().date()
     cities = {c.slug: c for c in City.objects.all()}
-    users = {u.username: u for u in User.objects.filter(username__in=["alice", "bob", "dora", "gina", "emma"])}
+    names = ["alice", "bob", "dora", "gina", "emma"]
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=names)}
     plans = [("alice", "davos", -2, 5, "Davos ski week"), ("bob", "tokyo", 20, 27, "Tokyo in spring"),
              ("dora", "hangzhou", 30, 36, "West Lake"), ("gina", "paris", -1, 3, "Paris weekend"),
              ("emma", "london", 60, 62, "London theatre")]

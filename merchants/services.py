@@ -1,7 +1,8 @@
-"""Writes for merchants (listing edits by staff, hours, favourites) and trips.
+"""Writes for merchants (listing edits by staff, hours, favourites, rating summaries, imported placeholders)
+and trips. Other apps change merchants only through these functions.
 
-Bookings live in `services.booking`, city services (bills, transit cards, notifications) in
-`services.city_services`."""
+Bookings live in `bookings.services`, city services (bills, transit cards, notifications) in
+`cityservices.services`."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from merchants.exceptions import InvalidOpeningHours, InvalidTripDates, NotMerchantStaff, TripCompleted, TripInPast
@@ -26,8 +28,7 @@ from merchants.models import (
     TripStatus,
 )
 from merchants.selectors import is_valid_time_zone, trip_status, tz_for
-from recommender.models import InteractionKind
-from recommender.services import interaction_record_on_commit
+from superapp.events import InteractionKind, interaction_on_commit
 
 # `tax_free` is not here: whether a shop may sell VAT-free is the operator's decision (admin), never the owner's.
 EDITABLE_FIELDS = {"name", "description", "address", "latitude", "longitude", "price_level", "languages",
@@ -124,8 +125,8 @@ def merchant_view_record(*, user, merchant: Merchant) -> None:
     if not getattr(user, "is_authenticated", False):
         return
     hour = timezone.now().strftime("%Y%m%d%H")
-    interaction_record_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.VIEW,
-                                 source=f"view:{user.pk}:{merchant.pk}:{hour}")
+    interaction_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.VIEW,
+                          source=f"view:{user.pk}:{merchant.pk}:{hour}")
 
 
 def merchant_save(*, user, merchant: Merchant) -> tuple[SavedMerchant, bool]:
@@ -136,8 +137,8 @@ def merchant_save(*, user, merchant: Merchant) -> tuple[SavedMerchant, bool]:
                 saved = SavedMerchant.objects.create(user=user, merchant=merchant)
         except IntegrityError:
             return SavedMerchant.objects.get(user=user, merchant=merchant), False
-        interaction_record_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.SAVE,
-                                     source=f"save:{saved.pk}")
+        interaction_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.SAVE,
+                              source=f"save:{saved.pk}")
     return saved, True
 
 
@@ -166,3 +167,53 @@ def trip_cancel(*, trip: Trip, now: datetime | None = None) -> Trip:
         trip.status = TripStatus.CANCELLED
         trip.save(update_fields=["status"])
     return trip
+
+
+# --- Rating summaries (the reviews are social's; the summary on the merchant is ours) --------------------------
+def merchant_rating_add(*, merchant_id: int, count: int, total: int) -> None:
+    """Add `count` reviews with `total` stars to the merchant's rating summary (negative to remove), inside the
+    caller's transaction: F() makes the database add to the committed value under the row lock, so concurrent
+    reviews never lose an update. After commit the nearby index is told to rebuild, so nearby shows the new
+    rating at once (an UPDATE sends no `post_save`)."""
+    Merchant.objects.filter(pk=merchant_id).update(rating_count=F("rating_count") + count,
+                                                   rating_sum=F("rating_sum") + total)
+    transaction.on_commit(geo_index_invalidate)
+
+
+def merchant_ratings_replace(*, ratings: dict[int, tuple[int, int]]) -> None:
+    """Set every merchant's rating summary to `ratings[merchant_id] = (count, total stars)`, `(0, 0)` for the
+    merchants not in it: a recount from the reviews (the social demo seed)."""
+    with transaction.atomic():
+        Merchant.objects.exclude(pk__in=list(ratings)).exclude(rating_count=0, rating_sum=0).update(
+            rating_count=0, rating_sum=0)
+        merchants = list(Merchant.objects.filter(pk__in=list(ratings)).only("pk"))
+        for merchant in merchants:
+            merchant.rating_count, merchant.rating_sum = ratings[merchant.pk]
+        Merchant.objects.bulk_update(merchants, ["rating_count", "rating_sum"], batch_size=1000)
+        transaction.on_commit(geo_index_invalidate)
+
+
+# --- Imported items (the recommender's interaction import) -----------------------------------------------------
+def _chunks(values: list, size: int = 2000):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def merchants_placeholder_ensure(*, external_ids: set[str], create: bool, vertical: str) -> tuple[dict[str, int], int]:
+    """Map external ids to merchant pks; with `create`, add placeholder merchants (no city, no location, not
+    accepting the wallet: recommendable only where serving does not filter by place) for unknown ones.
+    Returns the map and how many were created. Bulk (the import runs over millions of rows)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(external_ids)):
+        found.update(Merchant.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
+    missing = sorted(external_ids - set(found))
+    created = 0
+    if missing and create:
+        Merchant.objects.bulk_create(
+            [Merchant(name=f"Item {ext}"[:200], vertical=vertical, is_placeholder=True, external_id=ext,
+                      accepts_wallet=False) for ext in missing], batch_size=2000, ignore_conflicts=True)
+        for chunk in _chunks(missing):
+            new = dict(Merchant.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
+            created += len(new)
+            found.update(new)
+    return found, created

@@ -89,10 +89,9 @@ from payments.models import (
     Withdrawal,
 )
 from payments.providers import ProviderResult, provider_for
-from recommender.models import InteractionKind
-from recommender.services import interactions_record_in_transaction
 from superapp.accounts.models import User
 from superapp.db import atomic_nested, retry_on_conflict, rows_by_pk, rows_insert, run_in_transaction
+from superapp.events import InteractionKind, interactions_in_transaction
 from superapp.money import Money, MoneyError, currency_exponent
 from superapp.publish import publish_on_commit
 
@@ -393,7 +392,7 @@ def _vat_for(*, payer: User, merchant: Merchant, amount: Money, now: datetime) -
 def _emit(*events: dict) -> None:
     """Record recommender interactions inside the current transaction: they exist only if the money
     movement commits (the same guarantee as an after-commit hook, without a second transaction)."""
-    interactions_record_in_transaction(events=list(events))
+    interactions_in_transaction(events=list(events))
 
 
 def _event(*, user_id: int, merchant_id: int, kind: str, value: float, source: str,

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.utils import timezone
 
-from merchants.models import Merchant, Vertical
+from merchants.models import Vertical
+from merchants.services import merchants_placeholder_ensure
 from recommender.models import Interaction, InteractionKind
-from superapp.accounts.models import User
+from superapp.accounts.services import users_imported_ensure
 
 MAX_SOURCE = 64
 KINDS = set(InteractionKind.values)
@@ -206,44 +206,17 @@ def _chunks(values: list, size: int = 2000) -> Iterator[list]:
 
 
 def users_for_external_ids(external_ids: set[str], report: ImportReport) -> dict[str, int]:
-    """Map external ids to user pks, creating imported users (unusable password) for unknown ones."""
-    found: dict[str, int] = {}
-    for chunk in _chunks(sorted(external_ids)):
-        found.update(User.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
-    missing = sorted(external_ids - set(found))
-    if missing:
-        password = make_password(None)  # unusable: imported users cannot log in
-        User.objects.bulk_create(
-            [User(username=_username(ext), external_id=ext, is_imported=True, password=password,
-                  display_name=f"Imported {ext}"[:80]) for ext in missing],
-            batch_size=2000, ignore_conflicts=True)
-        for chunk in _chunks(missing):
-            created = dict(User.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
-            report.users_created += len(created)
-            found.update(created)
+    """Map external ids to user pks; the accounts app creates imported users (unusable password) for unknown ones."""
+    found, created = users_imported_ensure(external_ids=external_ids)
+    report.users_created += created
     return found
-
-
-def _username(external_id: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "@.+-_" else "_" for c in external_id)
-    return f"imported-{safe}"[:150]
 
 
 def merchants_for_external_ids(external_ids: set[str], *, create: bool, vertical: str,
                                report: ImportReport) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in _chunks(sorted(external_ids)):
-        found.update(Merchant.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
-    missing = sorted(external_ids - set(found))
-    if missing and create:
-        # Placeholders have no city or location: recommendable only where serving does not filter by place.
-        Merchant.objects.bulk_create(
-            [Merchant(name=f"Item {ext}"[:200], vertical=vertical, is_placeholder=True, external_id=ext,
-                      accepts_wallet=False) for ext in missing], batch_size=2000, ignore_conflicts=True)
-        for chunk in _chunks(missing):
-            created = dict(Merchant.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
-            report.items_created += len(created)
-            found.update(created)
+    """Map external ids to merchant pks; with `create`, the merchants app adds placeholders for unknown ones."""
+    found, created = merchants_placeholder_ensure(external_ids=external_ids, create=create, vertical=vertical)
+    report.items_created += created
     return found
 
 

@@ -2,21 +2,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-
-class InteractionKind(models.TextChoices):
-    PAYMENT = "payment", "Payment"
-    REFUND = "refund", "Refund (negative signal)"
-    COUPON = "coupon", "Coupon redemption"
-    BOOKING = "booking", "Booking confirmed"
-    REVIEW = "review", "Review (value = rating 1-5)"
-    CHECKIN = "checkin", "Check-in"
-    LIKE = "like", "Like of a post tagged with the merchant"
-    VIEW = "view", "Merchant viewed"
-    SAVE = "save", "Merchant saved"
-    IMPRESSION = "impression", "Impression (client)"
-    CLICK = "click", "Click (client)"
-    DISMISS = "dismiss", "Dismiss (client, negative)"
-    IMPORT = "import", "Imported (value = weight)"
+from superapp.events import InteractionKind  # noqa: F401  (defined with the events other apps send)
 
 
 class Interaction(models.Model):

@@ -1,7 +1,8 @@
 """Demo world for the recommender (the last seeder): browsing signals with tastes, then a first model.
 
-The other seeders leave payments, bookings, reviews and check-ins behind (each reported through
-`interaction_record_on_commit`). On top of that, every demo user gets a few weeks of app browsing drawn
+The other seeders leave payments and bookings behind (each reported through `superapp.events` by the services
+they call); the reviews, check-ins and likes the social seeder bulk-inserts become interactions here, keyed
+like the live events (so a replay adds nothing). On top of that, every demo user gets a few weeks of app browsing drawn
 from a personal taste — two favourite categories (or verticals), mostly in the city they are in — so the
 first model has structure to learn. The model is trained through the same service as the Celery job.
 """
@@ -19,6 +20,7 @@ from recommender.exceptions import NotEnoughData, TrainingInProgress
 from recommender.models import Algorithm, Interaction, InteractionKind, TrainingConfig
 from recommender.services import model_train, training_config_activate, training_config_save, training_config_tune
 from superapp.accounts.models import User
+from superapp.social.models import CheckIn, Like, Review
 
 DEMO_TUNING_BUDGET_S = 5.0
 # kind, share of the browsing events
@@ -26,7 +28,23 @@ BROWSING_KINDS = [(InteractionKind.VIEW, 0.55), (InteractionKind.CLICK, 0.2), (I
                   (InteractionKind.CHECKIN, 0.15)]
 
 
+def interactions_from_social() -> int:
+    """The recommender's signals from the social demo world (reviews, check-ins, likes of merchant-tagged posts),
+    with the (kind, source) keys `superapp.social.services` sends them with."""
+    rows = [Interaction(user_id=r.author_id, merchant_id=r.merchant_id, kind=InteractionKind.REVIEW,
+                        value=float(r.rating), occurred_at=r.created_at, source=f"review:{r.pk}")
+            for r in Review.objects.order_by("pk")]
+    rows += [Interaction(user_id=c.user_id, merchant_id=c.merchant_id, kind=InteractionKind.CHECKIN, value=1.0,
+                         occurred_at=c.created_at, source=f"checkin:{c.pk}") for c in CheckIn.objects.order_by("pk")]
+    rows += [Interaction(user_id=like.user_id, merchant_id=like.post.merchant_id, kind=InteractionKind.LIKE,
+                         value=1.0, occurred_at=like.created_at, source=f"like:{like.pk}")
+             for like in Like.objects.filter(post__merchant__isnull=False).select_related("post").order_by("pk")]
+    Interaction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    return len(rows)
+
+
 def seed(*, rng, stdout) -> None:
+    interactions_from_social()
     merchants = list(Merchant.objects.filter(is_active=True, is_placeholder=False)
                      .values_list("pk", "city_id", "vertical").order_by("pk"))
     users = list(User.objects.filter(is_active=True, is_imported=False, is_superuser=False)

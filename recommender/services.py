@@ -1,4 +1,6 @@
-"""Recommender writes. Other apps call `interaction_record_on_commit` to report a signal."""
+"""Recommender writes. Other apps report a signal through `superapp.events` (`interaction_on_commit`,
+`interactions_in_transaction`); `RecommenderConfig.ready` subscribes `interaction_record` and
+`interactions_record_in_transaction` here to store them."""
 
 from __future__ import annotations
 
@@ -46,15 +48,6 @@ def interaction_record(*, user_id: int, merchant_id: int, kind: str, value: floa
             )
     except IntegrityError:
         return None
-
-
-def interaction_record_on_commit(*, user_id: int, merchant_id: int, kind: str, value: float = 1.0,
-                                 occurred_at: datetime | None = None, source: str = "") -> None:
-    """Emit an interaction after the surrounding transaction commits (never for rolled-back work)."""
-    when = occurred_at or timezone.now()
-    transaction.on_commit(lambda: interaction_record(
-        user_id=user_id, merchant_id=merchant_id, kind=kind, value=value, occurred_at=when, source=source,
-    ))
 
 
 def interactions_record_in_transaction(*, events: list[dict[str, Any]]) -> None:

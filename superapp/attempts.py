@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from superapp.accounts.exceptions import TooManyAttempts
+from superapp.exceptions import TooManyAttempts
 from superapp.models import AttemptCounter
 
 

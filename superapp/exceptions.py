@@ -62,3 +62,17 @@ class IdempotencyKeyMissing(DomainError):
     status_code = 400
     code = "idempotency_key_missing"
     default_message = "This endpoint requires an Idempotency-Key header."
+
+
+class TooManyAttempts(DomainError):
+    """Raised by the attempt counters (`superapp.attempts`) past their limit; answered 429 with Retry-After."""
+
+    status_code = 429
+    code = "throttled"
+    default_message = "Too many failed attempts; retry later."
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(
+            f"Too many failed attempts; retry in {retry_after_s} s.", details={"retry_after_s": retry_after_s}
+        )
+        self.retry_after_s = retry_after_s

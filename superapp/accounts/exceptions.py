@@ -1,22 +1,10 @@
-from superapp.exceptions import DomainError
+from superapp.exceptions import DomainError, TooManyAttempts  # noqa: F401  (raised by superapp.attempts)
 
 
 class InvalidCredentials(DomainError):
     status_code = 401
     code = "invalid_credentials"
     default_message = "Wrong username or password."
-
-
-class TooManyAttempts(DomainError):
-    status_code = 429
-    code = "throttled"
-    default_message = "Too many failed attempts; retry later."
-
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(
-            f"Too many failed attempts; retry in {retry_after_s} s.", details={"retry_after_s": retry_after_s}
-        )
-        self.retry_after_s = retry_after_s
 
 
 class UsernameTaken(DomainError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate, password_validation
+from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -90,3 +91,35 @@ def user_tokens_revoke(*, user: User) -> int:
     revoked = BlacklistedToken.objects.bulk_create(
         [BlacklistedToken(token=token) for token in outstanding.only("pk")], ignore_conflicts=True)
     return len(revoked)
+
+
+# --- Imported users (the recommender's interaction import) -----------------------------------------------------
+def _chunks(values: list, size: int = 2000):
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _imported_username(external_id: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "@.+-_" else "_" for c in external_id)
+    return f"imported-{safe}"[:150]
+
+
+def users_imported_ensure(*, external_ids: set[str]) -> tuple[dict[str, int], int]:
+    """Map external ids to user pks, creating imported users (unusable password: they cannot log in) for
+    unknown ones. Returns the map and how many were created. Bulk (the import runs over millions of rows)."""
+    found: dict[str, int] = {}
+    for chunk in _chunks(sorted(external_ids)):
+        found.update(User.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
+    missing = sorted(external_ids - set(found))
+    created = 0
+    if missing:
+        password = make_password(None)
+        User.objects.bulk_create(
+            [User(username=_imported_username(ext), external_id=ext, is_imported=True, password=password,
+                  display_name=f"Imported {ext}"[:80]) for ext in missing],
+            batch_size=2000, ignore_conflicts=True)
+        for chunk in _chunks(missing):
+            new = dict(User.objects.filter(external_id__in=chunk).values_list("external_id", "pk"))
+            created += len(new)
+            found.update(new)
+    return found, created

@@ -6,8 +6,9 @@ where they travel now), and rates by taste and the merchant's own quality, so re
 are a learnable signal for the recommender. Named users get a story: alice's friends have been to
 Davos, where she is now, so "friends were here" has something to say.
 
-Bulk inserts only (a few seconds); counters and rating summaries are computed once at the end;
-recommender interactions are written in bulk with the same (kind, source) keys the services use.
+Bulk inserts only (a few seconds); counters and rating summaries (through the merchants' service) are
+computed once at the end. The recommender's seeder turns the reviews, check-ins and likes into interactions
+with the same (kind, source) keys the services send.
 Without merchants (services not seeded) it writes merchant-less posts only.
 """
 
@@ -17,12 +18,12 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from merchants.models import Merchant
-from recommender.models import Interaction, InteractionKind
+from merchants.services import merchant_ratings_replace
 from superapp.accounts.models import User
 from superapp.social.models import (
     CheckIn,
@@ -241,7 +242,6 @@ def _seed(*, rng, stdout, users: list[User]) -> None:
     Like.objects.bulk_create(likes, ignore_conflicts=True)
     Comment.objects.bulk_create(comments)
     _recount(posts=posts)
-    _interactions(reviews=reviews, checkins=checkins, posts=posts)
     stdout.write(f"  social: {len(friend_pairs)} friendships, {len(follow_pairs)} follows, {len(posts)} posts "
                  f"({len(reviews)} reviews, {len(checkins)} check-ins), {len(likes)} likes, {len(comments)} comments"
                  + ("" if merchants else "; no merchants yet, so no reviews or check-ins"))
@@ -274,21 +274,6 @@ def _recount(*, posts: list[Post]) -> None:
     SocialStats.objects.all().delete()
     SocialStats.objects.bulk_create(stats.values())
 
-    reviews = Review.objects.filter(merchant_id=OuterRef("pk"), post__is_hidden=False).order_by().values("merchant_id")
-    Merchant.objects.update(
-        rating_count=Coalesce(Subquery(reviews.annotate(n=Count("pk")).values("n")[:1]), 0),
-        rating_sum=Coalesce(Subquery(reviews.annotate(total=Sum("rating")).values("total")[:1]), 0),
-    )
-
-
-def _interactions(*, reviews: list[Review], checkins: list[CheckIn], posts: list[Post]) -> None:
-    """The recommender's signals, keyed like the live services emit them (so a replay adds nothing)."""
-    rows = [Interaction(user_id=r.author_id, merchant_id=r.merchant_id, kind=InteractionKind.REVIEW,
-                        value=float(r.rating), occurred_at=r.created_at, source=f"review:{r.pk}") for r in reviews]
-    rows += [Interaction(user_id=c.user_id, merchant_id=c.merchant_id, kind=InteractionKind.CHECKIN, value=1.0,
-                         occurred_at=c.created_at, source=f"checkin:{c.pk}") for c in checkins]
-    tagged = Q(post__merchant__isnull=False) & Q(post__in=[p.pk for p in posts])
-    rows += [Interaction(user_id=like.user_id, merchant_id=like.post.merchant_id, kind=InteractionKind.LIKE,
-                         value=1.0, occurred_at=like.created_at, source=f"like:{like.pk}")
-             for like in Like.objects.filter(tagged).select_related("post")]
-    Interaction.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    visible = Review.objects.filter(post__is_hidden=False).order_by().values("merchant_id")
+    merchant_ratings_replace(ratings={r["merchant_id"]: (r["n"], r["total"])
+                                      for r in visible.annotate(n=Count("pk"), total=Sum("rating"))})

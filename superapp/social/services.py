@@ -14,10 +14,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from merchants.models import City, Merchant
+from merchants.services import merchant_rating_add
 from payments.models import Payment, PaymentStatus
-from recommender.models import InteractionKind
-from recommender.services import interaction_record_on_commit
 from superapp.accounts.models import User
+from superapp.events import InteractionKind, interaction_on_commit
 from superapp.social import conf
 from superapp.social import exceptions as exc
 from superapp.social.models import (
@@ -376,10 +376,9 @@ def post_set_hidden(*, post_id: int, hidden: bool) -> Post:
 # --- reviews --------------------------------------------------------------------------------------------
 def _rating_summary_add(merchant_id: int, *, count: int, total: int) -> None:
     # Invariant: rating_count / rating_sum equal the count / sum over the merchant's visible-to-anyone
-    # (not hidden) reviews. F() makes the database add to the committed value under the row lock, so
-    # concurrent reviews never lose an update, and it happens in the review's own transaction.
-    Merchant.objects.filter(pk=merchant_id).update(rating_count=F("rating_count") + count,
-                                                   rating_sum=F("rating_sum") + total)
+    # (not hidden) reviews. The merchants' service adds under the row lock in the review's own transaction
+    # and makes nearby show the new rating at once.
+    merchant_rating_add(merchant_id=merchant_id, count=count, total=total)
 
 
 def review_create(*, author: User, merchant_id: int, rating: int, text: str = "",
@@ -399,8 +398,8 @@ def review_create(*, author: User, merchant_id: int, rating: int, text: str = ""
             review = Review.objects.create(post=post, author=author, merchant=merchant, rating=rating)
             _rating_summary_add(merchant.pk, count=1, total=rating)
             _stats_add(author.pk, posts_count=1)
-            interaction_record_on_commit(user_id=author.pk, merchant_id=merchant.pk, kind=InteractionKind.REVIEW,
-                                         value=float(rating), source=f"review:{review.pk}")
+            interaction_on_commit(user_id=author.pk, merchant_id=merchant.pk, kind=InteractionKind.REVIEW,
+                                  value=float(rating), source=f"review:{review.pk}")
             _on_commit_fan_out(post.pk)
     except IntegrityError:
         raise exc.DuplicateReview()
@@ -425,7 +424,7 @@ def review_update(*, user: User, review_id: int, rating: int = _UNSET, text: str
             review.save(update_fields=["rating", "updated_at"])
             _on_commit_epoch()
             # A new rating is a new signal; the recommender reads the latest review per user and merchant.
-            interaction_record_on_commit(
+            interaction_on_commit(
                 user_id=user.pk, merchant_id=review.merchant_id, kind=InteractionKind.REVIEW, value=float(rating),
                 source=f"review:{review.pk}:{review.updated_at.timestamp():.6f}",
             )
@@ -467,8 +466,8 @@ def checkin_create(*, user: User, merchant_id: int, text: str = "", photos: Sequ
             # The unique payment column settles two concurrent shares of the same payment.
             checkin = CheckIn.objects.create(post=post, user=user, merchant=merchant, payment=payment)
             _stats_add(user.pk, posts_count=1)
-            interaction_record_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.CHECKIN,
-                                         value=1.0, source=f"checkin:{checkin.pk}")
+            interaction_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.CHECKIN,
+                                  value=1.0, source=f"checkin:{checkin.pk}")
             _on_commit_fan_out(post.pk)
     except IntegrityError:
         if payment is None:
@@ -497,8 +496,8 @@ def like_create(*, user: User, post_id: int) -> tuple[Like, bool]:
         Post.objects.filter(pk=post.pk).update(like_count=F("like_count") + 1)
         _on_commit_touch(user.pk)
         if post.merchant_id:
-            interaction_record_on_commit(user_id=user.pk, merchant_id=post.merchant_id, kind=InteractionKind.LIKE,
-                                         value=1.0, source=f"like:{like.pk}")
+            interaction_on_commit(user_id=user.pk, merchant_id=post.merchant_id, kind=InteractionKind.LIKE,
+                                  value=1.0, source=f"like:{like.pk}")
     return like, True
 
 

@@ -29,6 +29,28 @@ def test_review_updates_summary_and_emits_event(auth_client, user, merchant, dja
 
 
 @pytest.mark.django_db
+def test_nearby_shows_a_new_rating_at_once(auth_client, merchant, monkeypatch, django_capture_on_commit_callbacks):
+    """A review changes the merchant's rating through the merchants' service, which tells the nearby index to
+    rebuild: the next nearby page shows the new rating, not the index's copy (kept up to 300 s before)."""
+    from merchants import geo_index
+
+    monkeypatch.setattr(geo_index, "CHECK_EVERY_S", 0.0)  # look at the index's version on every request
+    near = {"lat": merchant.latitude, "lon": merchant.longitude, "radius_m": 100}
+
+    def card():
+        [found] = [m for m in auth_client.get("/api/v1/merchants/nearby", near).json()["results"]
+                   if m["id"] == merchant.pk]
+        return found["rating_count"], found["rating_average"]
+
+    before = card()  # builds this process's index and caches the card
+    with django_capture_on_commit_callbacks(execute=True):
+        response = auth_client.post("/api/v1/reviews", {"merchant_id": merchant.pk, "rating": 2}, format="json")
+    assert response.status_code == 201, response.content
+    count, total = summary(merchant)
+    assert card() == (count, round(total / count, 2)) and count == before[0] + 1
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(("payload", "status", "code"), [
     ({"rating": 0}, 400, "rating_out_of_range"),
     ({"rating": 6}, 400, "rating_out_of_range"),

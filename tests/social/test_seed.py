@@ -6,6 +6,7 @@ from django.db.models import Count, Sum
 
 from merchants.models import Merchant
 from recommender.models import Interaction
+from recommender.seed import interactions_from_social
 from superapp.social.models import CheckIn, Post, Review, SocialStats
 from superapp.social.seed import seed
 from tests.factories import MerchantFactory, UserFactory, city
@@ -33,6 +34,7 @@ def test_seed_builds_a_consistent_world_with_signal_for_the_recommender():
     # Mostly at home: most visits of the Zurich residents are in Zurich.
     zurich_visits = CheckIn.objects.filter(user__in=users[12:])
     assert zurich_visits.filter(merchant__city__slug="zurich").count() > zurich_visits.count() / 2
+    interactions_from_social()  # the recommender's seeder turns the social world into its signals
     assert Interaction.objects.filter(kind="review").count() == Review.objects.count()
     assert Interaction.objects.filter(kind="checkin").count() == CheckIn.objects.count()
     for stats in SocialStats.objects.all():

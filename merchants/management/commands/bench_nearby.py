@@ -18,6 +18,7 @@ import re
 import time as time_module
 from datetime import time
 
+from django.contrib.auth import get_user_model
 from django.core.management import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
@@ -27,7 +28,6 @@ from tqdm import tqdm
 from merchants.geo_index import geo_index_invalidate
 from merchants.models import City, Merchant, OpeningHours, Vertical
 from superapp import bench
-from superapp.accounts.models import User
 
 PREFIX = "bench-nearby-"  # own prefix: bench_payments' merchants are "bench-pay-..." and hold payments
 VERTICALS = [Vertical.RESTAURANT, Vertical.LEISURE, Vertical.TRAVEL, Vertical.SHOPPING]
@@ -138,7 +138,7 @@ class Command(BaseCommand):
             _generate(count=merchants, stdout=self.stderr)
             self.stderr.write(f"generated {merchants} merchants in {time_module.perf_counter() - started:.1f}s")
         total = Merchant.objects.count()
-        user, _ = User.objects.get_or_create(username="bench-nearby", defaults={"is_imported": True})
+        user, _ = get_user_model().objects.get_or_create(username="bench-nearby", defaults={"is_imported": True})
         token = str(AccessToken.for_user(user))
 
         rng = random.Random(7)
