@@ -215,5 +215,14 @@ def database_vendor() -> str:
 
 
 def print_result(stdout, result: dict) -> None:
-    """The last line of every benchmark: one JSON object."""
+    """The last line of every benchmark: one JSON object.
+
+    A run in which requests failed (`errors`, and `*_errors` of secondary phases) is printed, then refused: its
+    throughput counts the failures as answers (a bench whose every request got a 401 once read as a good
+    ratio), so its figures must not be taken for a measurement.
+    """
     stdout.write(json.dumps(result, sort_keys=False))
+    failed = {key: value for key, value in result.items()
+              if (key == "errors" or key.endswith("_errors")) and isinstance(value, int) and value}
+    if failed:
+        raise CommandError(f"requests failed during the run, the figures above are not a measurement: {failed}")

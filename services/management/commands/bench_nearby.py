@@ -29,7 +29,7 @@ from services.models import City, Merchant, OpeningHours, Vertical
 from superapp import bench
 from superapp.accounts.models import User
 
-PREFIX = "bench-"
+PREFIX = "bench-nearby-"  # own prefix: bench_payments' merchants are "bench-pay-..." and hold payments
 VERTICALS = [Vertical.RESTAURANT, Vertical.LEISURE, Vertical.TRAVEL, Vertical.SHOPPING]
 SCHEDULES = [  # weekly patterns: (weekdays, opens, closes)
     [(range(7), time(11), time(14)), (range(7), time(17), time(22))],  # lunch and dinner

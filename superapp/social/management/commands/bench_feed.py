@@ -155,7 +155,10 @@ class Command(BaseCommand):
                 if n % 100 == 0:
                     self.stderr.write(f"  warmed {n}/{len(reader_ids)} timelines")
         self.stderr.write(f"  warm-up {time.perf_counter() - started:.1f}s")
-        tokens = [str(AccessToken.for_user(User(pk=user_id))) for user_id in reader_ids]
+        # Tokens of the real rows: the access token carries a claim derived from the stored password hash, which
+        # the authentication checks (a token made from a bare `User(pk=...)` is refused with 401).
+        readers = User.objects.in_bulk(reader_ids)
+        tokens = [str(AccessToken.for_user(readers[user_id])) for user_id in reader_ids]
         lua = _reader_lua(tokens)
         env = bench.server_env(SOCIAL_FANOUT_MAX_FOLLOWERS=str(FANOUT_THRESHOLD))
         with bench.gunicorn_server(env=env) as base_url:
