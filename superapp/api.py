@@ -272,6 +272,14 @@ def cursor_page(view: Any, request: Any, queryset: Any, serializer_class: type[s
         serializer_class(page, many=True, context={"request": request, "view": view, **(context or {})}).data)
 
 
+def page_with(page: Response, extra: dict) -> Response:
+    """A cursor page (`cursor_page`) that carries more about the whole list beside its items (a merchant's
+    reviews with its rating): `{"next", "previous", **extra, "results"}`."""
+    data = page.data
+    page.data = {"next": data["next"], "previous": data["previous"], **extra, "results": data["results"]}
+    return page
+
+
 # Every list is a cursor page `{"next", "previous", "results"}`. A list whose length is bounded by its own
 # nature (the nearest N, one row per day of a range of at most a year, the currencies one holds...) comes
 # as that same envelope with `next` and `previous` always null, and says why in the schema:
