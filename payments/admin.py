@@ -3,7 +3,6 @@ from django.db.models import QuerySet
 
 from payments import models as m
 from payments import selectors, services
-from payments.charts import payment_volume_png
 from superapp.charts import ChangeListChartMixin
 from superapp.exceptions import DomainError
 
@@ -100,6 +99,8 @@ class PaymentAdmin(ChangeListChartMixin, ReadOnlyAdmin):
     chart_alt = "Payment volume per day and currency, last 30 days"
 
     def chart_png(self, request) -> bytes:
+        from payments.charts import payment_volume_png  # matplotlib only when a chart is drawn (superapp.charts)
+
         return payment_volume_png(selectors.payment_volume_by_day(days=self.chart_days), days=self.chart_days)
 
     @admin.action(description="Confirm selected pending payments")

@@ -4,7 +4,6 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from recommender import selectors, services
-from recommender.charts import metrics_chart_png
 from recommender.exceptions import ModelVersionNotActivatable
 from recommender.models import Interaction, InteractionKind, ModelStatus, ModelVersion, TrainingConfig, TrainingLock
 from recommender.tasks import retrain
@@ -78,6 +77,8 @@ class ModelVersionAdmin(ChangeListChartMixin, admin.ModelAdmin):
     change_form_template = "admin/recommender/modelversion_change_form.html"  # the chart, this version marked
 
     def chart_png(self, request) -> bytes:
+        from recommender.charts import metrics_chart_png  # matplotlib only when a chart is drawn (superapp.charts)
+
         highlight = request.GET.get("highlight", "")
         return metrics_chart_png(ModelVersion.objects.order_by("created_at", "pk")[:200],
                                  highlight=int(highlight) if highlight.isdigit() and len(highlight) < 19 else None)

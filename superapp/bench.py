@@ -64,7 +64,7 @@ def server_env(**extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict[str, str] | None = None,
-                    timeout_s: float = 60.0, worker_connections: int | None = None) -> Iterator[str]:
+                    timeout_s: float = 180.0, worker_connections: int | None = None) -> Iterator[str]:
     """`worker_connections` (gthread): at most this many open connections per worker. wrk opens all its
     keep-alive connections at once and whichever worker wakes first may accept most of them for the whole run
     (seen: 16 of 16 on one of two workers, the other idle), so a benchmark that sets it to its connections per

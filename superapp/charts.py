@@ -14,13 +14,17 @@ may view the model; everyone else gets the admin's login redirect or a 403.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.urls import path, reverse
 
-# Figure (not pyplot): no global state and no GUI backend, safe in threaded servers.
-from matplotlib.figure import Figure
+if TYPE_CHECKING:
+    # Figure (not pyplot): no global state and no GUI backend, safe in threaded servers. Imported where a
+    # chart is drawn, never at start-up: matplotlib took most of a worker's boot (the admin is autodiscovered
+    # in every process) and let gunicorn miss its start-up deadline on a loaded machine.
+    from matplotlib.figure import Figure
 
 
 def figure_png(figure: Figure) -> bytes:
