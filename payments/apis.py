@@ -3,47 +3,26 @@ Object lookups are scoped to the requesting user (or the merchants they staff): 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import django_filters
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from merchants.models import Merchant
 from payments import selectors, services
 from payments import serializers as s
 from payments.exceptions import (
-    CouponNotFound,
-    FundingSourceNotFound,
-    InvalidAmount,
-    MerchantNotFound,
-    NotMerchantStaff,
-    NotOperator,
-    PaymentNotFound,
-    QrAmountMismatch,
-    RecipientNotFound,
     StaffRoleTooLow,
-    VatClaimNotFound,
 )
 from payments.models import (
-    FundingSource,
     LedgerEntry,
     Payment,
     PaymentRequest,
     PaymentRequestStatus,
     PaymentStatus,
-    Refund,
-    TopUp,
     TransactionKind,
     Transfer,
-    VatClaim,
-    VatClaimStatus,
-    Withdrawal,
 )
-from superapp.accounts.models import User
 from superapp.api import (
     CURSOR_PAGE_PARAMETERS,
     IDEMPOTENCY_KEY_PARAMETER,
@@ -52,39 +31,16 @@ from superapp.api import (
     cursor_page,
     single_page,
 )
-from superapp.exceptions import NotFound, ValidationFailed
 from superapp.idempotency import HEADER, idempotent, idempotent_outside_transaction
-from superapp.money import Money, MoneyError
 
 TAG = "wallet"
 MERCHANT_TAG = "wallet: merchant"
 
 
-def to_money(value, currency: str, field: str = "amount") -> Money:
-    try:
-        return Money.from_decimal(value, currency)
-    except MoneyError as exc:
-        raise InvalidAmount(str(exc), code=exc.code, details={field: [str(exc)]}) from None
-
-
-def positive_money(value, currency: str, field: str = "amount") -> Money:
-    result = to_money(value, currency, field)
-    if result.amount <= 0:
-        raise InvalidAmount(f"`{field}` must be greater than zero.", details={field: ["must be > 0"]})
-    return result
-
-
-def _validated(serializer_class, data):
-    serializer = serializer_class(data=data)
+def _validated(serializer_class, data, context: dict | None = None):
+    serializer = serializer_class(data=data, context=context or {})
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-def _own_funding_source(user, pk: int):
-    source = selectors.funding_sources(user=user).filter(pk=pk).first()
-    if source is None:
-        raise FundingSourceNotFound()
-    return source
 
 
 # --- Balances and statement ------------------------------------------------------------------------
@@ -109,35 +65,26 @@ class StatementFilter(django_filters.FilterSet):
         fields = ["date_from", "date_to", "kind", "merchant", "currency"]
 
 
-class StatementApi(generics.ListAPIView):
-    serializer_class = s.StatementEntrySerializer
+class StatementApi(APIView):
     pagination_class = DefaultCursorPagination
     filterset_class = StatementFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return LedgerEntry.objects.none()
-        return selectors.statement_entries(user=self.request.user)
-
-    @extend_schema(tags=[TAG], summary="My statement: every wallet movement, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.StatementEntrySerializer(many=True)},
+                   tags=[TAG], summary="My statement: every wallet movement, newest first")
+    def get(self, request):
+        return cursor_page(self, request, selectors.statement_entries(user=request.user),
+                           s.StatementEntrySerializer, filterset_class=StatementFilter)
 
 
 # --- Funding sources, top-up, withdraw ----------------------------------------------------------------
 
-class FundingSourcesApi(generics.ListAPIView):
-    serializer_class = s.FundingSourceSerializer
+class FundingSourcesApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return FundingSource.objects.none()
-        return selectors.funding_sources(user=self.request.user)
-
-    @extend_schema(tags=[TAG], summary="My linked cards and bank accounts")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.FundingSourceSerializer(many=True)},
+                   tags=[TAG], summary="My linked cards and bank accounts")
+    def get(self, request):
+        return cursor_page(self, request, selectors.funding_sources(user=request.user), s.FundingSourceSerializer)
 
     @extend_schema(request=s.FundingSourceCreateSerializer, responses={201: s.FundingSourceSerializer}, tags=[TAG],
                    summary="Link a card or bank account (simulated provider)")
@@ -150,55 +97,45 @@ class FundingSourcesApi(generics.ListAPIView):
 class FundingSourceDetailApi(APIView):
     @extend_schema(responses={204: None}, tags=[TAG], summary="Unlink a card or bank account")
     def delete(self, request, funding_source_id: int):
-        services.funding_source_remove(funding_source=_own_funding_source(request.user, funding_source_id))
+        services.funding_source_remove(
+            funding_source=selectors.funding_source_of(user=request.user, funding_source_id=funding_source_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TopUpApi(generics.ListAPIView):
-    serializer_class = s.TopUpSerializer
+class TopUpApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return TopUp.objects.none()
-        return selectors.top_ups_for(user=self.request.user)
-
-    @extend_schema(tags=[TAG], summary="My top-ups (pending, succeeded, failed), newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.TopUpSerializer(many=True)},
+                   tags=[TAG], summary="My top-ups (pending, succeeded, failed), newest first")
+    def get(self, request):
+        return cursor_page(self, request, selectors.top_ups_for(user=request.user), s.TopUpSerializer)
 
     @extend_schema(request=s.FundsMoveRequestSerializer, responses={201: s.TopUpSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Top up the wallet from a funding source")
     @idempotent_outside_transaction
     def post(self, request):
         data = _validated(s.FundsMoveRequestSerializer, request.data)
-        amount = positive_money(data["amount"], data["currency"])
-        top_up = services.wallet_top_up(user=request.user, amount=amount, request_key=request.headers[HEADER],
-                                        funding_source=_own_funding_source(request.user, data["funding_source_id"]))
+        source = selectors.funding_source_of(user=request.user, funding_source_id=data["funding_source_id"])
+        top_up = services.wallet_top_up(user=request.user, amount=data["amount"], funding_source=source,
+                                        request_key=request.headers[HEADER])
         return Response(s.TopUpSerializer(top_up).data, status=status.HTTP_201_CREATED)
 
 
-class WithdrawApi(generics.ListAPIView):
-    serializer_class = s.WithdrawalSerializer
+class WithdrawApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Withdrawal.objects.none()
-        return selectors.withdrawals_for(user=self.request.user)
-
-    @extend_schema(tags=[TAG], summary="My withdrawals (pending, succeeded, failed), newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.WithdrawalSerializer(many=True)},
+                   tags=[TAG], summary="My withdrawals (pending, succeeded, failed), newest first")
+    def get(self, request):
+        return cursor_page(self, request, selectors.withdrawals_for(user=request.user), s.WithdrawalSerializer)
 
     @extend_schema(request=s.FundsMoveRequestSerializer, responses={201: s.WithdrawalSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Withdraw to a funding source")
     @idempotent_outside_transaction
     def post(self, request):
         data = _validated(s.FundsMoveRequestSerializer, request.data)
-        amount = positive_money(data["amount"], data["currency"])
-        source = _own_funding_source(request.user, data["funding_source_id"])
-        withdrawal = services.wallet_withdraw(user=request.user, amount=amount, funding_source=source,
+        source = selectors.funding_source_of(user=request.user, funding_source_id=data["funding_source_id"])
+        withdrawal = services.wallet_withdraw(user=request.user, amount=data["amount"], funding_source=source,
                                               request_key=request.headers[HEADER])
         return Response(s.WithdrawalSerializer(withdrawal).data, status=status.HTTP_201_CREATED)
 
@@ -216,19 +153,14 @@ class PaymentFilter(django_filters.FilterSet):
         fields = ["status", "merchant", "date_from", "date_to"]
 
 
-class PaymentsApi(generics.ListAPIView):
-    serializer_class = s.PaymentSerializer
+class PaymentsApi(APIView):
     pagination_class = DefaultCursorPagination
     filterset_class = PaymentFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Payment.objects.none()
-        return selectors.payments_for_payer(user=self.request.user)
-
-    @extend_schema(tags=[TAG], summary="My payments")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.PaymentSerializer(many=True)}, tags=[TAG], summary="My payments")
+    def get(self, request):
+        return cursor_page(self, request, selectors.payments_for_payer(user=request.user),
+                           s.PaymentSerializer, filterset_class=PaymentFilter)
 
     @extend_schema(
         request=s.PaymentCreateSerializer, responses={201: s.PaymentSerializer}, tags=[TAG],
@@ -241,93 +173,53 @@ class PaymentsApi(generics.ListAPIView):
     @idempotent
     def post(self, request):
         data = _validated(s.PaymentCreateSerializer, request.data)
-        fixed_amount = None
-        if "qr_payload" in data:
-            content = services.merchant_qr_decode(payload=data["qr_payload"])
-            merchant_id, fixed_amount = content.merchant_id, content.amount
-        else:
-            merchant_id = data["merchant_id"]
-        merchant = services.merchant_get_payable(merchant_id=merchant_id)
-        currency = data.get("currency") or merchant.currency
-        if "amount" in data:
-            amount = positive_money(data["amount"], currency)
-            if fixed_amount is not None and amount != fixed_amount:
-                raise QrAmountMismatch(details={"amount": [f"The QR code says {fixed_amount}."]})
-        elif fixed_amount is not None:
-            amount = fixed_amount
-        else:
-            raise ValidationFailed("`amount` is required.", details={"amount": ["This field is required."]})
-        tip = positive_money(data["tip"], currency, "tip") if "tip" in data else None  # "0"/"-0": omit it instead
+        order = services.payment_order_resolve(
+            merchant_id=data.get("merchant_id"), qr_payload=data.get("qr_payload"), amount=data.get("amount"),
+            currency=data.get("currency"), tip=data.get("tip"))
         payment = services.payment_create(
-            payer=request.user, merchant=merchant, amount=amount, tip=tip, coupon_id=data.get("coupon_id"),
+            payer=request.user, merchant=order.merchant, amount=order.amount, tip=order.tip,
+            coupon_id=data.get("coupon_id"),
             tax_free=data["tax_free"], reference=data["reference"], description=data["description"],
             pay_currency=data.get("pay_currency"),
         )
         return Response(s.PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
 
 
-class PaymentRefundsApi(generics.ListAPIView):
-    serializer_class = s.RefundSerializer
+class PaymentRefundsApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Refund.objects.none()
-        if not selectors.payments_for_payer(user=self.request.user).filter(pk=self.kwargs["payment_id"]).exists():
-            raise PaymentNotFound()
-        return Refund.objects.filter(payment_id=self.kwargs["payment_id"])
-
-    @extend_schema(tags=[TAG], summary="The refunds of one of my payments, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.RefundSerializer(many=True)},
+                   tags=[TAG], summary="The refunds of one of my payments, newest first")
+    def get(self, request, payment_id: int):
+        return cursor_page(self, request, selectors.refunds_of_payment(user=request.user, payment_id=payment_id),
+                           s.RefundSerializer)
 
 
 class PaymentDetailApi(APIView):
     @extend_schema(responses={200: s.PaymentSerializer}, tags=[TAG], summary="A payment receipt")
     def get(self, request, payment_id: int):
-        payment = selectors.payments_for_payer(user=request.user).filter(pk=payment_id).first()
-        if payment is None:
-            raise PaymentNotFound()
-        return Response(s.PaymentSerializer(payment).data)
+        return Response(s.PaymentSerializer(selectors.payment_of_payer(user=request.user, payment_id=payment_id)).data)
 
 
 # --- Merchant side ----------------------------------------------------------------------------------------
 
-def _staffed_merchant(user, merchant_id: int) -> tuple[Merchant, str]:
-    role = selectors.staff_role(user=user, merchant_id=merchant_id)
-    if role is None:
-        raise NotMerchantStaff()
-    return Merchant.objects.get(pk=merchant_id), role
-
-
-def _merchant_payment(user, merchant_id: int, payment_id: int) -> tuple[Payment, str]:
-    _, role = _staffed_merchant(user, merchant_id)
-    payment = selectors.payments_for_merchant_staff(user=user, merchant_id=merchant_id).filter(pk=payment_id).first()
-    if payment is None:
-        raise PaymentNotFound()
-    return payment, role
-
-
-class MerchantPaymentsApi(generics.ListAPIView):
-    serializer_class = s.MerchantPaymentSerializer
+class MerchantPaymentsApi(APIView):
     pagination_class = DefaultCursorPagination
     filterset_class = PaymentFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Payment.objects.none()
-        _staffed_merchant(self.request.user, self.kwargs["merchant_id"])
-        return selectors.payments_for_merchant_staff(user=self.request.user, merchant_id=self.kwargs["merchant_id"])
-
-    @extend_schema(tags=[MERCHANT_TAG], summary="Payments received by a merchant I work for (any staff role)")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.MerchantPaymentSerializer(many=True)},
+                   tags=[MERCHANT_TAG], summary="Payments received by a merchant I work for (any staff role)")
+    def get(self, request, merchant_id: int):
+        selectors.merchant_staffed(user=request.user, merchant_id=merchant_id)
+        payments = selectors.payments_for_merchant_staff(user=request.user, merchant_id=merchant_id)
+        return cursor_page(self, request, payments, s.MerchantPaymentSerializer, filterset_class=PaymentFilter)
 
 
 class MerchantPaymentDetailApi(APIView):
     @extend_schema(responses={200: s.MerchantPaymentSerializer}, tags=[MERCHANT_TAG], summary="One received payment")
     def get(self, request, merchant_id: int, payment_id: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
+        payment, _ = selectors.merchant_payment_for_staff(user=request.user, merchant_id=merchant_id,
+                                                          payment_id=payment_id)
         return Response(s.MerchantPaymentSerializer(payment).data)
 
 
@@ -336,7 +228,8 @@ class MerchantPaymentConfirmApi(APIView):
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Confirm a pending payment (any staff role)")
     @idempotent
     def post(self, request, merchant_id: int, payment_id: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
+        payment, _ = selectors.merchant_payment_for_staff(user=request.user, merchant_id=merchant_id,
+                                                          payment_id=payment_id)
         payment = services.payment_confirm(payment=payment)
         return Response(s.MerchantPaymentSerializer(payment).data)
 
@@ -347,7 +240,8 @@ class MerchantPaymentRejectApi(APIView):
                    summary="Reject a pending payment: the money goes back to the payer (any staff role)")
     @idempotent
     def post(self, request, merchant_id: int, payment_id: int):
-        payment, _ = _merchant_payment(request.user, merchant_id, payment_id)
+        payment, _ = selectors.merchant_payment_for_staff(user=request.user, merchant_id=merchant_id,
+                                                          payment_id=payment_id)
         payment = services.payment_fail(payment=payment, reason="rejected_by_merchant")
         return Response(s.MerchantPaymentSerializer(payment).data)
 
@@ -360,12 +254,13 @@ class MerchantRefundApi(APIView):
                                "(409 refund_exceeds_remaining). Cashiers get 403 staff_role_insufficient.")
     @idempotent
     def post(self, request, merchant_id: int, payment_id: int):
-        payment, role = _merchant_payment(request.user, merchant_id, payment_id)
+        payment, role = selectors.merchant_payment_for_staff(user=request.user, merchant_id=merchant_id,
+                                                             payment_id=payment_id)
         if role not in selectors.REFUND_ROLES:
             raise StaffRoleTooLow()
-        data = _validated(s.RefundCreateSerializer, request.data)
-        amount = positive_money(data["amount"], payment.currency) if data.get("amount") is not None else None
-        refund = services.payment_refund(payment=payment, amount=amount, reason=data["reason"], actor=request.user)
+        data = _validated(s.RefundCreateSerializer, request.data, {"currency": payment.currency})
+        refund = services.payment_refund(payment=payment, amount=data.get("amount"), reason=data["reason"],
+                                         actor=request.user)
         return Response(s.RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
 
 
@@ -374,14 +269,9 @@ class MerchantSettlementsApi(APIView):
                    tags=[MERCHANT_TAG], summary="Settlement totals per day (default: the last 30 days, max 366)",
                    extensions=bounded_list("One row per day and currency of a date range of at most 366 days."))
     def get(self, request, merchant_id: int):
-        _staffed_merchant(request.user, merchant_id)
+        selectors.merchant_staffed(user=request.user, merchant_id=merchant_id)
         query = _validated(s.SettlementQuerySerializer, request.query_params)
-        date_to = query.get("date_to") or timezone.now().date()
-        date_from = query.get("date_from") or date_to - timedelta(days=29)
-        if date_from > date_to or (date_to - date_from).days > 366:
-            raise ValidationFailed("date_from must be before date_to and the range at most 366 days.",
-                                   details={"date_from": ["invalid range"]})
-        rows = selectors.settlement_by_day(merchant_id=merchant_id, date_from=date_from, date_to=date_to)
+        rows = selectors.settlement_by_day(merchant_id=merchant_id, **query)
         body = [{**row, **{k: s.MoneySerializer.of(row[k], row["currency"])
                            for k in ("gross", "discounts", "fees", "refunds", "net")}} for row in rows]
         return single_page(s.SettlementDaySerializer(body, many=True).data)
@@ -391,7 +281,7 @@ class MerchantBalanceApi(APIView):
     @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedBalanceList}, tags=[MERCHANT_TAG],
                    summary="The balance of a merchant I work for, per currency (any staff role)")
     def get(self, request, merchant_id: int):
-        _staffed_merchant(request.user, merchant_id)
+        selectors.merchant_staffed(user=request.user, merchant_id=merchant_id)
         return cursor_page(self, request, selectors.merchant_balances(merchant_id=merchant_id), s.BalanceSerializer,
                            ordering="currency")
 
@@ -400,9 +290,8 @@ class MerchantQrApi(APIView):
     @extend_schema(parameters=[s.QrQuerySerializer], responses={200: s.QrSerializer}, tags=[MERCHANT_TAG],
                    summary="The merchant's signed QR payload (optionally fixing an amount)")
     def get(self, request, merchant_id: int):
-        merchant, _ = _staffed_merchant(request.user, merchant_id)
-        query = _validated(s.QrQuerySerializer, request.query_params)
-        amount = positive_money(query["amount"], merchant.currency) if query.get("amount") else None
+        merchant, _ = selectors.merchant_staffed(user=request.user, merchant_id=merchant_id)
+        amount = _validated(s.QrQuerySerializer, request.query_params, {"currency": merchant.currency})["amount"]
         payload = services.merchant_qr_payload(merchant=merchant, amount=amount)
         return Response(s.QrSerializer({
             "qr_payload": payload, "payload": payload, "merchant": merchant,
@@ -425,32 +314,25 @@ class TransferFilter(django_filters.FilterSet):
         return queryset.filter(sender=user) if value == "sent" else queryset.filter(recipient=user)
 
 
-class TransferApi(generics.ListAPIView):
-    serializer_class = s.TransferSerializer
+class TransferApi(APIView):
     pagination_class = DefaultCursorPagination
     filterset_class = TransferFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return Transfer.objects.none()
-        return selectors.transfers_for(user=self.request.user)
-
-    @extend_schema(tags=[TAG], summary="Transfers I sent or received (with the other person), newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.TransferSerializer(many=True)},
+                   tags=[TAG], summary="Transfers I sent or received (with the other person), newest first")
+    def get(self, request):
+        return cursor_page(self, request, selectors.transfers_for(user=request.user),
+                           s.TransferSerializer, filterset_class=TransferFilter)
 
     @extend_schema(request=s.TransferCreateSerializer, responses={201: s.TransferSerializer}, tags=[TAG],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Send money to another user")
     @idempotent
     def post(self, request):
         data = _validated(s.TransferCreateSerializer, request.data)
-        lookup = ({"pk": data["recipient_id"]} if "recipient_id" in data
-                  else {"username": data["recipient_username"]})
-        recipient = User.objects.filter(is_active=True, **lookup).first()
-        if recipient is None:
-            raise RecipientNotFound()
+        recipient = selectors.transfer_recipient(recipient_id=data.get("recipient_id"),
+                                                 username=data.get("recipient_username"))
         transfer = services.transfer_create(sender=request.user, recipient=recipient, message=data["message"],
-                                            amount=positive_money(data["amount"], data["currency"]))
+                                            amount=data["amount"])
         return Response(s.TransferSerializer(transfer, context={"request": request}).data,
                         status=status.HTTP_201_CREATED)
 
@@ -469,38 +351,25 @@ class PaymentRequestFilter(django_filters.FilterSet):
         return queryset.filter(requester=user) if value == "requester" else queryset.filter(payer=user)
 
 
-class PaymentRequestsApi(generics.ListAPIView):
-    serializer_class = s.PaymentRequestSerializer
+class PaymentRequestsApi(APIView):
     pagination_class = DefaultCursorPagination
     filterset_class = PaymentRequestFilter
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return PaymentRequest.objects.none()
-        return selectors.payment_requests_for(user=self.request.user)
-
-    @extend_schema(tags=[TAG], summary="Payment requests I sent or received")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.PaymentRequestSerializer(many=True)},
+                   tags=[TAG], summary="Payment requests I sent or received")
+    def get(self, request):
+        return cursor_page(self, request, selectors.payment_requests_for(user=request.user),
+                           s.PaymentRequestSerializer, filterset_class=PaymentRequestFilter)
 
     @extend_schema(request=s.PaymentRequestCreateSerializer, responses={201: s.PaymentRequestSplitSerializer},
                    tags=[TAG], summary="Split a bill: ask friends for their equal shares")
     def post(self, request):
         data = _validated(s.PaymentRequestCreateSerializer, request.data)
         created = services.payment_requests_create(
-            requester=request.user, payer_ids=data["payer_ids"], total=positive_money(data["total"], data["currency"],
-                                                                                       "total"),
-            message=data["message"], include_requester=data["include_me"])
+            requester=request.user, payer_ids=data["payer_ids"], total=data["total"], message=data["message"],
+            include_requester=data["include_me"])
         return Response(s.PaymentRequestSplitSerializer({"group": created[0].group, "requests": created}).data,
                         status=status.HTTP_201_CREATED)
-
-
-def _request_as(user, pk: int, role: str) -> PaymentRequest:
-    qs = PaymentRequest.objects.filter(pk=pk, **{role: user}).select_related("requester", "payer")
-    found = qs.first()
-    if found is None:
-        raise NotFound("Unknown payment request.", code="payment_request_not_found")
-    return found
 
 
 class PaymentRequestAcceptApi(APIView):
@@ -509,7 +378,8 @@ class PaymentRequestAcceptApi(APIView):
     @idempotent
     def post(self, request, payment_request_id: int):
         answered = services.payment_request_accept(
-            payment_request=_request_as(request.user, payment_request_id, "payer"), user=request.user)
+            payment_request=selectors.payment_request_of(user=request.user, payment_request_id=payment_request_id,
+                                                        role="payer"), user=request.user)
         return Response(s.PaymentRequestSerializer(answered).data)
 
 
@@ -518,7 +388,8 @@ class PaymentRequestDeclineApi(APIView):
                    summary="Decline a payment request addressed to me")
     def post(self, request, payment_request_id: int):
         answered = services.payment_request_answer(
-            payment_request=_request_as(request.user, payment_request_id, "payer"), user=request.user,
+            payment_request=selectors.payment_request_of(user=request.user, payment_request_id=payment_request_id,
+                                                        role="payer"), user=request.user,
             status=PaymentRequestStatus.DECLINED)
         return Response(s.PaymentRequestSerializer(answered).data)
 
@@ -528,21 +399,13 @@ class PaymentRequestCancelApi(APIView):
                    summary="Cancel a payment request I sent")
     def post(self, request, payment_request_id: int):
         answered = services.payment_request_answer(
-            payment_request=_request_as(request.user, payment_request_id, "requester"), user=request.user,
+            payment_request=selectors.payment_request_of(user=request.user, payment_request_id=payment_request_id,
+                                                        role="requester"), user=request.user,
             status=PaymentRequestStatus.CANCELLED)
         return Response(s.PaymentRequestSerializer(answered).data)
 
 
 # --- Coupons ---------------------------------------------------------------------------------------------
-
-def _merchant_or_404(pk: int | None) -> Merchant | None:
-    if pk is None:
-        return None
-    merchant = Merchant.objects.filter(pk=pk).first()
-    if merchant is None:
-        raise MerchantNotFound()
-    return merchant
-
 
 class CampaignsApi(APIView):
     @extend_schema(parameters=[s.CampaignQuerySerializer, *CURSOR_PAGE_PARAMETERS],
@@ -550,10 +413,8 @@ class CampaignsApi(APIView):
                    summary="Running campaigns I can collect coupons from (optionally usable at a merchant)")
     def get(self, request):
         query = _validated(s.CampaignQuerySerializer, request.query_params)
-        campaigns = selectors.campaigns_collectable(user=request.user, merchant=_merchant_or_404(query.get("merchant")))
-        # The rules are checked in Python; the page is cut from the same rows again by id.
-        queryset = selectors.campaigns_running().filter(pk__in=[c.pk for c in campaigns])
-        return cursor_page(self, request, queryset, s.CampaignSerializer)
+        campaigns = selectors.campaigns_collectable_listed(user=request.user, merchant_id=query.get("merchant"))
+        return cursor_page(self, request, campaigns, s.CampaignSerializer)
 
 
 class CouponCollectApi(APIView):
@@ -571,40 +432,26 @@ class CouponsApi(APIView):
                    summary="My coupons; with ?merchant= only those that apply there now")
     def get(self, request):
         query = _validated(s.CouponQuerySerializer, request.query_params)
-        merchant = _merchant_or_404(query.get("merchant"))
-        coupons = selectors.coupons_for_user(user=request.user)
-        if merchant is not None:
-            # The rules are checked in Python; the page is cut from the same rows again by id.
-            applicable = selectors.coupons_applicable(user=request.user, merchant=merchant)
-            coupons = coupons.filter(pk__in=[c.pk for c in applicable])
-        elif query.get("status"):
-            coupons = selectors.coupons_with_status(coupons, query["status"])
+        coupons = selectors.coupons_listed(user=request.user, merchant_id=query.get("merchant"),
+                                           status=query.get("status"))
         return cursor_page(self, request, coupons, s.CouponSerializer)
 
 
 class CouponDetailApi(APIView):
     @extend_schema(responses={200: s.CouponSerializer}, tags=[TAG], summary="One of my coupons")
     def get(self, request, coupon_id: int):
-        coupon = selectors.coupons_for_user(user=request.user).filter(pk=coupon_id).first()
-        if coupon is None:
-            raise CouponNotFound()
-        return Response(s.CouponSerializer(coupon).data)
+        return Response(s.CouponSerializer(selectors.coupon_of(user=request.user, coupon_id=coupon_id)).data)
 
 
 # --- Tax-free VAT claims ---------------------------------------------------------------------------------
 
-class VatClaimsApi(generics.ListAPIView):
-    serializer_class = s.VatClaimSerializer
+class VatClaimsApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return VatClaim.objects.none()
-        return selectors.vat_claims_for(user=self.request.user)
-
-    @extend_schema(tags=[TAG], summary="My tax-free VAT refund claims")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.VatClaimSerializer(many=True)},
+                   tags=[TAG], summary="My tax-free VAT refund claims")
+    def get(self, request):
+        return cursor_page(self, request, selectors.vat_claims_for(user=request.user), s.VatClaimSerializer)
 
     @extend_schema(request=s.VatClaimCreateSerializer, responses={201: s.VatClaimSerializer}, tags=[TAG],
                    summary="Claim the VAT of tax-free purchases",
@@ -621,42 +468,25 @@ class VatClaimsApi(generics.ListAPIView):
 class VatClaimDetailApi(APIView):
     @extend_schema(responses={200: s.VatClaimSerializer}, tags=[TAG], summary="One of my VAT claims")
     def get(self, request, vat_claim_id: int):
-        claim = selectors.vat_claims_for(user=request.user).filter(pk=vat_claim_id).first()
-        if claim is None:
-            raise VatClaimNotFound()
-        return Response(s.VatClaimSerializer(claim).data)
+        return Response(s.VatClaimSerializer(selectors.vat_claim_of(user=request.user, vat_claim_id=vat_claim_id)).data)
 
 
-def _require_operator(user) -> None:
-    if not (user.is_staff or user.has_perm("payments.validate_vatclaim")):
-        raise NotOperator()
-
-
-class OperatorVatClaimsApi(generics.ListAPIView):
-    serializer_class = s.VatClaimSerializer
+class OperatorVatClaimsApi(APIView):
     pagination_class = DefaultCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):
-            return VatClaim.objects.none()
-        _require_operator(self.request.user)
-        return VatClaim.objects.filter(status=VatClaimStatus.SUBMITTED).prefetch_related("items")
-
-    @extend_schema(tags=["customs"], summary="Customs operators: claims awaiting validation")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(responses={200: s.VatClaimSerializer(many=True)},
+                   tags=["customs"], summary="Customs operators: claims awaiting validation")
+    def get(self, request):
+        return cursor_page(self, request, selectors.vat_claims_submitted(operator=request.user), s.VatClaimSerializer)
 
 
 class OperatorVatClaimDecisionApi(APIView):
     @extend_schema(request=s.VatClaimDecisionSerializer, responses={200: s.VatClaimSerializer}, tags=["customs"],
                    summary="Customs operators: approve (then it is paid) or reject a claim")
     def post(self, request, vat_claim_id: int):
-        _require_operator(request.user)
+        selectors.operator_require(user=request.user)
         data = _validated(s.VatClaimDecisionSerializer, request.data)
-        claim = VatClaim.objects.filter(pk=vat_claim_id).first()
-        if claim is None:
-            raise VatClaimNotFound()
-        claim = services.vat_claim_validate(claim=claim, operator=request.user, approved=data["approved"],
-                                            note=data["note"])
-        return Response(s.VatClaimSerializer(VatClaim.objects.prefetch_related("items").get(pk=claim.pk)).data)
+        claim = services.vat_claim_validate(claim=selectors.vat_claim_get(vat_claim_id=vat_claim_id),
+                                            operator=request.user, approved=data["approved"], note=data["note"])
+        return Response(s.VatClaimSerializer(selectors.vat_claim_with_items(vat_claim_id=claim.pk)).data)
 

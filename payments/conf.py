@@ -1,15 +1,15 @@
-"""Wallet settings, read from `django.conf.settings` (`PAYMENTS_*`) with defaults and env overrides."""
+"""Wallet settings (`PAYMENTS_*`): defined in `superapp/settings.py` (defaults, environment), read from
+`django.conf.settings` when used, so `override_settings` applies."""
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
 from django.conf import settings
 
 
 def _get(name: str, default):
-    return getattr(settings, f"PAYMENTS_{name}", os.environ.get(f"PAYMENTS_{name}", default))
+    return getattr(settings, f"PAYMENTS_{name}", default)
 
 
 def fx_spread() -> Decimal:

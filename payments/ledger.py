@@ -38,6 +38,7 @@ from payments.models import (
 )
 from superapp.db import rows_by_pk
 from superapp.money import currency_exponent
+from superapp.process_cache import ProcessCacheMap
 
 Leg = tuple[Account, int]
 
@@ -69,10 +70,10 @@ def _get_or_create(lookup: dict, defaults: dict) -> Account:
 # checks it is still the account it was asked for (a flushed test database or a restore may reuse
 # a pk), and balances are always the locked rows', never the cached handles'.
 _IDENTITY_FIELDS = ("kind", "user_id", "merchant_id", "system_code", "shard", "currency")
-_account_cache: dict[tuple, Account] = {}
 # Bounded, so a long-lived process serving many users does not grow without limit: when full it simply
 # starts over (the system and busy merchant accounts come back on their next use).
 ACCOUNT_CACHE_MAX = 20_000
+_account_cache: ProcessCacheMap[tuple, Account] = ProcessCacheMap("payments.accounts", max_entries=ACCOUNT_CACHE_MAX)
 
 
 def _identity(account: Account) -> tuple:
@@ -80,12 +81,12 @@ def _identity(account: Account) -> tuple:
 
 
 def account_cache_clear() -> None:
-    _account_cache.clear()
+    _account_cache.reset()
 
 
 def _cached_account(lookup: dict, defaults: dict, *, create: bool = True) -> Account | None:
     key = tuple(sorted(lookup.items()))
-    account = _account_cache.get(key)
+    account = _account_cache.lookup(key)
     if account is None:
         if create:
             account = _get_or_create(lookup, defaults)
@@ -93,9 +94,7 @@ def _cached_account(lookup: dict, defaults: dict, *, create: bool = True) -> Acc
             account = Account.objects.filter(**lookup).first()
             if account is None:
                 return None
-        if len(_account_cache) >= ACCOUNT_CACHE_MAX:
-            _account_cache.clear()
-        _account_cache[key] = account
+        _account_cache.put(key, account)
     return _handle(account)
 
 

@@ -11,6 +11,16 @@ from django.utils import timezone
 
 from merchants.models import Merchant, MerchantStaff, StaffRole
 from merchants.selectors import user_is_traveller
+from payments.exceptions import (
+    CouponNotFound,
+    FundingSourceNotFound,
+    MerchantNotFound,
+    NotMerchantStaff,
+    NotOperator,
+    PaymentNotFound,
+    RecipientNotFound,
+    VatClaimNotFound,
+)
 from payments.models import (
     Account,
     AccountKind,
@@ -27,10 +37,12 @@ from payments.models import (
     TopUp,
     Transfer,
     VatClaim,
+    VatClaimStatus,
     Withdrawal,
 )
 from payments.services import campaign_is_running, campaign_merchant_problem, campaign_running_q, campaign_user_problem
 from superapp.accounts.models import User
+from superapp.exceptions import NotFound
 
 REFUND_ROLES = {StaffRole.OWNER, StaffRole.MANAGER}
 
@@ -243,3 +255,130 @@ def payment_volume_by_day(*, days: int, now: datetime | None = None) -> dict[str
     series = {currency: [{"date": day, **by_day.get(day, {"count": 0, "gross": 0})} for day in calendar]
               for currency, by_day in found.items()}
     return dict(sorted(series.items(), key=lambda kv: -sum(point["count"] for point in kv[1])))
+
+
+# --- One object of the requesting user's (or of a merchant they staff), else the 404 a client may see --------
+
+def funding_source_of(*, user: User, funding_source_id: int) -> FundingSource:
+    source = funding_sources(user=user).filter(pk=funding_source_id).first()
+    if source is None:
+        raise FundingSourceNotFound()
+    return source
+
+
+def payment_of_payer(*, user: User, payment_id: int) -> Payment:
+    payment = payments_for_payer(user=user).filter(pk=payment_id).first()
+    if payment is None:
+        raise PaymentNotFound()
+    return payment
+
+
+def refunds_of_payment(*, user: User, payment_id: int) -> QuerySet[Refund]:
+    """The refunds of one of the user's payments (`payment_not_found` for another's)."""
+    if not payments_for_payer(user=user).filter(pk=payment_id).exists():
+        raise PaymentNotFound()
+    return Refund.objects.filter(payment_id=payment_id)
+
+
+def merchant_staffed(*, user: User, merchant_id: int) -> tuple[Merchant, str]:
+    """A merchant the user works for and their role there (`not_merchant_staff` otherwise)."""
+    role = staff_role(user=user, merchant_id=merchant_id)
+    if role is None:
+        raise NotMerchantStaff()
+    return Merchant.objects.get(pk=merchant_id), role
+
+
+def merchant_payment_for_staff(*, user: User, merchant_id: int, payment_id: int) -> tuple[Payment, str]:
+    """A payment received by a merchant the user works for, and the user's role there."""
+    _, role = merchant_staffed(user=user, merchant_id=merchant_id)
+    payment = payments_for_merchant_staff(user=user, merchant_id=merchant_id).filter(pk=payment_id).first()
+    if payment is None:
+        raise PaymentNotFound()
+    return payment, role
+
+
+def merchant_get(*, merchant_id: int | None) -> Merchant | None:
+    """The merchant a query names (None when it names none; `merchant_not_found` for an unknown id)."""
+    if merchant_id is None:
+        return None
+    merchant = Merchant.objects.filter(pk=merchant_id).first()
+    if merchant is None:
+        raise MerchantNotFound()
+    return merchant
+
+
+def transfer_recipient(*, recipient_id: int | None = None, username: str | None = None) -> User:
+    """An active user by id or username (`recipient_not_found` otherwise)."""
+    lookup = {"pk": recipient_id} if recipient_id is not None else {"username": username}
+    recipient = User.objects.filter(is_active=True, **lookup).first()
+    if recipient is None:
+        raise RecipientNotFound()
+    return recipient
+
+
+def payment_request_of(*, user: User, payment_request_id: int, role: str) -> PaymentRequest:
+    """A payment request where the user is the `role` ("requester" or "payer")."""
+    found = (PaymentRequest.objects.filter(pk=payment_request_id, **{role: user})
+             .select_related("requester", "payer").first())
+    if found is None:
+        raise NotFound("Unknown payment request.", code="payment_request_not_found")
+    return found
+
+
+def coupon_of(*, user: User, coupon_id: int) -> Coupon:
+    coupon = coupons_for_user(user=user).filter(pk=coupon_id).first()
+    if coupon is None:
+        raise CouponNotFound()
+    return coupon
+
+
+def vat_claim_of(*, user: User, vat_claim_id: int) -> VatClaim:
+    claim = vat_claims_for(user=user).filter(pk=vat_claim_id).first()
+    if claim is None:
+        raise VatClaimNotFound()
+    return claim
+
+
+def operator_require(*, user: User) -> None:
+    """Customs operators only (staff, or the `payments.validate_vatclaim` permission)."""
+    if not (user.is_staff or user.has_perm("payments.validate_vatclaim")):
+        raise NotOperator()
+
+
+def vat_claims_submitted(*, operator: User) -> QuerySet[VatClaim]:
+    """Claims awaiting validation, for a customs operator."""
+    operator_require(user=operator)
+    return VatClaim.objects.filter(status=VatClaimStatus.SUBMITTED).prefetch_related("items")
+
+
+def vat_claim_get(*, vat_claim_id: int) -> VatClaim:
+    """Any claim (for a customs operator: check `operator_require` first)."""
+    claim = VatClaim.objects.filter(pk=vat_claim_id).first()
+    if claim is None:
+        raise VatClaimNotFound()
+    return claim
+
+
+def vat_claim_with_items(*, vat_claim_id: int) -> VatClaim:
+    return VatClaim.objects.prefetch_related("items").get(pk=vat_claim_id)
+
+
+# --- Lists the rules filter in Python: the page is cut from the same rows again by id ------------------------
+
+def campaigns_collectable_listed(*, user: User, merchant_id: int | None = None) -> QuerySet[Campaign]:
+    """`campaigns_collectable` (optionally usable at a merchant; `merchant_not_found` for an unknown one)
+    as a queryset to paginate."""
+    campaigns = campaigns_collectable(user=user, merchant=merchant_get(merchant_id=merchant_id))
+    return campaigns_running().filter(pk__in=[c.pk for c in campaigns])
+
+
+def coupons_listed(*, user: User, merchant_id: int | None = None, status: str | None = None) -> QuerySet[Coupon]:
+    """The user's coupons: with a merchant only those that apply there now, else optionally by status."""
+    merchant = merchant_get(merchant_id=merchant_id)
+    coupons = coupons_for_user(user=user)
+    if merchant is not None:
+        applicable = coupons_applicable(user=user, merchant=merchant)
+        return coupons.filter(pk__in=[c.pk for c in applicable])
+    if status:
+        return coupons_with_status(coupons, status)
+    return coupons

@@ -3,9 +3,11 @@ string) and comes in as an `amount` decimal string plus a `currency`."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
@@ -28,7 +30,9 @@ from payments.models import (
     Withdrawal,
 )
 from payments.selectors import coupon_status
+from payments.services import money_from_input
 from superapp.api import AmountField, MoneySerializer, PreparedFieldsMixin, paginated
+from superapp.exceptions import ValidationFailed
 from superapp.money import CURRENCY_EXPONENTS
 
 CURRENCIES = sorted(CURRENCY_EXPONENTS)
@@ -156,6 +160,10 @@ class FundsMoveRequestSerializer(serializers.Serializer):
     funding_source_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     amount = amount_field()
     currency = currency_field()
+
+    def validate(self, attrs):
+        attrs["amount"] = money_from_input(attrs["amount"], attrs["currency"])  # validated: Money
+        return attrs
 
 
 class TopUpSerializer(serializers.ModelSerializer):
@@ -291,8 +299,14 @@ class MerchantPaymentSerializer(PaymentSerializer):
 
 
 class RefundCreateSerializer(serializers.Serializer):
+    # context: `currency`, the payment's (a comment: the schema would show a docstring)
     amount = amount_field(required=False, allow_null=True, help_text="Omit to refund all that remains.")
     reason = serializers.CharField(required=False, max_length=255, default="", allow_blank=True)
+
+    def validate(self, attrs):
+        if attrs.get("amount") is not None:
+            attrs["amount"] = money_from_input(attrs["amount"], self.context["currency"])  # validated: Money
+        return attrs
 
 
 class RefundSerializer(serializers.ModelSerializer):
@@ -315,7 +329,13 @@ class QrSerializer(serializers.Serializer):
 
 
 class QrQuerySerializer(serializers.Serializer):
+    # context: `currency`, the merchant's
     amount = amount_field(required=False)
+
+    def validate(self, attrs):
+        # validated: Money, or None without an amount
+        attrs["amount"] = money_from_input(attrs["amount"], self.context["currency"]) if attrs.get("amount") else None
+        return attrs
 
 
 class SettlementDaySerializer(serializers.Serializer):
@@ -334,6 +354,15 @@ class SettlementQuerySerializer(serializers.Serializer):
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
 
+    def validate(self, attrs):
+        """Both dates filled in (default: the last 30 days up to today), the range at most 366 days."""
+        date_to = attrs.get("date_to") or timezone.now().date()
+        date_from = attrs.get("date_from") or date_to - timedelta(days=29)
+        if date_from > date_to or (date_to - date_from).days > 366:
+            raise ValidationFailed("date_from must be before date_to and the range at most 366 days.",
+                                   details={"date_from": ["invalid range"]})
+        return {"date_from": date_from, "date_to": date_to}
+
 
 # --- Transfers and payment requests ---------------------------------------------------------------------
 
@@ -350,6 +379,7 @@ class TransferCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"recipient_id": ["Give exactly one of recipient_id and recipient_username."]}
             )
+        attrs["amount"] = money_from_input(attrs["amount"], attrs["currency"])  # validated: Money
         return attrs
 
 
@@ -380,6 +410,10 @@ class PaymentRequestCreateSerializer(serializers.Serializer):
     currency = currency_field()
     include_me = serializers.BooleanField(default=True, help_text="Whether you pay a share yourself.")
     message = serializers.CharField(required=False, max_length=140, default="", allow_blank=True)
+
+    def validate(self, attrs):
+        attrs["total"] = money_from_input(attrs["total"], attrs["currency"], field="total")  # validated: Money
+        return attrs
 
 
 class PaymentRequestSerializer(serializers.ModelSerializer):

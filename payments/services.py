@@ -48,6 +48,7 @@ from payments.exceptions import (
     MerchantNotFound,
     PaymentRequestStateInvalid,
     PaymentStateInvalid,
+    QrAmountMismatch,
     QrInvalid,
     RecipientNotFound,
     RefundExceedsRemaining,
@@ -92,6 +93,7 @@ from payments.providers import ProviderResult, provider_for
 from superapp.accounts.models import User
 from superapp.db import atomic_nested, retry_on_conflict, rows_by_pk, rows_insert, run_in_transaction
 from superapp.events import InteractionKind, interactions_in_transaction
+from superapp.exceptions import ValidationFailed
 from superapp.money import Money, MoneyError, currency_exponent
 from superapp.publish import publish_on_commit
 
@@ -101,6 +103,19 @@ QR_SALT = "payments.merchant-qr.v1"
 def _require_positive(money: Money, field: str = "amount") -> None:
     if money.amount <= 0:
         raise InvalidAmount(f"`{field}` must be greater than zero.", details={field: ["must be > 0"]})
+
+
+def money_from_input(value: str, currency: str, *, field: str = "amount", positive: bool = True) -> Money:
+    """A client's decimal string in `currency` as Money: `invalid_amount`, `too_many_decimals`,
+    `amount_out_of_range` (naming `field` in the details) when it is not one; `positive`: more than zero.
+    The serializers parse money input with it once the currency is known."""
+    try:
+        money = Money.from_decimal(value, currency)
+    except MoneyError as exc:
+        raise InvalidAmount(str(exc), code=exc.code, details={field: [str(exc)]}) from None
+    if positive:
+        _require_positive(money, field)
+    return money
 
 
 def _require_currency(money: Money, currency: str, field: str = "amount") -> None:
@@ -360,6 +375,39 @@ def merchant_qr_decode(*, payload: str) -> QrContent:
 
 
 # --- Payments ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    """What a client asks to pay: the merchant, the amount and the tip, both in the merchant's currency."""
+
+    merchant: Merchant
+    amount: Money
+    tip: Money | None
+
+
+def payment_order_resolve(*, merchant_id: int | None = None, qr_payload: str | None = None,
+                          amount: str | None = None, currency: str | None = None,
+                          tip: str | None = None) -> PaymentOrder:
+    """The merchant (by id, or from its signed QR payload) and the amounts of a payment request, parsed in
+    `currency` (default: the merchant's). A QR code that fixes an amount is paid exactly that: another amount
+    is `qr_amount_mismatch`, no amount takes the QR's; without either, `amount` is required."""
+    fixed_amount = None
+    if qr_payload is not None:
+        content = merchant_qr_decode(payload=qr_payload)
+        merchant_id, fixed_amount = content.merchant_id, content.amount
+    merchant = merchant_get_payable(merchant_id=merchant_id)
+    currency = currency or merchant.currency
+    if amount is not None:
+        money = money_from_input(amount, currency)
+        if fixed_amount is not None and money != fixed_amount:
+            raise QrAmountMismatch(details={"amount": [f"The QR code says {fixed_amount}."]})
+    elif fixed_amount is not None:
+        money = fixed_amount
+    else:
+        raise ValidationFailed("`amount` is required.", details={"amount": ["This field is required."]})
+    # "0"/"-0" as a tip is refused: omit it instead
+    return PaymentOrder(merchant, money, money_from_input(tip, currency, field="tip") if tip is not None else None)
+
 
 def _payer_wallet(payer: User, merchant_currency: str, pay_currency: str | None) -> tuple[str, Account | None]:
     """Which wallet pays: `pay_currency` if given, else the merchant's currency if the payer holds it,

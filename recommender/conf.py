@@ -9,13 +9,13 @@ lowers the confidence, a 4-5 star one raises it) and the imported weight for imp
 dismissals have negative weights. Negative pair totals are clipped to 0 when the matrix is built (a refund
 cancels a purchase but never becomes a "strong dislike" the model would learn as a preference).
 
-Every value can be overridden in settings (`RECOMMENDER_KIND_WEIGHTS = {...}`, `RECOMMENDER_HALF_LIFE_DAYS`)
-or in the environment (`RECOMMENDER_KIND_WEIGHTS="payment=5,view=0.2"`, `RECOMMENDER_HALF_LIFE_DAYS=60`).
+Every value is a setting defined in `superapp/settings.py` from the environment
+(`RECOMMENDER_KIND_WEIGHTS="payment=5,view=0.2"`, `RECOMMENDER_HALF_LIFE_DAYS=60`) and read here when used, so
+`override_settings` (`RECOMMENDER_KIND_WEIGHTS = {...}`) applies.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -38,30 +38,20 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
 }
 
 
-def _env_weights() -> dict[str, float]:
-    raw = os.environ.get("RECOMMENDER_KIND_WEIGHTS", "")
-    out: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in raw.split(","))):
-        name, _, number = part.partition("=")
-        out[name.strip()] = float(number)
-    return out
-
-
 def _setting(name: str, default: Any) -> Any:
     return getattr(settings, name, default)
 
 
 def kind_weights() -> dict[str, float]:
     weights = dict(DEFAULT_KIND_WEIGHTS)
-    weights.update(_setting("RECOMMENDER_KIND_WEIGHTS", {}))
-    weights.update(_env_weights())
+    weights.update(_setting("RECOMMENDER_KIND_WEIGHTS", None) or {})
     return weights
 
 
 def half_life_days() -> float | None:
     """Half-life of a signal's weight; 0 or empty disables decay."""
-    raw = os.environ.get("RECOMMENDER_HALF_LIFE_DAYS")
-    value = float(raw) if raw not in (None, "") else float(_setting("RECOMMENDER_HALF_LIFE_DAYS", 90.0))
+    raw = _setting("RECOMMENDER_HALF_LIFE_DAYS", 90.0)
+    value = float(raw) if raw not in (None, "") else 0.0
     return value if value > 0 else None
 
 
@@ -70,25 +60,24 @@ REVIEW_NEUTRAL_RATING = 3.0
 
 def models_dir() -> Path:
     """Where artifacts are written (`SUPERAPP_VAR_DIR/models` by default; `RECOMMENDER_MODELS_DIR` overrides)."""
-    raw = os.environ.get("RECOMMENDER_MODELS_DIR") or _setting("RECOMMENDER_MODELS_DIR", None)
+    raw = _setting("RECOMMENDER_MODELS_DIR", None)
     return Path(raw) if raw else Path(settings.VAR_DIR) / "models"
 
 
 def lock_ttl_s() -> int:
     """A crashed run's lock expires after this long (longer than any real run)."""
-    return int(os.environ.get("RECOMMENDER_LOCK_TTL_S", _setting("RECOMMENDER_LOCK_TTL_S", 2 * 60 * 60)))
+    return int(_setting("RECOMMENDER_LOCK_TTL_S", 2 * 60 * 60))
 
 
 def activation_tolerance() -> float:
     """A new version may be this much (relative nDCG) worse than the active one and still replace it."""
-    return float(os.environ.get("RECOMMENDER_ACTIVATION_TOLERANCE",
-                                _setting("RECOMMENDER_ACTIVATION_TOLERANCE", 0.05)))
+    return float(_setting("RECOMMENDER_ACTIVATION_TOLERANCE", 0.05))
 
 
 def train_threads() -> int:
     """implicit's threads while fitting (0 = all cores)."""
-    return int(os.environ.get("RECOMMENDER_TRAIN_THREADS", _setting("RECOMMENDER_TRAIN_THREADS", 0)))
+    return int(_setting("RECOMMENDER_TRAIN_THREADS", 0))
 
 
 def retrain_every_s() -> int:
-    return int(os.environ.get("RECOMMENDER_RETRAIN_EVERY_S", _setting("RECOMMENDER_RETRAIN_EVERY_S", 6 * 60 * 60)))
+    return int(_setting("RECOMMENDER_RETRAIN_EVERY_S", 6 * 60 * 60))

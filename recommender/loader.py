@@ -14,7 +14,6 @@ checksum is verified against the `ModelVersion` row before use.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from recommender.models import ModelVersion
 from recommender.selectors import active_model_version
 from recommender.services import ACTIVE_VERSION_CACHE_KEY
 from recommender.training import matrix_path
+from superapp.process_cache import ProcessCache
 
 logger = logging.getLogger(__name__)
 NO_ACTIVE = 0  # cached when no version is active, so the miss is cached too
@@ -76,8 +76,19 @@ def load_version(version: ModelVersion) -> LoadedModel:
     )
 
 
-_lock = threading.Lock()
-_loaded: LoadedModel | None = None
+class _VersionGone(Exception):
+    """The active version's row was deleted since its id was cached."""
+
+
+def _load(version_id: int) -> LoadedModel:
+    version = ModelVersion.objects.filter(pk=version_id).first()
+    if version is None:
+        raise _VersionGone(version_id)
+    return load_version(version)
+
+
+# The loaded model of this process, for the version id it was loaded for (given by the caller on every read).
+_model: ProcessCache[LoadedModel] = ProcessCache("recommender.active_model", _load)
 
 
 def active_version_id() -> int | None:
@@ -95,36 +106,21 @@ def active_version_id() -> int | None:
 def loaded_version_id() -> int | None:
     """The version this process has loaded (no I/O): a caller may read its data's keys in the same round
     trip as `ACTIVE_VERSION_CACHE_KEY` and pass what it read to `active_model(cached_id=...)`."""
-    current = _loaded
+    current = _model.peek()
     return current.version_id if current is not None else None
 
 
 def active_model(*, cached_id: int | None = None) -> LoadedModel | None:
     """The active version, loaded once per process; None when no version is active (use a fallback).
     `cached_id`: the value of `ACTIVE_VERSION_CACHE_KEY` the caller has just read itself (None: read it)."""
-    global _loaded
     version_id = active_version_id() if cached_id is None else (cached_id or None)
     if version_id is None:
         return None
-    current = _loaded
-    if current is not None and current.version_id == version_id:
-        return current
-    with _lock:
-        if _loaded is not None and _loaded.version_id == version_id:
-            return _loaded
-        version = ModelVersion.objects.filter(pk=version_id).first()
-        if version is None:
-            cache.delete(ACTIVE_VERSION_CACHE_KEY)
-            return None
-        try:
-            _loaded = load_version(version)
-        except (OSError, ValueError):
-            logger.exception("recommender: cannot load model version %s", version_id)
-            return current  # keep serving the previous one rather than nothing
-        return _loaded
-
-
-def reset() -> None:
-    """Forget the loaded model (tests)."""
-    global _loaded
-    _loaded = None
+    try:
+        return _model.get(version=version_id)
+    except _VersionGone:
+        cache.delete(ACTIVE_VERSION_CACHE_KEY)
+        return None
+    except (OSError, ValueError):
+        logger.exception("recommender: cannot load model version %s", version_id)
+        return _model.peek()  # keep serving the previous one rather than nothing

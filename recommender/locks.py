@@ -21,6 +21,7 @@ from django.utils import timezone
 from recommender import conf
 from recommender.exceptions import TrainingInProgress
 from recommender.models import TrainingLock
+from superapp.cache import redis_client
 
 LOCK_NAME = "recommender:train"
 POLL_S = 0.5
@@ -45,7 +46,7 @@ def training_lock(*, wait_s: float = 0.0, name: str = LOCK_NAME) -> Iterator[str
 def _redis_lock(*, name: str, wait_s: float) -> Iterator[str]:
     import redis
 
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis_client()
     lock = client.lock(name, timeout=conf.lock_ttl_s(), blocking=wait_s > 0, blocking_timeout=wait_s or None)
     if not lock.acquire():
         raise TrainingInProgress(details={"lock": name, "holder": _redis_holder(client, name)})

@@ -247,14 +247,37 @@ def paginated(child: type[serializers.Serializer], name: str) -> type[serializer
 
 
 def cursor_page(view: Any, request: Any, queryset: Any, serializer_class: type[serializers.Serializer], *,
-                ordering: str | tuple[str, ...] | None = None, context: dict | None = None) -> Response:
+                ordering: str | tuple[str, ...] | None = None, context: dict | None = None,
+                filterset_class: Any = None) -> Response:
     """One cursor page of `queryset` (`?cursor=&limit=`), rendered with `serializer_class`; `ordering` (model
-    fields of the row itself, the first one decides the cursor's position) defaults to newest first."""
+    fields of the row itself, the first one decides the cursor's position) defaults to newest first.
+
+    `filterset_class` (a django-filter `FilterSet`) narrows the queryset by the query parameters first; invalid
+    values are a 400 `validation_error` with per-field details. Declare it on the view as well
+    (`filterset_class = ...`, with `pagination_class = DefaultCursorPagination` and
+    `responses={200: Serializer(many=True)}`): the schema then lists the filters, `cursor` and `limit` and the
+    `Paginated<X>List` envelope, as for a generic list view (`superapp.schema.AutoSchema`)."""
+    if filterset_class is not None:
+        filterset = filterset_class(request.query_params, queryset=queryset, request=request)
+        if not filterset.is_valid():
+            from django_filters.utils import translate_validation
+
+            raise translate_validation(filterset.errors)  # as DRF's DjangoFilterBackend
+        queryset = filterset.qs
     paginator = DefaultCursorPagination()
     if ordering is not None:
         paginator.ordering = ordering
     page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
+    return paginator.get_paginated_response(
+        serializer_class(page, many=True, context={"request": request, "view": view, **(context or {})}).data)
+
+
+def page_with(page: Response, extra: dict) -> Response:
+    """A cursor page (`cursor_page`) that carries more about the whole list beside its items (a merchant's
+    reviews with its rating): `{"next", "previous", **extra, "results"}`."""
+    data = page.data
+    page.data = {"next": data["next"], "previous": data["previous"], **extra, "results": data["results"]}
+    return page
 
 
 # Every list is a cursor page `{"next", "previous", "results"}`. A list whose length is bounded by its own

@@ -1,4 +1,11 @@
-"""The default cache backend on Redis: Django's `RedisCache` with one client per connection pool.
+"""Redis for the whole project: the default cache backend, and the one factory of plain Redis clients.
+
+`redis_client()` is the only place a `redis.Redis` is made (the social timelines, the user cache behind
+tokens, the recommender's training lock, the readiness probe): one client and connection pool per process
+and URL, with the timeouts of `settings.REDIS_*` (a slow Redis fails a call in seconds and its caller falls
+back to the database, never hangs a request).
+
+The default cache backend on Redis: Django's `RedisCache` with one client per connection pool.
 
 Django's `RedisCacheClient.get_client` builds a new `redis.Redis` object for every cache call, and each
 construction installs redis-py's ~100 response callbacks (~0.1-0.3 ms of CPU per call, measured on the
@@ -8,7 +15,28 @@ nothing but its pool, so one per pool is kept and reused; everything else is Dja
 
 from __future__ import annotations
 
+import functools
+
+from django.conf import settings
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
+
+
+@functools.cache
+def _client(url: str, timeout_s: float, health_check_interval_s: int):
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
+                                health_check_interval=health_check_interval_s)
+
+
+def redis_client(url: str | None = None, *, timeout_s: float | None = None):
+    """This process's Redis client for `url` (default `REDIS_URL`), or None when there is no Redis (the
+    embedded default). `timeout_s` (default `REDIS_SOCKET_TIMEOUT_S`) bounds connecting and each command."""
+    url = url or settings.REDIS_URL
+    if not url:
+        return None
+    timeout = settings.REDIS_SOCKET_TIMEOUT_S if timeout_s is None else timeout_s
+    return _client(url, float(timeout), int(settings.REDIS_HEALTH_CHECK_INTERVAL_S))
 
 
 class PooledRedisCacheClient(RedisCacheClient):

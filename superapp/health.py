@@ -8,6 +8,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from superapp.cache import redis_client
+
 _health = inline_serializer("Health", {"status": serializers.CharField(),
                                        "checks": serializers.DictField(child=serializers.CharField())})
 
@@ -37,9 +39,7 @@ class ReadyzApi(APIView):
             checks["database"] = f"error: {exc.__class__.__name__}"
         if settings.REDIS_URL:
             try:
-                import redis
-
-                redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
+                redis_client().ping()
                 checks["redis"] = "ok"
             except Exception as exc:  # noqa: BLE001
                 checks["redis"] = f"error: {exc.__class__.__name__}"

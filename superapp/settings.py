@@ -17,11 +17,36 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+# One way to read the environment: these helpers, here only. App code reads `django.conf.settings` when it
+# uses a value (each app's `conf.py` accessors), so `override_settings` changes it in tests.
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
 def env_bool(name: str, default: bool = False) -> bool:
     value = os.environ.get(name)
-    if value is None:
+    if value is None or value.strip() == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int | None) -> int | None:
+    value = os.environ.get(name, "").strip()
+    return int(float(value)) if value else default
+
+
+def env_float(name: str, default: float | None) -> float | None:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def env_weights(name: str) -> dict[str, float]:
+    """`NAME="payment=5,view=0.2"` -> {"payment": 5.0, "view": 0.2} (empty: {})."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in os.environ.get(name, "").split(","))):
+        key, _, number = part.partition("=")
+        out[key.strip()] = float(number)
+    return out
 
 
 DJANGO_ENV = os.environ.get("DJANGO_ENV", "development")
@@ -268,6 +293,86 @@ DEMO_SEEDERS = [
     ("traffic.seed.seed", "services.traffic.seed.seed"),
     "recommender.seed.seed",
 ]
+
+# --- App settings (each app reads them through its `conf.py`; docs/<area>.md describes them) -------------
+# Redis clients made by `superapp.cache.redis_client` (timelines, the user cache, locks, readiness): how long
+# a command or a connection may take before it fails (and the caller falls back to the database).
+REDIS_SOCKET_TIMEOUT_S = env_float("REDIS_SOCKET_TIMEOUT_S", 2.0)
+REDIS_AUTH_SOCKET_TIMEOUT_S = env_float("REDIS_AUTH_SOCKET_TIMEOUT_S", 1.0)  # on every authenticated request
+REDIS_HEALTH_CHECK_INTERVAL_S = env_int("REDIS_HEALTH_CHECK_INTERVAL_S", 30)
+
+# Wallet (docs/payments.md). Rates are decimal strings.
+PAYMENTS_FX_SPREAD = env_str("PAYMENTS_FX_SPREAD", "0.005")
+PAYMENTS_MERCHANT_FEE_RATE = env_str("PAYMENTS_MERCHANT_FEE_RATE", "0.006")
+PAYMENTS_PENDING_TTL_S = env_int("PAYMENTS_PENDING_TTL_S", 15 * 60)
+PAYMENTS_SWEEP_AFTER_S = env_int("PAYMENTS_SWEEP_AFTER_S", 60)
+PAYMENTS_SYSTEM_ACCOUNT_SHARDS = env_int("PAYMENTS_SYSTEM_ACCOUNT_SHARDS", 64)
+PAYMENTS_VAT_CLAIM_WINDOW_DAYS = env_int("PAYMENTS_VAT_CLAIM_WINDOW_DAYS", 90)
+PAYMENTS_VAT_SERVICE_FEE_RATE = env_str("PAYMENTS_VAT_SERVICE_FEE_RATE", "0.10")
+PAYMENTS_VAT_MIN_PURCHASE = {"CHF": "300", "EUR": "100", "GBP": "30", "JPY": "5000", "SGD": "100", "CNY": "500"}
+PAYMENTS_NEW_USER_MAX_PAYMENTS = env_int("PAYMENTS_NEW_USER_MAX_PAYMENTS", 0)
+PAYMENTS_QR_MAX_AGE_S = env_int("PAYMENTS_QR_MAX_AGE_S", None)
+
+# Social (docs/social.md).
+SOCIAL_FANOUT_MAX_FOLLOWERS = env_int("SOCIAL_FANOUT_MAX_FOLLOWERS", 10_000)
+SOCIAL_TIMELINE_CAP = env_int("SOCIAL_TIMELINE_CAP", 800)
+SOCIAL_TIMELINE_TTL_S = env_int("SOCIAL_TIMELINE_TTL_S", 3 * 24 * 3600)
+SOCIAL_FANOUT_BATCH = env_int("SOCIAL_FANOUT_BATCH", 1000)
+SOCIAL_TIMELINE_REDIS_URL = env_str("SOCIAL_TIMELINE_REDIS_URL", "")
+
+# Recommender: training and the model registry (docs/recommender.md).
+RECOMMENDER_KIND_WEIGHTS = env_weights("RECOMMENDER_KIND_WEIGHTS")  # over recommender.conf.DEFAULT_KIND_WEIGHTS
+RECOMMENDER_HALF_LIFE_DAYS = env_float("RECOMMENDER_HALF_LIFE_DAYS", 90.0)
+RECOMMENDER_MODELS_DIR = env_str("RECOMMENDER_MODELS_DIR", "")
+RECOMMENDER_LOCK_TTL_S = env_int("RECOMMENDER_LOCK_TTL_S", 2 * 60 * 60)
+RECOMMENDER_ACTIVATION_TOLERANCE = env_float("RECOMMENDER_ACTIVATION_TOLERANCE", 0.05)
+RECOMMENDER_TRAIN_THREADS = env_int("RECOMMENDER_TRAIN_THREADS", 0)
+RECOMMENDER_RETRAIN_EVERY_S = env_int("RECOMMENDER_RETRAIN_EVERY_S", 6 * 60 * 60)
+# Recommender: serving (recommender/serving/conf.py says what each one does).
+RECOMMENDER_MAX_LIMIT = env_int("RECOMMENDER_MAX_LIMIT", 50)
+RECOMMENDER_MAX_RADIUS_M = env_float("RECOMMENDER_MAX_RADIUS_M", 50_000.0)
+RECOMMENDER_USER_VECTOR_TTL_S = env_int("RECOMMENDER_USER_VECTOR_TTL_S", 7 * 24 * 3600)
+RECOMMENDER_PROFILE_MAX_INTERACTIONS = env_int("RECOMMENDER_PROFILE_MAX_INTERACTIONS", 500)
+RECOMMENDER_POPULARITY_TTL_S = env_float("RECOMMENDER_POPULARITY_TTL_S", 300.0)
+RECOMMENDER_POPULARITY_WINDOW_DAYS = env_int("RECOMMENDER_POPULARITY_WINDOW_DAYS", 180)
+RECOMMENDER_CONTENT_CHECK_S = env_float("RECOMMENDER_CONTENT_CHECK_S", 60.0)
+RECOMMENDER_COLD_START_CONTENT_WEIGHT = env_float("RECOMMENDER_COLD_START_CONTENT_WEIGHT", 0.6)
+RECOMMENDER_NEW_MERCHANT_SHARE = env_float("RECOMMENDER_NEW_MERCHANT_SHARE", 0.2)
+RECOMMENDER_NEW_MERCHANT_MIN_SIMILARITY = env_float("RECOMMENDER_NEW_MERCHANT_MIN_SIMILARITY", 0.15)
+RECOMMENDER_NEW_MERCHANT_RELATIVE_SIMILARITY = env_float("RECOMMENDER_NEW_MERCHANT_RELATIVE_SIMILARITY", 0.6)
+RECOMMENDER_EXPLAIN_MIN_SIMILARITY = env_float("RECOMMENDER_EXPLAIN_MIN_SIMILARITY", 0.3)
+RECOMMENDER_EXPLAIN_MIN_TRAVELLERS = env_int("RECOMMENDER_EXPLAIN_MIN_TRAVELLERS", 2)
+RECOMMENDER_DESTINATION_MIN_LOCAL_SIGNALS = env_int("RECOMMENDER_DESTINATION_MIN_LOCAL_SIGNALS", 3)
+RECOMMENDER_LIST_SIZE = env_int("RECOMMENDER_LIST_SIZE", 200)
+RECOMMENDER_LIST_CITY_SIZE = env_int("RECOMMENDER_LIST_CITY_SIZE", 100)
+RECOMMENDER_LIST_TTL_S = env_int("RECOMMENDER_LIST_TTL_S", 3 * 24 * 3600)
+RECOMMENDER_LIST_BUILD_CHUNK = env_int("RECOMMENDER_LIST_BUILD_CHUNK", 500)
+RECOMMENDER_LIST_BUILD_DEDUP_S = env_int("RECOMMENDER_LIST_BUILD_DEDUP_S", 30)
+RECOMMENDER_LOCAL_LIST_BUILD = env_bool("RECOMMENDER_LOCAL_LIST_BUILD", True)
+RECOMMENDER_CATALOGUE_CHECK_S = env_float("RECOMMENDER_CATALOGUE_CHECK_S", 1.0)
+RECOMMENDER_CATALOGUE_MAX_AGE_S = env_float("RECOMMENDER_CATALOGUE_MAX_AGE_S", 300.0)
+RECOMMENDER_CAMPAIGNS_MAX_AGE_S = env_float("RECOMMENDER_CAMPAIGNS_MAX_AGE_S", 30.0)
+RECOMMENDER_CONTEXT_TTL_S = env_int("RECOMMENDER_CONTEXT_TTL_S", 300)
+
+# Merchants, bookings, city services (docs/services.md).
+SERVICES_NEARBY_MAX_RADIUS_M = env_int("SERVICES_NEARBY_MAX_RADIUS_M", 50_000)
+SERVICES_NEARBY_MAX_LIMIT = env_int("SERVICES_NEARBY_MAX_LIMIT", 100)
+SERVICES_BOOKING_HOLD_MINUTES = env_int("SERVICES_BOOKING_HOLD_MINUTES", 15)
+SERVICES_BILL_REMINDER_DAYS = env_int("SERVICES_BILL_REMINDER_DAYS", 3)
+SERVICES_GEO_INDEX_CHECK_S = env_float("SERVICES_GEO_INDEX_CHECK_S", 2.0)
+SERVICES_GEO_INDEX_MAX_AGE_S = env_float("SERVICES_GEO_INDEX_MAX_AGE_S", 300.0)
+SERVICES_APPOINTMENT_DAYS_AHEAD = env_int("SERVICES_APPOINTMENT_DAYS_AHEAD", 14)
+SERVICES_APPOINTMENT_REMINDER_HOURS = env_int("SERVICES_APPOINTMENT_REMINDER_HOURS", 24)
+
+# Traffic (docs/traffic.md).
+TRAFFIC_PLATE_HASH_SECRET = env_str("TRAFFIC_PLATE_HASH_SECRET", "")
+TRAFFIC_MAX_SPEED_KMH = env_float("TRAFFIC_MAX_SPEED_KMH", 200.0)
+TRAFFIC_MAX_BATCH_ROWS = env_int("TRAFFIC_MAX_BATCH_ROWS", 5000)
+TRAFFIC_FUTURE_TOLERANCE_S = env_int("TRAFFIC_FUTURE_TOLERANCE_S", 120)
+TRAFFIC_MODEL_DIR = env_str("TRAFFIC_MODEL_DIR", "")
+TRAFFIC_TRAINING_DAYS = env_int("TRAFFIC_TRAINING_DAYS", 14)
+TRAFFIC_SNAP_MAX_M = env_float("TRAFFIC_SNAP_MAX_M", 3000.0)
+TRAFFIC_INGEST_SYNCHRONOUS_COMMIT = env_bool("TRAFFIC_INGEST_SYNCHRONOUS_COMMIT", False)
 
 # --- Production hardening ---------------------------------------------------------------------
 if PRODUCTION:

@@ -186,11 +186,12 @@ def concurrently():
 
 
 @pytest.fixture(autouse=True)
-def _wallet_account_cache():
-    """The wallet remembers which row is which account per process; a test database that is rolled
-    back or flushed between tests reuses pks, so every test starts with an empty cache."""
-    from payments.ledger import account_cache_clear
+def _process_caches():
+    """Every per-process cache (`superapp.process_cache`: the wallet's accounts, the nearby index, the loaded
+    model, the recommender's catalogue...) starts and ends each test empty: a test database that is rolled
+    back or flushed between tests reuses pks, and a test's data must not leak into the next one."""
+    from superapp.process_cache import reset_all
 
-    account_cache_clear()
+    reset_all()
     yield
-    account_cache_clear()
+    reset_all()

@@ -35,6 +35,7 @@ from merchants.models import City, Merchant, OpeningException, OpeningHours
 from merchants.selectors import bounding_box, city_resolve, is_open_with, merchant_card_rows, tz_for
 from recommender.serving import conf
 from recommender.serving.selectors import haversine_many
+from superapp.process_cache import ProcessCache
 
 CAMPAIGNS_VERSION_KEY = "recommender:serving:campaigns-version"
 CARDS_MAX = 50_000  # cards and hours kept per process before starting over
@@ -186,26 +187,16 @@ def _build(version: int) -> Catalogue:
     return cat
 
 
-_lock = threading.Lock()
-_catalogue: Catalogue | None = None
-_checked_at = 0.0
+# Checks the services app's shared version at most every `CATALOGUE_CHECK_S`; rebuilt when it moved, and
+# anyway after `CATALOGUE_MAX_AGE_S`.
+_catalogue: ProcessCache[Catalogue] = ProcessCache(
+    "recommender.catalogue", _build, version=lambda: _shared_version(MERCHANTS_VERSION_KEY),
+    check_every_s=lambda: conf.CATALOGUE_CHECK_S, max_age_s=lambda: conf.CATALOGUE_MAX_AGE_S)
 
 
 def catalogue() -> Catalogue:
     """This process's catalogue, rebuilt when the services app says merchants changed."""
-    global _catalogue, _checked_at
-    now = time_module.monotonic()
-    current = _catalogue
-    if current is not None and now - _checked_at < conf.CATALOGUE_CHECK_S:
-        return current
-    version = _shared_version(MERCHANTS_VERSION_KEY)
-    _checked_at = now
-    if current is not None and current.version == version and now - current.built_at < conf.CATALOGUE_MAX_AGE_S:
-        return current
-    with _lock:
-        if _catalogue is None or _catalogue.version != version or now - _catalogue.built_at >= conf.CATALOGUE_MAX_AGE_S:
-            _catalogue = _build(version)
-        return _catalogue
+    return _catalogue.get()
 
 
 def city(city_id: int | None) -> City | None:
@@ -231,9 +222,17 @@ class _Campaigns:
     at_merchant: dict[int, tuple[int, ...]] = field(default_factory=dict)  # merchant -> campaigns applying there
 
 
-_campaigns_lock = threading.Lock()
-_campaigns: _Campaigns | None = None
-_campaigns_checked_at = 0.0
+def _campaigns_build(version: int) -> _Campaigns:
+    from payments.selectors import campaigns_running
+
+    return _Campaigns(version, time_module.monotonic(), list(campaigns_running()))
+
+
+# The same checks as the catalogue's, against the campaigns' own version; budgets and redemption counts are
+# re-read after `CAMPAIGNS_MAX_AGE_S`.
+_campaigns: ProcessCache[_Campaigns] = ProcessCache(
+    "recommender.campaigns", _campaigns_build, version=lambda: _shared_version(CAMPAIGNS_VERSION_KEY),
+    check_every_s=lambda: conf.CATALOGUE_CHECK_S, max_age_s=lambda: conf.CAMPAIGNS_MAX_AGE_S)
 
 
 def campaigns_invalidate(**_kwargs) -> None:
@@ -246,20 +245,9 @@ def campaigns_invalidate(**_kwargs) -> None:
 
 def campaigns_running_cached() -> tuple[int, list]:
     """(version, running campaigns), from the wallet's own `campaigns_running` selector, per process."""
-    from payments.selectors import campaigns_running
     from payments.services import campaign_is_running
 
-    global _campaigns, _campaigns_checked_at
-    now = time_module.monotonic()
-    current = _campaigns
-    if current is not None and now - _campaigns_checked_at < conf.CATALOGUE_CHECK_S:
-        return current.version, current.running
-    version = _shared_version(CAMPAIGNS_VERSION_KEY)
-    _campaigns_checked_at = now
-    if current is None or current.version != version or now - current.built_at >= conf.CAMPAIGNS_MAX_AGE_S:
-        with _campaigns_lock:
-            current = _Campaigns(version, now, list(campaigns_running()))
-            _campaigns = current
+    current = _campaigns.get()
     # A campaign that ended since the copy was made is not running any more (state right when read).
     at = timezone.now()
     return current.version, [c for c in current.running if campaign_is_running(c, at)]
@@ -272,7 +260,7 @@ def campaigns_at_merchants(merchant_ids: list[int]) -> dict[int, tuple[int, ...]
     from payments.services import campaign_merchant_problem
 
     campaigns_running_cached()
-    current = _campaigns
+    current = _campaigns.peek()
     if current is None:
         return {}
     known = current.at_merchant
@@ -285,12 +273,6 @@ def campaigns_at_merchants(merchant_ids: list[int]) -> dict[int, tuple[int, ...]
             merchant = cat.merchant_stub(pk)
             found[pk] = () if merchant is None else tuple(
                 c.pk for c in current.running if campaign_merchant_problem(campaign=c, merchant=merchant) is None)
-        with _campaigns_lock:
-            known.update(found)
+        known.update(found)  # one dict update: atomic under the GIL
     return {pk: known[pk] for pk in merchant_ids}
 
-
-def reset() -> None:
-    """Forget every per-process copy (tests)."""
-    global _catalogue, _checked_at, _campaigns, _campaigns_checked_at
-    _catalogue, _checked_at, _campaigns, _campaigns_checked_at = None, 0.0, None, 0.0

@@ -11,8 +11,6 @@ request.
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -23,6 +21,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
 from merchants.models import Category, City, Merchant
 from recommender.serving import conf
+from superapp.process_cache import ProcessCache
 
 
 def _unit_row(row: sp.spmatrix) -> sp.csr_matrix:
@@ -146,33 +145,21 @@ def content_index_build() -> ContentIndex:
     return ContentIndex(np.array(ids, dtype=np.int64), matrix, vectorizer, _fingerprint())
 
 
-_lock = threading.Lock()
-_index: ContentIndex | None = None
-_checked_at = 0.0
-_checked_version: int | None = None
+def _catalogue_version() -> int:
+    from recommender.serving.catalogue import catalogue
+
+    return catalogue().version
+
+
+# Looked at again when the catalogue's version moves or every `CONTENT_CHECK_S`; rebuilt only when the
+# merchants' fingerprint differs.
+_index: ProcessCache[ContentIndex] = ProcessCache(
+    "recommender.content_index", lambda _version: content_index_build(), version=_catalogue_version,
+    max_age_s=lambda: conf.CONTENT_CHECK_S, keep=lambda index: _fingerprint() == index.fingerprint)
 
 
 def content_index() -> ContentIndex:
     """The current content index of this process: built on first use, looked at again when the catalogue's
     version moves (merchants changed) or every `CONTENT_CHECK_S`, rebuilt when the merchants' fingerprint
     differs."""
-    from recommender.serving.catalogue import catalogue
-
-    global _index, _checked_at, _checked_version
-    version = catalogue().version
-    current = _index
-    if current is not None and version == _checked_version and time.monotonic() - _checked_at < conf.CONTENT_CHECK_S:
-        return current
-    with _lock:
-        if (_index is not None and version == _checked_version
-                and time.monotonic() - _checked_at < conf.CONTENT_CHECK_S):
-            return _index
-        if _index is None or _fingerprint() != _index.fingerprint:
-            _index = content_index_build()
-        _checked_at, _checked_version = time.monotonic(), version
-        return _index
-
-
-def reset() -> None:
-    global _index, _checked_at, _checked_version
-    _index, _checked_at, _checked_version = None, 0.0, None
+    return _index.get()

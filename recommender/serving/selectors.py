@@ -3,7 +3,6 @@ Which merchants a request allows is decided in-process from `catalogue.Catalogue
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from recommender.confidence import event_confidence
 from recommender.extract import KIND_CODE, InteractionArrays
 from recommender.models import Interaction, InteractionKind
 from recommender.serving import conf
+from superapp.process_cache import ProcessCache, ProcessCacheMap
 
 # Kinds that say nothing positive about a merchant do not make it popular.
 _NOT_POPULARITY = ("impression", "dismiss", "refund")
@@ -93,10 +93,6 @@ class _Popularity:
     built_at: float
 
 
-_pop_lock = threading.Lock()
-_popularity: _Popularity | None = None
-
-
 def _popularity_build() -> _Popularity:
     since = timezone.now() - timedelta(days=conf.POPULARITY_WINDOW_DAYS)
     rows = list(Interaction.objects.filter(occurred_at__gte=since).exclude(kind__in=_NOT_POPULARITY)
@@ -106,16 +102,14 @@ def _popularity_build() -> _Popularity:
     return _Popularity(ids, np.array([r[1] for r in rows], dtype=np.float32), time.monotonic())
 
 
+_popularity: ProcessCache[_Popularity] = ProcessCache(
+    "recommender.popularity", lambda _version: _popularity_build(), max_age_s=lambda: conf.POPULARITY_TTL_S)
+
+
 def popularity_scores(merchant_ids: np.ndarray) -> np.ndarray:
     """Distinct users who interacted with each merchant over the popularity window (0 if none), from a
     per-process table refreshed every `POPULARITY_TTL_S` seconds."""
-    global _popularity
-    current = _popularity
-    if current is None or time.monotonic() - current.built_at > conf.POPULARITY_TTL_S:
-        with _pop_lock:
-            if _popularity is None or time.monotonic() - _popularity.built_at > conf.POPULARITY_TTL_S:
-                _popularity = _popularity_build()
-            current = _popularity
+    current = _popularity.get()
     return _lookup(current.merchant_ids, current.users, merchant_ids)
 
 
@@ -127,7 +121,9 @@ def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> np.ndar
     return np.where(keys[pos] == wanted, values[pos], 0).astype(np.float32)
 
 
-_travellers_local: dict[tuple[int, int], tuple[float, dict[int, int]]] = {}
+# Kept in each process for a minute (at most the shared copy's own lifetime).
+_travellers_local: ProcessCacheMap[tuple[int, int], dict[int, int]] = ProcessCacheMap(
+    "recommender.traveller_popularity", max_entries=10_000, max_age_s=lambda: min(60.0, conf.POPULARITY_TTL_S))
 
 
 def traveller_popularity(*, city_id: int, home_city_id: int | None = None) -> dict[int, int]:
@@ -135,9 +131,9 @@ def traveller_popularity(*, city_id: int, home_city_id: int | None = None) -> di
     city over the window; with `home_city_id`, only travellers from that city. Shared through the cache for
     `POPULARITY_TTL_S` (one computation for all processes), and kept in each process for a minute."""
     memo_key = (city_id, home_city_id or 0)
-    local = _travellers_local.get(memo_key)
-    if local is not None and time.monotonic() - local[0] < min(60.0, conf.POPULARITY_TTL_S):
-        return local[1]
+    local = _travellers_local.lookup(memo_key)
+    if local is not None:
+        return local
     key = f"recommender:travellers:{city_id}:{home_city_id or 0}"
     cached = cache.get(key)
     if cached is None:
@@ -150,11 +146,4 @@ def traveller_popularity(*, city_id: int, home_city_id: int | None = None) -> di
         cached = dict(queryset.values("merchant_id").annotate(n=Count("user_id", distinct=True))
                       .values_list("merchant_id", "n").order_by())
         cache.set(key, cached, timeout=int(conf.POPULARITY_TTL_S))
-    _travellers_local[memo_key] = (time.monotonic(), cached)
-    return cached
-
-
-def reset() -> None:
-    global _popularity
-    _popularity = None
-    _travellers_local.clear()
+    return _travellers_local.put(memo_key, cached)

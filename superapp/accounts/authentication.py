@@ -40,6 +40,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from superapp.accounts.models import User
+from superapp.cache import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +60,10 @@ def _generation_key(user_id) -> str:
     return f"auth:user:{user_id}:gen"
 
 
-@functools.cache
-def _client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1, health_check_interval=30)
-
-
 def _redis():
     if not getattr(settings, "AUTH_USER_CACHE", True):
         return None
-    return _client(settings.REDIS_URL) if settings.REDIS_URL else None
+    return redis_client(timeout_s=settings.REDIS_AUTH_SOCKET_TIMEOUT_S)
 
 
 def _from_database(user_id) -> User | None:

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import orjson
-from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from superapp.accounts.models import User
 from superapp.accounts.serializers import CitySummarySerializer
-from superapp.api import DefaultCursorPagination
+from superapp.api import DefaultCursorPagination, cursor_page, page_with
 from superapp.social import selectors, services, timeline
 from superapp.social import serializers as s
 from superapp.social.conf import SEARCH_QUERY_MAX
-from superapp.social.exceptions import ReviewNotFound
 from superapp.social.models import (
-    Block,
-    Comment,
-    Follow,
-    FriendRequest,
-    Friendship,
-    Like,
-    Post,
     PostKind,
-    Review,
-    SocialStats,
 )
 
 TAG_FEED = ["social: feed & posts"]
@@ -43,16 +31,10 @@ class OldestFirstPagination(DefaultCursorPagination):
     ordering = "pk"
 
 
-class SocialListApi(generics.ListAPIView):
-    """A cursor-paginated list whose queryset comes from a selector (`list_queryset`)."""
-
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no user, no URL kwargs
-            return self.queryset
-        return self.list_queryset()
-
-    def list_queryset(self):
-        raise NotImplementedError
+def _query(serializer_class, request) -> dict:
+    params = serializer_class(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params.validated_data
 
 
 def _limit(request, default: int = 20) -> int:
@@ -100,21 +82,16 @@ class PostSearchQuerySerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=PostKind.choices, required=False)
 
 
-class PostListCreateApi(SocialListApi):
-    queryset = Post.objects.none()
-    serializer_class = s.PostSerializer
+class PostListCreateApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_FEED, parameters=[PostSearchQuerySerializer],
+    @extend_schema(responses={200: s.PostSerializer(many=True)}, tags=TAG_FEED, parameters=[PostSearchQuerySerializer],
                    summary="Search posts I may see (text, city, merchant, kind)")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        params = PostSearchQuerySerializer(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        p = params.validated_data
-        return selectors.posts_search(viewer=self.request.user, query=p.get("q", ""), city_id=p.get("city_id"),
-                                      merchant_id=p.get("merchant_id"), kind=p.get("kind"))
+    def get(self, request):
+        p = _query(PostSearchQuerySerializer, request)
+        found = selectors.posts_search(viewer=request.user, query=p.get("q", ""), city_id=p.get("city_id"),
+                                       merchant_id=p.get("merchant_id"), kind=p.get("kind"))
+        return cursor_page(self, request, found, s.PostSerializer)
 
     @extend_schema(request=s.PostCreateSerializer, responses={201: s.PostSerializer}, tags=TAG_FEED,
                    summary="Write a post (text, photos, optional merchant and city tags, visibility)")
@@ -159,29 +136,22 @@ class PostLikeApi(APIView):
         return Response({"post_id": post.pk, "liked": post.liked_by_me, "like_count": post.like_count}, status=code)
 
 
-class PostLikesApi(SocialListApi):
-    queryset = Like.objects.none()
-    serializer_class = s.LikeSerializer
+class PostLikesApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_FEED, summary="Who liked a post")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        return selectors.likes_for(viewer=self.request.user, post_id=self.kwargs["post_id"])
+    @extend_schema(responses={200: s.LikeSerializer(many=True)}, tags=TAG_FEED, summary="Who liked a post")
+    def get(self, request, post_id: int):
+        return cursor_page(self, request, selectors.likes_for(viewer=request.user, post_id=post_id), s.LikeSerializer)
 
 
-class PostCommentsApi(SocialListApi):
-    queryset = Comment.objects.none()
-    serializer_class = s.CommentSerializer
+class PostCommentsApi(APIView):
     pagination_class = OldestFirstPagination
 
-    @extend_schema(tags=TAG_FEED, summary="Comments on a post, oldest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        return selectors.comments_for(viewer=self.request.user, post_id=self.kwargs["post_id"])
+    @extend_schema(responses={200: s.CommentSerializer(many=True)},
+                   tags=TAG_FEED, summary="Comments on a post, oldest first")
+    def get(self, request, post_id: int):
+        found = selectors.comments_for(viewer=request.user, post_id=post_id)
+        return cursor_page(self, request, found, s.CommentSerializer, ordering="pk")
 
     @extend_schema(request=s.CommentCreateSerializer, responses={201: s.CommentSerializer}, tags=TAG_FEED,
                    summary="Comment on a post I can see")
@@ -200,16 +170,7 @@ class CommentDetailApi(APIView):
 
 # --- reviews and check-ins ------------------------------------------------------------------------------
 def _review_out(request, review_id: int):
-    review = (
-        Review.objects.filter(pk=review_id).filter(selectors.post_visible_q(request.user.pk, prefix="post__"))
-        .select_related("post", "post__author", "post__merchant", "post__city")
-        .annotate(liked_by_me=Exists(Like.objects.filter(post_id=OuterRef("post_id"), user_id=request.user.pk)))
-        .first()
-    )
-    if review is None:
-        raise ReviewNotFound()
-    review.post.liked_by_me = review.liked_by_me
-    return s.ReviewSerializer(review).data
+    return s.ReviewSerializer(selectors.review_get_visible(viewer=request.user, review_id=review_id)).data
 
 
 class ReviewCreateApi(APIView):
@@ -246,19 +207,13 @@ class MerchantReviewsApi(APIView):
     def get(self, request, merchant_id: int):
         merchant = selectors.merchant_get(merchant_id=merchant_id)
         reviews = selectors.merchant_reviews(viewer=request.user, merchant_id=merchant.pk)
-        paginator = DefaultCursorPagination()
-        page = paginator.paginate_queryset(reviews, request, view=self)
-        for review in page:
-            review.post.liked_by_me = review.liked_by_me
+        page = cursor_page(self, request, reviews, s.ReviewSerializer)
         friends = selectors.friends_who_visited(user=request.user, merchant_ids=[merchant.pk]).get(merchant.pk, [])
-        return Response({
-            "next": paginator.get_next_link(),
-            "previous": paginator.get_previous_link(),
+        return page_with(page, {
             "rating_count": merchant.rating_count,
             "rating_average": merchant.rating_average,
             "friends_who_were_here": {"count": len(friends),
                                       "users": s.UserSummarySerializer(friends[:10], many=True).data},
-            "results": s.ReviewSerializer(page, many=True).data,
         })
 
 
@@ -280,7 +235,7 @@ class UserProfileApi(APIView):
                    summary="A user's social profile and how I relate to them")
     def get(self, request, user_id: int):
         user = selectors.user_get_visible(viewer=request.user, user_id=user_id)
-        stats = getattr(user, "social_stats", None) or SocialStats(user=user)
+        stats = selectors.user_stats(user=user)
         return Response({
             "id": user.pk, "username": user.username, "display_name": user.display_name,
             "avatar_url": user.avatar_url, "home_city_id": user.home_city_id,
@@ -291,34 +246,28 @@ class UserProfileApi(APIView):
         })
 
 
-class UserPostsApi(SocialListApi):
-    queryset = Post.objects.none()
-    serializer_class = s.PostSerializer
+class UserPostsApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_FEED, summary="A user's posts that I may see")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        return selectors.profile_posts(viewer=self.request.user, user_id=self.kwargs["user_id"])
+    @extend_schema(responses={200: s.PostSerializer(many=True)}, tags=TAG_FEED, summary="A user's posts that I may see")
+    def get(self, request, user_id: int):
+        found = selectors.profile_posts(viewer=request.user, user_id=user_id)
+        return cursor_page(self, request, found, s.PostSerializer)
 
 
 class UserSearchQuerySerializer(serializers.Serializer):
     q = serializers.CharField(min_length=2, max_length=SEARCH_QUERY_MAX)
 
 
-class UserSearchApi(SocialListApi):
-    queryset = User.objects.none()
-    serializer_class = s.UserSummarySerializer
+class UserSearchApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_GRAPH, parameters=[UserSearchQuerySerializer], summary="Find people by name")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        params = UserSearchQuerySerializer(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        return selectors.users_search(viewer=self.request.user, query=params.validated_data["q"])
+    @extend_schema(responses={200: s.UserSummarySerializer(many=True)},
+                   tags=TAG_GRAPH, parameters=[UserSearchQuerySerializer], summary="Find people by name")
+    def get(self, request):
+        query = _query(UserSearchQuerySerializer, request)
+        found = selectors.users_search(viewer=request.user, query=query["q"])
+        return cursor_page(self, request, found, s.UserSummarySerializer)
 
 
 class FollowApi(APIView):
@@ -336,28 +285,24 @@ class FollowApi(APIView):
         return Response({"user_id": user_id, "following": False})
 
 
-class FollowersApi(SocialListApi):
-    queryset = Follow.objects.none()
-    serializer_class = s.FollowerSerializer
+class FollowersApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_GRAPH, summary="A user's followers, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        return selectors.followers_of(viewer=self.request.user, user_id=self.kwargs["user_id"])
+    @extend_schema(responses={200: s.FollowerSerializer(many=True)},
+                   tags=TAG_GRAPH, summary="A user's followers, newest first")
+    def get(self, request, user_id: int):
+        found = selectors.followers_of(viewer=request.user, user_id=user_id)
+        return cursor_page(self, request, found, s.FollowerSerializer)
 
 
-class FollowingApi(SocialListApi):
-    queryset = Follow.objects.none()
-    serializer_class = s.FolloweeSerializer
+class FollowingApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_GRAPH, summary="Whom a user follows, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        return selectors.following_of(viewer=self.request.user, user_id=self.kwargs["user_id"])
+    @extend_schema(responses={200: s.FolloweeSerializer(many=True)},
+                   tags=TAG_GRAPH, summary="Whom a user follows, newest first")
+    def get(self, request, user_id: int):
+        found = selectors.following_of(viewer=request.user, user_id=user_id)
+        return cursor_page(self, request, found, s.FolloweeSerializer)
 
 
 class BlockApi(APIView):
@@ -373,28 +318,20 @@ class BlockApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class BlockListApi(SocialListApi):
-    queryset = Block.objects.none()
-    serializer_class = s.BlockSerializer
+class BlockListApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_GRAPH, summary="Users I blocked")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        return selectors.blocks_of(user=self.request.user)
+    @extend_schema(responses={200: s.BlockSerializer(many=True)}, tags=TAG_GRAPH, summary="Users I blocked")
+    def get(self, request):
+        return cursor_page(self, request, selectors.blocks_of(user=request.user), s.BlockSerializer)
 
 
-class FriendListApi(SocialListApi):
-    queryset = Friendship.objects.none()
-    serializer_class = s.FriendSerializer
+class FriendListApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_GRAPH, summary="My friends")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        return selectors.friends_of(user=self.request.user)
+    @extend_schema(responses={200: s.FriendSerializer(many=True)}, tags=TAG_GRAPH, summary="My friends")
+    def get(self, request):
+        return cursor_page(self, request, selectors.friends_of(user=request.user), s.FriendSerializer)
 
 
 class FriendDetailApi(APIView):
@@ -408,18 +345,15 @@ class FriendRequestQuerySerializer(serializers.Serializer):
     direction = serializers.ChoiceField(choices=["incoming", "outgoing"], required=False, default="incoming")
 
 
-class FriendRequestListCreateApi(SocialListApi):
-    queryset = FriendRequest.objects.none()
-    serializer_class = s.FriendRequestSerializer
+class FriendRequestListCreateApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    @extend_schema(tags=TAG_GRAPH, parameters=[FriendRequestQuerySerializer], summary="My pending friend requests")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    def list_queryset(self):
-        params = FriendRequestQuerySerializer(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        return selectors.friend_requests_of(user=self.request.user, direction=params.validated_data["direction"])
+    @extend_schema(responses={200: s.FriendRequestSerializer(many=True)},
+                   tags=TAG_GRAPH, parameters=[FriendRequestQuerySerializer], summary="My pending friend requests")
+    def get(self, request):
+        query = _query(FriendRequestQuerySerializer, request)
+        found = selectors.friend_requests_of(user=request.user, direction=query["direction"])
+        return cursor_page(self, request, found, s.FriendRequestSerializer)
 
     @extend_schema(request=s.FriendRequestCreateSerializer, responses={201: s.FriendRequestSerializer},
                    tags=TAG_GRAPH, summary="Ask someone to be friends (accepts theirs if they already asked)")

@@ -1,14 +1,19 @@
-"""Social settings, read from django.conf.settings with defaults (env overrides where useful)."""
+"""Social settings (`SOCIAL_*`): defined in `superapp/settings.py` (defaults, environment), read from
+`django.conf.settings` when used, so `override_settings` applies. The text limits below are constants of the
+API (the schema states them), not settings."""
 
 from __future__ import annotations
-
-import os
 
 from django.conf import settings
 
 
 def _int(name: str, default: int) -> int:
-    return int(getattr(settings, name, os.environ.get(name, default)))
+    return int(getattr(settings, name, default))
+
+
+def timeline_redis_url() -> str:
+    """The timelines' Redis (`SOCIAL_TIMELINE_REDIS_URL`, else `REDIS_URL`; empty: no timelines cache)."""
+    return getattr(settings, "SOCIAL_TIMELINE_REDIS_URL", "") or settings.REDIS_URL
 
 
 def fanout_max_followers() -> int:

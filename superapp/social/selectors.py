@@ -25,6 +25,7 @@ from superapp.social.models import (
     Post,
     PostKind,
     Review,
+    SocialStats,
     Visibility,
 )
 
@@ -100,6 +101,11 @@ def merchant_get(*, merchant_id: int) -> Merchant:
     if merchant is None:
         raise exc.MerchantNotFound()
     return merchant
+
+
+def user_stats(*, user: User) -> SocialStats:
+    """The user's counters (all zero, unsaved, for a user who never did anything social)."""
+    return getattr(user, "social_stats", None) or SocialStats(user=user)
 
 
 def user_relationship(*, viewer: User, user: User) -> dict[str, object]:
@@ -186,13 +192,25 @@ def likes_for(*, viewer: User, post_id: int) -> QuerySet[Like]:
     return Like.objects.filter(post_id=post_id).filter(_not_blocked_q(viewer.pk, "user_id")).select_related("user")
 
 
-def merchant_reviews(*, viewer: User, merchant_id: int) -> QuerySet[Review]:
-    """The merchant's reviews `viewer` may see (check the merchant exists with `merchant_get`)."""
+def reviews_visible_to(viewer: User) -> QuerySet[Review]:
+    """Reviews `viewer` may see, with what a review card needs (`liked_by_me` of its post)."""
     return (
-        Review.objects.filter(merchant_id=merchant_id).filter(post_visible_q(viewer.pk, prefix="post__"))
+        Review.objects.filter(post_visible_q(viewer.pk, prefix="post__"))
         .select_related("post", "post__author", "post__merchant", "post__city")
         .annotate(liked_by_me=Exists(Like.objects.filter(post_id=OuterRef("post_id"), user_id=viewer.pk)))
     )
+
+
+def merchant_reviews(*, viewer: User, merchant_id: int) -> QuerySet[Review]:
+    """The merchant's reviews `viewer` may see (check the merchant exists with `merchant_get`)."""
+    return reviews_visible_to(viewer).filter(merchant_id=merchant_id)
+
+
+def review_get_visible(*, viewer: User, review_id: int) -> Review:
+    review = reviews_visible_to(viewer).filter(pk=review_id).first()
+    if review is None:
+        raise exc.ReviewNotFound()
+    return review
 
 
 def users_with_a_circle(*, user_ids: Iterable[int]) -> set[int]:

@@ -97,12 +97,18 @@ class FeedPageSerializer(serializers.Serializer):
 
 
 class ReviewSerializer(serializers.ModelSerializer):
+    # A review from `selectors.merchant_reviews`/`review_get_visible` carries `liked_by_me` for its post.
     post = PostSerializer()
 
     class Meta:
         model = Review
         fields = ["id", "merchant_id", "rating", "post", "created_at", "updated_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance):
+        if hasattr(instance, "liked_by_me"):
+            instance.post.liked_by_me = instance.liked_by_me
+        return super().to_representation(instance)
 
 
 class CheckInSerializer(serializers.Serializer):

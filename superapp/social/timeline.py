@@ -25,11 +25,11 @@ import logging
 from dataclasses import dataclass
 
 import orjson
-from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
 
 from superapp.accounts.models import User
+from superapp.cache import redis_client as cache_redis_client
 from superapp.exceptions import ValidationFailed
 from superapp.social import conf
 from superapp.social.cards import post_cards
@@ -56,17 +56,9 @@ return pushed
 """
 
 
-@functools.cache
-def _client(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
-
-
 def redis_client():
     """The timelines' Redis, or None on the embedded default (then everything reads the database)."""
-    url = getattr(settings, "SOCIAL_TIMELINE_REDIS_URL", None) or settings.REDIS_URL
-    return _client(url) if url else None
+    return cache_redis_client(conf.timeline_redis_url())
 
 
 def timeline_key(user_id: int) -> str:

@@ -129,7 +129,7 @@ def test_a_stale_cached_account_handle_never_moves_money_on_the_wrong_row(other_
 
 @pytest.mark.django_db
 def test_the_account_cache_stays_bounded(monkeypatch):
-    monkeypatch.setattr(ledger, "ACCOUNT_CACHE_MAX", 3)
+    monkeypatch.setattr(ledger._account_cache, "max_entries", 3)
     users = [funded_user("1") for _ in range(5)]
     assert len(ledger._account_cache) <= 3
     for user in users:  # still the right rows after the cache started over

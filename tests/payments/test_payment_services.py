@@ -252,3 +252,36 @@ def test_concurrent_partial_refunds_never_exceed_the_payment(concurrently, db_ga
     assert payment.refunded == 4900
     assert balance(payer) == 5000 + 4900
     assert ledger_check()["ok"]
+
+
+@pytest.mark.django_db
+def test_a_payment_order_pays_what_a_fixed_amount_qr_says():
+    from payments.exceptions import QrAmountMismatch, QrInvalid
+    from superapp.exceptions import ValidationFailed
+
+    shop = merchant()
+    fixed = services.merchant_qr_payload(merchant=shop, amount=cny("8.80"))
+    order = services.payment_order_resolve(qr_payload=fixed)  # no amount: the QR's
+    assert (order.merchant.pk, order.amount, order.tip) == (shop.pk, cny("8.80"), None)
+    assert services.payment_order_resolve(qr_payload=fixed, amount="8.8").amount == cny("8.80")
+    with pytest.raises(QrAmountMismatch):
+        services.payment_order_resolve(qr_payload=fixed, amount="9")
+    with pytest.raises(QrInvalid):
+        services.payment_order_resolve(qr_payload=fixed + "x", amount="8.80")
+    open_qr = services.merchant_qr_payload(merchant=shop, amount=None)
+    with pytest.raises(ValidationFailed):  # an open QR code needs an amount
+        services.payment_order_resolve(qr_payload=open_qr)
+    order = services.payment_order_resolve(qr_payload=open_qr, amount="3", tip="0.50")
+    assert (order.amount, order.tip) == (cny("3"), cny("0.50"))
+
+
+@pytest.mark.django_db
+def test_a_payment_order_by_merchant_id_parses_amounts_in_the_merchants_currency():
+    shop = merchant()
+    assert services.payment_order_resolve(merchant_id=shop.pk, amount="12.34").amount == cny("12.34")
+    with pytest.raises(InvalidAmount) as refused:
+        services.payment_order_resolve(merchant_id=shop.pk, amount="1.234")
+    assert refused.value.code == "too_many_decimals" and "amount" in refused.value.details
+    with pytest.raises(InvalidAmount) as refused:
+        services.payment_order_resolve(merchant_id=shop.pk, amount="5", tip="0")
+    assert "tip" in refused.value.details

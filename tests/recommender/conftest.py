@@ -1,16 +1,11 @@
 import pytest
 
-from recommender import loader
-
 
 @pytest.fixture(autouse=True)
 def _models_dir(tmp_path, settings):
-    """Artifacts of each test go to its own directory; no model stays loaded between tests."""
+    """Artifacts of each test go to its own directory (no model stays loaded between tests: tests/conftest.py)."""
     settings.RECOMMENDER_MODELS_DIR = str(tmp_path / "models")
     settings.RECOMMENDER_TRAIN_THREADS = 1  # tiny matrices: threads only add contention on shared CI cores
-    loader.reset()
-    yield
-    loader.reset()
 
 
 @pytest.fixture

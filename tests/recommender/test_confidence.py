@@ -69,8 +69,13 @@ def test_weights_and_half_life_come_from_settings_and_environment(settings, monk
     settings.RECOMMENDER_HALF_LIFE_DAYS = 10
     m = matrix_of([(1, 10, "view", 1, 10)])
     assert m[0].tolist() == pytest.approx([1.5])
+    # The environment is read by superapp/settings.py's helpers when the process starts.
+    from superapp import settings as project_settings
+
     monkeypatch.setenv("RECOMMENDER_KIND_WEIGHTS", "view=8")
     monkeypatch.setenv("RECOMMENDER_HALF_LIFE_DAYS", "0")  # 0 disables decay
+    settings.RECOMMENDER_KIND_WEIGHTS = project_settings.env_weights("RECOMMENDER_KIND_WEIGHTS")
+    settings.RECOMMENDER_HALF_LIFE_DAYS = project_settings.env_float("RECOMMENDER_HALF_LIFE_DAYS", 90.0)
     assert matrix_of([(1, 10, "view", 1, 10)])[0].tolist() == [8.0]
 
 

@@ -12,10 +12,8 @@ from django.test import TestCase
 from django.utils import timezone
 
 from merchants.models import Merchant
-from recommender import loader
 from recommender.models import Interaction, ModelVersion, TrainingConfig
 from recommender.services import model_train, model_version_activate
-from recommender.serving import catalogue, content, selectors
 from tests.factories import MerchantFactory, UserFactory, city
 from tests.merchants.factories import CategoryFactory
 
@@ -23,21 +21,15 @@ ALS_PARAMS = {"factors": 8, "regularization": 5.0, "alpha": 20.0, "iterations": 
 
 
 @pytest.fixture(autouse=True)
-def _fresh_serving_state(settings, monkeypatch):
+def _fresh_serving_state(settings):
     # The world has dozens of users: a slow password hash would dominate the run time.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Serving processes look at the catalogue's and campaigns' shared versions at most once a second; a test
     # writes and reads within milliseconds, so it looks every time.
-    from recommender.serving import conf
-
-    monkeypatch.setattr(conf, "CATALOGUE_CHECK_S", 0)
+    settings.RECOMMENDER_CATALOGUE_CHECK_S = 0
     # Lists are built by the (eager) Celery tasks the tests trigger, not by a background thread.
-    monkeypatch.setattr(conf, "LOCAL_LIST_BUILD", False)
-    for module in (loader, content, selectors, catalogue):
-        module.reset()
-    yield
-    for module in (loader, content, selectors, catalogue):
-        module.reset()
+    settings.RECOMMENDER_LOCAL_LIST_BUILD = False
+    # Every per-process cache (model, catalogue, content index, popularity) starts empty: tests/conftest.py.
 
 
 @dataclass

@@ -12,7 +12,6 @@ from django.utils import timezone
 from merchants.models import Merchant, Trip
 from payments import services as wallet
 from payments.selectors import coupons_applicable_by_merchant
-from recommender.serving import catalogue as serving_catalogue
 from recommender.serving import conf
 from recommender.serving.context import (
     NO_CIRCLE,
@@ -22,6 +21,7 @@ from recommender.serving.context import (
     is_traveller,
     user_contexts_warm,
 )
+from superapp import process_cache
 from superapp.social import services as social
 from superapp.social.selectors import friends_who_visited, users_with_a_circle
 from tests.factories import MerchantFactory, UserFactory, city
@@ -69,7 +69,7 @@ def _generated_world(rng: random.Random):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_coupons_on_a_page_equal_the_wallets_answer(seed):
     merchants, users = _generated_world(random.Random(seed))
-    serving_catalogue.reset()
+    process_cache.reset_all()  # build the catalogue afresh
     ids = sorted(Merchant.objects.filter(is_active=True, vertical__in=conf.RECOMMENDABLE_VERTICALS)
                  .values_list("pk", flat=True))
     assert {m.pk for m in merchants} <= set(ids)

@@ -10,6 +10,7 @@ from sklearn.preprocessing import normalize
 from merchants.selectors import merchant_is_open
 from recommender.serving import catalogue as serving_catalogue
 from recommender.serving.content import _unit_row
+from superapp import process_cache
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
 from tests.merchants.factories import hours
@@ -27,7 +28,7 @@ def test_open_now_remembered_per_second_is_the_services_rule():
     merchants = [MerchantFactory(city=city(slug)) for slug in ("hangzhou", "davos", "hangzhou")]
     hours(merchants[0], opens=time(9), closes=time(17))
     hours(merchants[1], opens=time(22), closes=time(2))  # over midnight
-    serving_catalogue.reset()
+    process_cache.reset_all()  # build the catalogue afresh
     cat = serving_catalogue.catalogue()
     ids = [m.pk for m in merchants]
     start = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)

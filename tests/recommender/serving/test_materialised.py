@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from merchants.geo_index import geo_index_invalidate
 from merchants.models import Merchant, Trip
-from recommender.serving import conf, materialise
+from recommender.serving import materialise
 from recommender.serving import services as serving
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
@@ -172,9 +172,9 @@ def test_open_now_on_a_cached_list_in_each_merchants_time_zone(world, active_als
 
 
 @pytest.mark.django_db
-def test_filters_that_exhaust_the_list_fall_back_to_the_live_path(world, active_als, monkeypatch):
-    monkeypatch.setattr(conf, "LIST_SIZE", 3)
-    monkeypatch.setattr(conf, "LIST_CITY_SIZE", 3)
+def test_filters_that_exhaust_the_list_fall_back_to_the_live_path(world, active_als, settings):
+    settings.RECOMMENDER_LIST_SIZE = 3
+    settings.RECOMMENDER_LIST_CITY_SIZE = 3
     user = world.hotpot_lovers[1]
     assert materialise.candidate_list_build(user.pk)
     lst = stored(active_als, user)
@@ -190,12 +190,12 @@ def test_filters_that_exhaust_the_list_fall_back_to_the_live_path(world, active_
 
 
 @pytest.mark.django_db
-def test_a_trip_planned_later_is_covered_by_the_users_list(world, active_als, monkeypatch,
+def test_a_trip_planned_later_is_covered_by_the_users_list(world, active_als, settings,
                                                            django_capture_on_commit_callbacks):
     from django.utils import timezone
 
-    monkeypatch.setattr(conf, "LIST_SIZE", 2)
-    monkeypatch.setattr(conf, "LIST_CITY_SIZE", 50)
+    settings.RECOMMENDER_LIST_SIZE = 2
+    settings.RECOMMENDER_LIST_CITY_SIZE = 50
     user = world.hotpot_lovers[1]  # lives in Hangzhou (default), never went to Davos
     user.home_city = city("hangzhou")
     user.save()
