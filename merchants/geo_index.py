@@ -37,8 +37,9 @@ def geo_index_invalidate() -> None:
     """Tell every serving process to rebuild its index (call after writing merchants or hours)."""
     try:
         cache.incr(VERSION_KEY)
-    except ValueError:
-        cache.set(VERSION_KEY, 1, timeout=None)
+    except ValueError:  # a cleared or cold cache: start from a value no earlier version used (as `_index` does)
+        # Restarting at 1 after Redis lost the key let a process keep an index built under an earlier "1".
+        cache.set(VERSION_KEY, int(time_module.time() * 1000), timeout=None)
 
 
 @dataclass
