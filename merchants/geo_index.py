@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 import numpy as np
-from django.core.cache import cache
 from django.utils import timezone
 
 from merchants import conf
 from merchants.models import Merchant, OpeningException, OpeningHours, Vertical
 from merchants.selectors import EARTH_RADIUS_M, bounding_box, is_open_with, merchant_card_rows, tz_for, validate_point
+from superapp.process_cache import shared_version, shared_version_bump
 
 VERSION_KEY = "services:geo-index-version"
 CHECK_EVERY_S = conf.GEO_INDEX_CHECK_S
@@ -35,11 +35,7 @@ CARD_CACHE_MAX = 50_000  # per process, for list items and weekly hours
 
 def geo_index_invalidate() -> None:
     """Tell every serving process to rebuild its index (call after writing merchants or hours)."""
-    try:
-        cache.incr(VERSION_KEY)
-    except ValueError:  # a cleared or cold cache: start from a value no earlier version used (as `_index` does)
-        # Restarting at 1 after Redis lost the key let a process keep an index built under an earlier "1".
-        cache.set(VERSION_KEY, int(time_module.time() * 1000), timeout=None)
+    shared_version_bump(VERSION_KEY)
 
 
 @dataclass
@@ -120,11 +116,7 @@ def _index() -> _Index:
     current = _current
     if current is not None and now - _checked_at < CHECK_EVERY_S:
         return current
-    version = cache.get(VERSION_KEY)
-    if version is None:  # a cleared or cold cache: nobody can tell us what changed, so start a new version
-        cache.add(VERSION_KEY, int(time_module.time() * 1000), timeout=None)
-        version = cache.get(VERSION_KEY)
-        current = None
+    version = shared_version(VERSION_KEY)  # a cold cache starts a new version, unlike any index built before
     _checked_at = now
     if current is not None and current.version == version and now - current.built_at < MAX_AGE_S:
         return current

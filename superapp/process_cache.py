@@ -166,3 +166,27 @@ def reset_all() -> None:
     """Empty every per-process cache (tests: a rolled-back or flushed database reuses primary keys)."""
     for cache in list(_registry):
         cache.reset()
+
+
+def shared_version(key: str) -> int:
+    """The version under `key` in the shared cache, which writers bump (`shared_version_bump`) to tell every
+    process to rebuild what it derived. A cleared or cold cache cannot tell what changed: a new version is
+    started from the clock, never from a small number an earlier version may already have used."""
+    from django.core.cache import cache
+
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, int(time.time() * 1000), timeout=None)
+        version = cache.get(key) or 0
+    return int(version)
+
+
+def shared_version_bump(key: str) -> None:
+    """Tell every process that what it derived under `key` is stale. After the cache lost the key it starts
+    from the clock like `shared_version`: restarting at 1 let a process keep what it built under an earlier 1."""
+    from django.core.cache import cache
+
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, int(time.time() * 1000), timeout=None)

@@ -27,7 +27,6 @@ from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 
 import numpy as np
-from django.core.cache import cache
 from django.utils import timezone
 
 from merchants.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
@@ -35,18 +34,10 @@ from merchants.models import City, Merchant, OpeningException, OpeningHours
 from merchants.selectors import bounding_box, city_resolve, is_open_with, merchant_card_rows, tz_for
 from recommender.serving import conf
 from recommender.serving.selectors import haversine_many
-from superapp.process_cache import ProcessCache
+from superapp.process_cache import ProcessCache, shared_version, shared_version_bump
 
 CAMPAIGNS_VERSION_KEY = "recommender:serving:campaigns-version"
 CARDS_MAX = 50_000  # cards and hours kept per process before starting over
-
-
-def _shared_version(key: str) -> int:
-    version = cache.get(key)
-    if version is None:  # a cleared or cold cache: nobody can tell what changed, so start a new version
-        cache.add(key, int(time_module.time() * 1000), timeout=None)
-        version = cache.get(key) or 0
-    return int(version)
 
 
 @dataclass
@@ -190,7 +181,7 @@ def _build(version: int) -> Catalogue:
 # Checks the services app's shared version at most every `CATALOGUE_CHECK_S`; rebuilt when it moved, and
 # anyway after `CATALOGUE_MAX_AGE_S`.
 _catalogue: ProcessCache[Catalogue] = ProcessCache(
-    "recommender.catalogue", _build, version=lambda: _shared_version(MERCHANTS_VERSION_KEY),
+    "recommender.catalogue", _build, version=lambda: shared_version(MERCHANTS_VERSION_KEY),
     check_every_s=lambda: conf.CATALOGUE_CHECK_S, max_age_s=lambda: conf.CATALOGUE_MAX_AGE_S)
 
 
@@ -231,16 +222,13 @@ def _campaigns_build(version: int) -> _Campaigns:
 # The same checks as the catalogue's, against the campaigns' own version; budgets and redemption counts are
 # re-read after `CAMPAIGNS_MAX_AGE_S`.
 _campaigns: ProcessCache[_Campaigns] = ProcessCache(
-    "recommender.campaigns", _campaigns_build, version=lambda: _shared_version(CAMPAIGNS_VERSION_KEY),
+    "recommender.campaigns", _campaigns_build, version=lambda: shared_version(CAMPAIGNS_VERSION_KEY),
     check_every_s=lambda: conf.CATALOGUE_CHECK_S, max_age_s=lambda: conf.CAMPAIGNS_MAX_AGE_S)
 
 
 def campaigns_invalidate(**_kwargs) -> None:
     """Tell every serving process to re-read the running campaigns (a campaign or its targeting changed)."""
-    try:
-        cache.incr(CAMPAIGNS_VERSION_KEY)
-    except ValueError:
-        cache.set(CAMPAIGNS_VERSION_KEY, int(time_module.time() * 1000), timeout=None)
+    shared_version_bump(CAMPAIGNS_VERSION_KEY)
 
 
 def campaigns_running_cached() -> tuple[int, list]:
