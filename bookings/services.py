@@ -275,19 +275,3 @@ def booking_holds_expire(*, now: datetime | None = None, batch: int = 500, slot_
             booking.save(update_fields=["status"])
             expired += 1
     return expired
-
-
-def inventory_set(*, product: Product, day: date, start_time: time | None = None, capacity: int,
-                  price_amount: int | None = None) -> InventorySlot:
-    """Create or change a slot's capacity; never below what is already reserved."""
-    start = start_time or product.start_time
-    with transaction.atomic():
-        slot, _ = InventorySlot.objects.get_or_create(product=product, date=day, start_time=start,
-                                                      defaults={"capacity": 0})
-        slot = InventorySlot.objects.select_for_update().get(pk=slot.pk)
-        if capacity < slot.reserved:
-            raise NoAvailability(f"{slot.reserved} units are already booked.", code="capacity_below_reserved")
-        slot.capacity = capacity
-        slot.price_amount = price_amount
-        slot.save(update_fields=["capacity", "price_amount"])
-    return slot

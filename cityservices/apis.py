@@ -7,9 +7,9 @@ from rest_framework.views import APIView
 
 from cityservices import serializers as s
 from cityservices import services as city_services
-from cityservices.exceptions import InvalidAmount
 from cityservices.models import Bill, BillAccount, Notification, ParkingSession, ServiceProvider, TransitCard
 from merchants import selectors
+from payments.exceptions import InvalidAmount
 from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page
 from superapp.exceptions import NotFound
 from superapp.idempotency import idempotent, idempotent_outside_transaction

@@ -17,8 +17,3 @@ class BillAccountProofInvalid(DomainError):
 class BillAlreadyPaid(Conflict):
     code = "bill_already_paid"
     default_message = "This bill is already paid."
-
-
-class InvalidAmount(DomainError):
-    code = "invalid_amount"
-    default_message = "Invalid amount."

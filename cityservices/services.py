@@ -17,7 +17,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cityservices import conf
-from cityservices.exceptions import BillAccountProofInvalid, BillAlreadyPaid, InvalidAmount, InvalidCustomerNumber
+from cityservices.exceptions import BillAccountProofInvalid, BillAlreadyPaid, InvalidCustomerNumber
 from cityservices.models import (
     BILL_KINDS,
     Bill,
@@ -33,6 +33,7 @@ from cityservices.models import (
 )
 from cityservices.providers import backend_for
 from merchants.selectors import tz_for
+from payments.exceptions import InvalidAmount
 from superapp.db import run_in_transaction
 from superapp.exceptions import Conflict, DomainError, NotFound
 from superapp.money import Money, MoneyError

@@ -114,12 +114,6 @@ def opening_exception_set(*, merchant: Merchant, actor, day: date, intervals: li
         return OpeningException.objects.bulk_create(rows)
 
 
-def opening_exception_clear(*, merchant: Merchant, actor, day: date) -> int:
-    merchant_staff_require(merchant=merchant, user=actor)
-    deleted, _ = merchant.opening_exceptions.filter(date=day).delete()
-    return deleted
-
-
 def merchant_view_record(*, user, merchant: Merchant) -> None:
     """A detail view teaches the recommender; at most one view per user, merchant and hour counts."""
     if not getattr(user, "is_authenticated", False):

@@ -30,11 +30,6 @@ class MerchantInsufficientFunds(PaymentsError):
     default_message = "The merchant's balance is too low for this refund."
 
 
-class MerchantNotFound(NotFound):
-    code = "merchant_not_found"
-    default_message = "Unknown merchant."
-
-
 class MerchantInactive(PaymentsError):
     status_code = 409
     code = "merchant_inactive"
@@ -94,11 +89,6 @@ class RefundExceedsRemaining(PaymentsError):
     status_code = 409
     code = "refund_exceeds_remaining"
     default_message = "The refund is larger than what remains refundable on this payment."
-
-
-class NotMerchantStaff(NotFound):
-    """Not staff of the merchant: answer as if the merchant or payment did not exist."""
-    code = "not_found"
 
 
 class StaffRoleTooLow(PermissionDenied):

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
@@ -284,10 +284,3 @@ def ledger_reverse(*, ledger_transaction: LedgerTransaction, description: str = 
         merchant_id=ledger_transaction.merchant_id,
         reverses=ledger_transaction,
     )
-
-
-def total_by_currency(accounts: Iterable[Account]) -> dict[str, int]:
-    totals: dict[str, int] = defaultdict(int)
-    for account in accounts:
-        totals[account.currency] += account.balance
-    return dict(totals)

@@ -64,10 +64,6 @@ class Account(models.Model):
         owner = self.user_id or self.merchant_id or f"{self.system_code}#{self.shard}"
         return f"{self.kind}:{owner} {self.currency}"
 
-    @property
-    def balance_money(self) -> Money:
-        return Money(self.balance, self.currency)
-
 
 class TransactionKind(models.TextChoices):
     TOP_UP = "top_up", "Top-up"
@@ -287,10 +283,6 @@ class Payment(models.Model):
     def paid(self) -> int:
         """What the payer paid, in the merchant's currency (the refundable total)."""
         return self.amount + self.tip - self.discount
-
-    @property
-    def refundable(self) -> int:
-        return self.paid - self.refunded if self.status == PaymentStatus.SUCCEEDED else 0
 
 
 class Refund(models.Model):

@@ -9,13 +9,12 @@ from django.db.models import Count, F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from merchants.exceptions import MerchantNotFound
 from merchants.models import Merchant, MerchantStaff, StaffRole
 from merchants.selectors import user_is_traveller
 from payments.exceptions import (
     CouponNotFound,
     FundingSourceNotFound,
-    MerchantNotFound,
-    NotMerchantStaff,
     NotOperator,
     PaymentNotFound,
     RecipientNotFound,
@@ -91,10 +90,6 @@ def payment_requests_for(*, user: User) -> QuerySet[PaymentRequest]:
 
 def staff_role(*, user: User, merchant_id: int) -> str | None:
     return MerchantStaff.objects.filter(user=user, merchant_id=merchant_id).values_list("role", flat=True).first()
-
-
-def merchants_staffed(*, user: User) -> QuerySet[Merchant]:
-    return Merchant.objects.filter(staff__user=user)
 
 
 def payments_for_merchant_staff(*, user: User, merchant_id: int | None = None) -> QuerySet[Payment]:
@@ -281,10 +276,11 @@ def refunds_of_payment(*, user: User, payment_id: int) -> QuerySet[Refund]:
 
 
 def merchant_staffed(*, user: User, merchant_id: int) -> tuple[Merchant, str]:
-    """A merchant the user works for and their role there (`not_merchant_staff` otherwise)."""
+    """A merchant the user works for and their role there. Not staff: a plain 404 `not_found`, as if the merchant
+    did not exist (unlike `merchants.exceptions.NotMerchantStaff`, a 403 for a known merchant's settings)."""
     role = staff_role(user=user, merchant_id=merchant_id)
     if role is None:
-        raise NotMerchantStaff()
+        raise NotFound()
     return Merchant.objects.get(pk=merchant_id), role
 
 

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from merchants.exceptions import MerchantNotFound
 from merchants.models import Merchant
 from merchants.selectors import user_is_traveller
 from payments import conf
@@ -45,7 +46,6 @@ from payments.exceptions import (
     InvalidAmount,
     MerchantInactive,
     MerchantNotAcceptingWallet,
-    MerchantNotFound,
     PaymentRequestStateInvalid,
     PaymentStateInvalid,
     QrAmountMismatch,

@@ -64,15 +64,6 @@ def encode(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniques, codes.reshape(-1).astype(np.int32 if len(uniques) < 2**31 else np.int64)
 
 
-def encode_known(ids: np.ndarray, known_sorted: np.ndarray) -> np.ndarray:
-    """Index of each id in a sorted id array, -1 where it is not there."""
-    if not len(known_sorted):
-        return np.full(len(ids), -1, dtype=np.int64)
-    pos = np.searchsorted(known_sorted, ids)
-    pos_c = np.minimum(pos, len(known_sorted) - 1)
-    return np.where(known_sorted[pos_c] == ids, pos_c, -1)
-
-
 def pairs_to_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
     """Sum the events of each pair, then clip negative totals to 0 (a refund cancels a payment but never
     becomes a learned dislike) and drop zero pairs (impressions alone are no evidence)."""

@@ -25,9 +25,3 @@ class NoActiveModel(DomainError):
     status_code = 404
     code = "no_active_model"
     default_message = "No model version is active."
-
-
-class MerchantUnavailable(DomainError):
-    status_code = 400
-    code = "merchant_unavailable"
-    default_message = "The merchant does not exist or is not active."

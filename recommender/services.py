@@ -281,10 +281,3 @@ def model_version_rollback() -> ModelVersion:
     if previous is None:
         raise ModelVersionNotActivatable("There is no previously active version to roll back to.")
     return model_version_activate(version=previous, reason=f"Rolled back from v{getattr(current, 'pk', None)}.")
-
-
-def model_version_retire(*, version: ModelVersion, reason: str = "Retired manually.") -> ModelVersion:
-    version.status, version.reason = ModelStatus.RETIRED, reason
-    version.save(update_fields=["status", "reason"])
-    cache.delete(ACTIVE_VERSION_CACHE_KEY)
-    return version

@@ -67,10 +67,6 @@ class CappedCountPaginator(Paginator):
                 return estimate
         return self.count_cap
 
-    @property
-    def is_capped(self) -> bool:
-        return self.count >= self.count_cap
-
 
 def _table_estimate(queryset) -> int | None:
     """PostgreSQL's own estimate of the table's rows (kept by autovacuum/ANALYZE), or None elsewhere."""

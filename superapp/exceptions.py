@@ -52,12 +52,6 @@ class IdempotencyKeyReused(DomainError):
     default_message = "This Idempotency-Key was already used with a different request."
 
 
-class IdempotencyInProgress(DomainError):
-    status_code = 409
-    code = "idempotency_request_in_progress"
-    default_message = "A request with this Idempotency-Key is still being processed; retry later."
-
-
 class IdempotencyKeyMissing(DomainError):
     status_code = 400
     code = "idempotency_key_missing"

@@ -150,10 +150,6 @@ class ProcessCacheMap(Generic[K, T]):
                 return hit[1]
         return self.put(key, build())
 
-    def discard(self, key: K) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
-
     def reset(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -12,11 +12,6 @@ class BatchTooLarge(TrafficError):
     default_message = "Too many rows in one batch."
 
 
-class InvalidCoordinates(TrafficError):
-    code = "invalid_coordinates"
-    default_message = "Coordinates must be `lat,lon` in degrees."
-
-
 class OutsideRoadNetwork(TrafficError):
     status_code = 422
     code = "outside_road_network"
@@ -32,11 +27,6 @@ class NoRoute(TrafficError):
 class PlanNotAvailable(NotFound):
     code = "plan_not_available"
     default_message = "No timing plan has been computed for this intersection yet."
-
-
-class UnknownCity(NotFound):
-    code = "unknown_city"
-    default_message = "No such city."
 
 
 class NotEnoughData(TrafficError):

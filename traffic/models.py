@@ -102,10 +102,6 @@ class Device(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.name}"
 
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
     # DRF's IsAuthenticated reads `request.user.is_authenticated`; the device is `request.auth`.
 
 

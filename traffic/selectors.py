@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -429,7 +429,3 @@ def signal_plan_current(*, intersection: Intersection, at: datetime | None = Non
     at = at or timezone.now()
     return (SignalPlan.objects.filter(intersection=intersection, valid_from__lte=at, valid_until__gt=at)
             .order_by("-valid_from", "-pk").first())
-
-
-def epoch_to_datetime(epoch: int) -> datetime:
-    return datetime.fromtimestamp(int(epoch), tz=UTC)

@@ -23,11 +23,6 @@ class ReviewNotFound(NotFound):
     default_message = "No such review."
 
 
-class MerchantNotFound(NotFound):
-    code = "merchant_not_found"
-    default_message = "No such merchant."
-
-
 class FriendRequestNotFound(NotFound):
     code = "friend_request_not_found"
     default_message = "No such friend request."
@@ -86,13 +81,6 @@ class TooManyPhotos(ValidationFailed):
 class EmptyPost(ValidationFailed):
     code = "empty_post"
     default_message = "A post needs text or at least one photo."
-
-
-class NotYourContent(NotFound):
-    """Editing someone else's item answers 404 like an unknown id: it reveals nothing."""
-
-    code = "post_not_found"
-    default_message = "No such post, or you cannot see it."
 
 
 class PaymentNotShareable(DomainError):

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from merchants.exceptions import MerchantNotFound
 from merchants.models import Merchant
 from superapp.accounts.models import User
 from superapp.social import exceptions as exc
@@ -99,7 +100,7 @@ def post_get_visible(*, viewer: User, post_id: int) -> Post:
 def merchant_get(*, merchant_id: int) -> Merchant:
     merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
     if merchant is None:
-        raise exc.MerchantNotFound()
+        raise MerchantNotFound()
     return merchant
 
 

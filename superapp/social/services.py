@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from merchants.exceptions import MerchantNotFound
 from merchants.models import City, Merchant
 from merchants.services import merchant_rating_add
 from payments.models import Payment, PaymentStatus
@@ -125,7 +126,7 @@ def _validate_visibility(visibility: str) -> str:
 def _active_merchant(merchant_id: int) -> Merchant:
     merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
     if merchant is None:
-        raise exc.MerchantNotFound()
+        raise MerchantNotFound()
     return merchant
 
 

@@ -209,13 +209,6 @@ def timeline_epoch_bump() -> None:
         client.incr(EPOCH_KEY)
 
 
-def timeline_drop(*, user_id: int) -> None:
-    """Forget a cached timeline (after a block or unfriend, say); the next read rebuilds it."""
-    client = redis_client()
-    if client is not None:
-        client.delete(_ready_key(user_id), timeline_key(user_id))
-
-
 # --- read side ------------------------------------------------------------------------------------------
 def _in_timeline_q(user_id: int) -> Q:
     return Q(author_id=user_id) | Q(author_id__in=followee_ids_sq(user_id))
