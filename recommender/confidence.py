@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from recommender import conf
 from recommender.extract import KIND_CODE, KINDS, InteractionArrays
-from recommender.ml.dataset import confidence_from_events
+from recommender.ml.dataset import confidence_from_events, pairs_to_csr
 
 
 def value_terms(kind_codes: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -62,17 +62,6 @@ def encode(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return uniques, index[offsets]
     uniques, codes = np.unique(ids, return_inverse=True)
     return uniques, codes.reshape(-1).astype(np.int32 if len(uniques) < 2**31 else np.int64)
-
-
-def pairs_to_csr(rows: np.ndarray, cols: np.ndarray, weights: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """Sum the events of each pair, then clip negative totals to 0 (a refund cancels a payment but never
-    becomes a learned dislike) and drop zero pairs (impressions alone are no evidence)."""
-    matrix = sp.csr_matrix((weights.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
-    matrix.sum_duplicates()
-    np.maximum(matrix.data, 0, out=matrix.data)
-    matrix.eliminate_zeros()
-    matrix.sort_indices()
-    return matrix
 
 
 def without_held_out(full: sp.csr_matrix, *, user_codes: np.ndarray, item_codes: np.ndarray, weights: np.ndarray,

@@ -30,12 +30,12 @@ from recommender.confidence import (
     encode,
     event_confidence,
     holdout_mask,
-    pairs_to_csr,
     without_held_out,
 )
 from recommender.exceptions import NotEnoughData
 from recommender.extract import InteractionArrays, interactions_extract
 from recommender.ml.artifacts import save_artifact
+from recommender.ml.dataset import pairs_to_csr
 from recommender.ml.evaluate import evaluate
 from recommender.ml.models import ALSModel, Recommender, make_model
 
@@ -130,7 +130,7 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
         evaluated = np.flatnonzero(np.diff(test.indptr) > 0)
         if isinstance(model, ALSModel) and len(evaluated):
             # The held-out users get factors from all their interactions, as a full retrain would.
-            model.user_factors[evaluated] = als_fold_in(model, full[evaluated], model.user_factors[evaluated],
+            model.user_factors[evaluated] = model.fold_in(full[evaluated], model.user_factors[evaluated],
                                                         num_threads=num_threads)
     return PipelineResult(
         model=model, user_ids=user_ids, item_ids=item_ids, matrix=full, metrics=metrics, baseline_metrics=baseline,
@@ -140,25 +140,6 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
         data_from=_as_datetime(oldest) if oldest is not None else None,
         data_to=_as_datetime(newest) if newest is not None else None,
     )
-
-
-def als_fold_in(model: ALSModel, rows: sp.csr_matrix, start: np.ndarray, *, num_threads: int = 0,
-                cg_steps: int = 3) -> np.ndarray:
-    """User factors for `rows` against the fitted item factors: the user half of one more ALS iteration.
-
-    implicit's native conjugate-gradient solver, warm-started from the factors the users got during the fit
-    (exactly what `fit` does each iteration); `recalculate_user`'s exact Cholesky solve per user costs
-    O(factors^3) each, several seconds for thousands of users at 128 factors.
-    """
-    from implicit.cpu import _als
-    from threadpoolctl import threadpool_limits
-
-    factors = np.ascontiguousarray(start, dtype=np.float32).copy()
-    weighted = model.scaler.transform(rows)  # the same confidence scaling as the fit
-    with threadpool_limits(1, "blas"):
-        _als.least_squares_cg(weighted, factors, model.item_factors, float(model.params["regularization"]),
-                              num_threads=num_threads, cg_steps=cg_steps)
-    return factors
 
 
 def decay_reference(arrays: InteractionArrays, now: float, *,

@@ -158,11 +158,12 @@ def _encode(values: np.ndarray, known: np.ndarray | None) -> tuple[np.ndarray, n
     return known, codes
 
 
-def _coo_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
-    """Sum duplicates, clip negative totals to 0 and drop explicit zeros.
+def pairs_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Sum the events of each (row, col) pair, clip negative totals to 0 and drop zero pairs.
 
     Clipping happens *after* summing so that e.g. a purchase (+3) followed by a refund
-    (-3) leaves no signal, while a refund alone never becomes a negative preference.
+    (-3) leaves no signal, while a refund alone never becomes a negative preference;
+    impressions alone (zero) are no evidence.
     """
     m = sp.csr_matrix((data.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
     m.sum_duplicates()
@@ -188,7 +189,7 @@ def build_matrix(
     u_ids, u_codes = _encode(log.user_ids, user_ids)
     i_ids, i_codes = _encode(log.item_ids, item_ids)
     keep = (u_codes >= 0) & (i_codes >= 0)
-    matrix = _coo_to_csr(u_codes[keep], i_codes[keep], log.weights[keep], (len(u_ids), len(i_ids)))
+    matrix = pairs_to_csr(u_codes[keep], i_codes[keep], log.weights[keep], (len(u_ids), len(i_ids)))
     return Dataset(matrix, u_ids, i_ids, _index(u_ids), _index(i_ids))
 
 
@@ -416,8 +417,8 @@ def _split_log(log: InteractionLog, is_test: np.ndarray) -> Split:
     u = np.searchsorted(users, log.user_ids)
     i = np.searchsorted(items, log.item_ids)
     shape = (len(users), len(items))
-    train = _coo_to_csr(u[~is_test], i[~is_test], log.weights[~is_test], shape)
-    test = _coo_to_csr(u[is_test], i[is_test], log.weights[is_test], shape)
+    train = pairs_to_csr(u[~is_test], i[~is_test], log.weights[~is_test], shape)
+    test = pairs_to_csr(u[is_test], i[is_test], log.weights[is_test], shape)
     test, dropped = _clean_test(train, test)
     return Split(train, test, users, items, dropped)
 
@@ -488,8 +489,8 @@ def split_random_per_user(matrix: sp.csr_matrix | Dataset, *, test_fraction: flo
     rank[order] = np.arange(m.nnz) - m.indptr[rows[order]]
     is_test = rank < _n_test(counts, test_fraction)[rows]
     coo = m.tocoo()
-    train = _coo_to_csr(coo.row[~is_test], coo.col[~is_test], coo.data[~is_test], m.shape)
-    test = _coo_to_csr(coo.row[is_test], coo.col[is_test], coo.data[is_test], m.shape)
+    train = pairs_to_csr(coo.row[~is_test], coo.col[~is_test], coo.data[~is_test], m.shape)
+    test = pairs_to_csr(coo.row[is_test], coo.col[is_test], coo.data[is_test], m.shape)
     test, dropped = _clean_test(train, test)
     return Split(train, test, np.asarray(user_ids), np.asarray(item_ids), dropped)
 

@@ -81,7 +81,7 @@ def _signals_from_rows(user_id: int, rows: list, *, now: datetime | None) -> Use
     ids, inverse = np.unique(merchants, return_inverse=True)
     totals = np.zeros(len(ids), np.float64)
     np.add.at(totals, inverse, weights)
-    positive = totals > 0  # like `confidence.pairs_to_csr`: a refund cancels a payment, never a dislike
+    positive = totals > 0  # like `ml.dataset.pairs_to_csr`: a refund cancels a payment, never a dislike
     return UserSignals(ids[positive], totals[positive].astype(np.float32), seen)
 
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from recommender.confidence import encode, event_confidence, holdout_mask, pairs_to_csr, without_held_out
+from recommender.confidence import encode, event_confidence, holdout_mask, without_held_out
 from recommender.extract import KIND_CODE, InteractionArrays
+from recommender.ml.dataset import pairs_to_csr
 
 DAY = 86_400.0
 NOW = 1_800_000_000.0

@@ -159,15 +159,13 @@ def test_a_data_window_ignores_older_interactions(small_als):
 def test_fold_in_gives_held_out_users_the_factors_a_full_solve_would(small_als):
     import numpy as np
 
-    from recommender.training import als_fold_in
-
     taste_world()
     version = model_train(config=small_als, activate=False)
     loaded = loader.load_version(version)
     rows = np.arange(10)
     exact = loaded.model.recalculate_user(loaded.matrix[rows])
     # From a cold start CG needs more steps; from the trained factors (as in training) 3 are enough.
-    folded = als_fold_in(loaded.model, loaded.matrix[rows], loaded.model.user_factors[rows], cg_steps=8)
+    folded = loaded.model.fold_in(loaded.matrix[rows], loaded.model.user_factors[rows], cg_steps=8)
     cosine = (exact * folded).sum(1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(folded, axis=1)
     assert cosine.min() > 0.99
 
