@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,8 +15,7 @@ from merchants.selectors import active_trip, trips_for_user, validate_point
 from merchants.serializers import TripSerializer
 from recommender.serving import conf, services
 from recommender.serving import serializers as s
-from recommender.serving.authentication import ProfileJWTAuthentication
-from recommender.serving.catalogue import city_resolve_cached
+from recommender.serving.catalogue import city_resolve_cached, user_cities_attach
 from recommender.serving.exceptions import (
     DestinationConflict,
     LimitTooLarge,
@@ -81,10 +79,14 @@ def _request_from(params: dict) -> services.RecommendationRequest:
 
 
 class _RecommendationView(APIView):
-    # The user from the accounts cache and their cities from the catalogue; pages are built as plain dicts
-    # in the schema's shapes and rendered by orjson (see docs/recommendations.md).
-    authentication_classes = [ProfileJWTAuthentication, SessionAuthentication]
+    # The project's authentication (the user row from the accounts cache), then the user's home and current
+    # city from the catalogue, so a page reads no user or city row; pages are built as plain dicts in the
+    # schema's shapes and rendered by orjson (see docs/recommendations.md).
     renderer_classes = [ORJSONRenderer]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authenticates and checks permissions
+        user_cities_attach(request.user)
 
 
 class RecommendationsApi(_RecommendationView):

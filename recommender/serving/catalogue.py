@@ -194,6 +194,16 @@ def city(city_id: int | None) -> City | None:
     return catalogue().cities.get(city_id) if city_id else None
 
 
+def user_cities_attach(user) -> None:
+    """Set the user's home and current city from the catalogue (Django's related-object cache), so reading
+    `user.home_city` / `user.current_city` costs no query. Every recommendation page reads both (default city,
+    "travellers from your city")."""
+    for name in ("home_city", "current_city"):
+        found = city(getattr(user, f"{name}_id", None))
+        if found is not None:
+            setattr(user, name, found)
+
+
 def city_resolve_cached(value: str) -> City:
     """`services.selectors.city_resolve` (a city by id or slug, else `unknown_city`) from the reference
     cities kept here; a city added since the last rebuild is still found through the services selector."""
