@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -118,9 +118,10 @@ class WrkResult:
     requests: int
     non_2xx: int
     socket_errors: int
+    output: str = field(default="", repr=False, compare=False)  # wrk's stdout (what a script's `done` printed)
 
     def as_dict(self) -> dict[str, float]:
-        return asdict(self)
+        return {key: value for key, value in asdict(self).items() if key != "output"}
 
 
 _UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
@@ -148,6 +149,7 @@ def parse_wrk(output: str) -> WrkResult:
         requests=int(total.group(1)),
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+        output=output,
     )
 
 
@@ -159,18 +161,15 @@ def wrk_binary() -> str:
 
 
 def wrk_run(url: str, *, duration_s: int = 10, connections: int = 16, threads: int = 2,
-            headers: dict[str, str] | None = None, method: str = "GET", bodies: list[str] | None = None,
-            lua: str | None = None) -> WrkResult:
-    """Drive `url` for a fixed time. `bodies` (JSON strings) are POSTed round-robin, each request with a
-    fresh Idempotency-Key (wrk's thread id + a counter), for money-moving endpoints."""
+            headers: dict[str, str] | None = None, lua: str | None = None) -> WrkResult:
+    """Drive `url` for a fixed time, each request shaped by the Lua script `lua` (`wrk_script`) if given."""
     cmd = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s"]
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
     script_path = None
-    if bodies is not None or lua is not None or method != "GET":
-        script = lua or _lua_for(method=method, bodies=bodies or [""])
+    if lua is not None:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script_file:
-            script_file.write(script)
+            script_file.write(lua)
             script_path = script_file.name
         cmd += ["-s", script_path]
     cmd.append(url)
@@ -184,29 +183,70 @@ def wrk_run(url: str, *, duration_s: int = 10, connections: int = 16, threads: i
     return parse_wrk(completed.stdout)
 
 
-def _lua_for(*, method: str, bodies: list[str]) -> str:
-    encoded = ",\n".join(json.dumps(b) for b in bodies)
-    return f"""
-local bodies = {{ {encoded} }}
+def lua_table(values) -> str:
+    """A Lua table literal of strings or numbers (JSON's string escapes are Lua's for the ASCII we send)."""
+    return "{ " + ",\n".join(json.dumps(v) for v in values) + " }"
+
+
+# Every script's threads: `thread_id` (0-based, distinct per wrk thread), `offset` (a random start per thread, so
+# threads rotating over the same list do not ask for the same item at once), `counter` (requests sent by this
+# thread: 1 in the first), `threads` (setup's list, for a `done` hook) and a random seed of their own.
+_LUA_THREADS = """
 local counter = 0
 local thread_id = 0
-local threads = {{}}
+local offset = 0
+local threads = {}
 function setup(thread)
   thread:set("id", #threads)
   table.insert(threads, thread)
 end
 function init(args)
   thread_id = id
-  math.randomseed(os.time() + id)
+  math.randomseed(os.time() * 1000 + id)
+  offset = math.random(0, 1000000)
+end
+"""
+
+
+def wrk_script(*, method: str = "GET", paths: list[str] | None = None, tokens: list[str] | None = None,
+               bodies: list[str] | None = None, idempotency_key: bool = False, pick: str = "rotate",
+               request: str | None = None, extra: str = "") -> str:
+    """The one wrk Lua script generator of the benchmarks.
+
+    Each request: the next (`pick="rotate"`) or a random (`pick="random"`) path of `paths` (none: the URL
+    given to wrk), `Authorization: Bearer` token of `tokens` and JSON body of `bodies`; `idempotency_key`: a
+    fresh `Idempotency-Key` (time, thread, counter, random) for money-moving endpoints. A benchmark whose
+    requests need more (a body built per request, a mix of GETs and POSTs) passes its own `request` function
+    body, which may use `counter`, `thread_id`, `offset`, `pick(list)` and the tables `paths`, `tokens`,
+    `bodies`;
+    `extra` is appended (wrk's `response`/`done` hooks)."""
+    if pick not in ("rotate", "random"):
+        raise ValueError(f"pick must be rotate or random, not {pick!r}")
+    choose = "list[math.random(1, #list)]" if pick == "random" else "list[((counter + offset) % #list) + 1]"
+    default_request = f"""
+  local headers = {{}}
+  for name, value in pairs(wrk.headers) do headers[name] = value end  -- keep wrk's -H headers
+  if #tokens > 0 then headers["Authorization"] = "Bearer " .. pick(tokens) end
+  if #bodies > 0 then headers["Content-Type"] = "application/json" end
+  {'headers["Idempotency-Key"] = string.format("bench-%d-%d-%d-%d", os.time(), thread_id, counter, '
+   'math.random(1, 1e9))' if idempotency_key else ''}
+  local path = nil
+  if #paths > 0 then path = pick(paths) end
+  local body = nil
+  if #bodies > 0 then body = pick(bodies) end
+  return wrk.format({json.dumps(method)}, path, headers, body)"""
+    return f"""{_LUA_THREADS}
+local paths = {lua_table(paths or [])}
+local tokens = {lua_table(tokens or [])}
+local bodies = {lua_table(bodies or [])}
+local function pick(list)
+  return {choose}
 end
 request = function()
   counter = counter + 1
-  local body = bodies[(counter % #bodies) + 1]
-  local headers = {{}}
-  headers["Content-Type"] = "application/json"
-  headers["Idempotency-Key"] = string.format("bench-%d-%d-%d-%d", os.time(), thread_id, counter, math.random(1, 1e9))
-  return wrk.format("{method}", nil, headers, body)
+{request if request is not None else default_request}
 end
+{extra}
 """
 
 

@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -123,41 +121,23 @@ def wrk_lua(*, tokens: list[str], paths: list[str], merchants: list[int], post_e
     """GETs rotating over users and the query mix; every `post_every`-th request POSTs a client event (a view)
     for the same user, so invalidation and list rebuilds are part of the load. Counts pages and pages answered
     from a materialised list (`source` first in the body) and prints them when done."""
-    def table(values) -> str:
-        return json.dumps(values).replace("[", "{").replace("]", "}")
-
-    return f"""
-local tokens = {table(tokens)}
-local paths = {table(paths)}
-local merchants = {table(merchants)}
-local counter = 0
-local threads = {{}}
-function setup(thread)
-  thread:set("offset", math.random(1, #tokens))
-  thread:set("tid", #threads + 1)
-  table.insert(threads, thread)
-end
-function init(args)
-  pages = 0
-  hits = 0
-  math.randomseed(os.time() * 100 + tid)
-end
-request = function()
-  counter = counter + 1
-  local i = ((counter + offset) % #tokens) + 1
-  local auth = "Bearer " .. tokens[i]
-  if counter % {post_every} == 0 then
+    request = """
+  local auth = "Bearer " .. tokens[((counter + offset) % #tokens) + 1]
+  if counter % POST_EVERY == 0 then
     local m = merchants[((counter * 13 + offset) % #merchants) + 1]
-    local body = string.format('{{"events":[{{"id":"b%d-%d-%d-%d","kind":"view","merchant":%d}}]}}',
-                               os.time(), tid, counter, math.random(1, 1000000000), m)
-    return wrk.format("POST", "/api/v1/events", {{["Authorization"] = auth, ["Content-Type"] = "application/json"}},
+    local body = string.format('{"events":[{"id":"b%d-%d-%d-%d","kind":"view","merchant":%d}]}',
+                               os.time(), thread_id, counter, math.random(1, 1000000000), m)
+    return wrk.format("POST", "/api/v1/events", {["Authorization"] = auth, ["Content-Type"] = "application/json"},
                       body)
   end
   local p = paths[((counter * 7 + offset) % #paths) + 1]
-  return wrk.format("GET", p, {{["Authorization"] = auth}}, nil)
-end
+  return wrk.format("GET", p, {["Authorization"] = auth}, nil)
+""".replace("POST_EVERY", str(int(post_every)))
+    extra = f"merchants = {bench.lua_table(merchants)}\n" + """
+pages = 0
+hits = 0
 response = function(status, headers, body)
-  if string.sub(body, 1, 10) == '{{"source":' then
+  if string.sub(body, 1, 10) == '{"source":' then
     pages = pages + 1
     if string.sub(body, 12, 24) == "materialised:" then
       hits = hits + 1
@@ -173,22 +153,14 @@ function done(summary, latency, requests)
   io.write(string.format("BENCH_PAGES %d BENCH_HITS %d\\n", p, h))
 end
 """
+    return bench.wrk_script(tokens=tokens, paths=paths, request=request, extra=extra)
 
 
 def wrk_counted(url: str, *, lua: str, duration_s: int, connections: int) -> tuple[bench.WrkResult, int, int]:
     """`superapp.bench.wrk_run` plus the pages/hits the script counted."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(lua)
-    try:
-        completed = subprocess.run(
-            [bench.wrk_binary(), "-t2", f"-c{connections}", f"-d{duration_s}s", "--latency", "--timeout", "10s",
-             "-s", script.name, url], capture_output=True, text=True, timeout=duration_s + 60, check=False)
-    finally:
-        os.unlink(script.name)
-    if completed.returncode != 0:
-        raise bench.BenchError(f"wrk failed: {completed.stderr}")
-    counts = re.search(r"BENCH_PAGES (\d+) BENCH_HITS (\d+)", completed.stdout)
-    return bench.parse_wrk(completed.stdout), int(counts.group(1)), int(counts.group(2))
+    result = bench.wrk_run(url, lua=lua, duration_s=duration_s, connections=connections)
+    counts = re.search(r"BENCH_PAGES (\d+) BENCH_HITS (\d+)", result.output)
+    return result, int(counts.group(1)), int(counts.group(2))
 
 
 def _get_ms(url: str, token: str) -> tuple[float, dict]:

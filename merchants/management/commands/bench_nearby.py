@@ -14,7 +14,6 @@ import io
 import json
 import math
 import random
-import re
 import time as time_module
 from datetime import time
 
@@ -96,31 +95,6 @@ def _copy(table: str, columns: list[str], rows) -> None:
             copy.write_row(row)
 
 
-def _wrk(url: str, **kwargs) -> bench.WrkResult:
-    """`bench.wrk_run`, tolerant of the trailing blank wrk prints after latencies in whole seconds (e.g.
-    `2.64s `), which the shared parser rejects; under heavy machine load p50 can pass one second."""
-    try:
-        return bench.wrk_run(url, **kwargs)
-    except bench.BenchError as exc:
-        marker = "unexpected wrk output:\n"
-        if marker not in str(exc):
-            raise
-        output = str(exc).split(marker, 1)[1]
-        return bench.parse_wrk(re.sub(r"[ \t]+$", "", output, flags=re.M))
-
-
-def _lua_paths(paths: list[str]) -> str:
-    encoded = ",\n".join(json.dumps(p) for p in paths)
-    return f"""
-local paths = {{ {encoded} }}
-local counter = 0
-request = function()
-  counter = counter + 1
-  return wrk.format("GET", paths[(counter % #paths) + 1])
-end
-"""
-
-
 class Command(BaseCommand):
     help = "Benchmark nearby + open-now + vertical merchant search under load; prints JSON as the last line."
 
@@ -166,15 +140,15 @@ class Command(BaseCommand):
             # seconds with 100k merchants; warm up until two consecutive short runs agree.
             previous = None
             for _ in range(10):
-                warm = _wrk(base_url + paths[0], duration_s=5, connections=connections,
-                            headers={"Authorization": f"Bearer {token}"}, lua=_lua_paths(paths))
+                warm = bench.wrk_run(base_url + paths[0], duration_s=5, connections=connections,
+                                     lua=bench.wrk_script(paths=paths, tokens=[token]))
                 self.stderr.write(f"warm-up: {warm.rps} req/s, p99 {warm.p99_ms} ms")
                 if previous and warm.rps <= previous.rps * 1.25 and warm.p99_ms < 1000:
                     break
                 previous = warm
-            ping = _wrk(f"{base_url}/healthz", duration_s=duration, connections=connections)
-            nearby = _wrk(base_url + paths[0], duration_s=duration, connections=connections,
-                                   headers={"Authorization": f"Bearer {token}"}, lua=_lua_paths(paths))
+            ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections)
+            nearby = bench.wrk_run(base_url + paths[0], duration_s=duration, connections=connections,
+                                   lua=bench.wrk_script(paths=paths, tokens=[token]))
         ratio = round(nearby.rps / ping.rps, 3) if ping.rps else 0.0
         bench.print_result(self.stdout, {
             "nearby_rps": nearby.rps, "ping_rps": ping.rps, "ratio": ratio, "p99_ms": nearby.p99_ms,

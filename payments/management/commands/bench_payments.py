@@ -36,35 +36,6 @@ from superapp.accounts.models import User
 from superapp.money import Money
 
 
-def _lua(*, tokens: list[str], bodies: list[str]) -> str:
-    """Like superapp.bench's POST script (fresh Idempotency-Key per request), with a random user per request."""
-    encoded_tokens = ",\n".join(json.dumps(t) for t in tokens)
-    encoded_bodies = ",\n".join(json.dumps(b) for b in bodies)
-    return f"""
-local tokens = {{ {encoded_tokens} }}
-local bodies = {{ {encoded_bodies} }}
-local counter = 0
-local thread_id = 0
-local threads = {{}}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-function init(args)
-  thread_id = id
-  math.randomseed(os.time() * 1000 + id)
-end
-request = function()
-  counter = counter + 1
-  local headers = {{}}
-  headers["Content-Type"] = "application/json"
-  headers["Authorization"] = "Bearer " .. tokens[math.random(1, #tokens)]
-  headers["Idempotency-Key"] = string.format("bench-%d-%d-%d-%d", os.time(), thread_id, counter, math.random(1, 1e9))
-  return wrk.format("POST", nil, headers, bodies[math.random(1, #bodies)])
-end
-"""
-
-
 class Command(BaseCommand):
     help = "Benchmark wallet payments through gunicorn against pgbench tpcb-like on the same server (PostgreSQL)."
 
@@ -108,9 +79,11 @@ class Command(BaseCommand):
                 # fee shards), as on a server that has been running; a cold worker pays one ORM lookup per
                 # first-seen account, ~300 per worker here, about a third of a 15 s run's payments.
                 bench.wrk_run(f"{base_url}/api/v1/wallet/payments", duration_s=warmup, connections=connections,
-                              lua=_lua(tokens=tokens, bodies=bodies))
+                              lua=bench.wrk_script(method="POST", tokens=tokens, bodies=bodies, idempotency_key=True,
+                                                  pick="random"))
             pay = bench.wrk_run(f"{base_url}/api/v1/wallet/payments", duration_s=duration, connections=connections,
-                                lua=_lua(tokens=tokens, bodies=bodies))
+                                lua=bench.wrk_script(method="POST", tokens=tokens, bodies=bodies, idempotency_key=True,
+                                                  pick="random"))
             self.stderr.write(f"payments: {pay.rps} req/s, p99 {pay.p99_ms} ms, non-2xx {pay.non_2xx}")
         pgbench_tps = self._pgbench(duration=duration, clients=connections)
         self.stderr.write(f"pgbench tpcb-like: {pgbench_tps} tps")

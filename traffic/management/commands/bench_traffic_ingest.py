@@ -14,6 +14,7 @@ job runs after loading the grid) on a simulated week of the Hangzhou demo networ
 
 from __future__ import annotations
 
+import json
 import random
 import time
 
@@ -31,34 +32,22 @@ from traffic.models import Device, DeviceKind, Observation, RoadSegment
 ROWS_PER_BATCH = 500
 BASE_EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z: far from the demo's recent data
 
-_LUA = """
-local prefixes = {{ {prefixes} }}
-local suffixes = {{ {suffixes} }}
-local counter = 0
-local thread_id = 0
-local threads = {{}}
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-function init(args)
-  thread_id = id
-end
-request = function()
-  local minute = counter * {n_threads} + thread_id + {offset}
-  counter = counter + 1
-  local stamp = os.date("!%Y-%m-%dT%H:%M:%SZ", {base} + minute * 60)
-  local parts = {{}}
+
+def _ingest_lua(*, prefixes: list[str], suffixes: list[str], n_threads: int, key: str) -> str:
+    """Each request POSTs one row per bench camera, all for the next minute of its thread (thread t sends
+    minutes t, t + n_threads, ...): every request carries new (sensor, interval) pairs."""
+    request = """
+  local minute = (counter - 1) * N_THREADS + thread_id
+  local stamp = os.date("!%Y-%m-%dT%H:%M:%SZ", BASE + minute * 60)
+  local parts = {}
   for i = 1, #prefixes do
     parts[i] = prefixes[i] .. stamp .. suffixes[i]
   end
-  local body = '{{"observations":[' .. table.concat(parts, ",") .. ']}}'
-  local headers = {{}}
-  headers["Content-Type"] = "application/json"
-  headers["Authorization"] = "Device {key}"
-  return wrk.format("POST", nil, headers, body)
-end
-"""
+  local body = '{"observations":[' .. table.concat(parts, ",") .. ']}'
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["Authorization"] = AUTH}, body)
+""".replace("N_THREADS", str(n_threads)).replace("BASE", str(BASE_EPOCH)).replace("AUTH", json.dumps(f"Device {key}"))
+    extra = f"prefixes = {bench.lua_table(prefixes)}\nsuffixes = {bench.lua_table(suffixes)}\n"
+    return bench.wrk_script(method="POST", request=request, extra=extra)
 
 
 def _mae(stdout) -> dict:
@@ -106,18 +95,16 @@ class Command(BaseCommand):
         camera_ids = list(Device.objects.filter(city=place, name__startswith="bench cam ").values_list("pk", flat=True))
         gateway, key = services.device_register(city=place, kind=DeviceKind.GATEWAY, name="bench gateway")
         rng = random.Random(7)
-        prefixes = ", ".join(f"'{{\"sensor_id\":{cid},\"interval_start\":\"'" for cid in camera_ids)
-        suffixes = ", ".join(
-            f"'\",\"vehicle_count\":{rng.randint(0, 60)},\"mean_speed_kmh\":{rng.uniform(5, 70):.1f},"
-            f"\"occupancy\":{rng.uniform(0, 0.6):.3f}}}'" for _ in camera_ids)
+        prefixes = [f'{{"sensor_id":{cid},"interval_start":"' for cid in camera_ids]
+        suffixes = [f'","vehicle_count":{rng.randint(0, 60)},"mean_speed_kmh":{rng.uniform(5, 70):.1f},'
+                    f'"occupancy":{rng.uniform(0, 0.6):.3f}}}' for _ in camera_ids]
         try:
             with bench.gunicorn_server() as base_url:
                 self.stderr.write(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; "
                                   f"{len(cameras)} bench cameras")
                 ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections,
                                      threads=threads)
-                lua = _LUA.format(prefixes=prefixes, suffixes=suffixes, n_threads=threads, base=BASE_EPOCH,
-                                  key=key, offset=0)
+                lua = _ingest_lua(prefixes=prefixes, suffixes=suffixes, n_threads=threads, key=key)
                 ingest = bench.wrk_run(f"{base_url}/api/v1/traffic/observations", duration_s=duration,
                                        connections=connections, threads=threads, lua=lua)
             stored = Observation.objects.filter(sensor_id__in=camera_ids).count()

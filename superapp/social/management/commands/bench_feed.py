@@ -159,7 +159,7 @@ class Command(BaseCommand):
         # the authentication checks (a token made from a bare `User(pk=...)` is refused with 401).
         readers = User.objects.in_bulk(reader_ids)
         tokens = [str(AccessToken.for_user(readers[user_id])) for user_id in reader_ids]
-        lua = _reader_lua(tokens)
+        lua = bench.wrk_script(paths=["/api/v1/feed?limit=20"], tokens=tokens)
         env = bench.server_env(SOCIAL_FANOUT_MAX_FOLLOWERS=str(FANOUT_THRESHOLD))
         with bench.gunicorn_server(env=env) as base_url:
             ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections)
@@ -234,20 +234,3 @@ class Command(BaseCommand):
             cursor.execute(f"DELETE FROM social_socialstats WHERE user_id IN ({bench_users})", like)  # noqa: S608
             cursor.execute("DELETE FROM accounts_user WHERE username LIKE %s", like)
         self.stderr.write(f"  removed {len(ids)} bench users and their rows")
-
-
-def _reader_lua(tokens: list[str]) -> str:
-    encoded = ",\n".join(f'"{t}"' for t in tokens)
-    return f"""
-local tokens = {{ {encoded} }}
-local counter = 0
-function init(args)
-  counter = math.random(1, #tokens)
-end
-request = function()
-  counter = counter + 1
-  local headers = {{}}
-  headers["Authorization"] = "Bearer " .. tokens[(counter % #tokens) + 1]
-  return wrk.format("GET", "/api/v1/feed?limit=20", headers, nil)
-end
-"""
