@@ -23,7 +23,8 @@ from django.utils import timezone
 
 from merchants import conf
 from merchants.models import Merchant, OpeningException, OpeningHours, Vertical
-from merchants.selectors import EARTH_RADIUS_M, bounding_box, is_open_with, merchant_card_rows, tz_for, validate_point
+from merchants.selectors import bounding_box, is_open_with, merchant_card_rows, tz_for, validate_point
+from superapp.geo import haversine_many_m
 from superapp.process_cache import shared_version, shared_version_bump
 
 VERSION_KEY = "services:geo-index-version"
@@ -156,10 +157,7 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
     rows = np.nonzero(mask)[0] + start
     if rows.size == 0:
         return []
-    phi1, phi2 = np.radians(lat), np.radians(index.lat[rows])
-    dphi, dlambda = phi2 - phi1, np.radians(index.lon[rows] - lon)
-    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
-    distance = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    distance = haversine_many_m(lat, lon, index.lat[rows], index.lon[rows])
     inside = distance <= radius_m
     rows, distance = rows[inside], distance[inside]
     order = np.lexsort((index.ids[rows], distance))

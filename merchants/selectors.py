@@ -44,9 +44,7 @@ from merchants.models import (
     TripStatus,
     Vertical,
 )
-
-EARTH_RADIUS_M = 6_371_008.8  # mean Earth radius (IUGG)
-
+from superapp.geo import EARTH_RADIUS_M, haversine_m
 
 # --- Time zones ---------------------------------------------------------------------------------
 _FIXED_OFFSET = re.compile(r"^UTC([+-])(\d{2}):(\d{2})$")
@@ -267,13 +265,6 @@ def merchants_search(*, q: str | None = None, city: City | str | int | None = No
 
 
 # --- Nearby -------------------------------------------------------------------------------------
-def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
-
-
 @dataclass(frozen=True)
 class BoundingBox:
     min_lat: float

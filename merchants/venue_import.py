@@ -21,7 +21,8 @@ from django.utils.text import slugify
 
 from merchants.geo_index import geo_index_invalidate
 from merchants.models import Category, City, Merchant, Vertical
-from merchants.selectors import fixed_offset_name, haversine_m, is_valid_time_zone, tz_for
+from merchants.selectors import fixed_offset_name, is_valid_time_zone, tz_for
+from superapp.geo import haversine_m
 
 FOURSQUARE_COLUMNS = ["user_id", "venue_id", "category_id", "category", "latitude", "longitude", "tz_offset",
                       "utc_time"]

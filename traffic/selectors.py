@@ -17,10 +17,11 @@ from django.db.models import Avg, Count, F, Max
 from django.utils import timezone
 
 from merchants.models import City
+from superapp.geo import haversine_m
 from traffic import conf
 from traffic.core import features
 from traffic.core.predictor import SpeedGrid
-from traffic.core.routing import RoadGraph, haversine_m, shortest_path
+from traffic.core.routing import RoadGraph, shortest_path
 from traffic.core.travel import match_travel_times
 from traffic.models import (
     Device,

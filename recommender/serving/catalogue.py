@@ -33,7 +33,7 @@ from merchants.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
 from merchants.models import City, Merchant, OpeningException, OpeningHours
 from merchants.selectors import bounding_box, city_resolve, is_open_with, merchant_card_rows, tz_for
 from recommender.serving import conf
-from recommender.serving.selectors import haversine_many
+from superapp.geo import haversine_many_m
 from superapp.process_cache import ProcessCache, shared_version, shared_version_bump
 
 CAMPAIGNS_VERSION_KEY = "recommender:serving:campaigns-version"
@@ -91,7 +91,7 @@ class Catalogue:
         if box.lon_ranges:
             keep &= np.logical_or.reduce([(lons >= low) & (lons <= high) for low, high in box.lon_ranges])
         rows = rows[keep]
-        distances = haversine_many(lat, lon, self.lat[rows], self.lon[rows])
+        distances = haversine_many_m(lat, lon, self.lat[rows], self.lon[rows])
         inside = distances <= radius_m
         return rows[inside], distances[inside]
 

@@ -12,7 +12,6 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 
-from merchants.selectors import EARTH_RADIUS_M
 from recommender.confidence import event_confidence
 from recommender.extract import KIND_CODE, InteractionArrays
 from recommender.models import Interaction, InteractionKind
@@ -21,13 +20,6 @@ from superapp.process_cache import ProcessCache, ProcessCacheMap
 
 # Kinds that say nothing positive about a merchant do not make it popular.
 _NOT_POPULARITY = ("impression", "dismiss", "refund")
-
-
-def haversine_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    phi1, phi2 = np.radians(lat), np.radians(lats)
-    dphi, dlambda = phi2 - phi1, np.radians(lons - lon)
-    a = np.sin(dphi / 2) ** 2 + np.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(a)))
 
 
 # --- The user's own signals -----------------------------------------------------------------------

@@ -5,8 +5,8 @@ from datetime import time
 
 import pytest
 
-from merchants import selectors
-from merchants.selectors import bounding_box, haversine_m, merchants_nearby
+from merchants.selectors import bounding_box, merchants_nearby
+from superapp.geo import EARTH_RADIUS_M, haversine_m
 from tests.factories import MerchantFactory, city
 from tests.merchants.factories import hours
 from tests.superapp.test_api_conventions import assert_error_shape
@@ -32,7 +32,7 @@ def test_bounding_box_splits_across_the_antimeridian_and_opens_at_the_poles():
     # Every point at the radius on a circle lies inside the box.
     for bearing in range(0, 360, 15):
         lat, lon = 60.0, 25.0
-        d = 20_000 / selectors.EARTH_RADIUS_M
+        d = 20_000 / EARTH_RADIUS_M
         b = math.radians(bearing)
         lat2 = math.asin(math.sin(math.radians(lat)) * math.cos(d)
                          + math.cos(math.radians(lat)) * math.sin(d) * math.cos(b))

@@ -11,7 +11,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from traffic.core.routing import haversine_m
+from superapp.geo import haversine_m
 
 CLASS_SPEC = {  # lanes, speed limit, free-flow share of the limit
     "local": (1, 40.0, 0.95),

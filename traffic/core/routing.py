@@ -9,14 +9,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
-EARTH_RADIUS_M = 6_371_000.0
-
-
-def haversine_m(lat1, lon1, lat2, lon2):
-    """Great-circle distance in metres; works on scalars and NumPy arrays."""
-    lat1, lon1, lat2, lon2 = map(np.radians, (lat1, lon1, lat2, lon2))
-    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(a))
+from superapp.geo import haversine_many_m
 
 
 @dataclass
@@ -37,7 +30,7 @@ class RoadGraph:
 
     def nearest_node(self, lat: float, lon: float) -> tuple[int, float]:
         """(row, distance in metres) of the intersection nearest to a point."""
-        distances = haversine_m(lat, lon, self.node_lat, self.node_lon)
+        distances = haversine_many_m(lat, lon, self.node_lat, self.node_lon)
         row = int(np.argmin(distances))
         return row, float(distances[row])
 

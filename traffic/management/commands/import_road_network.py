@@ -22,9 +22,9 @@ from pathlib import Path
 from django.core.management import BaseCommand, CommandError
 
 from merchants.models import City
+from superapp.geo import haversine_m
 from traffic import selectors, services
 from traffic.core.network import NodeSpec, SegmentSpec, grid_network
-from traffic.core.routing import haversine_m
 
 ROAD_CLASSES = {"local", "collector", "arterial", "expressway"}
 
