@@ -36,7 +36,7 @@ from payments.models import (
     SystemAccount,
     TransactionKind,
 )
-from superapp.db import rows_by_pk
+from superapp.db import postgresql_sql, rows_by_pk
 from superapp.money import currency_exponent
 from superapp.process_cache import ProcessCacheMap
 
@@ -214,7 +214,7 @@ def _post(*, legs, kind, description, merchant_id, reverses, at) -> LedgerTransa
         account.balance = new_balance
     ledger_transaction = LedgerTransaction(kind=kind, description=description[:255], merchant_id=merchant_id,
                                            reverses=reverses, created_at=at or timezone.now())
-    if connection.vendor == "postgresql":
+    if postgresql_sql():
         _write_in_one_statement(ledger_transaction, locked, amounts)
         return ledger_transaction
     ledger_transaction.save(force_insert=True)

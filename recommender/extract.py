@@ -21,6 +21,7 @@ from django.db import connection
 
 from merchants.models import Merchant
 from recommender.models import Interaction, InteractionKind
+from superapp.db import postgresql_sql
 
 # Kinds travel as small integers (their position here); names are looked up once per kind, not per row.
 KINDS: list[str] = [k.value for k in InteractionKind]
@@ -92,7 +93,7 @@ def interactions_extract(*, since: datetime | None = None, until: datetime | Non
     """All interactions in [since, until) as arrays (`progress(rows_so_far)` after each chunk).
 
     `source_prefix` keeps one imported data set, e.g. `import:ml100k:` (used by offline evaluation)."""
-    if connection.vendor == "postgresql":
+    if postgresql_sql():
         arrays = _extract_postgres(since, until, source_prefix, progress)
     else:
         arrays = _extract_generic(since, until, source_prefix, progress)

@@ -25,6 +25,7 @@ from merchants.models import Vertical
 from merchants.services import merchants_placeholder_ensure
 from recommender.models import Interaction, InteractionKind
 from superapp.accounts.services import users_imported_ensure
+from superapp.db import postgresql_sql
 
 MAX_SOURCE = 64
 KINDS = set(InteractionKind.values)
@@ -269,7 +270,7 @@ def _write_batch(batch: list[ParsedRow], *, source_prefix: str, create_missing_i
 def _insert(records: list[tuple]) -> int:
     if not records:
         return 0
-    if connection.vendor == "postgresql":
+    if postgresql_sql():
         return _insert_postgres(records)
     sources = [r[5] for r in records]
     # (kind, source) is unique and each line has one source: rows already there are the duplicates.

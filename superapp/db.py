@@ -42,6 +42,18 @@ RECONNECT_PAUSE_S = 0.25
 IDEMPOTENT_RECONNECT_S = 3.0  # how long an @idempotent request waits for a restarting database
 
 
+# Tests only (`tests/conftest.py`, fixture `sql_branch`): take the portable branches on PostgreSQL too.
+_portable_only = False
+
+
+def postgresql_sql() -> bool:
+    """Whether code may take its PostgreSQL-only branch (COPY, data-modifying CTEs, server-side binding). The
+    other branch is the portable SQL that SQLite runs. Every such branch asks here, so the `sql_branch` test
+    fixture runs each test through both branches on PostgreSQL and production's portable code is not tested on
+    SQLite alone."""
+    return connection.vendor == "postgresql" and not _portable_only
+
+
 def sqlstate(exc: BaseException) -> str | None:
     """The SQLSTATE of a database error (psycopg's `sqlstate`, or the wrapped cause's), if any."""
     seen: BaseException | None = exc

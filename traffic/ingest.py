@@ -23,6 +23,7 @@ import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
+from superapp.db import postgresql_sql
 from traffic import conf
 from traffic.models import Device, DeviceKind, Observation
 
@@ -140,7 +141,7 @@ def _sensors(ids: set[int], city_id: int) -> dict[int, tuple[int, int, bool]]:
     """{camera id: (segment id, interval_s, revoked)} for the batch's cameras of this city: one query."""
     if not ids:
         return {}
-    if connection.vendor == "postgresql":
+    if postgresql_sql():
         import psycopg
 
         connection.ensure_connection()
@@ -217,7 +218,7 @@ def observations_ingest(*, device: Device, rows: list[Any], now: datetime | None
         errors.append(RowError(index, code, MESSAGES[code]))
 
     if good:
-        if connection.vendor == "postgresql":
+        if postgresql_sql():
             _store_postgres(good=good, city_id=device.city_id, now=now, result=result)
         else:
             _store_portable(good=good, city_id=device.city_id, now=now, result=result)

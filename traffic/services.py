@@ -24,6 +24,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from merchants.models import City
+from superapp.db import postgresql_sql
 from traffic import conf
 from traffic.authentication import key_generate
 from traffic.core import features, webster
@@ -534,12 +535,13 @@ def observations_bulk_write(rows: list[tuple], *, progress: Progress = _quiet) -
     merge_sql = (f"INSERT INTO traffic_observation ({names}) SELECT {names} FROM traffic_obs_load "  # noqa: S608
                  "ON CONFLICT (sensor_id, interval_start) DO NOTHING")
     values = ", ".join(["%s"] * len(columns))
-    portable_sql = f"INSERT OR IGNORE INTO traffic_observation ({names}) VALUES ({values})"  # noqa: S608
+    portable_sql = (f"INSERT INTO traffic_observation ({names}) VALUES ({values}) "  # noqa: S608
+                    "ON CONFLICT (sensor_id, interval_start) DO NOTHING")
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk):
             part = rows[start:start + chunk]
             with transaction.atomic():
-                if connection.vendor == "postgresql":
+                if postgresql_sql():
                     try:
                         # Usually the interval range is new: COPY straight into the table (one pass).
                         with transaction.atomic(), cursor.cursor.copy(direct_sql) as copy:
@@ -581,11 +583,10 @@ def traffic_simulate(*, city: City, days: float, end: datetime | None = None, in
     progress(f"simulated {len(segments)} segments x {epochs.size} intervals; {len(sim.incidents)} incidents injected")
     times = [datetime.fromtimestamp(int(e), tz=UTC) for e in epochs]
     now = timezone.now()
-    if connection.vendor == "sqlite":  # Django's own storage format; skips a per-value datetime adapter
-        times_db: list = [t.strftime("%Y-%m-%d %H:%M:%S") for t in times]
-        now_db: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f")
-    else:
-        times_db, now_db = times, now
+    # The database's own storage format, adapted once per interval rather than once per row (on SQLite the
+    # driver's per-value datetime adapter was most of the write).
+    adapt = connection.ops.adapt_datetimefield_value
+    times_db, now_db = [adapt(t) for t in times], adapt(now)
     rows = []
     for i, seg in enumerate(seg_ids.tolist()):
         camera = cameras[seg]

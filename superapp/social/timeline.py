@@ -30,6 +30,7 @@ from django.db.models import Q, QuerySet
 
 from superapp.accounts.models import User
 from superapp.cache import redis_client as cache_redis_client
+from superapp.db import postgresql_sql
 from superapp.exceptions import ValidationFailed
 from superapp.social import conf
 from superapp.social.cards import post_cards
@@ -246,7 +247,7 @@ ORDER BY c.id DESC LIMIT %(limit)s
 def _candidate_ids(*, viewer_id: int, before: int | None, floor: int = 0, limit: int, big_only: bool = False
                    ) -> list[int]:
     """Ids of the newest timeline items of `viewer_id` (or only of the big accounts they follow)."""
-    if connection.vendor != "postgresql":
+    if not postgresql_sql():
         authors = Q(author_id__in=_big_followee_ids_sq(viewer_id)) if big_only else _in_timeline_q(viewer_id)
         posts = Post.objects.filter(post_visible_q(viewer_id)).filter(authors).filter(id__gte=floor)
         if before is not None:

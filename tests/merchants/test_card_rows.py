@@ -29,7 +29,8 @@ def _generated(rng: random.Random, seed: int) -> list[Merchant]:
             vertical=rng.choice(Vertical.values), city=place, address=rng.choice(["", "1 Main St", "西湖路 3号"]),
             latitude=rng.choice([None, rng.uniform(-89.9, 89.9)]), longitude=rng.choice([None, rng.uniform(-180, 180)]),
             time_zone=place.time_zone if place else rng.choice(["UTC", "Europe/Zurich"]),
-            price_level=rng.choice([None, 1, 2, 3, 4]), languages=rng.sample(["zh", "en", "de", "ja"], rng.randint(0, 3)),
+            price_level=rng.choice([None, 1, 2, 3, 4]),
+            languages=rng.sample(["zh", "en", "de", "ja"], rng.randint(0, 3)),
             photos=[f"https://img.example/{seed}/{i}/{n}.jpg" for n in range(rng.randint(0, 2))],
             currency=place.currency if place else "EUR", accepts_wallet=rng.random() < 0.5,
             tax_free=rng.random() < 0.3, rating_count=count, rating_sum=sum(rng.randint(1, 5) for _ in range(count)))
