@@ -178,6 +178,21 @@ def run_concurrently(fn: Callable[[int], Any], n_threads: int) -> list[Any]:
     return results
 
 
+@pytest.fixture(params=["native", "portable"])
+def sql_branch(request, db, monkeypatch):
+    """Runs a test through each side of the code's PostgreSQL-only branches (`superapp.db.postgresql_sql`):
+    natively, then on PostgreSQL once more with the portable branch (what SQLite runs), so both meet the same
+    assertions on the production database. On SQLite the portable run is the native one and is skipped."""
+    if request.param == "portable":
+        if connection.vendor != "postgresql":
+            pytest.skip("the portable branch is this database's native one")
+        import superapp.db
+
+        monkeypatch.setattr(superapp.db, "_portable_only", True)
+        assert not superapp.db.postgresql_sql()
+    return request.param
+
+
 @pytest.fixture
 def concurrently():
     if connection.vendor != "postgresql":

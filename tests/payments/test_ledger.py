@@ -19,7 +19,7 @@ def _wallet(user, currency="CNY"):
 
 
 @pytest.mark.django_db
-def test_top_up_posts_balanced_entries_and_caches_the_balance():
+def test_top_up_posts_balanced_entries_and_caches_the_balance(sql_branch):
     user = funded_user("100.50")
     wallet = _wallet(user)
     assert wallet.balance == 10050
@@ -39,7 +39,7 @@ def test_unbalanced_posting_is_refused_and_writes_nothing():
 
 
 @pytest.mark.django_db
-def test_overdraft_is_refused_and_writes_nothing(other_user):
+def test_overdraft_is_refused_and_writes_nothing(other_user, sql_branch):
     user = funded_user("10")
     before = LedgerEntry.objects.count()
     with pytest.raises(InsufficientFunds):
@@ -60,7 +60,7 @@ def test_entries_are_append_only():
 
 
 @pytest.mark.django_db
-def test_reversal_restores_balances():
+def test_reversal_restores_balances(sql_branch):
     user = funded_user("10")
     txn = LedgerEntry.objects.get(account=_wallet(user)).transaction
     ledger.ledger_reverse(ledger_transaction=txn)

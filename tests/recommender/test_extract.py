@@ -41,7 +41,7 @@ def _assert_same(arrays, rows) -> None:
     assert np.allclose(got["ts"], expected["ts"], rtol=0, atol=1e-3)
 
 
-def test_the_arrays_are_the_rows_with_the_window_and_the_source_filter():
+def test_the_arrays_are_the_rows_with_the_window_and_the_source_filter(sql_branch):
     taste_world()
     first = list(Interaction.objects.order_by("pk").values_list("pk", flat=True)[:40])
     Interaction.objects.filter(pk__in=first).update(kind="review", value=4.0,

@@ -19,7 +19,7 @@ def run(*args):
     return out.getvalue(), err.getvalue()
 
 
-def test_a_tsv_without_header_creates_imported_users_and_placeholders_and_is_idempotent(tmp_path):
+def test_a_tsv_without_header_creates_imported_users_and_placeholders_and_is_idempotent(tmp_path, sql_branch):
     data = tmp_path / "counts.txt"
     data.write_text("u1\ti1\t3\nu1\ti2\t1\nu2\ti1\t5")  # no trailing newline, like the shared Foursquare file
     out, _ = run(data, "--weight-col", "2", "--create-missing-items", "--id-prefix", "t:")
@@ -36,7 +36,7 @@ def test_a_tsv_without_header_creates_imported_users_and_placeholders_and_is_ide
     assert Interaction.objects.count() == 3 and User.objects.filter(is_imported=True).count() == 2
 
 
-def test_a_csv_with_header_maps_columns_by_name_and_parses_times_and_kinds(tmp_path):
+def test_a_csv_with_header_maps_columns_by_name_and_parses_times_and_kinds(tmp_path, sql_branch):
     merchant = MerchantFactory(external_id="shop-1")
     data = tmp_path / "events.csv"
     data.write_text("when,kind,customer,shop\n"

@@ -48,7 +48,7 @@ def build_world(reader):
     return sorted(expected, reverse=True)
 
 
-def test_database_timeline_is_complete_and_ordered(user, django_capture_on_commit_callbacks):
+def test_database_timeline_is_complete_and_ordered(user, django_capture_on_commit_callbacks, sql_branch):
     with django_capture_on_commit_callbacks(execute=True):
         expected = build_world(user)
     client = client_for(user)
@@ -56,7 +56,7 @@ def test_database_timeline_is_complete_and_ordered(user, django_capture_on_commi
     assert ids == expected
 
 
-def test_timeline_page_is_two_queries(user, django_assert_num_queries, monkeypatch):
+def test_timeline_page_is_two_queries(user, django_assert_num_queries, monkeypatch, sql_branch):
     monkeypatch.setattr(timeline, "redis_client", lambda: None)
     build_world(user)
     client = client_for(user)
@@ -122,7 +122,7 @@ def test_warm_cache_page_is_two_queries(user, django_assert_num_queries, django_
 
 
 @pytest.mark.redis
-def test_big_accounts_are_merged_at_read_time(user, settings, django_capture_on_commit_callbacks):
+def test_big_accounts_are_merged_at_read_time(user, settings, django_capture_on_commit_callbacks, sql_branch):
     settings.SOCIAL_FANOUT_MAX_FOLLOWERS = 2
     star, regular = UserFactory(), UserFactory()
     for fan in [user, *UserFactory.create_batch(2)]:
@@ -141,7 +141,8 @@ def test_big_accounts_are_merged_at_read_time(user, settings, django_capture_on_
 
 
 @pytest.mark.redis
-def test_pages_past_the_capped_cache_come_from_the_database(user, settings, django_capture_on_commit_callbacks):
+def test_pages_past_the_capped_cache_come_from_the_database(user, settings, django_capture_on_commit_callbacks,
+                                                           sql_branch):
     settings.SOCIAL_TIMELINE_CAP = 4
     followee = UserFactory()
     services.follow_create(follower=user, followee_id=followee.pk)

@@ -262,7 +262,7 @@ def test_trend_does_not_jump_when_only_a_few_sensors_reported_the_newest_interva
     assert latest[-1]["bucket_start"] > after[-1]["bucket_start"] and latest[-1]["congestion_index"] > 0.8
 
 
-def test_the_demo_feed_continues_up_to_the_last_ended_interval(place):
+def test_the_demo_feed_continues_up_to_the_last_ended_interval(place, sql_branch):
     from traffic.tasks import simulated_feed
 
     now = datetime(2026, 11, 26, 10, 7, 30, tzinfo=UTC)

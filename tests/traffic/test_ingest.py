@@ -45,7 +45,7 @@ def post(client, rows):
     return client.post(URL, {"observations": rows}, format="json")
 
 
-def test_gateway_batch_is_stored_and_a_replay_is_idempotent(world):
+def test_gateway_batch_is_stored_and_a_replay_is_idempotent(world, sql_branch):
     client = device_client(world["gateway_key"])
     start = aligned()
     rows = [row(c.pk, start - timedelta(minutes=5 * i)) for c in world["cameras"] for i in range(4)]
@@ -60,7 +60,7 @@ def test_gateway_batch_is_stored_and_a_replay_is_idempotent(world):
     assert Observation.objects.count() == 12
 
 
-def test_bad_rows_get_reasons_and_good_rows_are_stored(world):
+def test_bad_rows_get_reasons_and_good_rows_are_stored(world, sql_branch):
     client = device_client(world["gateway_key"])
     cam, other_cam, revoked_cam = world["cameras"]
     services.device_revoke(device=revoked_cam)
