@@ -202,3 +202,60 @@ def test_first_page_is_rendered_once_and_never_served_stale(user, django_assert_
     with django_capture_on_commit_callbacks(execute=True):
         services.follow_delete(follower=user, followee_id=followee.pk)
     assert client.get("/api/v1/feed").json()["results"] == []
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_timeline_cards_match_the_post_serializer_on_generated_posts(user, seed, monkeypatch):
+    """`cards.post_cards` (the feed's fast rows) equal `PostSerializer` on generated posts: every kind, with and
+    without merchant, city, photos, text; liked or not by the reader; counts of likes and comments."""
+    import random
+
+    from merchants.models import City, Vertical
+    from superapp.social.serializers import PostSerializer
+    from tests.factories import MerchantFactory
+
+    monkeypatch.setattr(timeline, "redis_client", lambda: None)  # the database path renders every page
+    rng = random.Random(seed)
+    cities = list(City.objects.order_by("pk")[:3])
+    merchants = [MerchantFactory(vertical=rng.choice(Vertical.values), city=place, latitude=None, longitude=None,
+                                 time_zone="UTC", currency="EUR") for place in [*cities, None]]
+    authors = [user, *UserFactory.create_batch(3)]
+    for author in authors[1:]:
+        author.display_name = rng.choice(["", "Ana María", "李雷"])
+        author.avatar_url = rng.choice(["", "https://img.example/a.png"])
+        author.save()
+        services.follow_create(follower=user, followee_id=author.pk)
+    ids, reviewed = [], set()
+    for i in range(24):
+        author = rng.choice(authors)
+        photos = [f"https://img.example/{seed}/{i}/{n}.jpg" for n in range(rng.randint(0, 2))]
+        kind = rng.choice(["post", "review", "checkin"])
+        unreviewed = [m for m in merchants if (author.pk, m.pk) not in reviewed]
+        if kind == "review" and unreviewed:
+            merchant = rng.choice(unreviewed)
+            reviewed.add((author.pk, merchant.pk))
+            post = services.review_create(author=author, merchant_id=merchant.pk, rating=rng.randint(1, 5),
+                                          text=rng.choice(["", "good"]), photos=photos).post
+        elif kind in ("post", "review"):
+            post = services.post_create(author=author, text=rng.choice(["", "hi", "ü" * 40]) or "x", photos=photos,
+                                        merchant_id=rng.choice([None, rng.choice(merchants).pk]),
+                                        city_id=rng.choice([None, *[c.pk for c in cities]]))
+        else:
+            post = services.checkin_create(user=author, merchant_id=rng.choice(merchants).pk,
+                                           text=rng.choice(["", "here"]), photos=photos).post
+        for liker in rng.sample(authors, rng.randint(0, 2)):
+            services.like_create(user=liker, post_id=post.pk)
+        for _ in range(rng.randint(0, 2)):
+            services.comment_create(user=rng.choice(authors), post_id=post.pk, text="nice")
+        ids.append(post.pk)
+    client = client_for(user)
+    cards, _ = read_all(client, limit=7)
+    assert sorted(cards) == sorted(set(ids))
+    page, url = [], "/api/v1/feed?limit=50"
+    while url:
+        body = client.get(url).json()
+        page += body["results"]
+        url = body["next"]
+    for card in page:
+        assert card == client.get(f"/api/v1/posts/{card['id']}").json()
+        assert list(card) == PostSerializer.Meta.fields
