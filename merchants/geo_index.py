@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from merchants import conf
 from merchants.models import Merchant, OpeningException, OpeningHours, Vertical
-from merchants.selectors import bounding_box, is_open_with, merchant_card_rows, tz_for, validate_point
+from merchants.selectors import BoundingBox, bounding_box, is_open_with, merchant_card_rows, tz_for, validate_point
 from superapp.geo import haversine_many_m
 from superapp.process_cache import shared_version, shared_version_bump
 
@@ -127,6 +127,22 @@ def _index() -> _Index:
         return _current
 
 
+def points_within(*, lat: float, lon: float, radius_m: float, lats: np.ndarray, lons: np.ndarray, rows: np.ndarray,
+                  box: BoundingBox | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The `rows` (positions in `lats`/`lons`) within `radius_m` of (lat, lon) and their distances in metres: the
+    nearby rule's geometry for arrays, as the SQL path applies it (`selectors.bounding_box` first, then the exact
+    haversine). Shared by this index and the recommender's catalogue."""
+    box = box or bounding_box(lat, lon, radius_m)
+    row_lats, row_lons = lats[rows], lons[rows]
+    keep = (row_lats >= box.min_lat) & (row_lats <= box.max_lat)
+    if box.lon_ranges:
+        keep &= np.logical_or.reduce([(row_lons >= low) & (row_lons <= high) for low, high in box.lon_ranges])
+    rows = rows[keep]
+    distances = haversine_many_m(lat, lon, lats[rows], lons[rows])
+    inside = distances <= radius_m
+    return rows[inside], distances[inside]
+
+
 def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical: str | None = None,
            city_id: int | None = None, accepts_wallet: bool | None = None, tax_free: bool | None = None,
            price_levels: list[int] | None = None, open_now: bool = False,
@@ -135,15 +151,10 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
     validate_point(lat=lat, lon=lon, radius_m=radius_m)
     index = _index()
     box = bounding_box(lat, lon, radius_m)
-    start = int(np.searchsorted(index.lat, box.min_lat, side="left"))
+    start = int(np.searchsorted(index.lat, box.min_lat, side="left"))  # rows are sorted by latitude
     end = int(np.searchsorted(index.lat, box.max_lat, side="right"))
     band = slice(start, end)
     mask = np.ones(end - start, dtype=bool)
-    if box.lon_ranges:
-        lon_mask = np.zeros_like(mask)
-        for low, high in box.lon_ranges:
-            lon_mask |= (index.lon[band] >= low) & (index.lon[band] <= high)
-        mask &= lon_mask
     if vertical:
         mask &= index.vertical[band] == VERTICAL_CODES[vertical]
     if city_id is not None:
@@ -154,12 +165,10 @@ def nearby(*, lat: float, lon: float, radius_m: float, limit: int = 20, vertical
         mask &= index.tax_free[band] == tax_free
     if price_levels:
         mask &= np.isin(index.price[band], price_levels)
-    rows = np.nonzero(mask)[0] + start
+    rows, distance = points_within(lat=lat, lon=lon, radius_m=radius_m, lats=index.lat, lons=index.lon,
+                                   rows=np.nonzero(mask)[0] + start, box=box)
     if rows.size == 0:
         return []
-    distance = haversine_many_m(lat, lon, index.lat[rows], index.lon[rows])
-    inside = distance <= radius_m
-    rows, distance = rows[inside], distance[inside]
     order = np.lexsort((index.ids[rows], distance))
     weekly = index.hours_for([int(pk) for pk in index.ids[rows]])
     at = at or timezone.now()

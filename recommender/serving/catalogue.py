@@ -30,10 +30,10 @@ import numpy as np
 from django.utils import timezone
 
 from merchants.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
+from merchants.geo_index import points_within
 from merchants.models import City, Merchant, OpeningException, OpeningHours
-from merchants.selectors import bounding_box, city_resolve, is_open_with, merchant_card_rows, tz_for
+from merchants.selectors import city_resolve, is_open_with, merchant_card_rows, tz_for
 from recommender.serving import conf
-from superapp.geo import haversine_many_m
 from superapp.process_cache import ProcessCache, shared_version, shared_version_bump
 
 CAMPAIGNS_VERSION_KEY = "recommender:serving:campaigns-version"
@@ -85,15 +85,7 @@ class Catalogue:
         rows = rows[keep]
         if lat is None or radius_m is None:
             return rows, None
-        box = bounding_box(lat, lon, radius_m)
-        lats, lons = self.lat[rows], self.lon[rows]
-        keep = (lats >= box.min_lat) & (lats <= box.max_lat)
-        if box.lon_ranges:
-            keep &= np.logical_or.reduce([(lons >= low) & (lons <= high) for low, high in box.lon_ranges])
-        rows = rows[keep]
-        distances = haversine_many_m(lat, lon, self.lat[rows], self.lon[rows])
-        inside = distances <= radius_m
-        return rows[inside], distances[inside]
+        return points_within(lat=lat, lon=lon, radius_m=radius_m, lats=self.lat, lons=self.lon, rows=rows)
 
     def hours_for(self, merchant_ids: list[int]) -> dict[int, list[tuple[int, time, time]]]:
         known = self.hours
