@@ -6,8 +6,9 @@ exceptions around today) in NumPy arrays, so a nearby + open-now + vertical quer
 bounding-box scan and a haversine over the few candidates instead of several SQL queries.
 
 Freshness: writers call `geo_index_invalidate()` (merchant edits, hours, imports, seeding), which bumps a
-version in the shared cache; a process checks that version at most once per `CHECK_EVERY_S` and rebuilds
-when it changed, and rebuilds anyway after `MAX_AGE_S` (for writes that bypass the services, e.g. raw SQL).
+version in the shared cache; a process checks that version at most once per `conf.GEO_INDEX_CHECK_S` and
+rebuilds when it changed, and rebuilds anyway after `conf.GEO_INDEX_MAX_AGE_S` (for writes that bypass the
+services, e.g. raw SQL); both are read when used.
 The open-now decision uses the same rules as `selectors.merchant_is_open`.
 """
 
@@ -28,8 +29,6 @@ from superapp.geo import haversine_many_m
 from superapp.process_cache import shared_version, shared_version_bump
 
 VERSION_KEY = "services:geo-index-version"
-CHECK_EVERY_S = conf.GEO_INDEX_CHECK_S
-MAX_AGE_S = conf.GEO_INDEX_MAX_AGE_S
 VERTICAL_CODES = {v: i for i, v in enumerate(Vertical.values)}
 CARD_CACHE_MAX = 50_000  # per process, for list items and weekly hours
 
@@ -115,14 +114,15 @@ def _index() -> _Index:
     global _current, _checked_at
     now = time_module.monotonic()
     current = _current
-    if current is not None and now - _checked_at < CHECK_EVERY_S:
+    if current is not None and now - _checked_at < conf.GEO_INDEX_CHECK_S:
         return current
     version = shared_version(VERSION_KEY)  # a cold cache starts a new version, unlike any index built before
     _checked_at = now
-    if current is not None and current.version == version and now - current.built_at < MAX_AGE_S:
+    max_age_s = conf.GEO_INDEX_MAX_AGE_S
+    if current is not None and current.version == version and now - current.built_at < max_age_s:
         return current
     with _lock:
-        if _current is None or _current.version != version or now - _current.built_at >= MAX_AGE_S:
+        if _current is None or _current.version != version or now - _current.built_at >= max_age_s:
             _current = _build(version)  # unless another thread rebuilt it meanwhile
         return _current
 

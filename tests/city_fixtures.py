@@ -45,8 +45,6 @@ def _fast_passwords(settings):
 
 
 @pytest.fixture(autouse=True)
-def _fresh_geo_index(monkeypatch):
+def _fresh_geo_index(settings):
     """Check the nearby index's version on every call, so a test sees the rows it just wrote."""
-    from merchants import geo_index
-
-    monkeypatch.setattr(geo_index, "CHECK_EVERY_S", 0.0)
+    settings.SERVICES_GEO_INDEX_CHECK_S = 0.0

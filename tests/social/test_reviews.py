@@ -29,12 +29,10 @@ def test_review_updates_summary_and_emits_event(auth_client, user, merchant, dja
 
 
 @pytest.mark.django_db
-def test_nearby_shows_a_new_rating_at_once(auth_client, merchant, monkeypatch, django_capture_on_commit_callbacks):
+def test_nearby_shows_a_new_rating_at_once(auth_client, merchant, settings, django_capture_on_commit_callbacks):
     """A review changes the merchant's rating through the merchants' service, which tells the nearby index to
     rebuild: the next nearby page shows the new rating, not the index's copy (kept up to 300 s before)."""
-    from merchants import geo_index
-
-    monkeypatch.setattr(geo_index, "CHECK_EVERY_S", 0.0)  # look at the index's version on every request
+    settings.SERVICES_GEO_INDEX_CHECK_S = 0.0  # look at the index's version on every request
     near = {"lat": merchant.latitude, "lon": merchant.longitude, "radius_m": 100}
 
     def card():
