@@ -1,7 +1,5 @@
 """Thin views for public-service appointments: catalogue, slots, book (fee through the wallet), mine, cancel."""
 
-from datetime import datetime, time, timedelta
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
@@ -10,20 +8,15 @@ from rest_framework.views import APIView
 from appointments import selectors
 from appointments import serializers as s
 from appointments import services as appointments
-from appointments.models import PublicService
 from merchants import selectors as merchant_selectors
-from merchants.selectors import tz_for
-from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination, cursor_page
-from superapp.exceptions import NotFound
+from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page, validated
 from superapp.idempotency import idempotent
 
 TAGS = ["appointments"]
 
 
-def _params(serializer_class, request) -> dict:
-    serializer = serializer_class(data=request.query_params.dict())
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+def _rendered(user, appointment_id: int) -> dict:
+    return s.AppointmentSerializer(selectors.appointment_of_user(user=user, appointment_id=appointment_id)).data
 
 
 class PublicServiceListApi(APIView):
@@ -33,10 +26,10 @@ class PublicServiceListApi(APIView):
                    description="Offices (town hall, exit-entry bureau, ...) and what they do by appointment, with "
                                "the fee paid through the wallet when booking (0 = free).")
     def get(self, request):
-        wanted = _params(s.PublicServiceListParamsSerializer, request).get("city")
+        wanted = validated(s.PublicServiceListParamsSerializer, request.query_params.dict()).get("city")
         city = merchant_selectors.city_resolve(wanted) if wanted else merchant_selectors.user_current_city(request.user)
-        services = PublicService.objects.none() if city is None else selectors.public_services_for_city(city=city)
-        return cursor_page(self, request, services, s.PublicServiceSerializer, ordering="pk")
+        return cursor_page(self, request, selectors.public_services_for_city(city=city), s.PublicServiceSerializer,
+                           ordering="pk")
 
 
 class AppointmentSlotListApi(APIView):
@@ -46,20 +39,9 @@ class AppointmentSlotListApi(APIView):
                    description="Slots starting from now within `days` office-local days from `date`, full ones "
                                "included (`available` is 0).")
     def get(self, request, service_id: int):
-        params = _params(s.AppointmentSlotParamsSerializer, request)
-        service = (PublicService.objects.select_related("office__merchant")
-                   .filter(pk=service_id, is_active=True, office__is_active=True).first())
-        if service is None:
-            raise NotFound("Public service not found.", code="public_service_not_found")
-        zone = tz_for(service.office.merchant.time_zone)
-        now = datetime.now(tz=zone)
-        first = params.get("date") or now.date()
-        starts = max(now, datetime.combine(first, time(0), tzinfo=zone))
-        try:
-            ends = datetime.combine(first + timedelta(days=params["days"]), time(0), tzinfo=zone)
-        except OverflowError:  # a date near 9999-12-31
-            ends = datetime.max.replace(tzinfo=zone)
-        slots = selectors.appointment_slots_between(service=service, starts=starts, ends=ends)
+        params = validated(s.AppointmentSlotParamsSerializer, request.query_params.dict())
+        service = selectors.public_service_bookable(service_id=service_id)
+        slots = selectors.appointment_slots_for_days(service=service, first=params.get("date"), days=params["days"])
         return cursor_page(self, request, slots, s.AppointmentSlotSerializer, ordering="starts_at",
                            context={"duration_minutes": service.duration_minutes})
 
@@ -69,11 +51,9 @@ class AppointmentListApi(APIView):
                    responses={200: s.PaginatedAppointmentList}, operation_id="appointments_list", tags=TAGS,
                    summary="My appointments (newest first)")
     def get(self, request):
-        params = _params(s.AppointmentListParamsSerializer, request)
-        queryset = selectors.appointments_for_user(user=request.user, status=params.get("status"))
-        paginator = DefaultCursorPagination()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(s.AppointmentSerializer(page, many=True).data)
+        wanted = validated(s.AppointmentListParamsSerializer, request.query_params.dict()).get("status")
+        return cursor_page(self, request, selectors.appointments_for_user(user=request.user, status=wanted),
+                           s.AppointmentSerializer)
 
     @extend_schema(request=s.AppointmentBookSerializer, responses={201: s.AppointmentSerializer}, tags=TAGS,
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Book an appointment",
@@ -82,20 +62,15 @@ class AppointmentListApi(APIView):
                                "`appointment_exists` (409), `appointment_slot_full` (409), `insufficient_funds`.")
     @idempotent
     def post(self, request):
-        serializer = s.AppointmentBookSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        appointment = appointments.appointment_book(user=request.user, slot_id=serializer.validated_data["slot_id"])
-        appointment = selectors.appointments_for_user(user=request.user).get(pk=appointment.pk)
-        return Response(s.AppointmentSerializer(appointment).data, status=status.HTTP_201_CREATED)
+        slot_id = validated(s.AppointmentBookSerializer, request.data)["slot_id"]
+        appointment = appointments.appointment_book(user=request.user, slot_id=slot_id)
+        return Response(_rendered(request.user, appointment.pk), status=status.HTTP_201_CREATED)
 
 
 class AppointmentDetailApi(APIView):
     @extend_schema(responses={200: s.AppointmentSerializer}, tags=TAGS, summary="An appointment of mine")
     def get(self, request, appointment_id: int):
-        appointment = selectors.appointments_for_user(user=request.user).filter(pk=appointment_id).first()
-        if appointment is None:
-            raise NotFound("Appointment not found.", code="appointment_not_found")
-        return Response(s.AppointmentSerializer(appointment).data)
+        return Response(_rendered(request.user, appointment_id))
 
 
 class AppointmentCancelApi(APIView):
@@ -106,5 +81,4 @@ class AppointmentCancelApi(APIView):
     @idempotent
     def post(self, request, appointment_id: int):
         appointments.appointment_cancel(user=request.user, appointment_id=appointment_id)
-        appointment = selectors.appointments_for_user(user=request.user).get(pk=appointment_id)
-        return Response(s.AppointmentSerializer(appointment).data)
+        return Response(_rendered(request.user, appointment_id))

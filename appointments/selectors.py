@@ -1,16 +1,9 @@
-"""Reads of merchants, opening hours and trips. Other apps (the recommender, the wallet) call these.
-
-- `merchants_search(...)`: a filtered queryset (text, city, vertical, category and its descendants,
-  wallet, tax-free, price level, open now in each merchant's own time zone).
-- `merchants_nearby(...)`: the same filters around a point, sorted by great-circle distance; a bounding box
-  on the indexed latitude/longitude columns narrows the candidates, the exact haversine decides.
-- `merchant_is_open(merchant, at)`, `merchants_open_now_ids(ids, at)`: opening-hours checks.
-- `active_trip(user, at)`, `user_current_city(user, at)`: where a user is, for travellers' features.
-"""
+"""Reads of public-service appointments: the services of a city, their slots, a user's appointments and where
+each stands (`appointment_status`, and the same rule in SQL: `appointments_with_status`)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -18,13 +11,41 @@ from django.utils import timezone
 from appointments.models import Appointment, AppointmentReadStatus, AppointmentSlot, AppointmentStatus, PublicService
 from cityservices.models import ServiceKind
 from merchants.models import City
+from merchants.selectors import tz_for
+from superapp.exceptions import NotFound
 
 
 # --- Public-service appointments ----------------------------------------------------------------
-def public_services_for_city(*, city: City) -> QuerySet[PublicService]:
+def public_services_for_city(*, city: City | None) -> QuerySet[PublicService]:
+    if city is None:
+        return PublicService.objects.none()
     return (PublicService.objects.filter(office__city=city, office__kind=ServiceKind.OFFICE, office__is_active=True,
                                          is_active=True)
             .select_related("office__merchant", "office__city").order_by("office__name", "name", "pk"))
+
+
+def public_service_bookable(*, service_id: int) -> PublicService:
+    """An active service of an active office, else 404 `public_service_not_found`."""
+    service = (PublicService.objects.select_related("office__merchant")
+               .filter(pk=service_id, is_active=True, office__is_active=True).first())
+    if service is None:
+        raise NotFound("Public service not found.", code="public_service_not_found")
+    return service
+
+
+def appointment_slots_for_days(*, service: PublicService, first: date | None, days: int,
+                               now: datetime | None = None) -> QuerySet[AppointmentSlot]:
+    """The service's slots starting from now within `days` office-local days from `first` (default: today
+    at the office)."""
+    zone = tz_for(service.office.merchant.time_zone)
+    now = (now or timezone.now()).astimezone(zone)
+    first = first or now.date()
+    starts = max(now, datetime.combine(first, time(0), tzinfo=zone))
+    try:
+        ends = datetime.combine(first + timedelta(days=days), time(0), tzinfo=zone)
+    except OverflowError:  # a date near 9999-12-31
+        ends = datetime.max.replace(tzinfo=zone)
+    return appointment_slots_between(service=service, starts=starts, ends=ends)
 
 
 def appointment_slots_between(*, service: PublicService, starts: datetime, ends: datetime) -> QuerySet[AppointmentSlot]:
@@ -71,3 +92,11 @@ def appointments_for_user(*, user, status: str | None = None) -> QuerySet[Appoin
     queryset = Appointment.objects.filter(user=user).select_related("slot__service__office__merchant",
                                                                    "slot__service__office__city")
     return appointments_with_status(queryset, status) if status else queryset
+
+
+def appointment_of_user(*, user, appointment_id: int) -> Appointment:
+    """One of the user's appointments, else 404 `appointment_not_found` (others' ids too)."""
+    appointment = appointments_for_user(user=user).filter(pk=appointment_id).first()
+    if appointment is None:
+        raise NotFound("Appointment not found.", code="appointment_not_found")
+    return appointment

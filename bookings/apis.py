@@ -1,35 +1,24 @@
 """Thin views for the booking agency: products, availability, quote, hold, pay, cancel."""
 
-from datetime import timedelta
-
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from bookings import selectors
 from bookings import serializers as s
 from bookings import services as booking
-from bookings.models import Booking, InventorySlot, Product
-from merchants import selectors, services
+from bookings.selectors import MAX_AVAILABILITY_DAYS
+from merchants import selectors as merchant_selectors
+from merchants import services
 from merchants.models import StaffRole
-from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, DefaultCursorPagination, cursor_page
-from superapp.exceptions import NotFound
+from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page, validated
 from superapp.idempotency import idempotent
 
-MAX_AVAILABILITY_DAYS = 60
 
-
-def _product(product_id: int) -> Product:
-    product = Product.objects.select_related("merchant").filter(pk=product_id, is_active=True,
-                                                                merchant__is_active=True).first()
-    if product is None:
-        raise NotFound("Product not found.", code="product_not_found")
-    return product
-
-
-def _bookings_for(user):
-    return Booking.objects.filter(user=user).select_related("product__merchant")
+def _rendered(user, booking_id: int) -> dict:
+    return s.BookingSerializer(selectors.booking_of_user(user=user, booking_id=booking_id)).data
 
 
 def _booking_args(data: dict) -> dict:
@@ -41,9 +30,9 @@ class MerchantProductsApi(APIView):
     @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedProductList}, tags=["bookings"],
                    summary="Bookable products of a merchant (rooms, tables, tours)")
     def get(self, request, merchant_id: int):
-        merchant = selectors.merchant_get(merchant_id=merchant_id)
-        return cursor_page(self, request, merchant.products.filter(is_active=True), s.ProductSerializer,
-                           ordering="pk")
+        merchant = merchant_selectors.merchant_get(merchant_id=merchant_id)
+        return cursor_page(self, request, selectors.products_of_merchant(merchant=merchant),
+                           s.ProductSerializer, ordering="pk")
 
 
 class ProductAvailabilityApi(APIView):
@@ -52,19 +41,10 @@ class ProductAvailabilityApi(APIView):
                    summary="Availability and prices of a product by date and slot",
                    description=f"In date and time order, at most {MAX_AVAILABILITY_DAYS} days from `date_from`.")
     def get(self, request, product_id: int):
-        product = _product(product_id)
-        params = s.AvailabilityParamsSerializer(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        today = booking.local_now(product, timezone.now()).date()
-        date_from = params.validated_data.get("date_from") or today
-        if date_from > today + timedelta(days=booking.MAX_DAYS_AHEAD):
-            slots = InventorySlot.objects.none()  # nothing is on sale that far ahead
-        else:
-            date_to = params.validated_data.get("date_to") or date_from + timedelta(days=MAX_AVAILABILITY_DAYS)
-            date_to = min(date_to, date_from + timedelta(days=MAX_AVAILABILITY_DAYS))
-            slots = InventorySlot.objects.filter(product=product, date__gte=max(date_from, today),
-                                                 date__lte=date_to).select_related("product")
-        slots = booking.slots_with_availability(slots, now=timezone.now())  # lapsed holds do not count
+        product = selectors.product_bookable(product_id=product_id)
+        params = validated(s.AvailabilityParamsSerializer, request.query_params.dict())
+        slots = selectors.product_availability(product=product, now=timezone.now(),
+                                               date_from=params.get("date_from"), date_to=params.get("date_to"))
         return cursor_page(self, request, slots, s.SlotSerializer, ordering=("date", "start_time"))
 
 
@@ -72,10 +52,9 @@ class BookingQuoteApi(APIView):
     @extend_schema(request=s.BookingRequestSerializer, responses={200: s.QuoteSerializer}, tags=["bookings"],
                    summary="Quote a booking (price, availability, cancellation deadline); writes nothing")
     def post(self, request):
-        serializer = s.BookingRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        quote = booking.booking_quote(product=_product(serializer.validated_data["product_id"]),
-                                      **_booking_args(serializer.validated_data))
+        data = validated(s.BookingRequestSerializer, request.data)
+        quote = booking.booking_quote(product=selectors.product_bookable(product_id=data["product_id"]),
+                                      **_booking_args(data))
         return Response(s.QuoteSerializer({
             "product": quote.product, "first_date": quote.first_date, "last_date": quote.last_date,
             "starts_at": quote.starts_at, "units": quote.units, "party_size": quote.party_size,
@@ -84,15 +63,11 @@ class BookingQuoteApi(APIView):
 
 
 class BookingListApi(APIView):
-    pagination_class = DefaultCursorPagination
-
     @extend_schema(parameters=CURSOR_PAGE_PARAMETERS,
                    responses={200: s.PaginatedBookingList}, tags=["bookings"], summary="My bookings",
                    operation_id="bookings_list")
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(_bookings_for(request.user), request, view=self)
-        return paginator.get_paginated_response(s.BookingSerializer(page, many=True).data)
+        return cursor_page(self, request, selectors.bookings_for_user(user=request.user), s.BookingSerializer)
 
     @extend_schema(request=s.BookingRequestSerializer, responses={201: s.BookingSerializer}, tags=["bookings"],
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Hold a booking (reserves inventory)",
@@ -101,21 +76,16 @@ class BookingListApi(APIView):
                                "`invalid_booking_dates`, `no_availability` (409).")
     @idempotent
     def post(self, request):
-        serializer = s.BookingRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        held = booking.booking_hold(user=request.user, product=_product(serializer.validated_data["product_id"]),
-                                    **_booking_args(serializer.validated_data))
-        return Response(s.BookingSerializer(_bookings_for(request.user).get(pk=held.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        data = validated(s.BookingRequestSerializer, request.data)
+        held = booking.booking_hold(user=request.user, product=selectors.product_bookable(
+            product_id=data["product_id"]), **_booking_args(data))
+        return Response(_rendered(request.user, held.pk), status=status.HTTP_201_CREATED)
 
 
 class BookingDetailApi(APIView):
     @extend_schema(responses={200: s.BookingSerializer}, tags=["bookings"], summary="A booking of mine")
     def get(self, request, booking_id: int):
-        found = _bookings_for(request.user).filter(pk=booking_id).first()
-        if found is None:
-            raise NotFound("Booking not found.", code="booking_not_found")
-        return Response(s.BookingSerializer(found).data)
+        return Response(_rendered(request.user, booking_id))
 
 
 class BookingPayApi(APIView):
@@ -126,7 +96,7 @@ class BookingPayApi(APIView):
     @idempotent
     def post(self, request, booking_id: int):
         paid = booking.booking_pay(booking_id=booking_id, user=request.user)
-        return Response(s.BookingSerializer(_bookings_for(request.user).get(pk=paid.pk)).data)
+        return Response(_rendered(request.user, paid.pk))
 
 
 class BookingCancelApi(APIView):
@@ -138,18 +108,14 @@ class BookingCancelApi(APIView):
     @idempotent
     def post(self, request, booking_id: int):
         cancelled = booking.booking_cancel(booking_id=booking_id, user=request.user)
-        return Response(s.BookingSerializer(_bookings_for(request.user).get(pk=cancelled.pk)).data)
+        return Response(_rendered(request.user, cancelled.pk))
 
 
 class MerchantBookingsApi(APIView):
-    pagination_class = DefaultCursorPagination
-
     @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedBookingList}, tags=["bookings"],
                    summary="Bookings of a merchant (its staff only)")
     def get(self, request, merchant_id: int):
-        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
+        merchant = merchant_selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
         services.merchant_staff_require(merchant=merchant, user=request.user, roles=tuple(StaffRole.values))
-        queryset = Booking.objects.filter(product__merchant=merchant).select_related("product__merchant")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(s.BookingSerializer(page, many=True).data)
+        return cursor_page(self, request, selectors.bookings_of_merchant(merchant=merchant),
+                           s.BookingSerializer)

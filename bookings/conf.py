@@ -1,14 +1,9 @@
-"""Settings of the booking agency, read from django.conf.settings with defaults and env overrides (names keep the
-`SERVICES_` prefix of the package the area came from)."""
+"""Settings of the booking agency (`SERVICES_*`: the names keep the prefix of the package the area came from),
+defined in `superapp/settings.py` and read when used (`superapp.conf`): `conf.BOOKING_HOLD_MINUTES`."""
 
-import os
+from superapp.conf import settings_reader
 
-from django.conf import settings
-
-
-def _int(name: str, default: int) -> int:
-    return int(getattr(settings, name, os.environ.get(name, default)))
-
-
-# Booking holds: how long inventory stays reserved for an unpaid booking.
-BOOKING_HOLD_MINUTES = _int("SERVICES_BOOKING_HOLD_MINUTES", 15)
+__getattr__ = settings_reader(__name__, "SERVICES_", {
+    # Booking holds: how long inventory stays reserved for an unpaid booking.
+    "BOOKING_HOLD_MINUTES": int,
+})

@@ -5,27 +5,12 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cityservices import selectors
 from cityservices import serializers as s
 from cityservices import services as city_services
-from cityservices.exceptions import InvalidAmount
-from cityservices.models import Bill, BillAccount, Notification, ParkingSession, ServiceProvider, TransitCard
-from merchants import selectors
-from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page
-from superapp.exceptions import NotFound
+from merchants import selectors as merchant_selectors
+from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page, validated
 from superapp.idempotency import idempotent, idempotent_outside_transaction
-from superapp.money import Money, MoneyError
-
-
-def _provider(provider_id: int) -> ServiceProvider:
-    provider = ServiceProvider.objects.select_related("city", "merchant").filter(pk=provider_id,
-                                                                                 is_active=True).first()
-    if provider is None:
-        raise NotFound("Service provider not found.", code="provider_not_found")
-    return provider
-
-
-def _paginate(view, request, queryset, serializer_class):
-    return cursor_page(view, request, queryset, serializer_class)
 
 
 class CityServicesApi(APIView):
@@ -34,12 +19,10 @@ class CityServicesApi(APIView):
                    tags=["city services"],
                    summary="The city's service providers (bills, transit, parking, public offices)")
     def get(self, request):
-        params = s.CityServicesParamsSerializer(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        wanted = params.validated_data.get("city")
-        city = selectors.city_resolve(wanted) if wanted else selectors.user_current_city(request.user)
-        providers = ServiceProvider.objects.filter(city=city, is_active=True).select_related("city")
-        return cursor_page(self, request, providers, s.ServiceProviderSerializer, ordering="pk")
+        wanted = validated(s.CityServicesParamsSerializer, request.query_params.dict()).get("city")
+        city = merchant_selectors.city_resolve(wanted) if wanted else merchant_selectors.user_current_city(request.user)
+        return cursor_page(self, request, selectors.providers_in_city(city=city), s.ServiceProviderSerializer,
+                           ordering="pk")
 
 
 class BillAccountListApi(APIView):
@@ -47,8 +30,7 @@ class BillAccountListApi(APIView):
                    responses={200: s.PaginatedBillAccountList}, tags=["city services"],
                    summary="My linked bill accounts")
     def get(self, request):
-        accounts = BillAccount.objects.filter(user=request.user).select_related("provider__city")
-        return _paginate(self, request, accounts, s.BillAccountSerializer)
+        return cursor_page(self, request, selectors.bill_accounts_for(user=request.user), s.BillAccountSerializer)
 
     @extend_schema(request=s.BillAccountLinkSerializer, responses={201: s.BillAccountSerializer},
                    tags=["city services"], summary="Link a bill account (provider + customer number + proof)",
@@ -57,10 +39,8 @@ class BillAccountListApi(APIView):
                                "answers per hour, then 429); due bills are fetched at once. Linking the same "
                                "account twice is `bill_account_exists` (409).")
     def post(self, request):
-        serializer = s.BillAccountLinkSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        provider = _provider(data["provider_id"])
+        data = validated(s.BillAccountLinkSerializer, request.data)
+        provider = selectors.provider_active(provider_id=data["provider_id"])
         city_services.bill_account_proof_check(user=request.user, provider=provider,
                                                customer_number=data["customer_number"],
                                                latest_bill_amount=data["latest_bill_amount"])
@@ -74,12 +54,9 @@ class BillAccountRefreshApi(APIView):
     @extend_schema(request=None, responses={200: s.BillSerializer(many=True)}, tags=["city services"],
                    summary="Fetch new bills of an account from the provider")
     def post(self, request, account_id: int):
-        account = BillAccount.objects.select_related("provider__city").filter(pk=account_id, user=request.user).first()
-        if account is None:
-            raise NotFound("Bill account not found.", code="bill_account_not_found")
+        account = selectors.bill_account_of(user=request.user, account_id=account_id)
         city_services.bills_refresh(account=account)
-        bills = Bill.objects.filter(account=account).select_related("account__provider__city")
-        return Response(s.BillSerializer(bills, many=True).data)
+        return Response(s.BillSerializer(selectors.bills_of_account(account=account), many=True).data)
 
 
 class BillListApi(APIView):
@@ -88,22 +65,15 @@ class BillListApi(APIView):
                    operation_id="bills_list",
                    tags=["city services"], summary="My bills (due and paid)")
     def get(self, request):
-        params = s.BillListParamsSerializer(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        bills = Bill.objects.filter(account__user=request.user).select_related("account__provider__city")
-        if params.validated_data.get("status"):
-            bills = city_services.bills_with_status(bills, params.validated_data["status"])
-        return _paginate(self, request, bills, s.BillSerializer)
+        params = validated(s.BillListParamsSerializer, request.query_params.dict())
+        return cursor_page(self, request, selectors.bills_for(user=request.user, status=params.get("status")),
+                           s.BillSerializer)
 
 
 class BillDetailApi(APIView):
     @extend_schema(responses={200: s.BillSerializer}, tags=["city services"], summary="A bill (with its receipt)")
     def get(self, request, bill_id: int):
-        bill = (Bill.objects.select_related("account__provider__city")
-                .filter(pk=bill_id, account__user=request.user).first())
-        if bill is None:
-            raise NotFound("Bill not found.", code="bill_not_found")
-        return Response(s.BillSerializer(bill).data)
+        return Response(s.BillSerializer(selectors.bill_of(user=request.user, bill_id=bill_id)).data)
 
 
 class BillPayApi(APIView):
@@ -123,17 +93,15 @@ class TransitCardListApi(APIView):
                    responses={200: s.PaginatedTransitCardList}, tags=["city services"],
                    summary="My transit cards")
     def get(self, request):
-        cards = TransitCard.objects.filter(user=request.user).select_related("provider__city")
-        return _paginate(self, request, cards, s.TransitCardSerializer)
+        return cursor_page(self, request, selectors.transit_cards_for(user=request.user), s.TransitCardSerializer)
 
     @extend_schema(request=s.TransitCardLinkSerializer, responses={201: s.TransitCardSerializer},
                    tags=["city services"], summary="Link a transit card")
     def post(self, request):
-        serializer = s.TransitCardLinkSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(s.TransitCardLinkSerializer, request.data)
         card = city_services.transit_card_link(user=request.user,
-                                               provider=_provider(serializer.validated_data["provider_id"]),
-                                               card_number=serializer.validated_data["card_number"])
+                                               provider=selectors.provider_active(provider_id=data["provider_id"]),
+                                               card_number=data["card_number"])
         return Response(s.TransitCardSerializer(card).data, status=status.HTTP_201_CREATED)
 
 
@@ -143,15 +111,10 @@ class TransitTopUpApi(APIView):
                    summary="Top up a transit card from the wallet")
     @idempotent
     def post(self, request, card_id: int):
-        serializer = s.AmountInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            amount = Money.from_decimal(serializer.validated_data["amount"], serializer.validated_data["currency"])
-        except MoneyError as exc:
-            raise InvalidAmount(str(exc), code=exc.code)
+        amount = validated(s.AmountInputSerializer, request.data)["amount"]
         top_up = city_services.transit_card_top_up(card_id=card_id, user=request.user, amount=amount)
-        top_up = type(top_up).objects.select_related("card__provider__city").get(pk=top_up.pk)
-        return Response(s.TransitTopUpSerializer(top_up).data, status=status.HTTP_201_CREATED)
+        return Response(s.TransitTopUpSerializer(selectors.transit_top_up_get(top_up_id=top_up.pk)).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class ParkingSessionListApi(APIView):
@@ -159,18 +122,18 @@ class ParkingSessionListApi(APIView):
                    responses={200: s.PaginatedParkingSessionList}, tags=["city services"],
                    summary="My parking sessions")
     def get(self, request):
-        return _paginate(self, request, ParkingSession.objects.filter(user=request.user), s.ParkingSessionSerializer)
+        return cursor_page(self, request, selectors.parking_sessions_for(user=request.user),
+                           s.ParkingSessionSerializer)
 
     @extend_schema(request=s.ParkingRequestSerializer, responses={201: s.ParkingSessionSerializer},
                    tags=["city services"], parameters=[IDEMPOTENCY_KEY_PARAMETER],
                    summary="Pay for parking now (15-minute blocks at the zone's hourly rate)")
     @idempotent
     def post(self, request):
-        serializer = s.ParkingRequestSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        session = city_services.parking_pay(user=request.user, provider=_provider(data["provider_id"]),
-                                            plate=data["plate"], minutes=data["minutes"])
+        data = validated(s.ParkingRequestSerializer, request.data)
+        provider = selectors.provider_active(provider_id=data["provider_id"])
+        session = city_services.parking_pay(user=request.user, provider=provider, plate=data["plate"],
+                                            minutes=data["minutes"])
         return Response(s.ParkingSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
@@ -179,12 +142,9 @@ class NotificationListApi(APIView):
                    responses={200: s.PaginatedNotificationList}, tags=["notifications"],
                    summary="My notifications (bill reminders, ...)")
     def get(self, request):
-        params = s.NotificationListParamsSerializer(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        notifications = Notification.objects.filter(user=request.user)
-        if params.validated_data.get("unread") is not None:
-            notifications = notifications.filter(read_at__isnull=params.validated_data["unread"])
-        return _paginate(self, request, notifications, s.NotificationSerializer)
+        params = validated(s.NotificationListParamsSerializer, request.query_params.dict())
+        return cursor_page(self, request, selectors.notifications_for(user=request.user, unread=params.get("unread")),
+                           s.NotificationSerializer)
 
 
 class NotificationReadApi(APIView):

@@ -1,14 +1,9 @@
-"""Settings of the city services, read from django.conf.settings with defaults and env overrides (names keep the
-`SERVICES_` prefix of the package the area came from)."""
+"""Settings of the city services (`SERVICES_*`: the names keep the prefix of the package the area came from),
+defined in `superapp/settings.py` and read when used (`superapp.conf`): `conf.BILL_REMINDER_DAYS`."""
 
-import os
+from superapp.conf import settings_reader
 
-from django.conf import settings
-
-
-def _int(name: str, default: int) -> int:
-    return int(getattr(settings, name, os.environ.get(name, default)))
-
-
-# Bills: remind users of bills due within this many days.
-BILL_REMINDER_DAYS = _int("SERVICES_BILL_REMINDER_DAYS", 3)
+__getattr__ = settings_reader(__name__, "SERVICES_", {
+    # Bills: remind users of bills due within this many days.
+    "BILL_REMINDER_DAYS": int,
+})

@@ -14,6 +14,7 @@ from cityservices.models import (
 )
 from cityservices.services import bill_status
 from merchants.serializers import CityRefSerializer
+from payments.services import money_from_input
 from superapp.api import AmountField, MoneySerializer, paginated
 
 
@@ -109,6 +110,11 @@ class TransitCardLinkSerializer(serializers.Serializer):
 class AmountInputSerializer(serializers.Serializer):
     amount = AmountField(help_text="Decimal string in major units, e.g. `50.00`")
     currency = serializers.CharField(max_length=3)
+
+    def validate(self, attrs):
+        # validated: Money (the service checks the range against the card's own currency and limit)
+        attrs["amount"] = money_from_input(attrs["amount"], attrs["currency"], positive=False)
+        return attrs
 
 
 class TransitTopUpSerializer(serializers.ModelSerializer):

@@ -16,15 +16,14 @@ from merchants.authentication import StatelessJWTAuthentication
 from merchants.exceptions import UnknownVertical
 from merchants.models import City, Merchant, MerchantStaff, SavedMerchant, Trip, Vertical
 from merchants.renderers import ORJSONRenderer
-from superapp.api import CURSOR_PAGE_PARAMETERS, DefaultCursorPagination, bounded_list, cursor_page, single_page
-
-
-def _query(serializer_class, request):
-    # A plain dict, so a missing boolean stays None instead of HTML-form False.
-    serializer = serializer_class(data=request.query_params.dict())
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
+from superapp.api import (
+    CURSOR_PAGE_PARAMETERS,
+    DefaultCursorPagination,
+    bounded_list,
+    cursor_page,
+    single_page,
+    validated,
+)
 
 _DECIMAL = re.compile(r"^-?\d{1,12}(\.\d{1,12})?$")
 _COUNT = re.compile(r"^\d{1,4}$")
@@ -95,24 +94,16 @@ class CategoryTreeApi(APIView):
         return single_page(selectors.categories_tree())
 
 
-class MerchantCursorPagination(DefaultCursorPagination):
-    ordering = "-pk"
-
-
 class MerchantListApi(APIView):
-    pagination_class = MerchantCursorPagination
-
     @extend_schema(parameters=[s.MerchantSearchParamsSerializer, *CURSOR_PAGE_PARAMETERS],
                    responses={200: s.PaginatedMerchantList}, operation_id="merchants_list",
                    tags=["merchants"], summary="Search merchants",
                    description="Text search and filters; `open_now` uses each merchant's own time zone. "
                                "Cursor-paginated, a fixed number of queries per page.")
     def get(self, request):
-        params = _query(s.MerchantSearchParamsSerializer, request)
+        params = validated(s.MerchantSearchParamsSerializer, request.query_params.dict())
         queryset = selectors.merchants_with_hours(selectors.merchants_search(**_search_filters(params)))
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(s.MerchantListSerializer(page, many=True).data)
+        return cursor_page(self, request, queryset, s.MerchantListSerializer)
 
 
 class MerchantNearbyApi(APIView):
@@ -130,7 +121,7 @@ class MerchantNearbyApi(APIView):
                                            "widen `radius_m` or raise `limit` for more."))
     def get(self, request):
         query = request.query_params.dict()
-        params = _nearby_query_fast(query) or _query(s.MerchantNearbyParamsSerializer, request)
+        params = _nearby_query_fast(query) or validated(s.MerchantNearbyParamsSerializer, query)
         filters = _search_filters(params)
         open_now = bool(filters.pop("open_now"))
         point = {"lat": params["lat"], "lon": params["lon"], "radius_m": params["radius_m"], "limit": params["limit"]}
@@ -187,10 +178,8 @@ class MerchantHoursApi(APIView):
     def put(self, request, merchant_id: int):
         merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
         services.merchant_staff_require(merchant=merchant, user=request.user)
-        serializer = s.OpeningHoursReplaceSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        rows = services.opening_hours_replace(merchant=merchant, actor=request.user,
-                                              intervals=serializer.validated_data["intervals"])
+        intervals = validated(s.OpeningHoursReplaceSerializer, request.data)["intervals"]
+        rows = services.opening_hours_replace(merchant=merchant, actor=request.user, intervals=intervals)
         return Response(s.OpeningHoursSerializer(sorted(rows, key=lambda r: (r.weekday, r.opens)), many=True).data)
 
 
@@ -200,9 +189,7 @@ class MerchantHoursExceptionApi(APIView):
     def post(self, request, merchant_id: int):
         merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
         services.merchant_staff_require(merchant=merchant, user=request.user)
-        serializer = s.OpeningExceptionSetSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(s.OpeningExceptionSetSerializer, request.data)
         rows = services.opening_exception_set(
             merchant=merchant, actor=request.user, day=data["date"], note=data["note"],
             intervals=[(span["opens"], span["closes"]) for span in data["intervals"]])
@@ -229,17 +216,13 @@ class MerchantSaveApi(APIView):
 
 
 class SavedMerchantListApi(APIView):
-    pagination_class = DefaultCursorPagination
-
     @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedSavedMerchantList},
                    tags=["merchants"],
                    summary="My saved merchants")
     def get(self, request):
         queryset = SavedMerchant.objects.filter(user=request.user).select_related("merchant__city").prefetch_related(
             "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(queryset, request, view=self)
-        return paginator.get_paginated_response(s.SavedMerchantSerializer(page, many=True).data)
+        return cursor_page(self, request, queryset, s.SavedMerchantSerializer)
 
 
 class MyMerchantsApi(APIView):
@@ -253,23 +236,17 @@ class MyMerchantsApi(APIView):
 
 # --- Trips --------------------------------------------------------------------------------------
 class TripListApi(APIView):
-    pagination_class = DefaultCursorPagination
-
     @extend_schema(parameters=CURSOR_PAGE_PARAMETERS,
                    responses={200: s.PaginatedTripList}, operation_id="trips_list", tags=["trips"], summary="My trips")
     def get(self, request):
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(selectors.trips_for_user(user=request.user), request, view=self)
-        return paginator.get_paginated_response(s.TripSerializer(page, many=True).data)
+        return cursor_page(self, request, selectors.trips_for_user(user=request.user), s.TripSerializer)
 
     @extend_schema(request=s.TripCreateSerializer, responses={201: s.TripSerializer}, tags=["trips"],
                    summary="Plan a trip",
                    description="While the trip is under way (local dates at the destination) the app treats "
                                "you as a traveller there: wallet offers and recommendations follow you.")
     def post(self, request):
-        serializer = s.TripCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(s.TripCreateSerializer, request.data)
         trip = services.trip_create(user=request.user, destination=selectors.city_resolve(data["destination"]),
                                     starts_on=data["starts_on"], ends_on=data["ends_on"], title=data["title"])
         return Response(s.TripSerializer(trip).data, status=status.HTTP_201_CREATED)

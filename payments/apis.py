@@ -30,17 +30,12 @@ from superapp.api import (
     bounded_list,
     cursor_page,
     single_page,
+    validated,
 )
 from superapp.idempotency import HEADER, idempotent, idempotent_outside_transaction
 
 TAG = "wallet"
 MERCHANT_TAG = "wallet: merchant"
-
-
-def _validated(serializer_class, data, context: dict | None = None):
-    serializer = serializer_class(data=data, context=context or {})
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 # --- Balances and statement ------------------------------------------------------------------------
@@ -89,7 +84,7 @@ class FundingSourcesApi(APIView):
     @extend_schema(request=s.FundingSourceCreateSerializer, responses={201: s.FundingSourceSerializer}, tags=[TAG],
                    summary="Link a card or bank account (simulated provider)")
     def post(self, request):
-        data = _validated(s.FundingSourceCreateSerializer, request.data)
+        data = validated(s.FundingSourceCreateSerializer, request.data)
         source = services.funding_source_add(user=request.user, **data)
         return Response(s.FundingSourceSerializer(source).data, status=status.HTTP_201_CREATED)
 
@@ -114,7 +109,7 @@ class TopUpApi(APIView):
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Top up the wallet from a funding source")
     @idempotent_outside_transaction
     def post(self, request):
-        data = _validated(s.FundsMoveRequestSerializer, request.data)
+        data = validated(s.FundsMoveRequestSerializer, request.data)
         source = selectors.funding_source_of(user=request.user, funding_source_id=data["funding_source_id"])
         top_up = services.wallet_top_up(user=request.user, amount=data["amount"], funding_source=source,
                                         request_key=request.headers[HEADER])
@@ -133,7 +128,7 @@ class WithdrawApi(APIView):
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Withdraw to a funding source")
     @idempotent_outside_transaction
     def post(self, request):
-        data = _validated(s.FundsMoveRequestSerializer, request.data)
+        data = validated(s.FundsMoveRequestSerializer, request.data)
         source = selectors.funding_source_of(user=request.user, funding_source_id=data["funding_source_id"])
         withdrawal = services.wallet_withdraw(user=request.user, amount=data["amount"], funding_source=source,
                                               request_key=request.headers[HEADER])
@@ -172,7 +167,7 @@ class PaymentsApi(APIView):
     )
     @idempotent
     def post(self, request):
-        data = _validated(s.PaymentCreateSerializer, request.data)
+        data = validated(s.PaymentCreateSerializer, request.data)
         order = services.payment_order_resolve(
             merchant_id=data.get("merchant_id"), qr_payload=data.get("qr_payload"), amount=data.get("amount"),
             currency=data.get("currency"), tip=data.get("tip"))
@@ -258,7 +253,7 @@ class MerchantRefundApi(APIView):
                                                              payment_id=payment_id)
         if role not in selectors.REFUND_ROLES:
             raise StaffRoleTooLow()
-        data = _validated(s.RefundCreateSerializer, request.data, {"currency": payment.currency})
+        data = validated(s.RefundCreateSerializer, request.data, context={"currency": payment.currency})
         refund = services.payment_refund(payment=payment, amount=data.get("amount"), reason=data["reason"],
                                          actor=request.user)
         return Response(s.RefundSerializer(refund).data, status=status.HTTP_201_CREATED)
@@ -270,7 +265,7 @@ class MerchantSettlementsApi(APIView):
                    extensions=bounded_list("One row per day and currency of a date range of at most 366 days."))
     def get(self, request, merchant_id: int):
         selectors.merchant_staffed(user=request.user, merchant_id=merchant_id)
-        query = _validated(s.SettlementQuerySerializer, request.query_params)
+        query = validated(s.SettlementQuerySerializer, request.query_params)
         rows = selectors.settlement_by_day(merchant_id=merchant_id, **query)
         body = [{**row, **{k: s.MoneySerializer.of(row[k], row["currency"])
                            for k in ("gross", "discounts", "fees", "refunds", "net")}} for row in rows]
@@ -291,7 +286,7 @@ class MerchantQrApi(APIView):
                    summary="The merchant's signed QR payload (optionally fixing an amount)")
     def get(self, request, merchant_id: int):
         merchant, _ = selectors.merchant_staffed(user=request.user, merchant_id=merchant_id)
-        amount = _validated(s.QrQuerySerializer, request.query_params, {"currency": merchant.currency})["amount"]
+        amount = validated(s.QrQuerySerializer, request.query_params, context={"currency": merchant.currency})["amount"]
         payload = services.merchant_qr_payload(merchant=merchant, amount=amount)
         return Response(s.QrSerializer({
             "qr_payload": payload, "payload": payload, "merchant": merchant,
@@ -328,7 +323,7 @@ class TransferApi(APIView):
                    parameters=[IDEMPOTENCY_KEY_PARAMETER], summary="Send money to another user")
     @idempotent
     def post(self, request):
-        data = _validated(s.TransferCreateSerializer, request.data)
+        data = validated(s.TransferCreateSerializer, request.data)
         recipient = selectors.transfer_recipient(recipient_id=data.get("recipient_id"),
                                                  username=data.get("recipient_username"))
         transfer = services.transfer_create(sender=request.user, recipient=recipient, message=data["message"],
@@ -364,7 +359,7 @@ class PaymentRequestsApi(APIView):
     @extend_schema(request=s.PaymentRequestCreateSerializer, responses={201: s.PaymentRequestSplitSerializer},
                    tags=[TAG], summary="Split a bill: ask friends for their equal shares")
     def post(self, request):
-        data = _validated(s.PaymentRequestCreateSerializer, request.data)
+        data = validated(s.PaymentRequestCreateSerializer, request.data)
         created = services.payment_requests_create(
             requester=request.user, payer_ids=data["payer_ids"], total=data["total"], message=data["message"],
             include_requester=data["include_me"])
@@ -412,7 +407,7 @@ class CampaignsApi(APIView):
                    responses={200: s.PaginatedCampaignList}, tags=[TAG],
                    summary="Running campaigns I can collect coupons from (optionally usable at a merchant)")
     def get(self, request):
-        query = _validated(s.CampaignQuerySerializer, request.query_params)
+        query = validated(s.CampaignQuerySerializer, request.query_params)
         campaigns = selectors.campaigns_collectable_listed(user=request.user, merchant_id=query.get("merchant"))
         return cursor_page(self, request, campaigns, s.CampaignSerializer)
 
@@ -431,7 +426,7 @@ class CouponsApi(APIView):
                    responses={200: s.PaginatedCouponList}, tags=[TAG],
                    summary="My coupons; with ?merchant= only those that apply there now")
     def get(self, request):
-        query = _validated(s.CouponQuerySerializer, request.query_params)
+        query = validated(s.CouponQuerySerializer, request.query_params)
         coupons = selectors.coupons_listed(user=request.user, merchant_id=query.get("merchant"),
                                            status=query.get("status"))
         return cursor_page(self, request, coupons, s.CouponSerializer)
@@ -459,7 +454,7 @@ class VatClaimsApi(APIView):
                                "before and at least the minimum purchase per merchant per day "
                                "(vat_claim_invalid / vat_minimum_not_met otherwise).")
     def post(self, request):
-        data = _validated(s.VatClaimCreateSerializer, request.data)
+        data = validated(s.VatClaimCreateSerializer, request.data)
         claim = services.vat_claim_create(user=request.user, payment_ids=data["payment_ids"])
         return Response(s.VatClaimSerializer(selectors.vat_claims_for(user=request.user).get(pk=claim.pk)).data,
                         status=status.HTTP_201_CREATED)
@@ -485,7 +480,7 @@ class OperatorVatClaimDecisionApi(APIView):
                    summary="Customs operators: approve (then it is paid) or reject a claim")
     def post(self, request, vat_claim_id: int):
         selectors.operator_require(user=request.user)
-        data = _validated(s.VatClaimDecisionSerializer, request.data)
+        data = validated(s.VatClaimDecisionSerializer, request.data)
         claim = services.vat_claim_validate(claim=selectors.vat_claim_get(vat_claim_id=vat_claim_id),
                                             operator=request.user, approved=data["approved"], note=data["note"])
         return Response(s.VatClaimSerializer(selectors.vat_claim_with_items(vat_claim_id=claim.pk)).data)

@@ -1,4 +1,4 @@
-"""Recommender settings, read from `django.conf.settings` (with env overrides) with documented defaults.
+"""Recommender settings, read from `django.conf.settings` when used, with documented defaults.
 
 Confidence of a (user, merchant) pair = sum over its interactions of
 
@@ -10,16 +10,15 @@ dismissals have negative weights. Negative pair totals are clipped to 0 when the
 cancels a purchase but never becomes a "strong dislike" the model would learn as a preference).
 
 Every value is a setting defined in `superapp/settings.py` from the environment
-(`RECOMMENDER_KIND_WEIGHTS="payment=5,view=0.2"`, `RECOMMENDER_HALF_LIFE_DAYS=60`) and read here when used, so
-`override_settings` (`RECOMMENDER_KIND_WEIGHTS = {...}`) applies.
+(`RECOMMENDER_KIND_WEIGHTS="payment=5,view=0.2"`, `RECOMMENDER_HALF_LIFE_DAYS=60`) and read here when used
+(`superapp.conf.setting`), so `override_settings` (`RECOMMENDER_KIND_WEIGHTS = {...}`) applies.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from django.conf import settings
+from superapp.conf import setting
 
 DEFAULT_KIND_WEIGHTS: dict[str, float] = {
     "payment": 4.0,   # money spent: the strongest evidence of a preference
@@ -38,19 +37,15 @@ DEFAULT_KIND_WEIGHTS: dict[str, float] = {
 }
 
 
-def _setting(name: str, default: Any) -> Any:
-    return getattr(settings, name, default)
-
-
 def kind_weights() -> dict[str, float]:
     weights = dict(DEFAULT_KIND_WEIGHTS)
-    weights.update(_setting("RECOMMENDER_KIND_WEIGHTS", None) or {})
+    weights.update(setting("RECOMMENDER_KIND_WEIGHTS") or {})
     return weights
 
 
 def half_life_days() -> float | None:
     """Half-life of a signal's weight; 0 or empty disables decay."""
-    raw = _setting("RECOMMENDER_HALF_LIFE_DAYS", 90.0)
+    raw = setting("RECOMMENDER_HALF_LIFE_DAYS")
     value = float(raw) if raw not in (None, "") else 0.0
     return value if value > 0 else None
 
@@ -60,24 +55,24 @@ REVIEW_NEUTRAL_RATING = 3.0
 
 def models_dir() -> Path:
     """Where artifacts are written (`SUPERAPP_VAR_DIR/models` by default; `RECOMMENDER_MODELS_DIR` overrides)."""
-    raw = _setting("RECOMMENDER_MODELS_DIR", None)
-    return Path(raw) if raw else Path(settings.VAR_DIR) / "models"
+    raw = setting("RECOMMENDER_MODELS_DIR")
+    return Path(raw) if raw else Path(setting("VAR_DIR")) / "models"
 
 
 def lock_ttl_s() -> int:
     """A crashed run's lock expires after this long (longer than any real run)."""
-    return int(_setting("RECOMMENDER_LOCK_TTL_S", 2 * 60 * 60))
+    return int(setting("RECOMMENDER_LOCK_TTL_S"))
 
 
 def activation_tolerance() -> float:
     """A new version may be this much (relative nDCG) worse than the active one and still replace it."""
-    return float(_setting("RECOMMENDER_ACTIVATION_TOLERANCE", 0.05))
+    return float(setting("RECOMMENDER_ACTIVATION_TOLERANCE"))
 
 
 def train_threads() -> int:
     """implicit's threads while fitting (0 = all cores)."""
-    return int(_setting("RECOMMENDER_TRAIN_THREADS", 0))
+    return int(setting("RECOMMENDER_TRAIN_THREADS"))
 
 
 def retrain_every_s() -> int:
-    return int(_setting("RECOMMENDER_RETRAIN_EVERY_S", 6 * 60 * 60))
+    return int(setting("RECOMMENDER_RETRAIN_EVERY_S"))

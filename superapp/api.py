@@ -236,6 +236,14 @@ class DefaultCursorPagination(CursorPagination):
         return value is not None
 
 
+def validated(serializer_class: type[serializers.Serializer], data: Any, *, context: dict | None = None) -> dict:
+    """`serializer_class`'s validated data of `data` (a request body, or `request.query_params.dict()`: a plain
+    dict, so a missing boolean stays None instead of HTML-form False); invalid is a 400 `validation_error`."""
+    serializer = serializer_class(data=data, context=context or {})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
 def paginated(child: type[serializers.Serializer], name: str) -> type[serializers.Serializer]:
     """The cursor-page envelope of `child` items, for the schema of views that paginate by hand (and of the
     bounded lists that come as one page)."""

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from merchants.models import City
-from superapp.api import ErrorSerializer
+from superapp.api import DefaultCursorPagination, ErrorSerializer, cursor_page
 from traffic import conf, selectors, serializers
 from traffic import services as traffic_services
 from traffic.authentication import DeviceKeyAuthentication, IsDevice
 from traffic.exceptions import BatchTooLarge, NoRoute, OutsideRoadNetwork, PlanNotAvailable
 from traffic.ingest import observations_ingest
-from traffic.models import Device, DeviceKind, Incident, Intersection
+from traffic.models import Device
 from traffic.parsers import OrjsonParser
 
 DEVICE_AUTH = [{"deviceKey": []}]
@@ -86,11 +83,9 @@ class SignalPlanApi(DeviceApi):
     )
     def get(self, request, intersection_id: int):
         device: Device = request.auth
-        intersection = (Intersection.objects.filter(pk=intersection_id, city_id=device.city_id).first()
+        intersection = (selectors.intersection_for_device(device=device, intersection_id=intersection_id)
                         if intersection_id <= serializers.MAX_ID else None)
-        allowed = device.kind == DeviceKind.GATEWAY or (
-            device.kind == DeviceKind.CONTROLLER and device.intersection_id == intersection_id)
-        if intersection is None or not allowed:
+        if intersection is None:
             raise PlanNotAvailable("No such intersection for this device.", code="not_found")
         plan = traffic_services.signal_plan_ensure(intersection=intersection)
         if plan is None:
@@ -100,28 +95,22 @@ class SignalPlanApi(DeviceApi):
         return Response(data)
 
 
-def _city(slug: str) -> City:
-    return get_object_or_404(City, slug=slug)
-
-
 class DashboardApi(APIView):
     @extend_schema(tags=["traffic"], responses={200: serializers.DashboardSerializer},
                    summary="City traffic dashboard: congestion now, worst segments, trend")
     def get(self, request, city_slug: str):
-        return Response(serializers.DashboardSerializer(selectors.city_dashboard(city=_city(city_slug))).data)
+        dashboard = selectors.city_dashboard(city=selectors.city_by_slug(city_slug))
+        return Response(serializers.DashboardSerializer(dashboard).data)
 
 
-class IncidentListApi(generics.ListAPIView):
-    serializer_class = serializers.IncidentSerializer
+class IncidentListApi(APIView):
+    pagination_class = DefaultCursorPagination
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no URL kwargs
-            return Incident.objects.none()
-        return selectors.incidents_for_city(city=_city(self.kwargs["city_slug"]))
-
-    @extend_schema(tags=["traffic"], summary="Detected incidents of a city, newest first")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
+    @extend_schema(tags=["traffic"], responses={200: serializers.IncidentSerializer(many=True)},
+                   summary="Detected incidents of a city, newest first")
+    def get(self, request, city_slug: str):
+        return cursor_page(self, request, selectors.incidents_for_city(city=selectors.city_by_slug(city_slug)),
+                           serializers.IncidentSerializer)
 
 
 class RouteApi(APIView):
@@ -156,9 +145,8 @@ class TravelTimeApi(APIView):
         query = serializers.TravelTimeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        cameras = Device.objects.filter(kind=DeviceKind.CAMERA)
-        origin = get_object_or_404(cameras, pk=data["from_sensor"])
-        destination = get_object_or_404(cameras, pk=data["to_sensor"])
+        origin = selectors.camera_get(data["from_sensor"])
+        destination = selectors.camera_get(data["to_sensor"])
         until = data.get("until") or timezone.now()
         since = data.get("since") or until - timedelta(hours=24)
         if since >= until:

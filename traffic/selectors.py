@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.db.models import Avg, Count, F, Max
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from merchants.models import City
@@ -24,6 +25,7 @@ from traffic.core.routing import RoadGraph, haversine_m, shortest_path
 from traffic.core.travel import match_travel_times
 from traffic.models import (
     Device,
+    DeviceKind,
     Incident,
     IncidentStatus,
     Intersection,
@@ -155,6 +157,26 @@ def city_dashboard(*, city: City, worst: int = 10, trend_hours: int = 3, window_
         "trend": trend,
         "open_incidents": open_incidents,
     }
+
+
+def city_by_slug(slug: str) -> City:
+    """The city of a traffic URL, else 404."""
+    return get_object_or_404(City, slug=slug)
+
+
+def intersection_for_device(*, device: Device, intersection_id: int) -> Intersection | None:
+    """The intersection whose plan `device` may fetch: a gateway any of its city's, a signal controller its
+    own; None otherwise (or when there is no such intersection)."""
+    allowed = device.kind == DeviceKind.GATEWAY or (
+        device.kind == DeviceKind.CONTROLLER and device.intersection_id == intersection_id)
+    if not allowed:
+        return None
+    return Intersection.objects.filter(pk=intersection_id, city_id=device.city_id).first()
+
+
+def camera_get(device_id: int) -> Device:
+    """A camera, else 404."""
+    return get_object_or_404(Device.objects.filter(kind=DeviceKind.CAMERA), pk=device_id)
 
 
 def incidents_for_city(*, city: City):

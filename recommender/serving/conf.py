@@ -1,13 +1,15 @@
 """Settings of recommendation serving (`RECOMMENDER_*`): defined in `superapp/settings.py` (defaults,
-environment), read from `django.conf.settings` each time one is used, so `override_settings` applies.
-
-`conf.MAX_LIMIT` reads `settings.RECOMMENDER_MAX_LIMIT` now (a module `__getattr__`, PEP 562): import the
-module, never the name (`from recommender.serving.conf import MAX_LIMIT` would freeze the value).
+environment), read from `django.conf.settings` each time one is used (`superapp.conf.settings_reader`), so
+`override_settings` applies: `conf.MAX_LIMIT` reads `settings.RECOMMENDER_MAX_LIMIT` now. Import the module,
+never the name (`from recommender.serving.conf import MAX_LIMIT` would freeze the value).
 """
 
 from __future__ import annotations
 
-from django.conf import settings
+from collections.abc import Callable
+from typing import Any
+
+from superapp.conf import settings_reader
 
 DEFAULT_LIMIT = 20
 DESTINATION_MAX_PER_VERTICAL = 20
@@ -17,7 +19,7 @@ RECOMMENDABLE_VERTICALS = ("restaurant", "leisure", "travel", "shopping")
 EXPLAIN_LIKED = 50
 
 # name -> type; each is `settings.RECOMMENDER_<name>`.
-_SETTINGS: dict[str, type] = {
+_SETTINGS: dict[str, Callable[[Any], Any]] = {
     # Request limits: the largest page and radius a client may ask for.
     "MAX_LIMIT": int,
     "MAX_RADIUS_M": float,
@@ -63,9 +65,4 @@ _SETTINGS: dict[str, type] = {
     "CONTEXT_TTL_S": int,
 }
 
-
-def __getattr__(name: str):
-    kind = _SETTINGS.get(name)
-    if kind is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return kind(getattr(settings, f"RECOMMENDER_{name}"))
+__getattr__ = settings_reader(__name__, "RECOMMENDER_", _SETTINGS)

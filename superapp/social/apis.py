@@ -11,7 +11,7 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from superapp.accounts.serializers import CitySummarySerializer
-from superapp.api import DefaultCursorPagination, cursor_page, page_with
+from superapp.api import DefaultCursorPagination, cursor_page, page_with, validated
 from superapp.social import selectors, services, timeline
 from superapp.social import serializers as s
 from superapp.social.conf import SEARCH_QUERY_MAX
@@ -29,12 +29,6 @@ CURSOR_PARAM = OpenApiParameter("cursor", str, description="Opaque cursor from a
 
 class OldestFirstPagination(DefaultCursorPagination):
     ordering = "pk"
-
-
-def _query(serializer_class, request) -> dict:
-    params = serializer_class(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    return params.validated_data
 
 
 def _limit(request, default: int = 20) -> int:
@@ -88,7 +82,7 @@ class PostListCreateApi(APIView):
     @extend_schema(responses={200: s.PostSerializer(many=True)}, tags=TAG_FEED, parameters=[PostSearchQuerySerializer],
                    summary="Search posts I may see (text, city, merchant, kind)")
     def get(self, request):
-        p = _query(PostSearchQuerySerializer, request)
+        p = validated(PostSearchQuerySerializer, request.query_params)
         found = selectors.posts_search(viewer=request.user, query=p.get("q", ""), city_id=p.get("city_id"),
                                        merchant_id=p.get("merchant_id"), kind=p.get("kind"))
         return cursor_page(self, request, found, s.PostSerializer)
@@ -265,7 +259,7 @@ class UserSearchApi(APIView):
     @extend_schema(responses={200: s.UserSummarySerializer(many=True)},
                    tags=TAG_GRAPH, parameters=[UserSearchQuerySerializer], summary="Find people by name")
     def get(self, request):
-        query = _query(UserSearchQuerySerializer, request)
+        query = validated(UserSearchQuerySerializer, request.query_params)
         found = selectors.users_search(viewer=request.user, query=query["q"])
         return cursor_page(self, request, found, s.UserSummarySerializer)
 
@@ -351,7 +345,7 @@ class FriendRequestListCreateApi(APIView):
     @extend_schema(responses={200: s.FriendRequestSerializer(many=True)},
                    tags=TAG_GRAPH, parameters=[FriendRequestQuerySerializer], summary="My pending friend requests")
     def get(self, request):
-        query = _query(FriendRequestQuerySerializer, request)
+        query = validated(FriendRequestQuerySerializer, request.query_params)
         found = selectors.friend_requests_of(user=request.user, direction=query["direction"])
         return cursor_page(self, request, found, s.FriendRequestSerializer)
 

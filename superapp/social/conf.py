@@ -1,39 +1,35 @@
 """Social settings (`SOCIAL_*`): defined in `superapp/settings.py` (defaults, environment), read from
-`django.conf.settings` when used, so `override_settings` applies. The text limits below are constants of the
-API (the schema states them), not settings."""
+`django.conf.settings` when used (`superapp.conf.setting`), so `override_settings` applies. The text limits
+below are constants of the API (the schema states them), not settings."""
 
 from __future__ import annotations
 
-from django.conf import settings
-
-
-def _int(name: str, default: int) -> int:
-    return int(getattr(settings, name, default))
+from superapp.conf import setting
 
 
 def timeline_redis_url() -> str:
     """The timelines' Redis (`SOCIAL_TIMELINE_REDIS_URL`, else `REDIS_URL`; empty: no timelines cache)."""
-    return getattr(settings, "SOCIAL_TIMELINE_REDIS_URL", "") or settings.REDIS_URL
+    return setting("SOCIAL_TIMELINE_REDIS_URL") or setting("REDIS_URL")
 
 
 def fanout_max_followers() -> int:
     """Authors with more followers than this are not fanned out on write; readers merge their recent
     items at read time instead (one post would otherwise cost that many Redis writes)."""
-    return _int("SOCIAL_FANOUT_MAX_FOLLOWERS", 10_000)
+    return setting("SOCIAL_FANOUT_MAX_FOLLOWERS", int)
 
 
 def timeline_cap() -> int:
     """Item ids kept per cached timeline; older pages are read from the database."""
-    return _int("SOCIAL_TIMELINE_CAP", 800)
+    return setting("SOCIAL_TIMELINE_CAP", int)
 
 
 def timeline_ttl_s() -> int:
     """Cached timelines of users who stop reading expire; the next read rebuilds from the database."""
-    return _int("SOCIAL_TIMELINE_TTL_S", 3 * 24 * 3600)
+    return setting("SOCIAL_TIMELINE_TTL_S", int)
 
 
 def fanout_batch() -> int:
-    return _int("SOCIAL_FANOUT_BATCH", 1000)
+    return setting("SOCIAL_FANOUT_BATCH", int)
 
 
 POST_TEXT_MAX = 2000

@@ -188,3 +188,16 @@ def test_parking_is_charged_in_quarter_hours():
                                   HTTP_IDEMPOTENCY_KEY="park2")
     assert_error_shape(wrong, 400, "wrong_service_kind")
     assert Decimal(Payment.objects.get().amount) == 800
+
+
+@pytest.mark.django_db
+def test_a_transit_top_up_amount_is_parsed_before_the_card_is_looked_up():
+    # The serializer parses the money (payments.services.money_from_input): a malformed amount is refused
+    # naming the field, whatever the card, and nothing is paid.
+    client = client_for(funded_user("500"))
+    for amount, code in (("1.234", "too_many_decimals"), ("abc", "invalid_amount")):
+        error = assert_error_shape(client.post("/api/v1/transit-cards/999999/top-up",
+                                               {"amount": amount, "currency": "CNY"}, format="json",
+                                               HTTP_IDEMPOTENCY_KEY=f"bad-{code}"), 400, code)
+        assert set(error["details"]) == {"amount"}
+    assert not Payment.objects.exists()

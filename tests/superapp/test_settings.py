@@ -6,13 +6,19 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from appointments import conf as appointments_conf
+from bookings import conf as bookings_conf
+from cityservices import conf as cityservices_conf
+from merchants import conf as merchants_conf
 from payments import conf as payments_conf
 from recommender import conf as recommender_conf
 from recommender.serving import conf as serving_conf
+from superapp import conf as superapp_conf
 from superapp import settings as project_settings
 from superapp.social import conf as social_conf
 from tests.conftest import client_for
 from tests.factories import UserFactory
+from traffic import conf as traffic_conf
 
 
 def test_the_env_helpers_parse_and_default(monkeypatch):
@@ -47,9 +53,47 @@ def test_override_settings_reaches_values_once_read_at_import_time():
         assert recommender_conf.train_threads() == 3
 
 
-def test_an_unknown_serving_setting_is_an_attribute_error():
+# Each area's conf module, one value: (override, how the area reads it, the value it should then read).
+AREA_VALUES = [
+    ({"SERVICES_BOOKING_HOLD_MINUTES": 5}, lambda: bookings_conf.BOOKING_HOLD_MINUTES, 5),
+    ({"SERVICES_APPOINTMENT_DAYS_AHEAD": 3}, lambda: appointments_conf.APPOINTMENT_DAYS_AHEAD, 3),
+    ({"SERVICES_BILL_REMINDER_DAYS": 9}, lambda: cityservices_conf.BILL_REMINDER_DAYS, 9),
+    ({"SERVICES_NEARBY_MAX_LIMIT": 11}, lambda: merchants_conf.NEARBY_MAX_LIMIT, 11),
+    ({"SERVICES_GEO_INDEX_MAX_AGE_S": "12.5"}, lambda: merchants_conf.GEO_INDEX_MAX_AGE_S, 12.5),
+    ({"SOCIAL_FANOUT_BATCH": 13}, social_conf.fanout_batch, 13),
+    ({"PAYMENTS_PENDING_TTL_S": 14}, payments_conf.pending_ttl_s, 14),
+    ({"RECOMMENDER_RETRAIN_EVERY_S": 15}, recommender_conf.retrain_every_s, 15),
+    ({"RECOMMENDER_CONTEXT_TTL_S": 16}, lambda: serving_conf.CONTEXT_TTL_S, 16),
+    ({"TRAFFIC_MAX_BATCH_ROWS": 17}, traffic_conf.max_batch_rows, 17),
+    ({"TRAFFIC_PLATE_HASH_SECRET": "s"}, traffic_conf.plate_hash_secret, b"s"),
+]
+
+
+@pytest.mark.parametrize(("override", "read", "expected"), AREA_VALUES,
+                         ids=[next(iter(o)) for o, _, _ in AREA_VALUES])
+def test_override_settings_changes_a_value_of_every_area(override, read, expected):
+    before = read()
+    assert before != expected
+    with override_settings(**override):
+        assert read() == expected
+    assert read() == before
+
+
+@pytest.mark.parametrize("module", [bookings_conf, appointments_conf, cityservices_conf, merchants_conf, serving_conf])
+def test_an_unknown_setting_is_an_attribute_error(module):
     with pytest.raises(AttributeError):
-        serving_conf.NO_SUCH_SETTING  # noqa: B018
+        module.NO_SUCH_SETTING  # noqa: B018
+
+
+def test_a_setting_is_read_from_django_settings_not_the_environment(monkeypatch):
+    # The environment is settings.py's business (read once at start-up); a conf module that read it again
+    # would let a stale variable beat an override.
+    monkeypatch.setenv("TRAFFIC_MAX_BATCH_ROWS", "3")
+    monkeypatch.setenv("SERVICES_BILL_REMINDER_DAYS", "4")
+    with override_settings(TRAFFIC_MAX_BATCH_ROWS=None), pytest.raises(TypeError):
+        traffic_conf.max_batch_rows()
+    assert cityservices_conf.BILL_REMINDER_DAYS == 3
+    assert superapp_conf.setting("SERVICES_BILL_REMINDER_DAYS", str) == "3"
 
 
 @pytest.mark.django_db
