@@ -155,8 +155,7 @@ class MerchantDetailApi(APIView):
     @extend_schema(request=s.MerchantUpdateSerializer, responses={200: s.MerchantDetailSerializer},
                    tags=["merchants"], summary="Edit the listing (owner or manager)")
     def patch(self, request, merchant_id: int):
-        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
-        services.merchant_staff_require(merchant=merchant, user=request.user)
+        merchant = services.merchant_for_staff(merchant_id=merchant_id, user=request.user)
         serializer = s.MerchantUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         services.merchant_update(merchant=merchant, actor=request.user, data=dict(serializer.validated_data))
@@ -176,8 +175,7 @@ class MerchantHoursApi(APIView):
     @extend_schema(request=s.OpeningHoursReplaceSerializer, responses={200: s.OpeningHoursSerializer(many=True)},
                    tags=["merchants"], summary="Replace the weekly opening hours (owner or manager)")
     def put(self, request, merchant_id: int):
-        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
-        services.merchant_staff_require(merchant=merchant, user=request.user)
+        merchant = services.merchant_for_staff(merchant_id=merchant_id, user=request.user)
         intervals = validated(s.OpeningHoursReplaceSerializer, request.data)["intervals"]
         rows = services.opening_hours_replace(merchant=merchant, actor=request.user, intervals=intervals)
         return Response(s.OpeningHoursSerializer(sorted(rows, key=lambda r: (r.weekday, r.opens)), many=True).data)
@@ -187,8 +185,7 @@ class MerchantHoursExceptionApi(APIView):
     @extend_schema(request=s.OpeningExceptionSetSerializer, responses={200: s.OpeningExceptionSerializer(many=True)},
                    tags=["merchants"], summary="Set special hours or a closed day (owner or manager)")
     def post(self, request, merchant_id: int):
-        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
-        services.merchant_staff_require(merchant=merchant, user=request.user)
+        merchant = services.merchant_for_staff(merchant_id=merchant_id, user=request.user)
         data = validated(s.OpeningExceptionSetSerializer, request.data)
         rows = services.opening_exception_set(
             merchant=merchant, actor=request.user, day=data["date"], note=data["note"],
