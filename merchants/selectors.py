@@ -439,7 +439,7 @@ MERCHANT_CARD_FIELDS = ["id", "name", "vertical", "address", "latitude", "longit
                         "city__time_zone"]
 
 
-def merchant_card_rows(*, ids: list[int]) -> dict[int, dict]:
+def merchant_card_rows(*, ids: Iterable[int] | QuerySet) -> dict[int, dict]:
     """The static part of nearby list items (the `MerchantNearbySerializer` shape without `distance_m` and
     `is_open_now`) for merchant ids, from two plain queries without model instances."""
     rows = {row["id"]: row for row in Merchant.objects.filter(pk__in=ids).values(*MERCHANT_CARD_FIELDS)}

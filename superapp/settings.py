@@ -129,9 +129,18 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Parameters travel separately from the SQL (psycopg's server-side binding) instead of being quoted into
         # it in Python: the wallet's hot path spent ~7 % of its CPU quoting them (docs/payments.md, Benchmark).
-        # Statements are still not prepared (Django sets psycopg's prepare_threshold to None unless OPTIONS
-        # names one).
         DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = True
+        # Statements seen this many times on a connection are prepared: PostgreSQL parses and plans each of a
+        # payment's statements once per connection instead of every time (~30 % of its CPU per payment,
+        # docs/payments.md). 0 prepares everything, "" turns it off (needed behind a PgBouncer in transaction
+        # mode older than 1.21). A migration that changes a table's columns while old servers run can make
+        # their prepared statements fail once ("cached plan must not change result type"): restart servers
+        # after such a migration, as a deploy does.
+        prepare_threshold = env_str("DB_PREPARE_THRESHOLD", "5")
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = int(prepare_threshold) if prepare_threshold else None
+        # Django's backend, with a health check that polls the idle socket instead of sending SELECT 1 before
+        # every request's first query (superapp/postgresql/base.py).
+        DATABASES["default"]["ENGINE"] = "superapp.postgresql"
 else:
     DATABASES = {
         "default": {

@@ -27,6 +27,7 @@ from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 
 import numpy as np
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from merchants.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
@@ -99,15 +100,21 @@ class Catalogue:
         known = self.hours
         missing = [pk for pk in merchant_ids if pk not in known]
         if missing:
-            loaded: dict[int, list[tuple[int, time, time]]] = {pk: [] for pk in missing}
-            for merchant_id, weekday, opens, closes in OpeningHours.objects.filter(
-                    merchant_id__in=missing).values_list("merchant_id", "weekday", "opens", "closes"):
-                loaded[merchant_id].append((weekday, opens, closes))
-            with self._lock:
-                if len(known) > CARDS_MAX:
-                    known.clear()
-                known.update(loaded)
+            self._hours_load(missing, missing)
         return {pk: known.get(pk, []) for pk in merchant_ids}
+
+    def _hours_load(self, merchant_ids: list[int], selection: list[int] | QuerySet) -> None:
+        """Remember the weekly hours of `merchant_ids`, read for `selection` (the same ids, or a query that
+        selects them: tens of thousands of ids as one subquery, not as that many query parameters)."""
+        loaded: dict[int, list[tuple[int, time, time]]] = {pk: [] for pk in merchant_ids}
+        for merchant_id, weekday, opens, closes in OpeningHours.objects.filter(
+                merchant_id__in=selection).values_list("merchant_id", "weekday", "opens", "closes"):
+            if merchant_id in loaded:
+                loaded[merchant_id].append((weekday, opens, closes))
+        with self._lock:
+            if len(self.hours) > CARDS_MAX:
+                self.hours.clear()
+            self.hours.update(loaded)
 
     def open_ids(self, merchant_ids: list[int], at: datetime) -> set[int]:
         """Which of these merchants are open at `at`, each in its own time zone (the services rule). Answers
@@ -131,12 +138,15 @@ class Catalogue:
         known = self.cards
         missing = [pk for pk in merchant_ids if pk not in known]
         if missing:
-            loaded = merchant_card_rows(ids=missing)
-            with self._lock:
-                if len(known) > CARDS_MAX:
-                    known.clear()
-                known.update(loaded)
+            self._cards_load(missing)
         return {pk: known[pk] for pk in merchant_ids if pk in known}
+
+    def _cards_load(self, selection: list[int] | QuerySet) -> None:
+        loaded = merchant_card_rows(ids=selection)
+        with self._lock:
+            if len(self.cards) > CARDS_MAX:
+                self.cards.clear()
+            self.cards.update(loaded)
 
     def merchant_stub(self, merchant_id: int) -> SimpleNamespace | None:
         """What the wallet's `campaign_merchant_problem` reads of a merchant, without a model instance."""
@@ -149,7 +159,8 @@ class Catalogue:
 
 def _build(version: int) -> Catalogue:
     verticals = [*conf.RECOMMENDABLE_VERTICALS, "city_service"]
-    rows = list(Merchant.objects.filter(is_active=True, vertical__in=verticals).order_by("pk")
+    active = Merchant.objects.filter(is_active=True, vertical__in=verticals)
+    rows = list(active.order_by("pk")
                 .values_list("pk", "vertical", "city_id", "latitude", "longitude", "accepts_wallet", "time_zone"))
     zones = sorted({r[6] for r in rows})
     zone_code = {z: i for i, z in enumerate(zones)}
@@ -171,10 +182,14 @@ def _build(version: int) -> Catalogue:
         wallet=np.fromiter((r[5] for r in rows), dtype=bool, count=n),
         zone=np.fromiter((zone_code[r[6]] for r in rows), dtype=np.int32, count=n), zones=zones,
         cities={c.pk: c for c in City.objects.all()}, exceptions=exceptions)
-    # Every page reads cards and hours: load them with the catalogue (three queries), not per page.
+    # Every page reads cards and hours: load them with the catalogue (three queries), not per page. The first
+    # CARDS_MAX merchants are selected by a subquery: as a list of ids, 50,000 query parameters took seconds
+    # to pass (a first request of a new worker over 100,000 merchants ran past 10 s).
     ids = cat.ids.tolist()[:CARDS_MAX]
-    cat.cards_for(ids)
-    cat.hours_for(ids)
+    if ids:
+        selection = active.filter(pk__lte=ids[-1]).values("pk")
+        cat._cards_load(selection)
+        cat._hours_load(ids, selection)
     return cat
 
 

@@ -1,0 +1,41 @@
+"""Django's PostgreSQL backend with a health check that costs no round trip.
+
+Django's `CONN_HEALTH_CHECKS` sends `SELECT 1` before the first query of every request that reuses a
+connection: one of the eleven network round trips of a wallet payment (docs/payments.md). A connection idle
+between requests has nothing to read, so instead the socket is polled without waiting: when PostgreSQL has
+restarted or ended the session, the server's goodbye (an error message, then EOF) is waiting on it, and only
+then does Django's own `SELECT 1` check decide. Everything else is Django's backend unchanged
+(`settings.DATABASES["default"]["ENGINE"] = "superapp.postgresql"`).
+"""
+
+from __future__ import annotations
+
+import select
+
+import psycopg
+from django.db.backends.postgresql import base
+from psycopg import pq
+
+
+def idle_socket_is_quiet(connection) -> bool:
+    """True when a psycopg connection that is idle (no transaction open) has nothing waiting on its socket:
+    it is usable as far as can be known without a round trip. False when it is closed, broken, inside a
+    transaction, or the server has sent something (a shutdown notice, EOF) since the last exchange."""
+    if connection is None or connection.closed or connection.broken:
+        return False
+    if connection.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        return False
+    try:
+        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.Error):
+        return False
+    return not readable
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def close_if_health_check_failed(self) -> None:
+        if (self.connection is not None and self.health_check_enabled and not self.health_check_done
+                and not self.pool and idle_socket_is_quiet(self.connection)):
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()  # Django's SELECT 1: decides whenever the poll is not conclusive
