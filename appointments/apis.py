@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 from appointments import selectors
 from appointments import serializers as s
 from appointments import services as appointments
-from merchants import selectors as merchant_selectors
+from cityservices import selectors as city_selectors
 from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page, validated
 from superapp.idempotency import idempotent
 
@@ -27,7 +27,7 @@ class PublicServiceListApi(APIView):
                                "the fee paid through the wallet when booking (0 = free).")
     def get(self, request):
         wanted = validated(s.PublicServiceListParamsSerializer, request.query_params.dict()).get("city")
-        city = merchant_selectors.city_resolve(wanted) if wanted else merchant_selectors.user_current_city(request.user)
+        city = city_selectors.city_asked_or_current(user=request.user, wanted=wanted)
         return cursor_page(self, request, selectors.public_services_for_city(city=city), s.PublicServiceSerializer,
                            ordering="pk")
 

@@ -115,7 +115,7 @@ class MerchantBookingsApi(APIView):
     @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedBookingList}, tags=["bookings"],
                    summary="Bookings of a merchant (its staff only)")
     def get(self, request, merchant_id: int):
-        merchant = merchant_selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
-        services.merchant_staff_require(merchant=merchant, user=request.user, roles=tuple(StaffRole.values))
+        merchant = services.merchant_for_staff(merchant_id=merchant_id, user=request.user,
+                                               roles=tuple(StaffRole.values))
         return cursor_page(self, request, selectors.bookings_of_merchant(merchant=merchant),
                            s.BookingSerializer)

@@ -8,7 +8,6 @@ from rest_framework.views import APIView
 from cityservices import selectors
 from cityservices import serializers as s
 from cityservices import services as city_services
-from merchants import selectors as merchant_selectors
 from superapp.api import CURSOR_PAGE_PARAMETERS, IDEMPOTENCY_KEY_PARAMETER, cursor_page, validated
 from superapp.idempotency import idempotent, idempotent_outside_transaction
 
@@ -20,7 +19,7 @@ class CityServicesApi(APIView):
                    summary="The city's service providers (bills, transit, parking, public offices)")
     def get(self, request):
         wanted = validated(s.CityServicesParamsSerializer, request.query_params.dict()).get("city")
-        city = merchant_selectors.city_resolve(wanted) if wanted else merchant_selectors.user_current_city(request.user)
+        city = selectors.city_asked_or_current(user=request.user, wanted=wanted)
         return cursor_page(self, request, selectors.providers_in_city(city=city), s.ServiceProviderSerializer,
                            ordering="pk")
 

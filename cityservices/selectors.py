@@ -15,6 +15,7 @@ from cityservices.models import (
     TransitTopUp,
 )
 from cityservices.services import bills_with_status
+from merchants import selectors as merchant_selectors
 from merchants.models import City
 from superapp.exceptions import NotFound
 
@@ -25,6 +26,12 @@ def provider_active(*, provider_id: int) -> ServiceProvider:
     if provider is None:
         raise NotFound("Service provider not found.", code="provider_not_found")
     return provider
+
+
+def city_asked_or_current(*, user, wanted: str | None) -> City | None:
+    """The city a city-services list is about: the `city` the client asked for (id or slug, else
+    `unknown_city`), else where the user is now (an active trip's destination, else their current city)."""
+    return merchant_selectors.city_resolve(wanted) if wanted else merchant_selectors.user_current_city(user)
 
 
 def providers_in_city(*, city: City | None) -> QuerySet[ServiceProvider]:

@@ -14,7 +14,7 @@ from rest_framework_simplejwt.authentication import JWTStatelessUserAuthenticati
 from merchants import conf, geo_index, selectors, services
 from merchants import serializers as s
 from merchants.exceptions import UnknownVertical
-from merchants.models import City, Merchant, MerchantStaff, SavedMerchant, Trip, Vertical
+from merchants.models import City, Merchant, Vertical
 from merchants.renderers import ORJSONRenderer
 from superapp.api import (
     CURSOR_PAGE_PARAMETERS,
@@ -157,8 +157,7 @@ class MerchantDetailApi(APIView):
     @extend_schema(request=s.MerchantUpdateSerializer, responses={200: s.MerchantDetailSerializer},
                    tags=["merchants"], summary="Edit the listing (owner or manager)")
     def patch(self, request, merchant_id: int):
-        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
-        services.merchant_staff_require(merchant=merchant, user=request.user)
+        merchant = services.merchant_for_staff(merchant_id=merchant_id, user=request.user)
         serializer = s.MerchantUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         services.merchant_update(merchant=merchant, actor=request.user, data=dict(serializer.validated_data))
@@ -168,7 +167,7 @@ class MerchantDetailApi(APIView):
     @staticmethod
     def _render(request, merchant: Merchant) -> dict:
         context = {
-            "is_saved": SavedMerchant.objects.filter(user=request.user, merchant=merchant).exists(),
+            "is_saved": selectors.merchant_is_saved(user=request.user, merchant=merchant),
             "my_role": services.merchant_staff_role(merchant=merchant, user=request.user),
         }
         return s.MerchantDetailSerializer(merchant, context=context).data
@@ -178,8 +177,7 @@ class MerchantHoursApi(APIView):
     @extend_schema(request=s.OpeningHoursReplaceSerializer, responses={200: s.OpeningHoursSerializer(many=True)},
                    tags=["merchants"], summary="Replace the weekly opening hours (owner or manager)")
     def put(self, request, merchant_id: int):
-        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
-        services.merchant_staff_require(merchant=merchant, user=request.user)
+        merchant = services.merchant_for_staff(merchant_id=merchant_id, user=request.user)
         intervals = validated(s.OpeningHoursReplaceSerializer, request.data)["intervals"]
         rows = services.opening_hours_replace(merchant=merchant, actor=request.user, intervals=intervals)
         return Response(s.OpeningHoursSerializer(sorted(rows, key=lambda r: (r.weekday, r.opens)), many=True).data)
@@ -189,8 +187,7 @@ class MerchantHoursExceptionApi(APIView):
     @extend_schema(request=s.OpeningExceptionSetSerializer, responses={200: s.OpeningExceptionSerializer(many=True)},
                    tags=["merchants"], summary="Set special hours or a closed day (owner or manager)")
     def post(self, request, merchant_id: int):
-        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
-        services.merchant_staff_require(merchant=merchant, user=request.user)
+        merchant = services.merchant_for_staff(merchant_id=merchant_id, user=request.user)
         data = validated(s.OpeningExceptionSetSerializer, request.data)
         rows = services.opening_exception_set(
             merchant=merchant, actor=request.user, day=data["date"], note=data["note"],
@@ -205,14 +202,13 @@ class MerchantSaveApi(APIView):
     def post(self, request, merchant_id: int):
         merchant = selectors.merchant_get(merchant_id=merchant_id)
         saved, created = services.merchant_save(user=request.user, merchant=merchant)
-        saved = SavedMerchant.objects.select_related("merchant__city").prefetch_related(
-            "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions").get(pk=saved.pk)
+        saved = selectors.saved_merchants_for_user(user=request.user).get(pk=saved.pk)
         return Response(s.SavedMerchantSerializer(saved).data,
                         status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     @extend_schema(request=None, responses={204: None}, tags=["merchants"], summary="Remove from saved merchants")
     def delete(self, request, merchant_id: int):
-        merchant = get_object_or_404(Merchant, pk=merchant_id)
+        merchant = selectors.merchant_get(merchant_id=merchant_id, include_inactive=True)
         services.merchant_unsave(user=request.user, merchant=merchant)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -222,18 +218,16 @@ class SavedMerchantListApi(APIView):
                    tags=["merchants"],
                    summary="My saved merchants")
     def get(self, request):
-        queryset = SavedMerchant.objects.filter(user=request.user).select_related("merchant__city").prefetch_related(
-            "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions")
-        return cursor_page(self, request, queryset, s.SavedMerchantSerializer)
+        return cursor_page(self, request, selectors.saved_merchants_for_user(user=request.user),
+                           s.SavedMerchantSerializer)
 
 
 class MyMerchantsApi(APIView):
     @extend_schema(parameters=CURSOR_PAGE_PARAMETERS, responses={200: s.PaginatedStaffMerchantList},
                    tags=["merchants"], summary="Merchants I work for, with my role")
     def get(self, request):
-        roles = MerchantStaff.objects.filter(user=request.user).select_related("merchant__city").prefetch_related(
-            "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions")
-        return cursor_page(self, request, roles, s.StaffMerchantSerializer, ordering="pk")
+        return cursor_page(self, request, selectors.staff_roles_for_user(user=request.user),
+                           s.StaffMerchantSerializer, ordering="pk")
 
 
 # --- Trips --------------------------------------------------------------------------------------
@@ -265,7 +259,7 @@ class TripCancelApi(APIView):
     @extend_schema(request=None, responses={200: s.TripSerializer}, tags=["trips"], summary="Cancel a trip",
                    description="A planned trip or one under way; one that has ended is 409 `trip_completed`.")
     def post(self, request, trip_id: int):
-        trip = get_object_or_404(Trip.objects.filter(user=request.user).select_related("destination"), pk=trip_id)
+        trip = get_object_or_404(selectors.trips_for_user(user=request.user), pk=trip_id)
         return Response(s.TripSerializer(services.trip_cancel(trip=trip)).data)
 
 
@@ -273,9 +267,8 @@ class CurrentLocationApi(APIView):
     @extend_schema(responses={200: s.CurrentLocationSerializer}, tags=["trips"],
                    summary="Where the app considers me to be (active trip, else my current city)")
     def get(self, request):
-        trip = selectors.active_trip(request.user)
-        city = selectors.user_current_city(request.user)
+        location = selectors.user_location(request.user)
         return Response(s.CurrentLocationSerializer({
-            "city": city, "home_city": request.user.home_city, "trip": trip,
-            "is_traveller": bool(city and request.user.home_city_id and city.pk != request.user.home_city_id),
+            "city": location.city, "home_city": request.user.home_city, "trip": location.trip,
+            "is_traveller": location.is_traveller,
         }).data)

@@ -37,8 +37,10 @@ from merchants.models import (
     Category,
     City,
     Merchant,
+    MerchantStaff,
     OpeningException,
     OpeningHours,
+    SavedMerchant,
     Trip,
     TripReadStatus,
     TripStatus,
@@ -396,14 +398,7 @@ def trip_status(trip: Trip, *, at: datetime | None = None) -> str:
 def user_current_city(user, at: datetime | None = None) -> City | None:
     """Where the app should consider the user to be: an active trip's destination, else their profile's
     current city (else home city)."""
-    trip = active_trip(user, at)
-    if trip is not None:
-        return trip.destination
-    if getattr(user, "current_city_id", None):
-        return user.current_city
-    if getattr(user, "home_city_id", None):
-        return user.home_city
-    return None
+    return user_location(user, at).city
 
 
 def user_is_traveller(user, at: datetime | None = None, *, in_countries: set[str] | None = None) -> bool:
@@ -422,6 +417,52 @@ def user_is_traveller(user, at: datetime | None = None, *, in_countries: set[str
 
 def trips_for_user(*, user) -> QuerySet[Trip]:
     return Trip.objects.filter(user=user).select_related("destination")
+
+
+def away_from_home(*, home_city_id: int | None, city_id: int | None) -> bool:
+    """The traveller rule for what the app shows and suggests: the city the user is considered to be in is
+    known and is not their home city. Money eligibility (tax-free, travellers-only offers) is another rule that
+    reads evidence, not the profile: `user_is_traveller`."""
+    return bool(city_id and home_city_id and city_id != home_city_id)
+
+
+@dataclass(frozen=True)
+class UserLocation:
+    city: City | None
+    trip: Trip | None
+    is_traveller: bool
+
+
+def user_location(user, at: datetime | None = None) -> UserLocation:
+    """Where the app considers the user to be at `at` (an active trip's destination, else the profile's current
+    city, else home) and whether that makes them a traveller."""
+    trip = active_trip(user, at)
+    if trip is not None:
+        city = trip.destination
+    elif getattr(user, "current_city_id", None):
+        city = user.current_city
+    elif getattr(user, "home_city_id", None):
+        city = user.home_city
+    else:
+        city = None
+    return UserLocation(city=city, trip=trip, is_traveller=away_from_home(
+        home_city_id=getattr(user, "home_city_id", None), city_id=city.pk if city else None))
+
+
+def merchant_is_saved(*, user, merchant: Merchant) -> bool:
+    return SavedMerchant.objects.filter(user=user, merchant=merchant).exists()
+
+
+def saved_merchants_for_user(*, user) -> QuerySet[SavedMerchant]:
+    """A user's saved merchants with what their cards show (city, categories, hours), newest last by pk."""
+    return SavedMerchant.objects.filter(user=user).select_related("merchant__city").prefetch_related(
+        "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions")
+
+
+def staff_roles_for_user(*, user) -> QuerySet[MerchantStaff]:
+    """The merchants a user works for, one row per role, with what their cards show."""
+    return MerchantStaff.objects.filter(user=user).select_related("merchant__city").prefetch_related(
+        "merchant__categories", "merchant__opening_hours", "merchant__opening_exceptions")
 
 
 MERCHANT_CARD_FIELDS = ["id", "name", "vertical", "address", "latitude", "longitude", "time_zone", "price_level",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -27,7 +27,8 @@ from merchants.models import (
     TripReadStatus,
     TripStatus,
 )
-from merchants.selectors import is_valid_time_zone, trip_status, tz_for
+from merchants.selectors import is_valid_time_zone, merchant_get, trip_status, tz_for
+from superapp.db import create_once
 from superapp.events import InteractionKind, interaction_on_commit
 
 # `tax_free` is not here: whether a shop may sell VAT-free is the operator's decision (admin), never the owner's.
@@ -48,6 +49,14 @@ def merchant_staff_require(*, merchant: Merchant, user, roles: tuple[str, ...] =
     if role not in roles:
         raise NotMerchantStaff(details={"required_roles": list(roles)})
     return role
+
+
+def merchant_for_staff(*, merchant_id: int, user, roles: tuple[str, ...] = EDITOR_ROLES) -> Merchant:
+    """A merchant (active or not) that the user works for in one of `roles`: `merchant_not_found` (404), else
+    `not_merchant_staff` (403). The staff-only endpoints start with it."""
+    merchant = merchant_get(merchant_id=merchant_id, include_inactive=True)
+    merchant_staff_require(merchant=merchant, user=user, roles=roles)
+    return merchant
 
 
 def merchant_update(*, merchant: Merchant, actor, data: dict[str, Any]) -> Merchant:
@@ -126,11 +135,9 @@ def merchant_view_record(*, user, merchant: Merchant) -> None:
 def merchant_save(*, user, merchant: Merchant) -> tuple[SavedMerchant, bool]:
     """Favourite a merchant (idempotent); the first save emits a `save` interaction."""
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                saved = SavedMerchant.objects.create(user=user, merchant=merchant)
-        except IntegrityError:
-            return SavedMerchant.objects.get(user=user, merchant=merchant), False
+        saved, created = create_once(SavedMerchant, user=user, merchant=merchant)
+        if not created:
+            return saved, False
         interaction_on_commit(user_id=user.pk, merchant_id=merchant.pk, kind=InteractionKind.SAVE,
                               source=f"save:{saved.pk}")
     return saved, True

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.db.models.constants import OnConflict
 
@@ -217,3 +217,18 @@ def rows_insert(objs: list[M], *, ignore_conflicts: bool = False) -> list[M]:
             obj.pk = pks[position]
         obj._state.adding, obj._state.db = False, connection.alias
     return objs
+
+
+M = TypeVar("M", bound=Model)
+
+
+def create_once(model: type[M], **fields) -> tuple[M, bool]:
+    """Insert the row that a unique constraint on `fields` allows once, or fetch the one already there:
+    `(row, created)`. The insert runs in a savepoint, so losing to an earlier or concurrent insert leaves the
+    caller's transaction usable. Unlike `get_or_create` (a SELECT first) the usual case, a new row, is one query.
+    For idempotent "add" actions (follow, like, save a merchant)."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**fields), True
+    except IntegrityError:
+        return model.objects.get(**fields), False

@@ -26,7 +26,7 @@ from datetime import date, datetime
 
 from django.core.cache import cache
 
-from merchants.selectors import tz_for
+from merchants.selectors import away_from_home, tz_for
 from recommender.serving import conf, integrations
 from recommender.serving.catalogue import campaigns_at_merchants, campaigns_running_cached
 from recommender.serving.catalogue import catalogue as _catalogue
@@ -114,8 +114,7 @@ def current_city_id(user, ctx: UserContext, at: datetime) -> int | None:
 
 
 def is_traveller(user, ctx: UserContext, at: datetime) -> bool:
-    city_id = current_city_id(user, ctx, at)
-    return bool(city_id and user.home_city_id and city_id != user.home_city_id)
+    return away_from_home(home_city_id=user.home_city_id, city_id=current_city_id(user, ctx, at))
 
 
 # --- Coupons -----------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ class User(AbstractUser):
     external_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # Evidence of residence, never editable by the user: the country of an identity document an operator
     # checked (admin). Tax-free shopping, VAT refunds and travellers-only offers read it, not the profile's
-    # home/current city (see `services.selectors.user_is_traveller`).
+    # home/current city (see `merchants.selectors.user_is_traveller`).
     verified_country = models.CharField(
         max_length=2, blank=True, default="",
         help_text="ISO 3166 alpha-2 country of the identity document an operator verified; blank: unverified.")
@@ -41,4 +41,7 @@ class User(AbstractUser):
 
     @property
     def is_traveller(self) -> bool:
-        return bool(self.current_city_id and self.home_city_id and self.current_city_id != self.home_city_id)
+        """By the profile alone (`/me`); `merchants.selectors.user_location` also counts an active trip."""
+        from merchants.selectors import away_from_home  # the one traveller rule; imported late: a model module
+
+        return away_from_home(home_city_id=self.home_city_id, city_id=self.current_city_id)

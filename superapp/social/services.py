@@ -18,6 +18,7 @@ from merchants.models import City, Merchant
 from merchants.services import merchant_rating_add
 from payments.models import Payment, PaymentStatus
 from superapp.accounts.models import User
+from superapp.db import create_once
 from superapp.events import InteractionKind, interaction_on_commit
 from superapp.social import conf
 from superapp.social import exceptions as exc
@@ -142,11 +143,9 @@ def follow_create(*, follower: User, followee_id: int) -> tuple[Follow, bool]:
 
 
 def _follow_ensure(*, follower_id: int, followee_id: int) -> tuple[Follow, bool]:
-    try:
-        with transaction.atomic():
-            follow = Follow.objects.create(follower_id=follower_id, followee_id=followee_id)
-    except IntegrityError:
-        return Follow.objects.get(follower_id=follower_id, followee_id=followee_id), False
+    follow, created = create_once(Follow, follower_id=follower_id, followee_id=followee_id)
+    if not created:
+        return follow, False
     _stats_add(follower_id, following_count=1)
     _stats_add(followee_id, followers_count=1)
     _on_commit_backfill(follower_id, followee_id)
@@ -489,11 +488,9 @@ def like_create(*, user: User, post_id: int) -> tuple[Like, bool]:
     """Like a post I can see; liking twice is a no-op. A like of a merchant-tagged post is a signal."""
     post = _visible_post(user=user, post_id=post_id)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                like = Like.objects.create(post=post, user=user)
-        except IntegrityError:
-            return Like.objects.get(post=post, user=user), False
+        like, created = create_once(Like, post=post, user=user)
+        if not created:
+            return like, False
         Post.objects.filter(pk=post.pk).update(like_count=F("like_count") + 1)
         _on_commit_touch(user.pk)
         if post.merchant_id:

@@ -118,6 +118,13 @@ def test_save_emits_one_interaction_and_lists(auth_client, user):
     assert [item["merchant"]["id"] for item in listed] == [merchant.pk]
     assert auth_client.delete(f"{URL}/{merchant.pk}/save").status_code == 204
     assert not SavedMerchant.objects.exists()
+    # Un-saving answers like saving: the merchant's own 404 code (a merchant that closed can still be un-saved).
+    assert_error_shape(auth_client.delete(f"{URL}/987654/save"), 404, "merchant_not_found")
+    merchant.is_active = False
+    merchant.save()
+    SavedMerchant.objects.create(user=user, merchant=merchant)
+    assert auth_client.delete(f"{URL}/{merchant.pk}/save").status_code == 204
+    assert not SavedMerchant.objects.exists()
 
 
 @pytest.mark.django_db

@@ -92,3 +92,29 @@ def test_trip_status_is_right_at_read_time(auth_client, user):
     assert trip_status(ny, at=datetime(2026, 12, 1, 3, 0, tzinfo=UTC)) == "planned"
     assert trip_status(ny, at=datetime(2026, 12, 1, 6, 0, tzinfo=UTC)) == "in_progress"
     assert trip_status(ny, at=datetime(2026, 12, 4, 6, 0, tzinfo=UTC)) == "completed"
+
+
+@pytest.mark.django_db
+def test_user_location_is_the_one_traveller_rule_for_display(django_assert_num_queries):
+    """`user_location`: the trip's destination, else the profile's current city, else home; a traveller when
+    that is not home. `/me` (profile only) and the recommender's context use its comparison, `away_from_home`."""
+    from merchants.selectors import away_from_home, user_location
+
+    user = UserFactory()  # lives in Hangzhou, current city Hangzhou
+    at = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    with django_assert_num_queries(1):  # the trip lookup; the cities are the user's own relations, loaded
+        location = user_location(user, at)
+    assert (location.city.slug, location.trip, location.is_traveller) == ("hangzhou", None, False)
+    user.current_city = city("davos")
+    assert user_location(user, at).is_traveller and user.is_traveller
+    user.current_city = None
+    assert user_location(user, at).city.slug == "hangzhou" and not user.is_traveller
+    trip = Trip.objects.create(user=user, destination=city("new-york"), starts_on=date(2026, 12, 1),
+                               ends_on=date(2026, 12, 3))
+    location = user_location(user, at)
+    assert (location.city.slug, location.trip, location.is_traveller) == ("new-york", trip, True)
+    assert not user.is_traveller  # by the profile alone
+    user.home_city = None
+    assert not user_location(user, at).is_traveller
+    assert [away_from_home(home_city_id=h, city_id=c) for h, c in [(1, 2), (1, 1), (None, 2), (1, None)]] == [
+        True, False, False, False]

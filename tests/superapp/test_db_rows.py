@@ -61,3 +61,21 @@ def test_rows_insert_writes_what_the_orm_writes():
     rows_insert([Interaction(**event, value=7.0), Interaction(**event | {"source": "x:1"})], ignore_conflicts=True)
     assert sorted(Interaction.objects.filter(user=payer).values_list("source", "value")) == [
         ("payment:" + str(payment.pk), 5.0), ("x:1", 1.0)]
+
+
+@pytest.mark.django_db
+def test_create_once_inserts_then_returns_the_row_already_there(django_assert_num_queries):
+    from django.db import transaction
+
+    from superapp.db import create_once
+    from superapp.social.models import Follow
+    from tests.factories import UserFactory
+
+    a, b = UserFactory(), UserFactory()
+    with transaction.atomic():
+        with django_assert_num_queries(3):  # savepoint, INSERT, release: no SELECT first
+            first, created = create_once(Follow, follower_id=a.pk, followee_id=b.pk)
+        assert created
+        again, created_again = create_once(Follow, follower_id=a.pk, followee_id=b.pk)
+        assert (again.pk, created_again) == (first.pk, False)
+        assert Follow.objects.count() == 1  # the outer transaction is still usable
