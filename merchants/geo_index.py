@@ -14,7 +14,6 @@ The open-now decision uses the same rules as `selectors.merchant_is_open`.
 
 from __future__ import annotations
 
-import threading
 import time as time_module
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -26,7 +25,7 @@ from merchants import conf
 from merchants.models import Merchant, OpeningException, OpeningHours, Vertical
 from merchants.selectors import BoundingBox, bounding_box, is_open_with, merchant_card_rows, tz_for, validate_point
 from superapp.geo import haversine_many_m
-from superapp.process_cache import shared_version, shared_version_bump
+from superapp.process_cache import ProcessCache, shared_version, shared_version_bump
 
 VERSION_KEY = "services:geo-index-version"
 VERTICAL_CODES = {v: i for i, v in enumerate(Vertical.values)}
@@ -105,26 +104,15 @@ def _build(version: int | None) -> _Index:
         zones=zones, exceptions=exceptions)
 
 
-_lock = threading.Lock()
-_current: _Index | None = None
-_checked_at = 0.0
+# Checks the shared version at most every GEO_INDEX_CHECK_S; rebuilt when it moved, and anyway after
+# GEO_INDEX_MAX_AGE_S (writes that bypass the services, e.g. a bulk import).
+_cache: ProcessCache[_Index] = ProcessCache(
+    "merchants.geo_index", lambda version: _build(version), version=lambda: shared_version(VERSION_KEY),
+    check_every_s=lambda: conf.GEO_INDEX_CHECK_S, max_age_s=lambda: conf.GEO_INDEX_MAX_AGE_S)
 
 
 def _index() -> _Index:
-    global _current, _checked_at
-    now = time_module.monotonic()
-    current = _current
-    if current is not None and now - _checked_at < conf.GEO_INDEX_CHECK_S:
-        return current
-    version = shared_version(VERSION_KEY)  # a cold cache starts a new version, unlike any index built before
-    _checked_at = now
-    max_age_s = conf.GEO_INDEX_MAX_AGE_S
-    if current is not None and current.version == version and now - current.built_at < max_age_s:
-        return current
-    with _lock:
-        if _current is None or _current.version != version or now - _current.built_at >= max_age_s:
-            _current = _build(version)  # unless another thread rebuilt it meanwhile
-        return _current
+    return _cache.get()
 
 
 def points_within(*, lat: float, lon: float, radius_m: float, lats: np.ndarray, lons: np.ndarray, rows: np.ndarray,

@@ -150,6 +150,11 @@ class ProcessCacheMap(Generic[K, T]):
                 return hit[1]
         return self.put(key, build())
 
+    def discard(self, key: K) -> None:
+        """Forget `key`: the next `get` builds it anew."""
+        with self._lock:
+            self._entries.pop(key, None)
+
     def reset(self) -> None:
         with self._lock:
             self._entries.clear()

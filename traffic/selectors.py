@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from merchants.models import City
 from superapp.geo import haversine_m
+from superapp.process_cache import ProcessCacheMap
 from traffic import conf
 from traffic.core import features
 from traffic.core.predictor import SpeedGrid
@@ -216,29 +216,21 @@ class CityGraph:
 
 
 _GRAPH_TTL_S = 300.0
-_graphs: dict[int, CityGraph] = {}
-_graphs_lock = threading.Lock()
-
-
-_no_graph: dict[int, float] = {}  # city id -> when it was found to have no network (monotonic)
+# City id -> its road graph, or None for a city without a network (remembered too: a recommendation page asks
+# for the drive times of every city's merchants). Networks change rarely; `import_road_network` drops them.
+_graphs: ProcessCacheMap[int, CityGraph | None] = ProcessCacheMap("traffic.city_graphs", max_entries=256,
+                                                                  max_age_s=_GRAPH_TTL_S)
 
 
 def city_graph(city_id: int) -> CityGraph | None:
-    """The city's road graph, cached per process for a few minutes (networks change rarely). That a city
-    has no network is cached the same way (a recommendation page asks for the drive times of every city's
-    merchants); `import_road_network` drops both at once in its own process."""
-    with _graphs_lock:
-        cached = _graphs.get(city_id)
-        if cached and time.monotonic() - cached.loaded_at < _GRAPH_TTL_S:
-            return cached
-        missing_since = _no_graph.get(city_id)
-        if missing_since is not None and time.monotonic() - missing_since < _GRAPH_TTL_S:
-            return None
+    """The city's road graph (None: the city has no network), cached per process for a few minutes."""
+    return _graphs.get(city_id, lambda: _city_graph_load(city_id))
+
+
+def _city_graph_load(city_id: int) -> CityGraph | None:
     nodes = list(Intersection.objects.filter(city_id=city_id).order_by("pk").values_list("pk", "latitude",
                                                                                             "longitude"))
     if not nodes:
-        with _graphs_lock:
-            _no_graph[city_id] = time.monotonic()
         return None
     row_of = {pk: i for i, (pk, _, _) in enumerate(nodes)}
     segs = list(RoadSegment.objects.filter(city_id=city_id).order_by("pk").values_list(
@@ -250,22 +242,15 @@ def city_graph(city_id: int) -> CityGraph | None:
         edge_to=np.array([row_of[s[2]] for s in segs], dtype=np.int64),
         edge_length_m=np.array([s[3] for s in segs], dtype=float),
     )
-    loaded = CityGraph(city_id, graph, np.array([s[4] for s in segs], dtype=float), [s[5] for s in segs],
-                       time.monotonic())
-    with _graphs_lock:
-        _graphs[city_id] = loaded
-        _no_graph.pop(city_id, None)
-    return loaded
+    return CityGraph(city_id, graph, np.array([s[4] for s in segs], dtype=float), [s[5] for s in segs],
+                     time.monotonic())
 
 
 def city_graph_invalidate(city_id: int | None = None) -> None:
-    with _graphs_lock:
-        if city_id is None:
-            _graphs.clear()
-            _no_graph.clear()
-        else:
-            _graphs.pop(city_id, None)
-            _no_graph.pop(city_id, None)
+    if city_id is None:
+        _graphs.reset()
+    else:
+        _graphs.discard(city_id)
 
 
 @lru_cache(maxsize=8)
@@ -325,8 +310,9 @@ def segment_speeds_at(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarr
 
 
 _SPEEDS_TTL_S = 60.0
-_speeds: dict[tuple[int, int], tuple[CityGraph, float, tuple[np.ndarray, str, datetime | None]]] = {}
-_speeds_lock = threading.Lock()
+# (city, the graph's load time, minute) -> segment speeds: a reloaded graph never reuses speeds of the old one.
+_speeds: ProcessCacheMap[tuple[int, float, int], tuple[np.ndarray, str, datetime | None]] = ProcessCacheMap(
+    "traffic.segment_speeds", max_entries=512, max_age_s=_SPEEDS_TTL_S)
 
 
 def segment_speeds_at_minute(*, city_graph_: CityGraph, at: datetime) -> tuple[np.ndarray, str, datetime | None]:
@@ -335,20 +321,13 @@ def segment_speeds_at_minute(*, city_graph_: CityGraph, at: datetime) -> tuple[n
     many drive times per page ("about 20 min by car now" on recommendations); a route asks
     `segment_speeds_at` itself. The speeds are read-only (shared between requests)."""
     minute = at.replace(second=0, microsecond=0)
-    key = (city_graph_.city_id, int(minute.timestamp()))
-    now = time.monotonic()
-    with _speeds_lock:
-        hit = _speeds.get(key)
-        if hit is not None and hit[0] is city_graph_ and now - hit[1] < _SPEEDS_TTL_S:
-            return hit[2]
-    speeds, source, as_of = segment_speeds_at(city_graph_=city_graph_, at=minute)
-    speeds.setflags(write=False)
-    value = (speeds, source, as_of)
-    with _speeds_lock:
-        for stale in [k for k, v in _speeds.items() if now - v[1] >= _SPEEDS_TTL_S]:
-            del _speeds[stale]
-        _speeds[key] = (city_graph_, now, value)
-    return value
+
+    def compute() -> tuple[np.ndarray, str, datetime | None]:
+        speeds, source, as_of = segment_speeds_at(city_graph_=city_graph_, at=minute)
+        speeds.setflags(write=False)
+        return speeds, source, as_of
+
+    return _speeds.get((city_graph_.city_id, city_graph_.loaded_at, int(minute.timestamp())), compute)
 
 
 def nearest_city_graph(lat: float, lon: float) -> CityGraph | None:
