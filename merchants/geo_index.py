@@ -16,14 +16,22 @@ from __future__ import annotations
 
 import time as time_module
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 
 import numpy as np
 from django.utils import timezone
 
 from merchants import conf
-from merchants.models import Merchant, OpeningException, OpeningHours, Vertical
-from merchants.selectors import BoundingBox, bounding_box, is_open_with, merchant_card_rows, tz_for, validate_point
+from merchants.models import Merchant, OpeningHours, Vertical
+from merchants.selectors import (
+    BoundingBox,
+    bounding_box,
+    is_open_with,
+    merchant_card_rows,
+    opening_exceptions_window,
+    tz_for,
+    validate_point,
+)
 from superapp.geo import haversine_many_m
 from superapp.process_cache import ProcessCache, shared_version, shared_version_bump
 
@@ -83,13 +91,7 @@ def _build(version: int | None) -> _Index:
                              "tax_free", "time_zone"))
     zones = sorted({r[8] for r in rows})
     zone_code = {z: i for i, z in enumerate(zones)}
-    today = timezone.now().date()
-    exceptions: dict[int, list[tuple[date, time | None, time | None]]] = {}
-    # Exceptions from two days back to a week ahead cover every local "today/yesterday" until the next rebuild.
-    for merchant_id, day, opens, closes in OpeningException.objects.filter(
-            date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=7)).values_list(
-            "merchant_id", "date", "opens", "closes"):
-        exceptions.setdefault(merchant_id, []).append((day, opens, closes))
+    exceptions = opening_exceptions_window()
     return _Index(
         version=version, built_at=time_module.monotonic(),
         ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),

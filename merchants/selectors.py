@@ -415,6 +415,19 @@ def user_is_traveller(user, at: datetime | None = None, *, in_countries: set[str
     return bool(in_countries) and residence not in in_countries
 
 
+def opening_exceptions_window(*, today: date | None = None) -> dict[int, list[tuple[date, time | None, time | None]]]:
+    """Merchant id -> its special days from two days back to a week ahead of `today` (UTC date): every local
+    "today" and "yesterday" of every time zone until an index built now is rebuilt (the nearby index and the
+    recommender's catalogue keep them beside the weekly hours)."""
+    today = today or timezone.now().date()
+    exceptions: dict[int, list[tuple[date, time | None, time | None]]] = {}
+    for merchant_id, day, opens, closes in OpeningException.objects.filter(
+            date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=7)).values_list(
+            "merchant_id", "date", "opens", "closes"):
+        exceptions.setdefault(merchant_id, []).append((day, opens, closes))
+    return exceptions
+
+
 def trips_for_user(*, user) -> QuerySet[Trip]:
     return Trip.objects.filter(user=user).select_related("destination")
 

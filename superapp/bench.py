@@ -62,6 +62,15 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def process_stop(proc: subprocess.Popen, *, timeout_s: float = 20.0) -> None:
+    """Stop a server the benchmark started: SIGTERM, then SIGKILL if it is still there after `timeout_s`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @contextlib.contextmanager
 def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict[str, str] | None = None,
                     timeout_s: float = 180.0, worker_connections: int | None = None) -> Iterator[str]:
@@ -101,11 +110,7 @@ def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict
                 pass
         yield base_url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        process_stop(proc)
         log.close()
         os.unlink(log.name)
 

@@ -206,11 +206,7 @@ def celery_worker(env: dict[str, str]):
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        bench.process_stop(proc)
 
 
 def _p50(values: list[float]) -> float:

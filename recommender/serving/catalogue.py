@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 import time as time_module
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from types import SimpleNamespace
 
 import numpy as np
@@ -32,8 +32,8 @@ from django.utils import timezone
 
 from merchants.geo_index import VERSION_KEY as MERCHANTS_VERSION_KEY
 from merchants.geo_index import points_within
-from merchants.models import City, Merchant, OpeningException, OpeningHours
-from merchants.selectors import city_resolve, is_open_with, merchant_card_rows, tz_for
+from merchants.models import City, Merchant, OpeningHours
+from merchants.selectors import city_resolve, is_open_with, merchant_card_rows, opening_exceptions_window, tz_for
 from recommender.serving import conf
 from superapp.process_cache import ProcessCache, shared_version, shared_version_bump
 
@@ -157,13 +157,7 @@ def _build(version: int) -> Catalogue:
     zones = sorted({r[6] for r in rows})
     zone_code = {z: i for i, z in enumerate(zones)}
     n = len(rows)
-    today = timezone.now().date()
-    exceptions: dict[int, list[tuple[date, time | None, time | None]]] = {}
-    # Two days back to a week ahead covers every local "today/yesterday" until the next rebuild.
-    for merchant_id, day, opens, closes in OpeningException.objects.filter(
-            date__gte=today - timedelta(days=2), date__lte=today + timedelta(days=7)).values_list(
-            "merchant_id", "date", "opens", "closes"):
-        exceptions.setdefault(merchant_id, []).append((day, opens, closes))
+    exceptions = opening_exceptions_window()
     cat = Catalogue(
         version=version, built_at=time_module.monotonic(),
         ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=n),
