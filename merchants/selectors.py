@@ -193,10 +193,16 @@ def categories_tree() -> list[dict]:
     return roots
 
 
+def _id_or_slug(value: str | int) -> tuple[str, dict]:
+    """The text a client sent for a city or category and the lookup it means: an id (digits that fit a bigint)
+    or a slug."""
+    text = str(value).strip()
+    return text, ({"pk": int(text)} if text.isdigit() and len(text) < 19 else {"slug": text})
+
+
 def city_resolve(value: str | int) -> City:
     """A city by id or slug, or `unknown_city`."""
-    text = str(value).strip()
-    lookup = {"pk": int(text)} if text.isdigit() and len(text) < 19 else {"slug": text}
+    text, lookup = _id_or_slug(value)
     city = City.objects.filter(**lookup).first()
     if city is None:
         raise UnknownCity(f"Unknown city {text!r}.", details={"city": text})
@@ -204,8 +210,7 @@ def city_resolve(value: str | int) -> City:
 
 
 def category_resolve(value: str | int) -> Category:
-    text = str(value).strip()
-    lookup = {"pk": int(text)} if text.isdigit() and len(text) < 19 else {"slug": text}
+    text, lookup = _id_or_slug(value)
     category = Category.objects.filter(**lookup).first()
     if category is None:
         raise UnknownCategory(f"Unknown category {text!r}.", details={"category": text})
