@@ -87,6 +87,7 @@ def test_a_map_expires_entries_and_starts_over_when_full():
     ages["s"] = 0.0
     assert cache.lookup(99, "expired") == "expired"
     assert cache.get(99, lambda: "rebuilt") == "rebuilt"
+    ages["s"] = None
     cache.put(7, None)  # None is a value ("no road network"), remembered like any other
     assert cache.get(7, lambda: "built") is None
     cache.discard(7)
