@@ -75,3 +75,41 @@ def test_redis_lock_lets_one_holder_in_and_a_waiter_through_after_release():
         entered.append("second")
     thread.join()
     assert entered == ["first", "second"]
+
+
+def _held_past_its_lease(name: str = LOCK_NAME) -> None:
+    """Hold the lock twice as long as its one-second lease: the holder's renewals keep others out all along."""
+    import time
+
+    with training_lock(name=name):
+        for _ in range(4):
+            time.sleep(0.5)
+            with pytest.raises(TrainingInProgress), training_lock(name=name, wait_s=0):
+                pass
+    with training_lock(name=name, wait_s=0):  # released at once, not at the end of a lease
+        pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_run_renews_its_lease_and_a_dead_one_frees_the_lock_within_one(db_lock, settings):
+    settings.RECOMMENDER_LOCK_TTL_S = 1
+    _held_past_its_lease()
+    # A holder that stopped renewing (killed): its row expires after one lease and the next run takes over.
+    TrainingLock.objects.create(name=LOCK_NAME, holder="killed-host:1",
+                                expires_at=timezone.now() + timedelta(seconds=1))
+    with training_lock(wait_s=5) as holder:
+        assert TrainingLock.objects.get(name=LOCK_NAME).holder == holder
+
+
+@pytest.mark.redis
+def test_the_redis_lease_is_renewed_while_the_run_lives(settings):
+    from superapp.cache import redis_client
+
+    settings.RECOMMENDER_LOCK_TTL_S = 1
+    name = "recommender:test-lease"
+    _held_past_its_lease(name)
+    assert redis_client().get(name) is None
+    # A killed holder: the key simply runs out after one lease.
+    redis_client().set(name, "killed-holder", px=1000)
+    with training_lock(name=name, wait_s=5):
+        pass
