@@ -11,10 +11,17 @@ which `.ci/schemathesis` counts the operations with path parameters that got pas
 
 Environment: SCHEMATHESIS_BASE_URL (the server), SCHEMATHESIS_TOKEN (the user's access token),
 SCHEMATHESIS_RESPONSES (where to log).
+
+`ast.parse` is serialised across schemathesis's worker threads: CPython 3.11.7's conversion of a parse tree to
+Python objects keeps its recursion depth in state the threads share, so two concurrent parses can fail with
+"SystemError: AST constructor recursion depth mismatch" (CPython gh-106905). Hypothesis parses the source of the
+lambdas schemathesis filters its strategies with (to describe them), and CI's run once crashed in the coverage
+phase of `GET /api/v1/appointments` that way: a tool error, not an answer of the API.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import json
 import os
@@ -26,6 +33,15 @@ import schemathesis
 from tests.schema_ids import real_path_values
 
 _lock = threading.Lock()
+_ast_parse, _ast_lock = ast.parse, threading.Lock()
+
+
+def _ast_parse_serialised(*args, **kwargs):
+    with _ast_lock:
+        return _ast_parse(*args, **kwargs)
+
+
+ast.parse = _ast_parse_serialised
 
 
 def _get_json(url: str):
