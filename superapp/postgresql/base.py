@@ -26,10 +26,11 @@ def idle_socket_is_quiet(connection) -> bool:
     if connection.pgconn.transaction_status != pq.TransactionStatus.IDLE:
         return False
     try:
-        readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
+        poller = select.poll()  # not select.select: it refuses descriptors above 1023
+        poller.register(connection.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return not poller.poll(0)
     except (OSError, ValueError, psycopg.Error):
         return False
-    return not readable
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
