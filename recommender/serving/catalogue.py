@@ -103,10 +103,7 @@ class Catalogue:
                 merchant_id__in=selection).values_list("merchant_id", "weekday", "opens", "closes"):
             if merchant_id in loaded:
                 loaded[merchant_id].append((weekday, opens, closes))
-        with self._lock:
-            if len(self.hours) > CARDS_MAX:
-                self.hours.clear()
-            self.hours.update(loaded)
+        self._remember(self.hours, loaded)
 
     def open_ids(self, merchant_ids: list[int], at: datetime) -> set[int]:
         """Which of these merchants are open at `at`, each in its own time zone (the services rule). Answers
@@ -134,11 +131,14 @@ class Catalogue:
         return {pk: known[pk] for pk in merchant_ids if pk in known}
 
     def _cards_load(self, selection: list[int] | QuerySet) -> None:
-        loaded = merchant_card_rows(ids=selection)
+        self._remember(self.cards, merchant_card_rows(ids=selection))
+
+    def _remember(self, store: dict, loaded: dict) -> None:
+        """Add to the cards or hours kept: at most CARDS_MAX, starting over when full."""
         with self._lock:
-            if len(self.cards) > CARDS_MAX:
-                self.cards.clear()
-            self.cards.update(loaded)
+            if len(store) > CARDS_MAX:
+                store.clear()
+            store.update(loaded)
 
     def merchant_stub(self, merchant_id: int) -> SimpleNamespace | None:
         """What the wallet's `campaign_merchant_problem` reads of a merchant, without a model instance."""

@@ -29,7 +29,6 @@ def _terminate(pid: int) -> None:
     select.select([connection.connection.pgconn.socket], [], [], 5)
 
 
-
 def test_the_engine_prepares_statements():
     assert settings.DATABASES["default"]["ENGINE"] == "superapp.postgresql"
     connection.ensure_connection()
