@@ -19,6 +19,7 @@ from datetime import timezone as dt_timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 
@@ -115,6 +116,24 @@ def is_open_with(*, hours: Iterable[tuple[int, time, time]],
     if any(o is not None and _covers_today(o, c, now_t) for o, c in schedule(today)):
         return True
     return any(_spills_into(o, c, now_t) for o, c in schedule(yesterday))
+
+
+def time_us(value: time) -> int:
+    """A wall-clock time as microseconds since midnight (how `open_weekly_mask` compares times)."""
+    return ((value.hour * 60 + value.minute) * 60 + value.second) * 1_000_000 + value.microsecond
+
+
+def open_weekly_mask(*, weekday: np.ndarray, opens_us: np.ndarray, closes_us: np.ndarray, today: np.ndarray,
+                     yesterday: np.ndarray, now_us: np.ndarray) -> np.ndarray:
+    """`is_open_with` for weekly intervals without exceptions, vectorised over many intervals: which of them
+    make their merchant open now. Each interval comes with its merchant's local weekday today, yesterday and
+    the local time (`time_us`), computed in the merchant's zone as `is_open_with` computes them. A merchant is
+    open when any of its intervals is (tests hold this equal to `is_open_with`)."""
+    same_day = closes_us > opens_us
+    covers_today = (weekday == today) & np.where(same_day, (opens_us <= now_us) & (now_us < closes_us),
+                                                 now_us >= opens_us)
+    spills = (weekday == yesterday) & ~same_day & (now_us < closes_us)
+    return covers_today | spills
 
 
 def merchant_is_open(merchant: Merchant, at: datetime | None = None) -> bool:

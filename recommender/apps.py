@@ -15,3 +15,13 @@ class RecommenderConfig(AppConfig):
         connect_signals()
         # The other apps send what users did through `superapp.events` (they never import the recommender).
         interactions_subscribe(on_commit=interaction_record, in_transaction=interactions_record_in_transaction)
+        # A serving process builds what every page reads before its first request (superapp.warmup).
+        from superapp.warmup import warm_on_start
+
+        warm_on_start("recommender serving", _serving_caches_warm)
+
+
+def _serving_caches_warm() -> None:
+    from recommender.serving.services import serving_caches_warm  # NumPy, SciPy, scikit-learn: only when serving
+
+    serving_caches_warm()

@@ -8,8 +8,14 @@ Two costs used to land on unlucky requests of a fresh gunicorn worker:
   tracked objects) is scanned by every generation-2 collection, which CPython runs every few thousand
   requests: a 250 ms pause (600 ms on a busy box) on whichever request happens to trigger it.
 
-`process_warm` does the first-request work at start, then `gc.freeze()`s everything alive at that point into
-the permanent generation, so later full collections scan only what requests created. It is called once per
+A third cost grows with the data: the per-process copies that pages read (the recommender's catalogue of
+merchants, cards and opening hours, its content index, the active model). Built on a worker's first page, they
+took 5-7 s with 100,000 merchants, and four fresh workers building them at once on two cores ran past 10 s.
+Apps register them with `warm_on_start`.
+
+`process_warm` does the first-request work and builds what the apps registered at start, then `gc.freeze()`s
+everything alive at that point into the permanent generation, so later full collections scan only what requests
+created (the catalogue's cards are hundreds of thousands of objects). It is called once per
 process, by `superapp.wsgi` (every gunicorn worker imports it before accepting a connection) and by anything
 that serves requests in-process the same way (`manage.py fuzz_api`).
 """
@@ -17,15 +23,45 @@ that serves requests in-process the same way (`manage.py fuzz_api`).
 from __future__ import annotations
 
 import gc
+import logging
+from collections.abc import Callable
+
+logger = logging.getLogger(__name__)
+
+_warmers: dict[str, Callable[[], object]] = {}
+
+
+def warm_on_start(name: str, build: Callable[[], object]) -> None:
+    """Have `process_warm` call `build` (fill a per-process cache) before the process serves (an app's `ready`)."""
+    _warmers[name] = build
+
+
+def _caches_warm() -> None:
+    """Build what the apps registered. A failure (the database restarting, say) is logged and left to the first
+    request that needs it, as before: a worker must start anyway."""
+    from django.db import connections
+
+    for name, build in _warmers.items():
+        try:
+            build()
+        except Exception:  # noqa: BLE001 - a warm-up must never stop a worker from starting
+            logger.warning("warm-up of %s failed: it will be built by the first request that needs it", name,
+                           exc_info=True)
+    # The warm-up ran on the process's main thread; requests run on others and open their own connections.
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
 
 
 def process_warm() -> None:
-    """Compile the URLconf, load DRF's lazily imported classes, then freeze the start-up heap out of the GC."""
+    """Compile the URLconf, load DRF's lazily imported classes, build the apps' per-process caches, then freeze
+    the start-up heap out of the GC."""
     from django.urls import reverse
     from rest_framework.settings import api_settings
 
     reverse("healthz")  # populates the resolver: every URL pattern's regex is compiled
     for name in api_settings.defaults:
         getattr(api_settings, name)  # imports DEFAULT_*_CLASSES and the other dotted-path settings
+    _caches_warm()
     gc.collect()  # what start-up left as garbage is freed, not frozen
     gc.freeze()

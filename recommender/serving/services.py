@@ -498,8 +498,16 @@ class _Request:
     def open_only(self, ids: np.ndarray) -> np.ndarray:
         if not len(ids):
             return ids
-        open_ids = self.catalogue.open_ids(ids.tolist(), self.at)
-        return ids[np.isin(ids, np.fromiter(open_ids, dtype=np.int64, count=len(open_ids)))]
+        return ids[self.catalogue.open_mask(ids, self.at)]
+
+
+def _members(ids: np.ndarray, ascending: np.ndarray) -> np.ndarray:
+    """`np.isin(ids, ascending)` for a sorted `ascending` (the catalogue's candidates): a binary search per id
+    instead of sorting or tabling tens of thousands of candidates for a list of a few hundred."""
+    if not len(ascending):
+        return np.zeros(len(ids), bool)
+    pos = np.minimum(np.searchsorted(ascending, ids), len(ascending) - 1)
+    return ascending[pos] == ids
 
 
 def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_seen: bool,
@@ -508,7 +516,7 @@ def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_see
     filters leave fewer than `limit` entries above the list's floor while the model knows other allowed
     merchants)."""
     lst, loaded, cat = req.list, req.loaded, req.catalogue
-    allowed = np.isin(lst.merchant_ids, candidates)
+    allowed = _members(lst.merchant_ids, candidates)
     if exclude_seen and len(lst.seen_ids):
         allowed &= ~np.isin(lst.merchant_ids, lst.seen_ids)
     cities = np.unique(cat.city[cat.rows(candidates)]) if len(candidates) else []
@@ -623,6 +631,27 @@ def _version_of(req: _Request, source: str) -> int | None:
     return req.loaded.version_id if source.startswith(("model:", "materialised:")) else None
 
 
+def _distances_of(picks: list[_Pick], candidates: np.ndarray, distances: np.ndarray | None) -> dict[int, float] | None:
+    """The picked merchants' distances (`candidates` ascending, as the catalogue's mask returns them): only the
+    page's, a radius over a large catalogue holds tens of thousands."""
+    if distances is None:
+        return None
+    ids = np.array([p.merchant_id for p in picks], dtype=np.int64)
+    if not len(ids) or not len(candidates):
+        return {}
+    pos = np.minimum(np.searchsorted(candidates, ids), len(candidates) - 1)
+    found = candidates[pos] == ids
+    return dict(zip(ids[found].tolist(), distances[pos[found]].tolist(), strict=True))
+
+
+def serving_caches_warm() -> None:
+    """Build this process's copies that every page reads: the active model, the catalogue (merchants, cards,
+    opening hours) and the content index. Called at a worker's start (`superapp.warmup.process_warm`)."""
+    active_model()
+    catalogue()
+    content_index()
+
+
 def recommendations_for_user(*, user, request: RecommendationRequest, at: datetime | None = None) -> RecommendationPage:
     """A page of recommendations for `user` within the request's filters. Without a city or a point, the
     city the user is in now (an active trip's destination, else their current city) is used."""
@@ -636,8 +665,7 @@ def recommendations_for_user(*, user, request: RecommendationRequest, at: dateti
     candidates = req.catalogue.ids[rows]
     answer = _answer(req, candidates=candidates, limit=request.limit, exclude_seen=request.exclude_seen,
                      open_now=request.open_now, popularity=popularity_scores, popularity_source=SOURCE_POPULARITY)
-    results = _render(req, answer, distances=dict(zip(candidates.tolist(), distances.tolist(), strict=True))
-                      if distances is not None else None,
+    results = _render(req, answer, distances=_distances_of(answer.ranking.picks, candidates, distances),
                       origin=(request.lat, request.lon) if request.lat is not None else None)
     context_save(req.ctx)
     ranking = answer.ranking

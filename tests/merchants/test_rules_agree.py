@@ -2,7 +2,8 @@
 
 Opening hours: the reference is `selectors.is_open_with` (Python). The SQL filter (`merchants_open_now_ids`,
 `_open_at_local_q`) and the nearby index's shortcut for merchants without exceptions (`geo_index._open_weekly`)
-must give the same answer on random weekly hours (closed days, overnight spans, around the clock, split
+and the recommender's catalogue (`Catalogue.open_ids`: `selectors.open_weekly_mask` over every merchant's weekly
+hours at once) must give the same answer on random weekly hours (closed days, overnight spans, around the clock, split
 services), random exceptions (closed days, special and overnight hours) in several time zones (DST, fixed
 offsets), at random instants and at instants exactly on opening and closing times.
 
@@ -108,6 +109,27 @@ def test_the_sql_filter_and_the_index_shortcut_agree_with_the_opening_rule(seed)
                                           local.weekday(), (local.weekday() - 1) % 7,
                                           local.time().replace(tzinfo=None))
             assert fast == (merchant.pk in expected), (merchant.pk, at)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_catalogues_vectorised_open_now_agrees_with_the_opening_rule(seed, monkeypatch):
+    """The recommender's catalogue decides open now for every merchant at once (`open_weekly_mask` over the
+    weekly hours as arrays, the rule itself for merchants with exceptions around today)."""
+    from merchants import selectors
+    from recommender.serving import catalogue as serving_catalogue
+    from superapp import process_cache
+
+    rng = random.Random(seed)
+    merchants = _generated_merchants(rng, 30)
+    ids = [m.pk for m in merchants]
+    # The catalogue keeps the exceptions around the day it was built: build it "on" the generated week.
+    monkeypatch.setattr(serving_catalogue, "opening_exceptions_window",
+                        lambda: selectors.opening_exceptions_window(today=BASE.date() + timedelta(days=1)))
+    process_cache.reset_all()
+    cat = serving_catalogue.catalogue()
+    for at in _instants(rng, merchants):
+        expected = {m.pk for m in merchants if _reference_open(m, at)}
+        assert cat.open_ids(ids, at) == expected, at
 
 
 def _generated_places(rng: random.Random, center: tuple[float, float], n: int) -> list[Merchant]:

@@ -9,6 +9,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import get_resolver
 
+from superapp import process_cache, warmup
 from superapp.warmup import process_warm
 from tests.factories import UserFactory
 
@@ -22,6 +23,28 @@ def test_process_warm_compiles_the_urlconf_and_freezes_the_start_up_heap():
         assert gc.get_freeze_count() > max(before, 100_000)
     finally:
         gc.unfreeze()
+
+
+def test_process_warm_builds_what_the_apps_registered_and_starts_even_if_one_fails(monkeypatch):
+    built = []
+    monkeypatch.setattr(warmup, "_warmers", {"broken": lambda: 1 / 0, "fine": lambda: built.append("fine")})
+    try:
+        process_warm()
+    finally:
+        gc.unfreeze()
+    assert built == ["fine"]
+
+
+@pytest.mark.django_db
+def test_a_serving_process_builds_the_recommenders_catalogue_and_content_index_before_its_first_page():
+    from recommender.serving import catalogue, content
+    from tests.factories import MerchantFactory
+
+    merchant = MerchantFactory()
+    process_cache.reset_all()
+    warmup._warmers["recommender serving"]()
+    assert merchant.pk in catalogue._catalogue.peek().ids.tolist()
+    assert merchant.pk in content._index.peek().merchant_ids.tolist()
 
 
 @pytest.mark.django_db
