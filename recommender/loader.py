@@ -110,6 +110,11 @@ def loaded_version_id() -> int | None:
     return current.version_id if current is not None else None
 
 
+def loaded_model() -> LoadedModel | None:
+    """The version this process has loaded, without I/O (None before the first `active_model`)."""
+    return _model.peek()
+
+
 def active_model(*, cached_id: int | None = None) -> LoadedModel | None:
     """The active version, loaded once per process; None when no version is active (use a fallback).
     `cached_id`: the value of `ACTIVE_VERSION_CACHE_KEY` the caller has just read itself (None: read it)."""

@@ -24,7 +24,7 @@ import itertools
 import threading
 import time as time_module
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from types import SimpleNamespace
 
 import numpy as np
@@ -43,11 +43,14 @@ from merchants.selectors import (
     time_us,
     tz_for,
 )
+from recommender.loader import loaded_model
 from recommender.serving import conf
 from superapp.process_cache import ProcessCache, shared_version, shared_version_bump
 
 CAMPAIGNS_VERSION_KEY = "recommender:serving:campaigns-version"
+MINUTE_US = 60_000_000
 CARDS_MAX = 50_000  # list cards kept per process (the oldest quarter makes room when full)
+CARDS_CHUNK = 2_000  # ids per query when loading the model's merchants' cards
 
 
 def _time_from_us(value: int) -> time:
@@ -65,6 +68,7 @@ class WeeklyHours:
     weekday: np.ndarray
     opens_us: np.ndarray  # `merchants.selectors.time_us`
     closes_us: np.ndarray
+    _whole_minutes: bool | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, *, ids: np.ndarray, row_zone: np.ndarray, selection: QuerySet) -> WeeklyHours:
@@ -89,20 +93,31 @@ class WeeklyHours:
         return [(int(self.weekday[i]), _time_from_us(self.opens_us[i]), _time_from_us(self.closes_us[i]))
                 for i in range(low, high)]
 
-    def open_rows(self, *, at: datetime, n_rows: int, row_zone: np.ndarray, zones: list[str]) -> np.ndarray:
-        """Open at `at` by the weekly hours alone, per catalogue row (the local day and time computed once per
-        zone, as `is_open_with` computes them)."""
+    def open_rows(self, *, at: datetime, n_rows: int, row_zone: np.ndarray,
+                  zones: list[str]) -> tuple[np.ndarray, bool]:
+        """(open at `at` by the weekly hours alone, per catalogue row; whether every zone is a whole number of
+        minutes from UTC at `at`). The local day and time are computed once per zone, as `is_open_with` does."""
         today = np.zeros(len(zones), np.int8)
         now_us = np.zeros(len(zones), np.int64)
+        whole_minutes = True
         for code, name in enumerate(zones):
             local = at.astimezone(tz_for(name))
             today[code], now_us[code] = local.weekday(), time_us(local.time())
+            whole_minutes &= local.utcoffset() % timedelta(minutes=1) == timedelta(0)
         zone = self.zone
         hit = open_weekly_mask(weekday=self.weekday, opens_us=self.opens_us, closes_us=self.closes_us,
                                today=today[zone], yesterday=(today[zone] + 6) % 7, now_us=now_us[zone])
         opened = np.zeros(n_rows, bool)
         opened[self.row[hit]] = True
-        return opened
+        return opened, whole_minutes
+
+    @property
+    def whole_minutes(self) -> bool:
+        """Every weekly opening and closing time is a whole minute (remembered)."""
+        if self._whole_minutes is None:
+            self._whole_minutes = bool((self.opens_us % MINUTE_US == 0).all()
+                                       and (self.closes_us % MINUTE_US == 0).all())
+        return self._whole_minutes
 
 
 @dataclass
@@ -124,7 +139,7 @@ class Catalogue:
     exceptions: dict[int, list[tuple[date, time | None, time | None]]]
     hours: WeeklyHours
     cards: dict[int, dict] = field(default_factory=dict)
-    _open_memo: tuple[int, np.ndarray] | None = field(default=None, repr=False)  # (second, open per row)
+    _open_memo: tuple[float, float, np.ndarray] | None = field(default=None, repr=False)  # [from, to), open
     _by_city: dict[int, np.ndarray] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -172,21 +187,30 @@ class Catalogue:
     def open_rows(self, at: datetime) -> np.ndarray:
         """Open at `at` for every row, each merchant in its own time zone (the services rule, `is_open_with`):
         weekly hours vectorised over the whole catalogue (`open_weekly_mask`), the few merchants with exceptions
-        around today by the rule itself. Remembered for the second `at` falls in (opening hours change state on
-        whole seconds), so the pages of one second decide it once: with 100,000 merchants one evaluation costs
-        milliseconds, where deciding them one by one took a second."""
-        second = int(at.timestamp() // 1)
+        around today by the rule itself: with 100,000 merchants one evaluation costs milliseconds, where deciding
+        them one by one took a second. Remembered while it cannot change: for the minute `at` falls in when every
+        opening and closing time (weekly and exceptional) is a whole minute and every zone is a whole number of
+        minutes from UTC (then a local day or time crosses a boundary only on a whole UTC minute, and intervals
+        are closed at the start, open at the end), else for the second."""
+        stamp = at.timestamp()
         memo = self._open_memo
-        if memo is not None and memo[0] == second:
-            return memo[1]
-        opened = self.hours.open_rows(at=at, n_rows=len(self.ids), row_zone=self.zone, zones=self.zones)
+        if memo is not None and memo[0] <= stamp < memo[1]:
+            return memo[2]
+        opened, offsets_whole_minutes = self.hours.open_rows(at=at, n_rows=len(self.ids), row_zone=self.zone,
+                                                             zones=self.zones)
         for merchant_id, special in self.exceptions.items():
             (row,) = self.rows(np.array([merchant_id]))
             if row >= 0:
                 opened[row] = is_open_with(hours=self.hours.of_row(row), exceptions=special,
                                            zone=tz_for(self.zones[self.zone[row]]), at=at)
-        self._open_memo = (second, opened)
+        period = 60 if offsets_whole_minutes and self.hours.whole_minutes and self._exceptions_whole_minutes() else 1
+        start = stamp // period * period
+        self._open_memo = (start, start + period, opened)
         return opened
+
+    def _exceptions_whole_minutes(self) -> bool:
+        return all(t is None or time_us(t) % MINUTE_US == 0
+                   for special in self.exceptions.values() for _, opens, closes in special for t in (opens, closes))
 
     def open_mask(self, merchant_ids: np.ndarray, at: datetime) -> np.ndarray:
         """Open at `at`, per merchant id (merchants not in the catalogue are not)."""
@@ -211,6 +235,19 @@ class Catalogue:
         if missing:
             self._cards_load(missing)
         return {pk: known[pk] for pk in merchant_ids if pk in known}
+
+    def cards_keep(self, merchant_ids: list[int]) -> None:
+        """Make these merchants' cards the newest kept (the last to make room), loading those not kept yet."""
+        missing = []
+        with self._lock:
+            for pk in merchant_ids:
+                card = self.cards.pop(pk, None)
+                if card is None:
+                    missing.append(pk)
+                else:
+                    self.cards[pk] = card
+        for start in range(0, len(missing), CARDS_CHUNK):
+            self._cards_load(missing[start:start + CARDS_CHUNK])
 
     def _cards_load(self, selection: list[int] | QuerySet) -> None:
         self._remember(self.cards, merchant_card_rows(ids=selection))
@@ -258,10 +295,14 @@ def _build(version: int) -> Catalogue:
         hours=WeeklyHours.load(ids=ids_array, row_zone=zone_array, selection=active.values("pk")))
     # Every page reads cards and open now: load them with the catalogue, not per page. The first CARDS_MAX
     # merchants' cards are selected by a subquery: as a list of ids, 50,000 query parameters took seconds to
-    # pass (a first request of a new worker over 100,000 merchants ran past 10 s).
+    # pass (a first request of a new worker over 100,000 merchants ran past 10 s). Then, last (the newest, the
+    # last to make room), the merchants the loaded model knows: every materialised list is made of them.
     ids = cat.ids.tolist()[:CARDS_MAX]
     if ids:
         cat._cards_load(active.filter(pk__lte=ids[-1]).values("pk"))
+    loaded = loaded_model()
+    if loaded is not None and len(cat.ids) > len(ids):
+        cat.cards_keep(loaded.item_ids[np.isin(loaded.item_ids, cat.ids)][:CARDS_MAX // 2].tolist())
     return cat
 
 

@@ -40,6 +40,26 @@ def test_open_now_remembered_per_second_is_the_services_rule():
 
 
 @pytest.mark.django_db
+def test_open_now_is_remembered_for_a_minute_only_when_nothing_opens_within_it():
+    """Whole-minute hours: one evaluation serves the minute. An opening at 09:00:30 must be seen at 09:00:40 even
+    after a page at 09:00:10 (then it is remembered per second), and the next minute is evaluated afresh."""
+    whole, seconds = MerchantFactory(city=city("hangzhou")), MerchantFactory(city=city("hangzhou"))
+    hours(whole, opens=time(9), closes=time(17))
+    process_cache.reset_all()
+    cat = serving_catalogue.catalogue()
+    at = datetime(2026, 3, 2, 0, 59, 10, tzinfo=UTC)  # 08:59:10 in Hangzhou
+    assert cat.open_ids([whole.pk], at) == set()
+    assert cat._open_memo[1] - cat._open_memo[0] == 60
+    assert cat.open_ids([whole.pk], at + timedelta(seconds=50)) == {whole.pk}  # 09:00:00: a new minute
+    hours(seconds, opens=time(9, 0, 30), closes=time(17))
+    process_cache.reset_all()
+    cat = serving_catalogue.catalogue()
+    assert cat.open_ids([seconds.pk], at + timedelta(seconds=60)) == set()  # 09:00:10
+    assert cat._open_memo[1] - cat._open_memo[0] == 1
+    assert cat.open_ids([seconds.pk], at + timedelta(seconds=90)) == {seconds.pk}  # 09:00:40
+
+
+@pytest.mark.django_db
 def test_remembered_query_strings_still_refuse_bad_input_every_time():
     client = client_for(UserFactory())
     for _ in range(2):
@@ -105,3 +125,19 @@ def test_membership_in_sorted_candidates_is_numpys_isin(seed):
     candidates = np.unique(rng.integers(1, 500, size=rng.integers(0, 200)))
     ids = rng.integers(0, 520, size=300)
     assert (_members(ids, candidates) == np.isin(ids, candidates)).all()
+
+
+@pytest.mark.django_db
+def test_cards_kept_last_outlive_the_room_made_for_new_ones(monkeypatch):
+    """The catalogue keeps the loaded model's merchants' cards last (every materialised list is made of them), so
+    the room made for other merchants' cards is taken from the rest first."""
+    monkeypatch.setattr(serving_catalogue, "CARDS_MAX", 20)
+    merchants = [MerchantFactory(city=city("hangzhou")) for _ in range(40)]
+    process_cache.reset_all()
+    cat = serving_catalogue.catalogue()
+    ids = sorted(m.pk for m in merchants)
+    kept = ids[:3] + ids[35:37]  # the oldest kept, and two not kept yet
+    cat.cards_keep(kept)
+    assert set(kept) <= set(cat.cards) and len(cat.cards) <= 20
+    cat.cards_for(ids[25:30])
+    assert set(kept) <= set(cat.cards) and set(ids[25:30]) <= set(cat.cards)
