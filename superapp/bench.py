@@ -29,6 +29,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import CommandError
 
+from superapp.warmup import READY_DIR_ENV
+
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))  # 2 cores: a few processes, a few threads each
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 
@@ -80,6 +82,10 @@ def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict
     worker measures both cores; None keeps gunicorn's default (1000)."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
+    # Each worker leaves a file here once warm (superapp.warmup): the first /healthz answer only says that one is,
+    # and with a large catalogue the others spent the first seconds of a measurement building their caches.
+    ready = tempfile.TemporaryDirectory(prefix="gunicorn-ready-")
+    env = {**(env or server_env()), READY_DIR_ENV: ready.name}
     cmd = [
         sys.executable, "-m", "gunicorn", "superapp.wsgi:application",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
@@ -88,7 +94,7 @@ def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict
     ]
     if worker_connections is not None:
         cmd += ["--worker-connections", str(worker_connections)]
-    proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env or server_env(), stdout=log, stderr=log)
+    proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout_s
@@ -104,6 +110,12 @@ def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict
             if time.monotonic() > deadline:
                 raise BenchError("gunicorn did not become healthy in time")
             time.sleep(0.2)
+        while len(os.listdir(ready.name)) < workers:
+            if proc.poll() is not None:
+                raise BenchError(f"gunicorn exited: {Path(log.name).read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"only {len(os.listdir(ready.name))} of {workers} workers warmed up in time")
+            time.sleep(0.2)
         # Warm every worker (imports, connections, lazily loaded models).
         for _ in range(workers * threads * 2):
             with contextlib.suppress(OSError), urllib.request.urlopen(f"{base_url}/healthz", timeout=5):  # noqa: S310
@@ -113,6 +125,7 @@ def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict
         process_stop(proc)
         log.close()
         os.unlink(log.name)
+        ready.cleanup()
 
 
 @dataclass

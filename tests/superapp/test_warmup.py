@@ -35,6 +35,19 @@ def test_process_warm_builds_what_the_apps_registered_and_starts_even_if_one_fai
     assert built == ["fine"]
 
 
+def test_a_warmed_process_tells_a_waiting_benchmark(monkeypatch, tmp_path):
+    """superapp.bench waits for one file per gunicorn worker before measuring (not for the first /healthz)."""
+    import os
+
+    monkeypatch.setenv(warmup.READY_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(warmup, "_warmers", {})
+    try:
+        process_warm()
+    finally:
+        gc.unfreeze()
+    assert [p.name for p in tmp_path.iterdir()] == [str(os.getpid())]
+
+
 @pytest.mark.django_db
 def test_a_serving_process_builds_the_recommenders_catalogue_and_content_index_before_its_first_page():
     from recommender.serving import catalogue, content
