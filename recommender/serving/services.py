@@ -436,6 +436,16 @@ class RecommendationRequest:
     limit: int = conf.DEFAULT_LIMIT
 
 
+def _in_sorted(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """`np.isin(values, sorted_ids)` for an ascending `sorted_ids` (the catalogue's candidates, a list's or a
+    history's seen merchants): one binary search per value. `np.isin` sorts both arrays on every call (~50 us);
+    a page made five such calls, about a fifth of its own CPU."""
+    if not len(sorted_ids) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return sorted_ids[pos] == values
+
+
 def _excluding(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return ids[~np.isin(ids, seen)] if len(seen) else ids
 
@@ -501,22 +511,13 @@ class _Request:
         return ids[self.catalogue.open_mask(ids, self.at)]
 
 
-def _members(ids: np.ndarray, ascending: np.ndarray) -> np.ndarray:
-    """`np.isin(ids, ascending)` for a sorted `ascending` (the catalogue's candidates): a binary search per id
-    instead of sorting or tabling tens of thousands of candidates for a list of a few hundred."""
-    if not len(ascending):
-        return np.zeros(len(ids), bool)
-    pos = np.minimum(np.searchsorted(ascending, ids), len(ascending) - 1)
-    return ascending[pos] == ids
-
-
 def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_seen: bool,
                open_now: bool) -> _Answer | None:
     """Filter the user's materialised list in-process; None when it cannot answer this page exactly (the
     filters leave fewer than `limit` entries above the list's floor while the model knows other allowed
     merchants)."""
     lst, loaded, cat = req.list, req.loaded, req.catalogue
-    allowed = _members(lst.merchant_ids, candidates)
+    allowed = _in_sorted(lst.merchant_ids, candidates)  # candidates: catalogue ids, ascending
     if exclude_seen and len(lst.seen_ids):
         allowed &= ~np.isin(lst.merchant_ids, lst.seen_ids)
     cities = np.unique(cat.city[cat.rows(candidates)]) if len(candidates) else []

@@ -119,12 +119,12 @@ def test_a_full_card_store_makes_room_for_new_cards_without_forgetting_the_rest(
 
 @pytest.mark.parametrize("seed", range(5))
 def test_membership_in_sorted_candidates_is_numpys_isin(seed):
-    from recommender.serving.services import _members
+    from recommender.serving.services import _in_sorted
 
     rng = np.random.default_rng(seed)
     candidates = np.unique(rng.integers(1, 500, size=rng.integers(0, 200)))
     ids = rng.integers(0, 520, size=300)
-    assert (_members(ids, candidates) == np.isin(ids, candidates)).all()
+    assert (_in_sorted(ids, candidates) == np.isin(ids, candidates)).all()
 
 
 @pytest.mark.django_db
