@@ -68,9 +68,30 @@ class InteractionArrays:
                      ("user_ids", "merchant_ids", "kind_codes", "values", "timestamps")))
 
 
-def _kind_case() -> str:
-    whens = " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate(KINDS))
+def _kind_case(order: list[str] | None = None) -> str:
+    """`kind` -> its code in `KINDS` (-1 for anything else). The `WHEN`s are tested one by one, so `order`
+    (most frequent kinds first, `_kinds_by_frequency`) only changes how many comparisons a row costs."""
+    order = [name for name in order or [] if name in KIND_CODE]
+    order += [name for name in KINDS if name not in order]
+    whens = " ".join(f"WHEN '{name}' THEN {KIND_CODE[name]}" for name in order)
     return f"CASE kind {whens} ELSE -1 END"
+
+
+def _kinds_by_frequency() -> list[str]:
+    """The kinds, most frequent first, from the planner's statistics of the interactions table (`ANALYZE`,
+    autovacuum); an empty list when there are none yet. PostgreSQL only.
+
+    The `CASE` that maps `kind` to its code compares one `WHEN` after another: in `KINDS`' order, the commonest
+    kind of a live app (`view`) is the eighth comparison. Most frequent first, the server's CPU for 10M rows
+    fell from 2.6-2.75 s to 2.25-2.3 s (no `CASE` at all: 2.2 s)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT most_common_vals::text::text[], most_common_freqs FROM pg_stats "
+                       "WHERE schemaname = current_schema() AND tablename = %s AND attname = 'kind'",
+                       [Interaction._meta.db_table])
+        row = cursor.fetchone()
+    if not row or not row[0]:
+        return []
+    return [name for _, name in sorted(zip(row[1], row[0], strict=True), key=lambda pair: -pair[0])]
 
 
 def _where(since: datetime | None, until: datetime | None, quote: Callable[[datetime], str],
@@ -110,7 +131,8 @@ def _extract_postgres(since, until, source_prefix, progress) -> InteractionArray
 
     table = Interaction._meta.db_table
     query = (
-        f"COPY (SELECT user_id::int8, merchant_id::int8, ({_kind_case()})::int2, value::float4, "  # noqa: S608
+        f"COPY (SELECT user_id::int8, merchant_id::int8, ({_kind_case(_kinds_by_frequency())})::int2, "  # noqa: S608
+        "value::float4, "
         f"occurred_at::timestamptz FROM {table}"
         + _where(since, until, lambda d: sql.Literal(d).as_string(None), source_prefix,
                  lambda t: sql.Literal(t).as_string(None))
