@@ -66,8 +66,8 @@ def test_the_stream_parser_accepts_any_chunking_and_checks_the_layout():
     rows["user"], rows["merchant"], rows["kind"] = [1, 2, 3], [10, 20, 30], [0, 1, 2]
     rows["value"], rows["ts"] = [1.0, 2.5, -1.0], [0, 1_000_000, 2_000_000]
     stream = extract._PG_SIGNATURE + bytes(8) + rows.tobytes() + b"\xff\xff"
-    for size in (1, 7, 52, 53, len(stream)):
-        parser = _CopyRowsParser(None)
+    for size, capacity in ((1, 0), (7, 1), (52, 2), (53, 3), (len(stream), 0), (len(stream), 1000)):
+        parser = _CopyRowsParser(None, capacity=capacity)  # too small (it grows), exact, or too large
         for start in range(0, len(stream), size):
             parser.feed(bytearray(stream[start:start + size]))
         arrays = parser.finish()
