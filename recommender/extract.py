@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import ClassVar
 
 import numpy as np
 from django.db import connection
@@ -55,6 +56,14 @@ class InteractionArrays:
         return InteractionArrays(self.user_ids[mask], self.merchant_ids[mask], self.kind_codes[mask],
                                  self.values[mask], self.timestamps[mask])
 
+    FIELDS: ClassVar[tuple[str, ...]] = ("user_ids", "merchant_ids", "kind_codes", "values", "timestamps")
+
+    @classmethod
+    def allocate(cls, n: int) -> InteractionArrays:
+        """Uninitialised arrays for `n` rows."""
+        return cls(np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int16), np.empty(n, np.float32),
+                   np.empty(n, np.float64))
+
     @classmethod
     def empty(cls) -> InteractionArrays:
         return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int16),
@@ -64,13 +73,33 @@ class InteractionArrays:
     def concat(cls, parts: list[InteractionArrays]) -> InteractionArrays:
         if not parts:
             return cls.empty()
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                     ("user_ids", "merchant_ids", "kind_codes", "values", "timestamps")))
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in cls.FIELDS))
 
 
-def _kind_case() -> str:
-    whens = " ".join(f"WHEN '{name}' THEN {code}" for code, name in enumerate(KINDS))
+def _kind_case(order: list[str] | None = None) -> str:
+    """`kind` -> its code in `KINDS` (-1 for anything else). The `WHEN`s are tested one by one, so `order`
+    (most frequent kinds first, `_kinds_by_frequency`) only changes how many comparisons a row costs."""
+    order = [name for name in order or [] if name in KIND_CODE]
+    order += [name for name in KINDS if name not in order]
+    whens = " ".join(f"WHEN '{name}' THEN {KIND_CODE[name]}" for name in order)
     return f"CASE kind {whens} ELSE -1 END"
+
+
+def _kinds_by_frequency() -> list[str]:
+    """The kinds, most frequent first, from the planner's statistics of the interactions table (`ANALYZE`,
+    autovacuum); an empty list when there are none yet. PostgreSQL only.
+
+    The `CASE` that maps `kind` to its code compares one `WHEN` after another: in `KINDS`' order, the commonest
+    kind of a live app (`view`) is the eighth comparison. Most frequent first, the server's CPU for 10M rows
+    fell from 2.6-2.75 s to 2.25-2.3 s (no `CASE` at all: 2.2 s)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT most_common_vals::text::text[], most_common_freqs FROM pg_stats "
+                       "WHERE schemaname = current_schema() AND tablename = %s AND attname = 'kind'",
+                       [Interaction._meta.db_table])
+        row = cursor.fetchone()
+    if not row or not row[0]:
+        return []
+    return [name for _, name in sorted(zip(row[1], row[0], strict=True), key=lambda pair: -pair[0])]
 
 
 def _where(since: datetime | None, until: datetime | None, quote: Callable[[datetime], str],
@@ -110,13 +139,14 @@ def _extract_postgres(since, until, source_prefix, progress) -> InteractionArray
 
     table = Interaction._meta.db_table
     query = (
-        f"COPY (SELECT user_id::int8, merchant_id::int8, ({_kind_case()})::int2, value::float4, "  # noqa: S608
+        f"COPY (SELECT user_id::int8, merchant_id::int8, ({_kind_case(_kinds_by_frequency())})::int2, "  # noqa: S608
+        "value::float4, "
         f"occurred_at::timestamptz FROM {table}"
         + _where(since, until, lambda d: sql.Literal(d).as_string(None), source_prefix,
                  lambda t: sql.Literal(t).as_string(None))
         + ") TO STDOUT (FORMAT BINARY)"
     )
-    parser = _CopyRowsParser(progress)
+    parser = _CopyRowsParser(progress, capacity=_estimated_rows(table))
     connection.ensure_connection()
     # The connection's thread reads the stream; a second thread parses each chunk meanwhile (NumPy releases
     # the GIL), on the core the PostgreSQL backend leaves free. One worker keeps the chunks in order.
@@ -135,13 +165,25 @@ def _extract_postgres(since, until, source_prefix, progress) -> InteractionArray
     return parser.finish()
 
 
+def _estimated_rows(table: str) -> int:
+    """The planner's row count of `table` (kept by `ANALYZE` and autovacuum), 0 if unknown: the parser's
+    initial capacity. An under-estimate only costs a copy; over-estimated rows are never touched."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [table])
+        row = cursor.fetchone()
+    return int(row[0] * 1.02) + 1 if row and row[0] and row[0] > 0 else 0
+
+
 class _CopyRowsParser:
     """Fixed-width rows of a `COPY ... (FORMAT BINARY)` stream to `InteractionArrays`, fed chunk by chunk (in
     order; a chunk may end inside a row)."""
 
-    def __init__(self, progress: Callable[[int], None] | None) -> None:
+    def __init__(self, progress: Callable[[int], None] | None, capacity: int = 0) -> None:
         self.progress = progress
-        self.parts: list[InteractionArrays] = []
+        # The output columns, filled chunk by chunk in the parsing thread: with the row count estimated up front,
+        # nothing is copied once the stream ends (concatenating 10M rows' parts cost ~0.2 s after the last
+        # chunk). Only the rows filled so far are touched; the rest of an over-estimate stays unallocated.
+        self.out = InteractionArrays.allocate(capacity)
         self.rest = b""
         self.header_done = False
         self.rows = 0
@@ -165,17 +207,28 @@ class _CopyRowsParser:
         block = np.frombuffer(data, dtype=_PG_ROW, count=n, offset=offset)
         if not (block["n"] == 5).all() or any((block[f] != size).any() for f, size in _EXPECTED_LENGTHS.items()):
             raise RuntimeError("unexpected row layout in COPY BINARY stream (a NULL?)")
-        self.parts.append(InteractionArrays(block["user"].astype(np.int64), block["merchant"].astype(np.int64),
-                                            block["kind"].astype(np.int16), block["value"].astype(np.float32),
-                                            block["ts"].astype(np.float64) / 1e6 + _PG_EPOCH_UNIX))
-        self.rows += n
+        start, stop = self.rows, self.rows + n
+        if stop > len(self.out):  # under-estimated: grow by half at least
+            grown = InteractionArrays.allocate(max(stop, len(self.out) * 3 // 2))
+            for name in InteractionArrays.FIELDS:
+                getattr(grown, name)[:start] = getattr(self.out, name)[:start]
+            self.out = grown
+        self.out.user_ids[start:stop] = block["user"]
+        self.out.merchant_ids[start:stop] = block["merchant"]
+        self.out.kind_codes[start:stop] = block["kind"]
+        self.out.values[start:stop] = block["value"]
+        ts = self.out.timestamps[start:stop]
+        ts[:] = block["ts"]  # microseconds since 2000-01-01 -> unix seconds
+        ts /= 1e6
+        ts += _PG_EPOCH_UNIX
+        self.rows = stop
         if self.progress:
             self.progress(self.rows)
 
     def finish(self) -> InteractionArrays:
         if not self.header_done or self.rest != b"\xff\xff":  # the trailer: a 16-bit -1 after the last row
             raise RuntimeError("unexpected COPY BINARY trailer")
-        return InteractionArrays.concat(self.parts)
+        return InteractionArrays(*(getattr(self.out, name)[:self.rows] for name in InteractionArrays.FIELDS))
 
 
 def _copy_out(raw, query: str, on_chunk: Callable[[bytearray], None], *, chunk_bytes: int) -> None:

@@ -66,8 +66,8 @@ def test_the_stream_parser_accepts_any_chunking_and_checks_the_layout():
     rows["user"], rows["merchant"], rows["kind"] = [1, 2, 3], [10, 20, 30], [0, 1, 2]
     rows["value"], rows["ts"] = [1.0, 2.5, -1.0], [0, 1_000_000, 2_000_000]
     stream = extract._PG_SIGNATURE + bytes(8) + rows.tobytes() + b"\xff\xff"
-    for size in (1, 7, 52, 53, len(stream)):
-        parser = _CopyRowsParser(None)
+    for size, capacity in ((1, 0), (7, 1), (52, 2), (53, 3), (len(stream), 0), (len(stream), 1000)):
+        parser = _CopyRowsParser(None, capacity=capacity)  # too small (it grows), exact, or too large
         for start in range(0, len(stream), size):
             parser.feed(bytearray(stream[start:start + size]))
         arrays = parser.finish()
@@ -106,4 +106,26 @@ def test_the_copy_reader_leaves_the_connection_usable_after_errors():
     extract._copy_out(raw, f"COPY (SELECT id FROM {table}) TO STDOUT (FORMAT BINARY)",  # noqa: S608
                       chunks.append, chunk_bytes=100)
     assert len(chunks) > 1 and sum(map(len, chunks)) == 19 + Interaction.objects.count() * 14 + 2
+    _assert_same(interactions_extract(), Interaction.objects.all())
+
+
+def test_the_kind_mapping_is_the_same_in_any_order():
+    default = extract._kind_case()
+    reordered = extract._kind_case(["view", "no-such-kind", "click"])
+    for case in (default, reordered):
+        for name, code in KIND_CODE.items():
+            assert case.count(f"WHEN '{name}' THEN {code} ") == 1
+        assert "no-such-kind" not in case and case.endswith("ELSE -1 END")
+    assert reordered.startswith("CASE kind WHEN 'view' THEN")
+    assert reordered.index("'click'") < reordered.index("'payment'")
+
+
+@pytest.mark.postgres
+def test_the_copy_tests_the_commonest_kinds_first_and_extracts_the_same_rows():
+    taste_world()
+    rows = list(Interaction.objects.order_by("pk").values_list("pk", flat=True))
+    Interaction.objects.filter(pk__in=rows[: len(rows) * 2 // 3]).update(kind="click", value=1.0)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Interaction._meta.db_table}")
+    assert extract._kinds_by_frequency()[0] == "click"
     _assert_same(interactions_extract(), Interaction.objects.all())
