@@ -37,6 +37,7 @@ from recommender.serving.content import ContentIndex, content_index
 from recommender.serving.context import (
     UserContext,
     context_get,
+    context_keys,
     context_save,
     coupons_for,
     current_city_id,
@@ -466,18 +467,31 @@ class _Answer:
     candidate_list: CandidateList | None  # when the materialised list answered
 
 
+def _page_keys(user_id: int, guess: int | None) -> dict:
+    """`context_get`'s arguments for a page of this user when this process serves version `guess`."""
+    return {"list_key": list_key(guess, user_id) if guess else None,
+            "also": (ACTIVE_VERSION_CACHE_KEY, *([_vector_key(guess, user_id)] if guess else []))}
+
+
+def page_cache_keys(user_id: int) -> frozenset[str]:
+    """The cache keys a page (or a destination page) of this user reads in its one round trip, for a caller
+    that can fetch them ahead in a round trip of its own (the authentication, with the user row) and pass
+    them as `prefetched`."""
+    return context_keys(user_id, **_page_keys(user_id, loaded_version_id()))
+
+
 class _Request:
     """Per-request state shared by the sections of a page: the user's caches, their signals (read at most
     once, only on the live path), the active model."""
 
-    def __init__(self, *, user, at: datetime) -> None:
+    def __init__(self, *, user, at: datetime, prefetched: dict | None = None) -> None:
         self.user, self.at = user, at
         # One round trip: the active version id, the user's caches, and their list for the version this process
-        # serves (read again for the new version when an activation changed it).
+        # serves (read again for the new version when an activation changed it) -- or none, when the request's
+        # authentication fetched these keys with the user row (`prefetched`, see `page_cache_keys`).
         guess = loaded_version_id()
         vector_key = _vector_key(guess, user.pk) if guess else None
-        self.ctx, found = context_get(user.pk, list_key=list_key(guess, user.pk) if guess else None,
-                                      also=(ACTIVE_VERSION_CACHE_KEY, *([vector_key] if guess else [])))
+        self.ctx, found = context_get(user.pk, **_page_keys(user.pk, guess), prefetched=prefetched)
         self.loaded = active_model(cached_id=found.get(ACTIVE_VERSION_CACHE_KEY))
         self.vector_raw = found.get(vector_key) if guess else _READ
         if self.loaded is not None and self.loaded.version_id != guess:
@@ -623,10 +637,12 @@ def _version_of(req: _Request, source: str) -> int | None:
     return req.loaded.version_id if source.startswith(("model:", "materialised:")) else None
 
 
-def recommendations_for_user(*, user, request: RecommendationRequest, at: datetime | None = None) -> RecommendationPage:
+def recommendations_for_user(*, user, request: RecommendationRequest, at: datetime | None = None,
+                             prefetched: dict | None = None) -> RecommendationPage:
     """A page of recommendations for `user` within the request's filters. Without a city or a point, the
-    city the user is in now (an active trip's destination, else their current city) is used."""
-    req = _Request(user=user, at=at or timezone.now())
+    city the user is in now (an active trip's destination, else their current city) is used. `prefetched`:
+    the values of `page_cache_keys(user.pk)` when the caller has read them (None: read here)."""
+    req = _Request(user=user, at=at or timezone.now(), prefetched=prefetched)
     city = request.city
     if city is None and request.lat is None:
         city = catalogue_city(current_city_id(user, req.ctx, req.at))
@@ -665,13 +681,13 @@ class DestinationPage:
 
 def destination_recommendations(*, user, city: City, trip: Trip | None = None, per_vertical: int = 5,
                                 exclude_seen: bool = False, verticals: Sequence[str] = conf.RECOMMENDABLE_VERTICALS,
-                                at: datetime | None = None) -> DestinationPage:
+                                at: datetime | None = None, prefetched: dict | None = None) -> DestinationPage:
     """For a traveller: merchants in `city` that accept the wallet, per vertical, with the coupons that
     apply. The same machinery as a page: the user's materialised list filtered to the city (it covers the
     destinations of their planned trips), else their factors scored over that city's merchants; without a
     vector, content similarity to their profile (what they like at home), then popularity among travellers
-    in that city."""
-    req = _Request(user=user, at=at or timezone.now())
+    in that city. `prefetched`: as for `recommendations_for_user`."""
+    req = _Request(user=user, at=at or timezone.now(), prefetched=prefetched)
     travellers = traveller_popularity(city_id=city.pk)
     trav_keys = np.array(sorted(travellers), dtype=np.int64)
     trav_values = np.array([travellers[k] for k in trav_keys.tolist()], dtype=np.float32)
