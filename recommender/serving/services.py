@@ -437,8 +437,19 @@ class RecommendationRequest:
     limit: int = conf.DEFAULT_LIMIT
 
 
+def _in_sorted(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """`np.isin(values, sorted_ids)` for an ascending `sorted_ids` (the catalogue's candidates, a list's or a
+    history's seen merchants): one binary search per value. `np.isin` sorts both arrays on every call (~50 us);
+    a page made five such calls, about a fifth of its own CPU."""
+    if not len(sorted_ids) or not len(values):
+        return np.zeros(len(values), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
+    return sorted_ids[pos] == values
+
+
 def _excluding(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    return ids[~np.isin(ids, seen)] if len(seen) else ids
+    """`ids` without the `seen` ones (ascending, as `UserSignals.seen_ids` and `CandidateList.seen_ids` are)."""
+    return ids[~_in_sorted(ids, seen)] if len(seen) else ids
 
 
 def _add_travel_times(results: list[Recommendation], origin: tuple[float, float]) -> None:
@@ -513,7 +524,7 @@ class _Request:
         if not len(ids):
             return ids
         open_ids = self.catalogue.open_ids(ids.tolist(), self.at)
-        return ids[np.isin(ids, np.fromiter(open_ids, dtype=np.int64, count=len(open_ids)))]
+        return ids[_in_sorted(ids, np.sort(np.fromiter(open_ids, dtype=np.int64, count=len(open_ids))))]
 
 
 def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_seen: bool,
@@ -522,9 +533,9 @@ def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_see
     filters leave fewer than `limit` entries above the list's floor while the model knows other allowed
     merchants)."""
     lst, loaded, cat = req.list, req.loaded, req.catalogue
-    allowed = np.isin(lst.merchant_ids, candidates)
+    allowed = _in_sorted(lst.merchant_ids, candidates)  # candidates: catalogue ids, ascending
     if exclude_seen and len(lst.seen_ids):
-        allowed &= ~np.isin(lst.merchant_ids, lst.seen_ids)
+        allowed &= ~_in_sorted(lst.merchant_ids, lst.seen_ids)
     cities = np.unique(cat.city[cat.rows(candidates)]) if len(candidates) else []
     certain = allowed & (lst.scores >= lst.floor_for(cities))
     positions = np.flatnonzero(certain)
@@ -544,7 +555,7 @@ def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_see
     rows = item_rows(loaded, candidates)
     cold = candidates[rows < 0]
     if len(positions) < limit:
-        listed = np.isin(candidates, lst.merchant_ids)
+        listed = _in_sorted(candidates, np.sort(lst.merchant_ids))
         outside = candidates[(rows >= 0) & ~listed]
         if exclude_seen:
             outside = _excluding(outside, lst.seen_ids)
