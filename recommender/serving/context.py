@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 def trips_key(user_id: int) -> str:
-    return f"recommender:ctx:trips:{user_id}"
+    return f"recommender:ctx:trips:v2:{user_id}"  # v2: with the title and creation time
 
 
 def coupons_key(user_id: int) -> str:
@@ -52,6 +52,8 @@ class CachedTrip:
     destination_id: int
     starts_on: date
     ends_on: date
+    title: str  # the rest of a trip's card, so the destination page shows the trip under way without a query
+    created_at: datetime
 
 
 @dataclass
@@ -101,8 +103,8 @@ def trips_of(user, ctx: UserContext) -> list[CachedTrip]:
         from merchants.models import TripStatus
         from merchants.selectors import trips_for_user
 
-        ctx.trips = [CachedTrip(t.pk, t.destination_id, t.starts_on, t.ends_on) for t in trips_for_user(user=user)
-                     .filter(status=TripStatus.PLANNED).order_by("-starts_on", "-pk")]
+        ctx.trips = [CachedTrip(t.pk, t.destination_id, t.starts_on, t.ends_on, t.title, t.created_at)
+                     for t in trips_for_user(user=user).filter(status=TripStatus.PLANNED).order_by("-starts_on", "-pk")]
         ctx.dirty[trips_key(ctx.user_id)] = ctx.trips
     return ctx.trips
 

@@ -26,8 +26,8 @@ import scipy.sparse as sp
 from django.core.cache import cache
 from django.utils import timezone
 
-from merchants.models import City, Trip
-from merchants.selectors import merchant_get
+from merchants.models import City, Trip, TripStatus
+from merchants.selectors import active_trip, merchant_get
 from recommender.loader import LoadedModel, active_model, loaded_version_id
 from recommender.services import ACTIVE_VERSION_CACHE_KEY
 from recommender.serving import conf, integrations
@@ -36,6 +36,7 @@ from recommender.serving.catalogue import city as catalogue_city
 from recommender.serving.content import ContentIndex, content_index
 from recommender.serving.context import (
     UserContext,
+    active_trip_of,
     context_get,
     context_keys,
     context_save,
@@ -43,8 +44,10 @@ from recommender.serving.context import (
     current_city_id,
     friends_for,
     is_traveller,
+    trips_of,
     user_context_invalidate,
 )
+from recommender.serving.exceptions import NoDestination
 from recommender.serving.materialise import (
     CandidateList,
     candidate_list_schedule,
@@ -690,15 +693,34 @@ class DestinationPage:
     sections: list[DestinationSection]
 
 
-def destination_recommendations(*, user, city: City, trip: Trip | None = None, per_vertical: int = 5,
+def _trip_under_way(req: _Request) -> Trip | None:
+    """`merchants.selectors.active_trip` from the user's cached trips (the same rule, `active_trip_of`): an
+    unsaved `Trip` with the row's values, no query on a warm cache."""
+    cached = active_trip_of(trips_of(req.user, req.ctx), req.at)
+    if cached is None:
+        return None
+    destination = catalogue_city(cached.destination_id)
+    if destination is None:  # a city added since this process read the cities
+        return active_trip(req.user, req.at)
+    return Trip(pk=cached.pk, user_id=req.user.pk, destination=destination, starts_on=cached.starts_on,
+                ends_on=cached.ends_on, title=cached.title, status=TripStatus.PLANNED, created_at=cached.created_at)
+
+
+def destination_recommendations(*, user, city: City | None = None, trip: Trip | None = None, per_vertical: int = 5,
                                 exclude_seen: bool = False, verticals: Sequence[str] = conf.RECOMMENDABLE_VERTICALS,
                                 at: datetime | None = None, prefetched: dict | None = None) -> DestinationPage:
     """For a traveller: merchants in `city` that accept the wallet, per vertical, with the coupons that
     apply. The same machinery as a page: the user's materialised list filtered to the city (it covers the
     destinations of their planned trips), else their factors scored over that city's merchants; without a
     vector, content similarity to their profile (what they like at home), then popularity among travellers
-    in that city. `prefetched`: as for `recommendations_for_user`."""
+    in that city. Without `city`: the trip under way (`NoDestination` when there is none). `prefetched`: as for
+    `recommendations_for_user`."""
     req = _Request(user=user, at=at or timezone.now(), prefetched=prefetched)
+    if city is None:
+        trip = _trip_under_way(req)
+        if trip is None:
+            raise NoDestination()
+        city = trip.destination
     travellers = traveller_popularity(city_id=city.pk)
     trav_keys = np.array(sorted(travellers), dtype=np.int64)
     trav_values = np.array([travellers[k] for k in trav_keys.tolist()], dtype=np.float32)
