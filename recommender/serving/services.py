@@ -304,11 +304,11 @@ def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: Use
         if scores is not None:
             model_picks = _top(candidates[warm], scores, limit)
             cold = candidates[~warm]
+            if not len(cold):  # no merchant new to the model: content cannot take a slot
+                return _Ranking([_Pick(m, s, VIA_MODEL) for m, s in model_picks], _model_source(loaded), None)
             picked = np.array([m for m, _ in model_picks], dtype=np.int64)
-            # Without merchants new to the model, content cannot take a slot (`_with_new_merchants`).
-            cold_content = content_of(cold) if len(cold) else np.zeros(0, np.float32)
-            picked_content = content_of(picked) if len(cold) and len(picked) else []
-            picks = _with_new_merchants(model_picks, cold, cold_content, picked_content, limit)
+            picks = _with_new_merchants(model_picks, cold, content_of(cold), content_of(picked) if len(picked) else [],
+                                        limit)
             return _Ranking(picks, _model_source(loaded), None)
     if loaded is None:
         reason = "no_active_model"
