@@ -58,3 +58,23 @@ class PooledRedisCache(RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = PooledRedisCacheClient
+
+
+def cache_keys_in_redis(keys) -> list[str] | None:
+    """The Redis keys under which the default cache keeps these cache keys, when it is `PooledRedisCache` on
+    `REDIS_URL` alone, so a reader that makes its own round trip to that Redis (the user row behind a token)
+    can fetch them in the same `MGET`; decode each value with `cache_value_decode`. None for any other cache
+    (local memory on the embedded default, another server): read those with the cache itself."""
+    from django.core.cache import caches
+
+    backend = caches["default"]
+    if not isinstance(backend, PooledRedisCache) or backend._servers != [settings.REDIS_URL]:
+        return None
+    return [backend.make_and_validate_key(key) for key in keys]
+
+
+def cache_value_decode(raw: bytes):
+    """A value fetched from Redis under a key of `cache_keys_in_redis`, as `cache.get` would return it."""
+    from django.core.cache import caches
+
+    return caches["default"]._cache._serializer.loads(raw)

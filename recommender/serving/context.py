@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 def trips_key(user_id: int) -> str:
-    return f"recommender:ctx:trips:{user_id}"
+    return f"recommender:ctx:trips:v2:{user_id}"  # v2: with the title and creation time
 
 
 def coupons_key(user_id: int) -> str:
@@ -52,6 +52,8 @@ class CachedTrip:
     destination_id: int
     starts_on: date
     ends_on: date
+    title: str  # the rest of a trip's card, so the destination page shows the trip under way without a query
+    created_at: datetime
 
 
 @dataclass
@@ -64,11 +66,26 @@ class UserContext:
     dirty: dict = field(default_factory=dict)  # keys to write back after the page
 
 
-def context_get(user_id: int, *, list_key: str | None = None, also: tuple[str, ...] = ()) -> tuple[UserContext, dict]:
+def _context_keys(user_id: int, *, list_key: str | None, also: tuple[str, ...]) -> list[str]:
+    return [trips_key(user_id), coupons_key(user_id), friends_key(user_id), *also] + ([list_key] if list_key else [])
+
+
+def context_keys(user_id: int, *, list_key: str | None = None, also: tuple[str, ...] = ()) -> frozenset[str]:
+    """The keys `context_get` reads for these arguments (so a caller can fetch them ahead, see `prefetched`)."""
+    return frozenset(_context_keys(user_id, list_key=list_key, also=also))
+
+
+def context_get(user_id: int, *, list_key: str | None = None, also: tuple[str, ...] = (),
+                prefetched: dict | None = None) -> tuple[UserContext, dict]:
     """The user's caches and list in one round trip, with any other keys the page reads (`also`; their
-    values are returned beside the context)."""
-    keys = [trips_key(user_id), coupons_key(user_id), friends_key(user_id), *also] + ([list_key] if list_key else [])
-    found = cache.get_many(keys)
+    values are returned beside the context). `prefetched`: {key: value or None} already read in this
+    request's own round trip (the authentication's, see `CachedUserJWTAuthentication.prefetch`); used when
+    it holds every key, else the keys are read here."""
+    keys = _context_keys(user_id, list_key=list_key, also=also)
+    if prefetched is not None and all(key in prefetched for key in keys):
+        found = {key: prefetched[key] for key in keys if prefetched[key] is not None}
+    else:
+        found = cache.get_many(keys)
     ctx = UserContext(user_id=user_id, trips=found.get(keys[0]), coupons=found.get(keys[1]),
                       friends=found.get(keys[2]), list_raw=found.get(list_key) if list_key else None)
     return ctx, {key: found[key] for key in also if key in found}
@@ -86,8 +103,8 @@ def trips_of(user, ctx: UserContext) -> list[CachedTrip]:
         from merchants.models import TripStatus
         from merchants.selectors import trips_for_user
 
-        ctx.trips = [CachedTrip(t.pk, t.destination_id, t.starts_on, t.ends_on) for t in trips_for_user(user=user)
-                     .filter(status=TripStatus.PLANNED).order_by("-starts_on", "-pk")]
+        ctx.trips = [CachedTrip(t.pk, t.destination_id, t.starts_on, t.ends_on, t.title, t.created_at)
+                     for t in trips_for_user(user=user).filter(status=TripStatus.PLANNED).order_by("-starts_on", "-pk")]
         ctx.dirty[trips_key(ctx.user_id)] = ctx.trips
     return ctx.trips
 

@@ -15,6 +15,7 @@ Ranking, in order of preference:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -26,8 +27,8 @@ import scipy.sparse as sp
 from django.core.cache import cache
 from django.utils import timezone
 
-from merchants.models import City, Trip
-from merchants.selectors import merchant_get
+from merchants.models import City, Trip, TripStatus
+from merchants.selectors import active_trip, merchant_get
 from recommender.loader import LoadedModel, active_model, loaded_version_id
 from recommender.services import ACTIVE_VERSION_CACHE_KEY
 from recommender.serving import conf, integrations
@@ -36,14 +37,18 @@ from recommender.serving.catalogue import city as catalogue_city
 from recommender.serving.content import ContentIndex, content_index
 from recommender.serving.context import (
     UserContext,
+    active_trip_of,
     context_get,
+    context_keys,
     context_save,
     coupons_for,
     current_city_id,
     friends_for,
     is_traveller,
+    trips_of,
     user_context_invalidate,
 )
+from recommender.serving.exceptions import NoDestination
 from recommender.serving.materialise import (
     CandidateList,
     candidate_list_schedule,
@@ -283,18 +288,27 @@ def _model_source(loaded: LoadedModel, *, materialised: bool = False) -> str:
 
 
 def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: UserSignals, candidates: np.ndarray,
-          limit: int, profile: sp.csr_matrix, index: ContentIndex,
+          limit: int, profile: Callable[[], sp.csr_matrix], index: ContentIndex,
           popularity: Callable[[np.ndarray], np.ndarray], popularity_source: str, user_row: int = -1) -> _Ranking:
-    """The live path: score exactly the candidates (no list, or the list cannot answer this page)."""
-    content = index.scores(profile, candidates) if profile.nnz else np.zeros(len(candidates), np.float32)
+    """The live path: score exactly the candidates (no list, or the list cannot answer this page). `profile`:
+    the user's content profile, built only when content takes part (merchants the model does not know, or a
+    fallback): for a user the model places among known merchants it is about a third of a live page's CPU."""
+    def content_of(ids: np.ndarray) -> np.ndarray:
+        row = profile()
+        return index.scores(row, ids) if row.nnz else np.zeros(len(ids), np.float32)
+
     if loaded is not None:
         rows = item_rows(loaded, candidates)
         warm = rows >= 0
         scores = _model_scores(loaded, vector, signals, rows[warm], user_row=user_row) if warm.any() else None
         if scores is not None:
             model_picks = _top(candidates[warm], scores, limit)
-            picked_content = content[np.searchsorted(candidates, [m for m, _ in model_picks])] if model_picks else []
-            picks = _with_new_merchants(model_picks, candidates[~warm], content[~warm], picked_content, limit)
+            cold = candidates[~warm]
+            if not len(cold):  # no merchant new to the model: content cannot take a slot
+                return _Ranking([_Pick(m, s, VIA_MODEL) for m, s in model_picks], _model_source(loaded), None)
+            picked = np.array([m for m, _ in model_picks], dtype=np.int64)
+            picks = _with_new_merchants(model_picks, cold, content_of(cold), content_of(picked) if len(picked) else [],
+                                        limit)
             return _Ranking(picks, _model_source(loaded), None)
     if loaded is None:
         reason = "no_active_model"
@@ -306,7 +320,8 @@ def _rank(*, loaded: LoadedModel | None, vector: np.ndarray | None, signals: Use
     else:
         reason = "user_unknown_to_model"
     pop = _normalised(popularity(candidates))
-    if profile.nnz and content.any():
+    content = content_of(candidates)
+    if content.any():
         w = conf.COLD_START_CONTENT_WEIGHT
         content_part, pop_part = w * _normalised(content), (1 - w) * pop
         blended = content_part + pop_part
@@ -447,7 +462,8 @@ def _in_sorted(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
 
 
 def _excluding(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
-    return ids[~np.isin(ids, seen)] if len(seen) else ids
+    """`ids` without the `seen` ones (ascending, as `UserSignals.seen_ids` and `CandidateList.seen_ids` are)."""
+    return ids[~_in_sorted(ids, seen)] if len(seen) else ids
 
 
 def _add_travel_times(results: list[Recommendation], origin: tuple[float, float]) -> None:
@@ -476,18 +492,31 @@ class _Answer:
     candidate_list: CandidateList | None  # when the materialised list answered
 
 
+def _page_keys(user_id: int, guess: int | None) -> dict:
+    """`context_get`'s arguments for a page of this user when this process serves version `guess`."""
+    return {"list_key": list_key(guess, user_id) if guess else None,
+            "also": (ACTIVE_VERSION_CACHE_KEY, *([_vector_key(guess, user_id)] if guess else []))}
+
+
+def page_cache_keys(user_id: int) -> frozenset[str]:
+    """The cache keys a page (or a destination page) of this user reads in its one round trip, for a caller
+    that can fetch them ahead in a round trip of its own (the authentication, with the user row) and pass
+    them as `prefetched`."""
+    return context_keys(user_id, **_page_keys(user_id, loaded_version_id()))
+
+
 class _Request:
     """Per-request state shared by the sections of a page: the user's caches, their signals (read at most
     once, only on the live path), the active model."""
 
-    def __init__(self, *, user, at: datetime) -> None:
+    def __init__(self, *, user, at: datetime, prefetched: dict | None = None) -> None:
         self.user, self.at = user, at
         # One round trip: the active version id, the user's caches, and their list for the version this process
-        # serves (read again for the new version when an activation changed it).
+        # serves (read again for the new version when an activation changed it) -- or none, when the request's
+        # authentication fetched these keys with the user row (`prefetched`, see `page_cache_keys`).
         guess = loaded_version_id()
         vector_key = _vector_key(guess, user.pk) if guess else None
-        self.ctx, found = context_get(user.pk, list_key=list_key(guess, user.pk) if guess else None,
-                                      also=(ACTIVE_VERSION_CACHE_KEY, *([vector_key] if guess else [])))
+        self.ctx, found = context_get(user.pk, **_page_keys(user.pk, guess), prefetched=prefetched)
         self.loaded = active_model(cached_id=found.get(ACTIVE_VERSION_CACHE_KEY))
         self.vector_raw = found.get(vector_key) if guess else _READ
         if self.loaded is not None and self.loaded.version_id != guess:
@@ -519,7 +548,7 @@ def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_see
     lst, loaded, cat = req.list, req.loaded, req.catalogue
     allowed = _in_sorted(lst.merchant_ids, candidates)  # candidates: catalogue ids, ascending
     if exclude_seen and len(lst.seen_ids):
-        allowed &= ~np.isin(lst.merchant_ids, lst.seen_ids)
+        allowed &= ~_in_sorted(lst.merchant_ids, lst.seen_ids)
     cities = np.unique(cat.city[cat.rows(candidates)]) if len(candidates) else []
     certain = allowed & (lst.scores >= lst.floor_for(cities))
     positions = np.flatnonzero(certain)
@@ -539,7 +568,7 @@ def _from_list(req: _Request, *, candidates: np.ndarray, limit: int, exclude_see
     rows = item_rows(loaded, candidates)
     cold = candidates[rows < 0]
     if len(positions) < limit:
-        listed = np.isin(candidates, lst.merchant_ids)
+        listed = _in_sorted(candidates, np.sort(lst.merchant_ids))
         outside = candidates[(rows >= 0) & ~listed]
         if exclude_seen:
             outside = _excluding(outside, lst.seen_ids)
@@ -591,7 +620,8 @@ def _answer(req: _Request, *, candidates: np.ndarray, limit: int, exclude_seen: 
     if open_now:
         ids = req.open_only(ids)
     index = content_index()
-    profile = index.profile(texts=req.preferences, merchant_ids=signals.merchant_ids, weights=signals.confidences)
+    profile = functools.cache(lambda: index.profile(texts=req.preferences, merchant_ids=signals.merchant_ids,
+                                                    weights=signals.confidences))
     ranking = _rank(loaded=loaded, vector=vector, signals=signals, candidates=ids, limit=limit, profile=profile,
                     index=index, popularity=popularity, popularity_source=popularity_source,
                     user_row=loaded.user_index.get(req.user.pk, -1) if loaded is not None else -1)
@@ -653,10 +683,12 @@ def serving_caches_warm() -> None:
     content_index()
 
 
-def recommendations_for_user(*, user, request: RecommendationRequest, at: datetime | None = None) -> RecommendationPage:
+def recommendations_for_user(*, user, request: RecommendationRequest, at: datetime | None = None,
+                             prefetched: dict | None = None) -> RecommendationPage:
     """A page of recommendations for `user` within the request's filters. Without a city or a point, the
-    city the user is in now (an active trip's destination, else their current city) is used."""
-    req = _Request(user=user, at=at or timezone.now())
+    city the user is in now (an active trip's destination, else their current city) is used. `prefetched`:
+    the values of `page_cache_keys(user.pk)` when the caller has read them (None: read here)."""
+    req = _Request(user=user, at=at or timezone.now(), prefetched=prefetched)
     city = request.city
     if city is None and request.lat is None:
         city = catalogue_city(current_city_id(user, req.ctx, req.at))
@@ -692,15 +724,34 @@ class DestinationPage:
     sections: list[DestinationSection]
 
 
-def destination_recommendations(*, user, city: City, trip: Trip | None = None, per_vertical: int = 5,
+def _trip_under_way(req: _Request) -> Trip | None:
+    """`merchants.selectors.active_trip` from the user's cached trips (the same rule, `active_trip_of`): an
+    unsaved `Trip` with the row's values, no query on a warm cache."""
+    cached = active_trip_of(trips_of(req.user, req.ctx), req.at)
+    if cached is None:
+        return None
+    destination = catalogue_city(cached.destination_id)
+    if destination is None:  # a city added since this process read the cities
+        return active_trip(req.user, req.at)
+    return Trip(pk=cached.pk, user_id=req.user.pk, destination=destination, starts_on=cached.starts_on,
+                ends_on=cached.ends_on, title=cached.title, status=TripStatus.PLANNED, created_at=cached.created_at)
+
+
+def destination_recommendations(*, user, city: City | None = None, trip: Trip | None = None, per_vertical: int = 5,
                                 exclude_seen: bool = False, verticals: Sequence[str] = conf.RECOMMENDABLE_VERTICALS,
-                                at: datetime | None = None) -> DestinationPage:
+                                at: datetime | None = None, prefetched: dict | None = None) -> DestinationPage:
     """For a traveller: merchants in `city` that accept the wallet, per vertical, with the coupons that
     apply. The same machinery as a page: the user's materialised list filtered to the city (it covers the
     destinations of their planned trips), else their factors scored over that city's merchants; without a
     vector, content similarity to their profile (what they like at home), then popularity among travellers
-    in that city."""
-    req = _Request(user=user, at=at or timezone.now())
+    in that city. Without `city`: the trip under way (`NoDestination` when there is none). `prefetched`: as for
+    `recommendations_for_user`."""
+    req = _Request(user=user, at=at or timezone.now(), prefetched=prefetched)
+    if city is None:
+        trip = _trip_under_way(req)
+        if trip is None:
+            raise NoDestination()
+        city = trip.destination
     travellers = traveller_popularity(city_id=city.pk)
     trav_keys = np.array(sorted(travellers), dtype=np.int64)
     trav_values = np.array([travellers[k] for k in trav_keys.tolist()], dtype=np.float32)

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import logging
 import pickle
+from collections.abc import Callable, Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -41,7 +42,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from superapp.accounts.models import User
-from superapp.cache import redis_client
+from superapp.cache import cache_keys_in_redis, cache_value_decode, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -81,26 +82,34 @@ def _packed(user: User, generation: int) -> bytes:
 
 def user_get_cached(user_id) -> User | None:
     """The user row for a token's user id (None if there is no such user), from Redis when current."""
+    return user_and_keys_get_cached(user_id, also=())[0]
+
+
+def user_and_keys_get_cached(user_id, *, also: Sequence[str]) -> tuple[User | None, dict[str, bytes | None] | None]:
+    """`user_get_cached`, with other Redis keys (`also`) fetched in the same round trip: the row and
+    {key: raw value or None} of those keys, or None for them when they could not be read that way (no Redis,
+    or it failed): the caller then reads them itself."""
     client = _redis()
     if client is None:
-        return _from_database(user_id)
+        return _from_database(user_id), None
     try:
-        raw, generation = client.mget(_row_key(user_id), _generation_key(user_id))
+        raw, generation, *others = client.mget(_row_key(user_id), _generation_key(user_id), *also)
     except Exception:  # noqa: BLE001 - a Redis outage degrades to the database, never to a refusal
         logger.warning("user cache unavailable", exc_info=True)
-        return _from_database(user_id)
+        return _from_database(user_id), None
+    found = dict(zip(also, others, strict=True))
     generation = int(generation or 0)
     if raw is not None:
         stored_generation, values = pickle.loads(raw)  # noqa: S301 - written by this module only
         if stored_generation == generation:
-            return User.from_db("default", _FIELDS, values)
+            return User.from_db("default", _FIELDS, values), found
     user = _from_database(user_id)
     if user is not None:
         try:
             client.set(_row_key(user_id), _packed(user, generation), ex=ROW_TTL_S)
         except Exception:  # noqa: BLE001
             logger.warning("user cache unavailable", exc_info=True)
-    return user
+    return user, found
 
 
 def users_cache_warm(user_ids) -> list[User]:
@@ -154,7 +163,16 @@ def _user_changed(sender, instance: User, **kwargs) -> None:
 
 
 class CachedUserJWTAuthentication(JWTAuthentication):
-    """simplejwt's checks, the user row from `user_get_cached`."""
+    """simplejwt's checks, the user row from `user_get_cached`.
+
+    A view may give its instance a `prefetch` (user id -> the keys of the default cache its page reads): with
+    the cache on the same Redis, those keys are fetched in the user row's own round trip (one `MGET` a
+    request instead of two) and left decoded in `prefetched` ({key: value, None for a missing key}; None when
+    they were not read that way, so the view reads them itself). They are read only for the user id of a
+    token whose signature has been verified, and the view uses them only once that user is authenticated."""
+
+    prefetch: Callable[[int], Sequence[str]] | None = None
+    prefetched: dict | None = None
 
     def get_user(self, validated_token):
         try:
@@ -163,7 +181,7 @@ class CachedUserJWTAuthentication(JWTAuthentication):
             raise InvalidToken(_("Token contained no recognizable user identification")) from e
         if api_settings.USER_ID_FIELD != "id":  # the cache is keyed by primary key
             return super().get_user(validated_token)
-        user = user_get_cached(user_id)
+        user = self._user_and_prefetch(user_id) if self.prefetch is not None else user_get_cached(user_id)
         if user is None:
             raise AuthenticationFailed(_("User not found"), code="user_not_found")
         if api_settings.CHECK_USER_IS_ACTIVE and not user.is_active:
@@ -171,6 +189,20 @@ class CachedUserJWTAuthentication(JWTAuthentication):
         if api_settings.CHECK_REVOKE_TOKEN and (
                 validated_token.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password)):
             raise AuthenticationFailed(_("The user's password has been changed."), code="password_changed")
+        return user
+
+    def _user_and_prefetch(self, user_id) -> User | None:
+        try:
+            keys = list(self.prefetch(int(user_id)))
+        except (TypeError, ValueError):  # not a primary key: no page to prefetch for
+            return user_get_cached(user_id)
+        redis_keys = cache_keys_in_redis(keys) if _redis() is not None else None
+        if redis_keys is None:
+            return user_get_cached(user_id)
+        user, found = user_and_keys_get_cached(user_id, also=redis_keys)
+        if found is not None:
+            self.prefetched = {key: None if found[redis_key] is None else cache_value_decode(found[redis_key])
+                               for key, redis_key in zip(keys, redis_keys, strict=True)}
         return user
 
 

@@ -159,3 +159,43 @@ def test_interactions_unknown_to_the_model_at_destination_are_still_counted(worl
     body = client_for(traveller).get(URL, {"city": "davos", "exclude_seen": "true"}).json()
     assert body["local_signals"] == 1
     assert world.davos_sushi[2].pk not in ids(section(body, "restaurant")["results"])
+
+
+# --- The trip under way, from the cached trips ---------------------------------------------------------
+@pytest.mark.django_db
+def test_destination_reads_the_trip_under_way_from_the_cached_trips(world, active_als, settings,
+                                                                      django_assert_num_queries):
+    """Without `trip` or `city` the page finds the trip under way in the user's cached trips, as the services
+    selector would, and shows it as `TripSerializer` does; a changed trip shows at once (its save drops the
+    cache)."""
+    import json
+
+    from merchants.serializers import TripSerializer
+    from tests.recommender.serving.test_recommendations import _token_client
+
+    traveller = world.sushi_lovers[1]
+    trip = trip_to_davos(traveller)
+    trip.title = "Ski week"
+    trip.save()
+    client = _token_client(traveller)
+    client.get(URL)  # warms the caches
+    with django_assert_num_queries(0 if settings.REDIS_URL else 1):  # the user row on the embedded default
+        body = client.get(URL).json()
+    assert body["trip"] == json.loads(json.dumps(TripSerializer(Trip.objects.get(pk=trip.pk)).data))
+    assert body["city"]["slug"] == "davos" and body["trip"]["status"] == "in_progress"
+    trip.title = "Watch hunting"
+    trip.save()
+    assert client.get(URL).json()["trip"]["title"] == "Watch hunting"
+    trip.delete()
+    assert_error_shape(client.get(URL), 400, "no_destination")
+
+
+@pytest.mark.django_db
+def test_trip_card_is_the_trip_serializers_shape(world):
+    import json
+
+    from merchants.serializers import TripSerializer
+    from recommender.serving.apis import trip_card
+
+    trip = trip_to_davos(world.sushi_lovers[1])
+    assert trip_card(trip) == json.loads(json.dumps(TripSerializer(trip).data))

@@ -469,3 +469,30 @@ def test_when_no_allowed_merchant_is_in_the_model_the_fallback_says_so(world, ac
     body = client_for(world.hotpot_lovers[1]).get(URL, {"city": "hangzhou", "vertical": "shopping"}).json()
     assert body["source"] == "fallback:popularity" and body["fallback_reason"] == "candidates_unknown_to_model"
     assert ids(body) == [newcomer.pk]
+
+
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_cached_page_makes_one_redis_round_trip(world, active_als, monkeypatch, settings):
+    """The user row behind the token and the page's own keys (active version, list, vector, trips, coupons,
+    friends) come in one MGET; a deactivated user is still refused on their next request."""
+    import redis
+
+    settings.RECOMMENDER_CATALOGUE_CHECK_S = 3600  # the per-process copies' own checks (once a second) aside
+    user = world.hotpot_lovers[1]
+    client = _token_client(user)
+    client.get(URL, {"city": "hangzhou"})  # warms the caches
+    commands = []
+    execute = redis.Redis.execute_command
+
+    def counting(self, *args, **options):
+        commands.append(args[:2])
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    body = client.get(URL, {"city": "hangzhou"}).json()
+    assert body["source"] == source(active_als) and body["results"]
+    assert [command for command, _ in commands] == ["MGET"], commands
+    user.is_active = False
+    user.save()
+    assert client.get(URL, {"city": "hangzhou"}).status_code == 401
