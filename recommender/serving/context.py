@@ -214,9 +214,18 @@ def user_contexts_warm(lists: dict[int, list[int]], *, at: datetime) -> None:
 
 
 # --- Invalidation (signal receivers; cache only, no business logic) -----------------------------------
-def _delete(keys: list[str]) -> None:
+def _delete_now(keys: list[str]) -> None:
     with contextlib.suppress(Exception):  # a cache outage: the entries expire on their own
         cache.delete_many(keys)
+
+
+def _delete(keys: list[str]) -> None:
+    """Drop the entries now and again once the writer's transaction commits: a page served in between reads
+    the rows as they were before the write (not committed yet) and could cache them again until they expire."""
+    from django.db import transaction
+
+    _delete_now(keys)
+    transaction.on_commit(lambda: _delete_now(keys))
 
 
 def on_trip_changed(sender, instance, **kwargs) -> None:

@@ -1,3 +1,4 @@
+from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -199,3 +200,21 @@ def test_trip_card_is_the_trip_serializers_shape(world):
 
     trip = trip_to_davos(world.sushi_lovers[1])
     assert trip_card(trip) == json.loads(json.dumps(TripSerializer(trip).data))
+
+
+@pytest.mark.django_db
+def test_a_page_between_a_trip_write_and_its_commit_leaves_no_old_trips_cached(django_capture_on_commit_callbacks):
+    """The trips cache is dropped when a trip is saved and again when the transaction commits: a page served in
+    between (another connection, still seeing the old rows) may have cached them again."""
+    from django.core.cache import cache
+
+    from recommender.serving.context import trips_key
+
+    user = UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        trip = Trip.objects.create(user=user, destination=city("davos"), starts_on=date(2026, 12, 1),
+                                   ends_on=date(2026, 12, 3))
+        assert cache.get(trips_key(user.pk)) is None
+        cache.set(trips_key(user.pk), [], 300)  # what a concurrent page cached from the rows before the commit
+    assert cache.get(trips_key(user.pk)) is None
+    trip.delete()
