@@ -14,8 +14,9 @@ The database stays the source of truth. Each copy is rebuilt when its writers sa
   is a hint, never money);
 - cities are reference data: rebuilt with the merchants.
 
-Open now is decided with `services.selectors.is_open_with` (the one opening-hours rule) from hours kept
-here, loaded on first use per merchant.
+Open now follows `merchants.selectors.is_open_with` (the one opening-hours rule): every merchant's weekly hours
+are kept here as arrays and decided for the whole catalogue at once by `open_weekly_mask` (its vectorised
+form, held equal to it by tests), merchants with exceptions around today by `is_open_with` itself.
 """
 
 from __future__ import annotations
@@ -93,8 +94,7 @@ class WeeklyHours:
         return [(int(self.weekday[i]), _time_from_us(self.opens_us[i]), _time_from_us(self.closes_us[i]))
                 for i in range(low, high)]
 
-    def open_rows(self, *, at: datetime, n_rows: int, row_zone: np.ndarray,
-                  zones: list[str]) -> tuple[np.ndarray, bool]:
+    def open_rows(self, *, at: datetime, n_rows: int, zones: list[str]) -> tuple[np.ndarray, bool]:
         """(open at `at` by the weekly hours alone, per catalogue row; whether every zone is a whole number of
         minutes from UTC at `at`). The local day and time are computed once per zone, as `is_open_with` does."""
         today = np.zeros(len(zones), np.int8)
@@ -154,8 +154,8 @@ class Catalogue:
     def mask(self, *, verticals: tuple[str, ...], city_id: int | None = None, accepts_wallet: bool | None = None,
              lat: float | None = None, lon: float | None = None, radius_m: float | None = None,
              rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """(rows passing the static filters, their distances or None). Open now is `is_open` (per merchant,
-        at read time). `rows` restricts the scan (a user's candidate list), else the whole catalogue."""
+        """(rows passing the static filters, their distances or None). Open now is `open_mask` (at read
+        time). `rows` restricts the scan (a user's candidate list), else the whole catalogue."""
         if rows is not None:
             rows = rows[rows >= 0]
             if city_id is not None:
@@ -196,8 +196,7 @@ class Catalogue:
         memo = self._open_memo
         if memo is not None and memo[0] <= stamp < memo[1]:
             return memo[2]
-        opened, offsets_whole_minutes = self.hours.open_rows(at=at, n_rows=len(self.ids), row_zone=self.zone,
-                                                             zones=self.zones)
+        opened, offsets_whole_minutes = self.hours.open_rows(at=at, n_rows=len(self.ids), zones=self.zones)
         for merchant_id, special in self.exceptions.items():
             (row,) = self.rows(np.array([merchant_id]))
             if row >= 0:
