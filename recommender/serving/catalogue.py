@@ -69,7 +69,6 @@ class WeeklyHours:
     weekday: np.ndarray
     opens_us: np.ndarray  # `merchants.selectors.time_us`
     closes_us: np.ndarray
-    _whole_minutes: bool | None = field(default=None, repr=False)
 
     @classmethod
     def load(cls, *, ids: np.ndarray, row_zone: np.ndarray, selection: QuerySet) -> WeeklyHours:
@@ -111,14 +110,6 @@ class WeeklyHours:
         opened[self.row[hit]] = True
         return opened, whole_minutes
 
-    @property
-    def whole_minutes(self) -> bool:
-        """Every weekly opening and closing time is a whole minute (remembered)."""
-        if self._whole_minutes is None:
-            self._whole_minutes = bool((self.opens_us % MINUTE_US == 0).all()
-                                       and (self.closes_us % MINUTE_US == 0).all())
-        return self._whole_minutes
-
 
 @dataclass
 class Catalogue:
@@ -138,6 +129,7 @@ class Catalogue:
     cities: dict[int, City]
     exceptions: dict[int, list[tuple[date, time | None, time | None]]]
     hours: WeeklyHours
+    whole_minutes: bool  # every weekly and exceptional opening and closing time is a whole minute
     cards: dict[int, dict] = field(default_factory=dict)
     _open_memo: tuple[float, float, np.ndarray] | None = field(default=None, repr=False)  # [from, to), open
     _by_city: dict[int, np.ndarray] | None = field(default=None, repr=False)
@@ -202,14 +194,10 @@ class Catalogue:
             if row >= 0:
                 opened[row] = is_open_with(hours=self.hours.of_row(row), exceptions=special,
                                            zone=tz_for(self.zones[self.zone[row]]), at=at)
-        period = 60 if offsets_whole_minutes and self.hours.whole_minutes and self._exceptions_whole_minutes() else 1
+        period = 60 if offsets_whole_minutes and self.whole_minutes else 1
         start = stamp // period * period
         self._open_memo = (start, start + period, opened)
         return opened
-
-    def _exceptions_whole_minutes(self) -> bool:
-        return all(t is None or time_us(t) % MINUTE_US == 0
-                   for special in self.exceptions.values() for _, opens, closes in special for t in (opens, closes))
 
     def open_mask(self, merchant_ids: np.ndarray, at: datetime) -> np.ndarray:
         """Open at `at`, per merchant id (merchants not in the catalogue are not)."""
@@ -270,6 +258,14 @@ class Catalogue:
                                city_id=card["city"]["id"] if card["city"] else None)
 
 
+def _whole_minutes(hours: WeeklyHours, exceptions: dict[int, list[tuple[date, time | None, time | None]]]) -> bool:
+    """Every opening and closing time, weekly and exceptional, is a whole minute (then open now can only change on
+    a whole minute, see `Catalogue.open_rows`)."""
+    return (bool((hours.opens_us % MINUTE_US == 0).all() and (hours.closes_us % MINUTE_US == 0).all())
+            and all(t is None or time_us(t) % MINUTE_US == 0
+                    for special in exceptions.values() for _, opens, closes in special for t in (opens, closes)))
+
+
 def _build(version: int) -> Catalogue:
     verticals = [*conf.RECOMMENDABLE_VERTICALS, "city_service"]
     active = Merchant.objects.filter(is_active=True, vertical__in=verticals)
@@ -281,6 +277,7 @@ def _build(version: int) -> Catalogue:
     exceptions = opening_exceptions_window()
     ids_array = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
     zone_array = np.fromiter((zone_code[r[6]] for r in rows), dtype=np.int32, count=n)
+    hours = WeeklyHours.load(ids=ids_array, row_zone=zone_array, selection=active.values("pk"))
     cat = Catalogue(
         version=version, built_at=time_module.monotonic(),
         ids=ids_array,
@@ -291,7 +288,7 @@ def _build(version: int) -> Catalogue:
         wallet=np.fromiter((r[5] for r in rows), dtype=bool, count=n),
         zone=zone_array, zones=zones,
         cities={c.pk: c for c in City.objects.all()}, exceptions=exceptions,
-        hours=WeeklyHours.load(ids=ids_array, row_zone=zone_array, selection=active.values("pk")))
+        hours=hours, whole_minutes=_whole_minutes(hours, exceptions))
     # Every page reads cards and open now: load them with the catalogue, not per page. The first CARDS_MAX
     # merchants' cards are selected by a subquery: as a list of ids, 50,000 query parameters took seconds to
     # pass (a first request of a new worker over 100,000 merchants ran past 10 s). Then, last (the newest, the

@@ -455,10 +455,15 @@ def _in_sorted(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
     """`np.isin(values, sorted_ids)` for an ascending `sorted_ids` (the catalogue's candidates, a list's or a
     history's seen merchants): one binary search per value. `np.isin` sorts both arrays on every call (~50 us);
     a page made five such calls, about a fifth of its own CPU."""
+    return _sorted_positions(values, sorted_ids)[1]
+
+
+def _sorted_positions(values: np.ndarray, sorted_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each value in the ascending `sorted_ids`, whether it is there): one binary search each."""
     if not len(sorted_ids) or not len(values):
-        return np.zeros(len(values), dtype=bool)
+        return np.zeros(len(values), np.int64), np.zeros(len(values), dtype=bool)
     pos = np.minimum(np.searchsorted(sorted_ids, values), len(sorted_ids) - 1)
-    return sorted_ids[pos] == values
+    return pos, sorted_ids[pos] == values
 
 
 def _excluding(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
@@ -668,10 +673,7 @@ def _distances_of(picks: list[_Pick], candidates: np.ndarray, distances: np.ndar
     if distances is None:
         return None
     ids = np.array([p.merchant_id for p in picks], dtype=np.int64)
-    if not len(ids) or not len(candidates):
-        return {}
-    pos = np.minimum(np.searchsorted(candidates, ids), len(candidates) - 1)
-    found = candidates[pos] == ids
+    pos, found = _sorted_positions(ids, candidates)
     return dict(zip(ids[found].tolist(), distances[pos[found]].tolist(), strict=True))
 
 
