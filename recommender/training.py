@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +27,6 @@ from django.utils import timezone
 
 from recommender import conf
 from recommender.confidence import (
-    clean_test,
     encode,
     event_confidence,
     holdout_mask,
@@ -35,7 +35,7 @@ from recommender.confidence import (
 from recommender.exceptions import NotEnoughData
 from recommender.extract import InteractionArrays, interactions_extract
 from recommender.ml.artifacts import save_artifact
-from recommender.ml.dataset import pairs_to_csr
+from recommender.ml.dataset import clean_test_pairs, pairs_to_csr
 from recommender.ml.evaluate import evaluate
 from recommender.ml.models import ALSModel, Recommender, make_model
 
@@ -95,10 +95,12 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
     """Everything between the extracted arrays and the artifact (stages build, fit, evaluate, fold_in)."""
     if len(arrays) == 0:
         raise NotEnoughData("There are no interactions to train on.")
-    with clock.stage("build"):
+    with clock.stage("build"), ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool:
         time_range = _time_range(arrays.timestamps)
         oldest, newest = time_range
-        weights = event_confidence(arrays, now=decay_reference(arrays, now, time_range=time_range))
+        # The confidence (NumPy arithmetic over every event, which releases the GIL) runs on a second core
+        # while this thread encodes the ids and picks the holdout; nothing below reads it before the CSR.
+        confidence = pool.submit(event_confidence, arrays, now=decay_reference(arrays, now, time_range=time_range))
         user_ids, user_codes = encode(arrays.user_ids)
         item_ids, item_codes = encode(arrays.merchant_ids)
         shape = (len(user_ids), len(item_ids))
@@ -111,10 +113,11 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
         held = holdout_mask(user_codes=user_codes, timestamps=arrays.timestamps if use_time else None,
                             users=sample if eval_users else np.zeros(0, np.int64),
                             test_fraction=test_fraction, seed=seed)
+        weights = confidence.result()
         full = pairs_to_csr(user_codes, item_codes, weights, shape)  # everything, for serving
         train = without_held_out(full, user_codes=user_codes, item_codes=item_codes, weights=weights,
                                  held=held, users=sample) if held.any() else full
-        test = clean_test(train, pairs_to_csr(user_codes[held], item_codes[held], weights[held], shape))
+        test, _ = clean_test_pairs(train, pairs_to_csr(user_codes[held], item_codes[held], weights[held], shape))
         if train.nnz == 0:
             raise NotEnoughData("No interaction carries a positive confidence.")
     with clock.stage("fit"), numpy_hugepages(None):  # NumPy's default, as for a bare fit

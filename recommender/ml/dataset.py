@@ -29,6 +29,7 @@ __all__ = [
     "InteractionLog",
     "Split",
     "build_matrix",
+    "clean_test_pairs",
     "confidence_from_events",
     "scale_confidence",
     "split_by_time",
@@ -381,24 +382,26 @@ class Split:
         return Dataset(self.train, self.user_ids, self.item_ids, _index(self.user_ids), _index(self.item_ids))
 
 
-def _clean_test(train: sp.csr_matrix, test: sp.csr_matrix) -> tuple[sp.csr_matrix, int]:
-    before = test.nnz
-    test = test.tocsr(copy=True)
-    warm_items = np.diff(train.tocsc().indptr) > 0
-    coo = test.tocoo()
-    keep = warm_items[coo.col]
-    # Pairs already in train: compare by linear index (rows*n_cols + col) after sorting.
-    n_cols = train.shape[1]
-    tr = train.tocoo()
-    train_keys = np.sort(tr.row.astype(np.int64) * n_cols + tr.col)
-    test_keys = coo.row.astype(np.int64) * n_cols + coo.col
-    pos = np.searchsorted(train_keys, test_keys)
-    pos = np.clip(pos, 0, max(len(train_keys) - 1, 0))
-    in_train = (train_keys[pos] == test_keys) if len(train_keys) else np.zeros(len(test_keys), bool)
-    keep &= ~in_train
-    cleaned = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=test.shape, dtype=np.float32)
+def clean_test_pairs(train: sp.csr_matrix, test: sp.csr_matrix) -> tuple[sp.csr_matrix, int]:
+    """``test`` without the pairs already in ``train`` and the items nobody trained on (no model could score
+    them), and how many pairs that dropped."""
+    train = sp.csr_matrix(train)
+    coo = sp.coo_matrix(test)
+    keep = (np.bincount(train.indices, minlength=train.shape[1]) > 0)[coo.col]
+    if train.nnz and coo.nnz:
+        # Pairs already in train, looked up in the test users' training rows only (at a retrain's scale a
+        # few thousand of 200k rows): (row, item) as one sorted int64 key, then one binary search.
+        rows = np.unique(coo.row)
+        seen = train[rows]
+        seen.sum_duplicates()  # canonical: sorted within each row
+        width = np.int64(train.shape[1])
+        keys = np.repeat(np.arange(len(rows), dtype=np.int64), np.diff(seen.indptr)) * width + seen.indices
+        query = np.searchsorted(rows, coo.row).astype(np.int64) * width + coo.col
+        if len(keys):
+            keep &= keys[np.minimum(np.searchsorted(keys, query), len(keys) - 1)] != query
+    cleaned = sp.csr_matrix((coo.data[keep], (coo.row[keep], coo.col[keep])), shape=coo.shape, dtype=np.float32)
     cleaned.sort_indices()
-    return cleaned, before - cleaned.nnz
+    return cleaned, coo.nnz - cleaned.nnz
 
 
 def _n_test(counts: np.ndarray, test_fraction: float) -> np.ndarray:
@@ -424,7 +427,7 @@ def _split_log(log: InteractionLog, is_test: np.ndarray) -> Split:
     shape = (len(users), len(items))
     train = pairs_to_csr(u[~is_test], i[~is_test], log.weights[~is_test], shape)
     test = pairs_to_csr(u[is_test], i[is_test], log.weights[is_test], shape)
-    test, dropped = _clean_test(train, test)
+    test, dropped = clean_test_pairs(train, test)
     return Split(train, test, users, items, dropped)
 
 
@@ -496,7 +499,7 @@ def split_random_per_user(matrix: sp.csr_matrix | Dataset, *, test_fraction: flo
     coo = m.tocoo()
     train = pairs_to_csr(coo.row[~is_test], coo.col[~is_test], coo.data[~is_test], m.shape)
     test = pairs_to_csr(coo.row[is_test], coo.col[is_test], coo.data[is_test], m.shape)
-    test, dropped = _clean_test(train, test)
+    test, dropped = clean_test_pairs(train, test)
     return Split(train, test, np.asarray(user_ids), np.asarray(item_ids), dropped)
 
 

@@ -7,6 +7,7 @@ from recommender.ml.dataset import (
     ConfidenceScaler,
     InteractionLog,
     build_matrix,
+    clean_test_pairs,
     confidence_from_events,
     scale_confidence,
     split_by_time,
@@ -158,3 +159,23 @@ def test_validation_split_only_uses_train():
     v = validation_split(s.train, seed=0)
     assert v.train.nnz + v.test.nnz + v.dropped_test_pairs == s.train.nnz
     assert v.test.multiply(s.test).nnz == 0
+
+
+def test_clean_test_pairs_drops_pairs_in_train_and_items_nobody_trained_on():
+    # Given a test matrix sharing some pairs with train, and some items no training row has,
+    rng = np.random.default_rng(8)
+    shape = (60, 40)
+    train = sp.random(*shape, density=0.15, format="csr", dtype=np.float32, random_state=1)
+    train = (train @ sp.diags((np.arange(shape[1]) < 35).astype(np.float32))).tocsr()  # items 35+ cold
+    train.eliminate_zeros()
+    test = sp.random(*shape, density=0.1, format="csr", dtype=np.float32, random_state=2)
+    test = (test + train[rng.permutation(shape[0])].multiply(0.5) + train.multiply(0.25)).tocsr()
+    # when it is cleaned,
+    cleaned, dropped = clean_test_pairs(train, test)
+    # then what is left is exactly the test pairs absent from train whose item is in some training row.
+    train_pairs = set(zip(*train.nonzero(), strict=True))
+    warm = set(train.indices.tolist())
+    expected = {(r, c) for r, c in zip(*test.nonzero(), strict=True) if (r, c) not in train_pairs and c in warm}
+    assert set(zip(*cleaned.nonzero(), strict=True)) == expected
+    assert dropped == test.nnz - len(expected) > 0 and cleaned.has_sorted_indices
+    assert all(cleaned[r, c] == test[r, c] for r, c in expected)

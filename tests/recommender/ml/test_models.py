@@ -117,3 +117,23 @@ def test_user_items_row_count_checked(blocks):
     model = _fit("als", blocks)
     with pytest.raises(ValueError):
         model.recommend([0, 1], blocks[[0]], k=3)
+
+
+def test_factor_top_k_over_many_batches_is_the_dense_ranking_without_owned_items():
+    # Given more users than implicit scores in one product (its threads then share the batches, and the
+    # owned items reach it as plain index rows), when ranking all of them at once,
+    rng = np.random.default_rng(11)
+    n_users, n_items = 350, 120
+    model = ALSModel(dict(DEFAULT_PARAMS["als"], factors=8))
+    model.n_users, model.n_items = n_users, n_items
+    model.user_factors = rng.standard_normal((n_users, 8)).astype(np.float32)
+    model.item_factors = rng.standard_normal((n_items, 8)).astype(np.float32)
+    owned = sp.random(n_users, n_items, density=0.1, format="csr", dtype=np.float32, random_state=3)
+    owned.data[:] = 1.0
+    ids, scores = model.recommend(np.arange(n_users), owned, k=7)
+    # then each user's list is the dense product's best seven of the items they do not own, best first.
+    dense = model.user_factors @ model.item_factors.T
+    dense[owned.toarray() > 0] = -np.inf
+    expected = np.argsort(-dense, axis=1, kind="stable")[:, :7]
+    assert (ids == expected).all()
+    assert np.allclose(scores, np.take_along_axis(dense, expected, axis=1), rtol=1e-5, atol=1e-5)
