@@ -6,9 +6,9 @@ PostgreSQL: one `COPY (SELECT ...) TO STDOUT (FORMAT BINARY)` whose rows all hav
 (`value` no longer cast to float4) and `kind` as its `hashtext`, mapped to the kind's code in NumPy
 (`KindHashes`): one function call per row, where the `CASE kind WHEN ...` that used to map it made several
 (10M rows into /dev/null, alternated, load 6: 5.8-6.8 s of the server's CPU with the `CASE`, 5.0-5.7 s).
-`occurred_at` travels as the raw timestamptz (int64 microseconds since 2000) and becomes unix seconds in NumPy: `EXTRACT(EPOCH ...)` returns `numeric`
-since PostgreSQL 14 and cost the server more than the rest of the query together. Other databases: a raw cursor with
-`fetchmany`, still without model instances.
+`occurred_at` travels as the raw timestamptz (int64 microseconds since 2000) and becomes unix seconds in
+NumPy: `EXTRACT(EPOCH ...)` returns `numeric` since PostgreSQL 14 and cost the server more than the rest of
+the query together. Other databases: a raw cursor with `fetchmany`, still without model instances.
 """
 
 from __future__ import annotations
