@@ -220,9 +220,12 @@ def artifact_write(*, result: PipelineResult, version_id: int, meta: dict[str, A
     directory = conf.models_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"v{version_id}-{result.model.algorithm}.npz"
-    checksum = save_artifact(path, model=result.model, user_ids=result.user_ids, item_ids=result.item_ids,
-                             meta=json.loads(json.dumps(meta, default=str)))
-    sp.save_npz(matrix_path(path), result.matrix, compressed=False)
+    # Two files, written side by side: writing, the zip's CRC and the checksum release the GIL.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="save") as pool:
+        matrix_written = pool.submit(sp.save_npz, matrix_path(path), result.matrix, compressed=False)
+        checksum = save_artifact(path, model=result.model, user_ids=result.user_ids, item_ids=result.item_ids,
+                                 meta=json.loads(json.dumps(meta, default=str)))
+        matrix_written.result()
     return path, checksum, path.stat().st_size
 
 
