@@ -64,6 +64,51 @@ def server_env(**extra: str) -> dict[str, str]:
     return env
 
 
+class ServerUrl(str):
+    """A running server's base URL (what `gunicorn_server` yields); `pid` is its master process."""
+
+    pid: int
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()  # the fields after the command name (which may hold spaces)
+
+
+def tree_cpu_s(*pids: int) -> float:
+    """CPU seconds (user + system) used so far by these processes and every live descendant of theirs, from
+    /proc (Linux; 0.0 elsewhere). The difference across a phase is what the phase cost those processes."""
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in (os.listdir("/proc") if os.path.isdir("/proc") else ()):
+        if entry.isdigit():
+            fields = _stat_fields(int(entry))
+            if fields is not None:  # fields[1] is the parent; [11], [12] user and system ticks
+                parents[int(entry)] = int(fields[1])
+                cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    wanted, frontier = set(pids), set(pids)
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - wanted
+        wanted |= frontier
+    return sum(cpu.get(pid, 0.0) for pid in wanted)
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return 0.0
+    ticks = [int(v) for v in first[1:]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / _CLOCK_TICKS
+
+
 def process_stop(proc: subprocess.Popen, *, timeout_s: float = 20.0) -> None:
     """Stop a server the benchmark started: SIGTERM, then SIGKILL if it is still there after `timeout_s`."""
     proc.terminate()
@@ -75,11 +120,12 @@ def process_stop(proc: subprocess.Popen, *, timeout_s: float = 20.0) -> None:
 
 @contextlib.contextmanager
 def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict[str, str] | None = None,
-                    timeout_s: float = 180.0, worker_connections: int | None = None) -> Iterator[str]:
+                    timeout_s: float = 180.0, worker_connections: int | None = None) -> Iterator[ServerUrl]:
     """`worker_connections` (gthread): at most this many open connections per worker. wrk opens all its
     keep-alive connections at once and whichever worker wakes first may accept most of them for the whole run
     (seen: 16 of 16 on one of two workers, the other idle), so a benchmark that sets it to its connections per
-    worker measures both cores; None keeps gunicorn's default (1000)."""
+    worker measures both cores; None keeps gunicorn's default (1000). Yields the base URL, whose `pid` is
+    gunicorn's master (`tree_cpu_s(base_url.pid)`: what the workers spent)."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     # Each worker leaves a file here once warm (superapp.warmup): the first /healthz answer only says that one is,
@@ -95,7 +141,8 @@ def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict
     if worker_connections is not None:
         cmd += ["--worker-connections", str(worker_connections)]
     proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=log)
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = ServerUrl(f"http://127.0.0.1:{port}")
+    base_url.pid = proc.pid
     try:
         deadline = time.monotonic() + timeout_s
         while True:

@@ -209,6 +209,25 @@ def celery_worker(env: dict[str, str]):
         bench.process_stop(proc)
 
 
+class _CpuMeter:
+    """CPU spent between laps by the server's processes, the Celery worker's and the whole machine, per request
+    of the lap (ms), so a figure says where its time went."""
+
+    def __init__(self, *, server: int, celery: int) -> None:
+        self.server, self.celery = server, celery
+        self.last = self._now()
+
+    def _now(self) -> tuple[float, float, float]:
+        return bench.tree_cpu_s(self.server), bench.tree_cpu_s(self.celery), bench.machine_busy_s()
+
+    def lap(self, requests: int) -> dict[str, float]:
+        now = self._now()
+        spent = [b - a for a, b in zip(self.last, now, strict=True)]
+        self.last = now
+        return {name: round(1000 * s / max(1, requests), 3) for name, s in zip(("server", "celery", "machine"), spent,
+                                                                                strict=True)}
+
+
 def _p50(values: list[float]) -> float:
     return round(float(np.percentile(values, 50)), 2) if values else 0.0
 
@@ -237,19 +256,24 @@ def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed:
     merchants = list(Merchant.objects.filter(is_active=True, vertical__in=conf.RECOMMENDABLE_VERTICALS)
                      .values_list("pk", flat=True))
     env = bench.server_env()
-    with celery_worker(env), bench.gunicorn_server(env=env, timeout_s=240) as base_url:
+    with celery_worker(env) as celery, bench.gunicorn_server(env=env, timeout_s=240) as base_url:
         log(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; a Celery worker")
         lua = wrk_lua(tokens=tokens, paths=paths, merchants=merchants, post_every=POST_EVERY)
         wrk_counted(f"{base_url}/api/v1/recommendations", lua=lua, duration_s=3, connections=connections)  # warm
         served = served_sources(base_url, tokens=tokens[:SOURCE_SAMPLE], paths=paths)
         log(f"sources of {sum(served.values())} sampled pages: {dict(served)}")
+        cpu = _CpuMeter(server=base_url.pid, celery=celery.pid)
         ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration_s, connections=connections)
+        ping_cpu = cpu.lap(ping.requests)
         sampler = _Sampler(base_url, traveller_tokens)
         sampler.start()
         recs, pages, hits = wrk_counted(f"{base_url}/api/v1/recommendations", lua=lua, duration_s=duration_s,
                                         connections=connections)
         sampler.stop = True
         sampler.join(timeout=15)
+        recs_cpu = cpu.lap(recs.requests + len(sampler.latencies_ms))
+        log(f"CPU ms per request (server, Celery, whole machine incl. wrk, PostgreSQL, Redis): ping {ping_cpu}, "
+            f"recommendations {recs_cpu}")
         log(f"destination pages under load: {len(sampler.latencies_ms)}, sections by source {dict(sampler.sources)}")
         # A page for a user with no list, without load: the live path (and the build it schedules).
         misses = []
@@ -270,5 +294,8 @@ def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed:
         "interactions": Interaction.objects.count(), "connections": connections,
         "database": bench.database_vendor(), "workers": bench.WORKERS, "threads": bench.THREADS,
         "model_version": version.pk,
+        # Where the machine's time went, per request of each phase (the ratio's two sides).
+        "server_cpu_ms": recs_cpu["server"], "celery_cpu_ms": recs_cpu["celery"], "machine_cpu_ms": recs_cpu["machine"],
+        "ping_server_cpu_ms": ping_cpu["server"], "ping_machine_cpu_ms": ping_cpu["machine"],
         "model_pages": round(sum(served[p] for p in model_prefixes) / max(1, sum(served.values())), 3),
     }

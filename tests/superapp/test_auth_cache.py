@@ -131,3 +131,78 @@ def test_a_row_warmed_before_a_concurrent_save_is_never_served(monkeypatch):
     monkeypatch.setattr(authentication, "_from_database_many", real)
     assert_error_shape(bearer(user).get("/api/v1/me"), 401, "user_inactive")
     assert bearer(other).get("/api/v1/me").status_code == 200
+
+
+# --- Verified tokens are remembered by their text until they expire -----------------------------------------
+def _decodes(monkeypatch) -> list:
+    calls = []
+    real = authentication.JWTAuthentication.get_validated_token
+
+    def counted(self, raw_token):
+        calls.append(raw_token)
+        return real(self, raw_token)
+
+    monkeypatch.setattr(authentication.JWTAuthentication, "get_validated_token", counted)
+    return calls
+
+
+@pytest.mark.django_db
+def test_a_token_is_verified_once_per_process(monkeypatch):
+    calls = _decodes(monkeypatch)
+    user = UserFactory()
+    client = bearer(user)
+    for _ in range(3):
+        assert client.get("/api/v1/me").status_code == 200
+    assert len(calls) == 1
+    assert bearer(user).get("/api/v1/me").status_code == 200  # another token (another jti): verified itself
+    assert len(calls) == 2
+
+
+@pytest.mark.django_db
+def test_a_remembered_token_is_refused_once_it_expires(monkeypatch):
+    user = UserFactory()
+    token = AccessToken.for_user(user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/me").status_code == 200  # verified and remembered
+    expiry = token.payload["exp"]
+    monkeypatch.setattr(authentication.time, "time", lambda: expiry + 1)
+    monkeypatch.setattr("jwt.api_jwt.datetime", _clock_at(expiry + 1))  # PyJWT's own clock, for the re-verification
+    response = client.get("/api/v1/me")
+    assert_error_shape(response, 401, "token_not_valid")
+
+
+def _clock_at(epoch: float):
+    from datetime import UTC, datetime
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.fromtimestamp(epoch, tz or UTC)
+
+    return Clock
+
+
+@pytest.mark.django_db
+def test_a_tampered_token_is_refused_after_the_genuine_one_was_remembered():
+    user, other = UserFactory(), UserFactory()
+    token = str(AccessToken.for_user(user))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/api/v1/me").status_code == 200
+    header, _payload, signature = token.split(".")
+    forged_payload = str(AccessToken.for_user(other)).split(".")[1]
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {header}.{forged_payload}.{signature}")
+    assert_error_shape(client.get("/api/v1/me"), 401, "token_not_valid")
+
+
+@pytest.mark.django_db
+def test_a_remembered_token_still_fails_after_a_password_change():
+    user = UserFactory()
+    user.set_password("old-pass-2026-x")
+    user.save()
+    client = bearer(user)
+    assert client.get("/api/v1/me").status_code == 200
+    user.set_password("new-pass-2026-y")
+    user.save()
+    assert_error_shape(client.get("/api/v1/me"), 401, "password_changed")
