@@ -453,7 +453,11 @@ def opening_exceptions_window(*, today: date | None = None) -> dict[int, list[tu
 
 
 def trips_for_user(*, user) -> QuerySet[Trip]:
-    return Trip.objects.filter(user=user).select_related("destination")
+    return trips_for_users(users=[user])
+
+
+def trips_for_users(*, users) -> QuerySet[Trip]:
+    return Trip.objects.filter(user__in=users).select_related("destination")
 
 
 def away_from_home(*, home_city_id: int | None, city_id: int | None) -> bool:

@@ -28,13 +28,13 @@ import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
 
-# Imported eagerly (not inside fit) so their BLAS is already loaded when fit enters
-# threadpool_limits -- threadpoolctl only limits libraries that are loaded at that time.
+# Imported eagerly (not inside fit) so their BLAS is already loaded when `_one_blas_thread` first looks up the
+# thread pools -- threadpoolctl only limits libraries that are loaded at that time.
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.cpu.bpr import BayesianPersonalizedRanking
 from implicit.cpu.topk import topk
 from implicit.nearest_neighbours import ItemItemRecommender, bm25_weight, normalize, tfidf_weight
-from threadpoolctl import ThreadpoolController, threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from .dataset import ConfidenceScaler
 
@@ -109,10 +109,16 @@ _BLAS: list[ThreadpoolController] = []
 
 def _one_blas_thread() -> Any:
     """Limit the BLAS to one thread for a block (cheap to enter: `threadpool_limits` inspects the loaded
-    libraries on every call, ~2 ms; one controller made on first use, ~0.04 ms per block)."""
+    libraries on every call, 2-8 ms, a quarter of a served user's vector refresh; one controller made on first
+    use, ~0.04 ms per block)."""
+    return _blas_threads(1)
+
+
+def _blas_threads(limit: int | None) -> Any:
+    """Limit the BLAS to `limit` threads for a block (None: no limit), through the process's one controller."""
     if not _BLAS:
         _BLAS.append(ThreadpoolController())
-    return _BLAS[0].limit(limits=1, user_api="blas")
+    return _BLAS[0].limit(limits=limit, user_api="blas")
 
 
 def _as_rows(user_rows: Sequence[int] | np.ndarray | int) -> np.ndarray:
@@ -532,7 +538,7 @@ class ALSModel(_FactorModel):
         self.n_users, self.n_items = matrix.shape
         # implicit is multi-threaded itself; a multi-threaded BLAS underneath it
         # oversubscribes the cores and is documented to be up to 10x slower.
-        with threadpool_limits(1, "blas"):
+        with _one_blas_thread():
             self.scaler = self._make_scaler()
             weighted = self.scaler.fit_transform(matrix)
             impl = self._implicit()
@@ -564,7 +570,7 @@ class ALSModel(_FactorModel):
             self._impl = self._implicit()
             self._impl.item_factors = self.item_factors
             self._impl.user_factors = self.user_factors
-        with threadpool_limits(1, "blas"):
+        with _one_blas_thread():
             weighted = self.scaler.transform(user_items)
             vecs = self._impl.recalculate_user(np.arange(user_items.shape[0]), weighted)
         return np.asarray(vecs, dtype=np.float32).reshape(user_items.shape[0], -1)
@@ -583,7 +589,7 @@ class ALSModel(_FactorModel):
 
         factors = np.ascontiguousarray(start, dtype=np.float32).copy()
         weighted = self.scaler.transform(rows)  # the same confidence scaling as the fit
-        with threadpool_limits(1, "blas"):
+        with _one_blas_thread():
             _als.least_squares_cg(weighted, factors, self.item_factors, float(self.params["regularization"]),
                                   num_threads=num_threads, cg_steps=cg_steps)
         return factors
@@ -633,7 +639,7 @@ class BPRModel(_FactorModel):
         matrix = sp.csr_matrix(matrix, dtype=np.float32)
         self.n_users, self.n_items = matrix.shape
         p = self.params
-        with threadpool_limits(1, "blas"):
+        with _one_blas_thread():
             impl = BayesianPersonalizedRanking(
                 factors=int(p["factors"]),
                 learning_rate=float(p["learning_rate"]),
@@ -686,7 +692,7 @@ class ItemKNNModel(_SimilarityModel, _ScoredModel):
         else:
             weighted = normalize(by_item)
         impl = ItemItemRecommender(K=int(p["K"]), num_threads=self.num_threads)
-        with threadpool_limits(1, "blas"):
+        with _one_blas_thread():
             impl.fit(sp.csr_matrix(weighted.T, dtype=np.float64), show_progress=False)
         self.similarity = sp.csr_matrix(impl.similarity, dtype=np.float32)
         self.similarity.sort_indices()
@@ -953,7 +959,7 @@ class EASEModel(_ScoredModel):
         lam = float(self.params["l2"]) + (p / (1.0 - p)) * gram_diag
         popularity = np.maximum(np.bincount(x.indices, minlength=self.n_items), 1).astype(np.float64)
         col_scale = popularity ** -float(self.params["pop_beta"])
-        with threadpool_limits(self.num_threads or None, "blas"):
+        with _blas_threads(self.num_threads or None):
             if form == "dense":
                 self._fit_dense(x, lam, col_scale)
             else:

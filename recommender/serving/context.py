@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -100,13 +101,20 @@ def context_save(ctx: UserContext, *, timeout: int | None = None) -> None:
 # --- Trips -------------------------------------------------------------------------------------------
 def trips_of(user, ctx: UserContext) -> list[CachedTrip]:
     if ctx.trips is None:
-        from merchants.models import TripStatus
-        from merchants.selectors import trips_for_user
-
-        ctx.trips = [CachedTrip(t.pk, t.destination_id, t.starts_on, t.ends_on, t.title, t.created_at)
-                     for t in trips_for_user(user=user).filter(status=TripStatus.PLANNED).order_by("-starts_on", "-pk")]
+        ctx.trips = users_trips([user])[user.pk]
         ctx.dirty[trips_key(ctx.user_id)] = ctx.trips
     return ctx.trips
+
+
+def users_trips(users) -> dict[int, list[CachedTrip]]:
+    """Each user's planned trips, newest first, in one query: what `trips_of` caches."""
+    from merchants.models import TripStatus
+    from merchants.selectors import trips_for_users
+
+    trips: dict[int, list[CachedTrip]] = {user.pk: [] for user in users}
+    for t in trips_for_users(users=users).filter(status=TripStatus.PLANNED).order_by("-starts_on", "-pk"):
+        trips[t.user_id].append(CachedTrip(t.pk, t.destination_id, t.starts_on, t.ends_on, t.title, t.created_at))
+    return trips
 
 
 def active_trip_of(trips: list[CachedTrip], at: datetime) -> CachedTrip | None:
@@ -201,8 +209,11 @@ def user_contexts_warm(lists: dict[int, list[int]], *, at: datetime) -> None:
 
     dirty: dict = {}
     with_friends = integrations.users_with_friends(user_ids=list(lists))
-    for user in users_cache_warm(list(lists)):  # the user rows too, for the authentication of their pages
-        ctx = UserContext(user_id=user.pk, trips=None, coupons=None, friends=None)
+    users = users_cache_warm(list(lists))  # the user rows too, for the authentication of their pages
+    trips = users_trips(users)
+    for user in users:
+        ctx = UserContext(user_id=user.pk, trips=trips[user.pk], coupons=None, friends=None,
+                          dirty={trips_key(user.pk): trips[user.pk]})
         coupons_usable(user, ctx, traveller=is_traveller(user, ctx, at))
         if with_friends is None or user.pk in with_friends:
             friends_for(user, ctx, lists[user.pk])
@@ -243,9 +254,9 @@ def on_coupon_changed(sender, instance, **kwargs) -> None:
     _delete([coupons_key(instance.user_id)])
 
 
-def user_context_invalidate(user_id: int) -> None:
-    """After the user's own activity (a payment may end "new users only")."""
-    _delete([coupons_key(user_id)])
+def users_context_invalidate(user_ids: Sequence[int]) -> None:
+    """After these users' own activity (a payment may end "new users only")."""
+    _delete([coupons_key(user_id) for user_id in user_ids])
 
 
 def on_visit_changed(sender, instance, **kwargs) -> None:

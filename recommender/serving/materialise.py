@@ -29,7 +29,7 @@ import logging
 import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -44,7 +44,7 @@ from recommender.loader import LoadedModel, active_model
 from recommender.serving import conf
 from recommender.serving.catalogue import catalogue
 from recommender.serving.content import content_index
-from recommender.serving.selectors import UserSignals, user_signals, users_signals
+from recommender.serving.selectors import UserSignals, users_signals
 
 logger = logging.getLogger(__name__)
 
@@ -211,28 +211,46 @@ def _store(lists: dict[int, CandidateList]) -> None:
 
 
 def candidate_list_build(user_id: int) -> bool:
-    """Build and store one user's list for the active version from their latest interactions (the vector
-    is the cached recalculated one, the trained one, or recalculated now). False when the model cannot
-    place the user (the live path's fallbacks answer them)."""
+    """`candidate_lists_build` for one user: whether their list was built."""
+    return user_id in candidate_lists_build([user_id])
+
+
+def candidate_lists_build(user_ids: Sequence[int], *, signals: dict[int, UserSignals] | None = None,
+                          vectors: dict[int, np.ndarray] | None = None) -> set[int]:
+    """Build and store these users' lists for the active version from their latest interactions (`signals`,
+    read in one query unless the caller has them), each from its vector: `vectors[user]` when the caller has
+    just recalculated it, else the cached recalculated one, the trained one, or one recalculated now. Their
+    cities are read and their lists stored together. Returns the users whose list was built; a user the model
+    cannot place has their list dropped (the live path's fallbacks answer them)."""
     from recommender.serving.services import _model_scores, user_vector
 
     loaded = active_model()
-    if loaded is None:
-        return False
+    user_ids = list(dict.fromkeys(user_ids))
+    if loaded is None or not user_ids:
+        return set()
     try:
-        signals = user_signals(user_id, limit=conf.PROFILE_MAX_INTERACTIONS)
-        vector = user_vector(loaded=loaded, user_id=user_id, signals=signals)
+        if signals is None:
+            signals = users_signals(user_ids, limit=conf.PROFILE_MAX_INTERACTIONS)
+        vectors = vectors or {}
         scope = _scope(loaded)
-        scores = (_model_scores(loaded, vector, signals, scope.model_rows, user_row=loaded.user_index.get(user_id, -1))
-                  if len(scope.merchant_ids) else None)
-        if scores is None:
-            cache.delete(list_key(loaded.version_id, user_id))
-            return False
-        _store({user_id: _assemble(loaded=loaded, scope=scope, scores=scores, signals=signals,
-                                   cities=_user_cities([user_id])[user_id])})
-        return True
+        built: dict[int, CandidateList] = {}
+        if len(scope.merchant_ids):
+            cities = _user_cities(user_ids)
+            for user_id in user_ids:
+                vector = vectors.get(user_id)
+                if vector is None:
+                    vector = user_vector(loaded=loaded, user_id=user_id, signals=signals[user_id])
+                scores = _model_scores(loaded, vector, signals[user_id], scope.model_rows,
+                                       user_row=loaded.user_index.get(user_id, -1))
+                if scores is not None:
+                    built[user_id] = _assemble(loaded=loaded, scope=scope, scores=scores, signals=signals[user_id],
+                                               cities=cities[user_id])
+        cache.delete_many([list_key(loaded.version_id, u) for u in user_ids if u not in built])
+        if built:
+            _store(built)
+        return set(built)
     finally:
-        cache.delete(_building_key(loaded.version_id, user_id))
+        cache.delete_many([_building_key(loaded.version_id, u) for u in user_ids])
 
 
 def candidate_list_schedule(*, version_id: int, user_id: int) -> None:

@@ -46,7 +46,7 @@ from recommender.serving.context import (
     friends_for,
     is_traveller,
     trips_of,
-    user_context_invalidate,
+    users_context_invalidate,
 )
 from recommender.serving.exceptions import NoDestination
 from recommender.serving.materialise import (
@@ -61,6 +61,7 @@ from recommender.serving.selectors import (
     popularity_scores,
     traveller_popularity,
     user_signals,
+    users_signals,
 )
 
 logger = logging.getLogger(__name__)
@@ -154,34 +155,54 @@ def _user_items_row(loaded: LoadedModel, signals: UserSignals) -> sp.csr_matrix:
 
 
 def _recalculate(loaded: LoadedModel, signals: UserSignals) -> np.ndarray | None:
+    return _recalculate_many(loaded, [signals])[0]
+
+
+def _recalculate_many(loaded: LoadedModel, signals: Sequence[UserSignals]) -> list[np.ndarray | None]:
+    """Each user's vector recalculated from their signals (None where the model cannot: no
+    `recalculate_user`, or no interaction with a merchant it knows), in one solve over the stacked rows (each
+    row's least squares is independent of the others)."""
     recalculate = getattr(loaded.model, "recalculate_user", None)
-    if recalculate is None or signals.is_empty:
-        return None
-    user_items = _user_items_row(loaded, signals)
-    if not user_items.nnz:
-        return None
-    return np.asarray(recalculate(user_items)[0], dtype=np.float32)
+    vectors: list[np.ndarray | None] = [None] * len(signals)
+    if recalculate is None:
+        return vectors
+    rows = {i: _user_items_row(loaded, s) for i, s in enumerate(signals) if not s.is_empty}
+    rows = {i: row for i, row in rows.items() if row.nnz}
+    if rows:
+        solved = np.asarray(recalculate(sp.vstack(list(rows.values())).tocsr()), dtype=np.float32)
+        for position, i in enumerate(rows):
+            vectors[i] = solved[position]
+    return vectors
 
 
 def user_vector_refresh(user_id: int) -> bool:
-    """Recalculate the user's vector from their latest interactions against the active item factors and
-    cache it, then rebuild the user's materialised list from it, so the next page reflects a new
-    interaction without retraining. Returns whether a vector was stored. Called after commit when an
-    interaction is recorded (task `user_vector_refresh`)."""
-    from recommender.serving.materialise import candidate_list_build
+    """`users_vector_refresh` for one user: whether a vector was stored."""
+    return bool(users_vector_refresh([user_id]))
+
+
+def users_vector_refresh(user_ids: Sequence[int]) -> int:
+    """Recalculate these users' vectors from their latest interactions against the active item factors and
+    cache them, then rebuild their materialised lists from them, so each one's next page reflects a new
+    interaction without retraining. Returns how many vectors were stored. Called after commit when
+    interactions are recorded (tasks `user_vectors_refresh`, `user_vector_refresh`). A batch costs what one user
+    did in queries and cache calls: one read of the histories, one solve, one write of the vectors and one of
+    the lists."""
+    from recommender.serving.materialise import candidate_lists_build
 
     loaded = active_model()
-    if loaded is None:
-        return False
-    vector = _recalculate(loaded, user_signals(user_id, limit=conf.PROFILE_MAX_INTERACTIONS))
-    key = _vector_key(loaded.version_id, user_id)
-    if vector is None:
-        cache.delete(key)
-    else:
-        cache.set(key, vector.tobytes(), timeout=conf.USER_VECTOR_TTL_S)
-    user_context_invalidate(user_id)  # a payment may end "new users only" coupons
-    candidate_list_build(user_id)  # also for item-KNN, which scores from the fresh history itself
-    return vector is not None
+    user_ids = list(dict.fromkeys(user_ids))
+    if loaded is None or not user_ids:
+        return 0
+    signals = users_signals(user_ids, limit=conf.PROFILE_MAX_INTERACTIONS)
+    vectors = dict(zip(user_ids, _recalculate_many(loaded, [signals[u] for u in user_ids]), strict=True))
+    fresh = {u: v for u, v in vectors.items() if v is not None}
+    cache.set_many({_vector_key(loaded.version_id, u): v.tobytes() for u, v in fresh.items()},
+                   timeout=conf.USER_VECTOR_TTL_S)
+    cache.delete_many([_vector_key(loaded.version_id, u) for u in user_ids if u not in fresh])
+    users_context_invalidate(user_ids)  # a payment may end "new users only" coupons
+    # Also for item-KNN, which scores from the fresh history itself.
+    candidate_lists_build(user_ids, signals=signals, vectors=fresh)
+    return len(fresh)
 
 
 _READ = object()  # `user_vector(cached=...)`: not read yet

@@ -22,9 +22,9 @@ def user_vector_refresh(user_id: int) -> bool:
 def user_vectors_refresh(user_ids: list[int]) -> int:
     """`user_vector_refresh` for each user of a batch (`superapp.publish.publish_batched`: the users with new
     interactions in the last fraction of a second in one web process). Returns how many got a vector."""
-    from recommender.serving.services import user_vector_refresh as refresh
+    from recommender.serving.services import users_vector_refresh
 
-    return sum(bool(refresh(user_id)) for user_id in dict.fromkeys(user_ids))
+    return users_vector_refresh(user_ids)
 
 
 @shared_task(name="recommender.serving.tasks.candidate_list_build", time_limit=60, ignore_result=True)

@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from merchants.geo_index import geo_index_invalidate
 from merchants.models import Merchant, Trip
-from recommender.serving import materialise
+from recommender.serving import integrations, materialise
 from recommender.serving import services as serving
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
@@ -65,6 +65,45 @@ def test_a_new_interaction_rebuilds_the_list_and_changes_the_next_page_within_tw
     assert after["source"] == source(active_als)  # served from the rebuilt list
     assert set(ids(after)) & {m.pk for m in world.hz_hotpot}
     assert not set(ids(after)) & {m.pk for m in world.hz_hotpot[:6]}  # what they just paid is seen now
+
+
+@pytest.mark.django_db
+def test_a_batch_refresh_gives_each_user_what_a_refresh_of_their_own_gives(world, active_als, monkeypatch):
+    """`users_vector_refresh` (the worker's batch after interactions) against one user at a time: the same
+    vectors, the same lists; and the batch's queries do not grow with its size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommender.services import interaction_record
+
+    users = world.sushi_lovers[:3] + world.hotpot_lovers[:3]
+    for i, user in enumerate(users):  # fresh histories the trained vectors do not know
+        interaction_record(user_id=user.pk, merchant_id=world.hz_hotpot[i].pk, kind="payment", source=f"batch:{i}")
+    vector_key = serving._vector_key
+    one_by_one = {}
+    for user in users:
+        assert serving.user_vector_refresh(user.pk) is True
+        one_by_one[user.pk] = (cache.get(vector_key(active_als.pk, user.pk)), stored(active_als, user))
+    cache.delete_many([vector_key(active_als.pk, u.pk) for u in users] +
+                      [materialise.list_key(active_als.pk, u.pk) for u in users])
+    assert serving.users_vector_refresh([u.pk for u in users]) == len(users)
+    for user in users:
+        vector, lst = one_by_one[user.pk]
+        assert np.allclose(np.frombuffer(cache.get(vector_key(active_als.pk, user.pk)), np.float32),
+                           np.frombuffer(vector, np.float32), atol=1e-5)
+        again = stored(active_als, user)
+        assert list(again.merchant_ids) == list(lst.merchant_ids)
+        assert np.allclose(again.scores, lst.scores, atol=1e-5) and list(again.anchors) == list(lst.anchors)
+    # The recommender reads everything of its own once for the batch; the wallet answers which campaigns each
+    # user may use user by user (its queries are left out of the count here).
+    monkeypatch.setattr(integrations, "campaigns_usable", lambda **kw: [])
+    counts = []
+    for batch in (users[:1], users):
+        cache.delete_many([vector_key(active_als.pk, u.pk) for u in batch])
+        with CaptureQueriesContext(connection) as queries:
+            serving.users_vector_refresh([u.pk for u in batch])
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
 
 
 @pytest.mark.django_db
