@@ -78,7 +78,8 @@ class TransactionKind(models.TextChoices):
 
 
 class LedgerTransaction(models.Model):
-    kind = models.CharField(max_length=20, choices=TransactionKind.choices, db_index=True)
+    # Indexed by `Meta.indexes` (one plain btree: `db_index` would add a second, LIKE-only one).
+    kind = models.CharField(max_length=20, choices=TransactionKind.choices)
     description = models.CharField(max_length=255, blank=True)
     # Denormalised for statement filters (kind, merchant) without joins to every operation table.
     merchant = models.ForeignKey("services.Merchant", null=True, blank=True, on_delete=models.PROTECT,
@@ -86,6 +87,9 @@ class LedgerTransaction(models.Model):
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT,
                                     related_name="reversed_by")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["kind"], name="ledger_transaction_kind")]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.kind}"
@@ -99,7 +103,8 @@ class LedgerEntry(models.Model):
     """One leg of a ledger transaction. Never updated or deleted."""
 
     transaction = models.ForeignKey(LedgerTransaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # Looked up through `entry_account_recent` (account first): no second index to write on every entry.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_index=False)
     amount = models.BigIntegerField(help_text="Signed minor units; positive increases the balance.")
     currency = models.CharField(max_length=3)
     balance_after = models.BigIntegerField(help_text="The account's balance right after this entry.")
@@ -230,9 +235,14 @@ class Payment(models.Model):
     when they differ); the merchant receives gross - fee; the campaign budget pays the discount.
     """
 
-    payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments")
-    merchant = models.ForeignKey("services.Merchant", on_delete=models.PROTECT, related_name="wallet_payments")
-    status = models.CharField(max_length=10, choices=PaymentStatus.choices, db_index=True)
+    # Every index is written by every payment, so only those a query uses (`Meta.indexes`): payer and merchant
+    # are the first columns of the "recent" indexes, and status and created_at are only searched for pending
+    # payments (the expiry job), a partial index that a succeeded payment never enters.
+    payer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payments",
+                              db_index=False)
+    merchant = models.ForeignKey("services.Merchant", on_delete=models.PROTECT, related_name="wallet_payments",
+                                 db_index=False)
+    status = models.CharField(max_length=10, choices=PaymentStatus.choices)
     currency = models.CharField(max_length=3)
     amount = models.BigIntegerField()
     tip = models.BigIntegerField(default=0)
@@ -246,7 +256,7 @@ class Payment(models.Model):
                                   help_text="Applied rate: payer currency units per merchant currency unit, "
                                             "spread included.")
     fx_mid_rate = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
-    coupon = models.ForeignKey("Coupon", null=True, blank=True, on_delete=models.PROTECT,
+    coupon = models.ForeignKey("Coupon", null=True, blank=True, on_delete=models.PROTECT, db_index=False,
                                related_name="payments", help_text="Released again if the payment fails.")
     tax_free = models.BooleanField(default=False)
     vat_amount = models.BigIntegerField(default=0, help_text="VAT included in the amount (tax-free purchases).")
@@ -255,7 +265,7 @@ class Payment(models.Model):
     failure_reason = models.CharField(max_length=64, blank=True)
     ledger_transaction = models.OneToOneField(LedgerTransaction, null=True, on_delete=models.PROTECT,
                                               related_name="payment")
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -263,6 +273,8 @@ class Payment(models.Model):
             models.Index(fields=["payer", "-id"], name="payment_payer_recent"),
             models.Index(fields=["merchant", "-id"], name="payment_merchant_recent"),
             models.Index(fields=["merchant", "status", "created_at"], name="payment_merchant_day"),
+            models.Index(fields=["created_at"], condition=Q(status="pending"), name="payment_pending_since"),
+            models.Index(fields=["coupon"], condition=Q(coupon__isnull=False), name="payment_coupon"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0) & Q(tip__gte=0) & Q(discount__gte=0),
