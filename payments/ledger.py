@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Model
 from django.db.models.base import ModelState
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ from payments.models import (
     SystemAccount,
     TransactionKind,
 )
-from superapp.db import postgresql_sql, rows_by_pk
+from superapp.db import postgresql_sql, row_insert_sql, row_inserted, rows_by_pk, rows_insert
 from superapp.money import currency_exponent
 from superapp.process_cache import ProcessCacheMap
 
@@ -167,8 +168,12 @@ def _overdraft_error(account: Account) -> Exception:
 
 
 def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", merchant_id: int | None = None,
-                reverses: LedgerTransaction | None = None, at: datetime | None = None) -> LedgerTransaction:
-    """Post one balanced transaction. Raises InsufficientFunds (and friends) before writing anything."""
+                reverses: LedgerTransaction | None = None, at: datetime | None = None,
+                record: Model | None = None) -> LedgerTransaction:
+    """Post one balanced transaction. Raises InsufficientFunds (and friends) before writing anything.
+
+    `record`: an unsaved row with a `ledger_transaction` foreign key (a payment) to insert with the transaction,
+    pointing at it; on PostgreSQL in the same statement (one round trip less while the accounts are locked)."""
     if kind not in TransactionKind.values:
         raise ValueError(f"unknown transaction kind {kind!r}")
     totals: dict[str, int] = defaultdict(int)
@@ -180,7 +185,7 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
     if unbalanced:
         raise LedgerUnbalanced(details={"unbalanced": unbalanced})
     post = functools.partial(_post, kind=kind, description=description, merchant_id=merchant_id,
-                             reverses=reverses, at=at)
+                             reverses=reverses, at=at, record=record)
     # Inside the caller's transaction (the usual case) no savepoint is needed: nothing is written
     # before the overdraft checks, and a database error aborts the caller's transaction anyway.
     with transaction.atomic() if not transaction.get_connection().in_atomic_block else contextlib.nullcontext():
@@ -193,7 +198,7 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
             return post(legs=[(_reresolve(account), amount) for account, amount in legs])
 
 
-def _post(*, legs, kind, description, merchant_id, reverses, at) -> LedgerTransaction:
+def _post(*, legs, kind, description, merchant_id, reverses, at, record) -> LedgerTransaction:
     amounts: dict[int, int] = defaultdict(int)
     expected: dict[int, tuple] = {}
     for account, amount in legs:
@@ -215,7 +220,7 @@ def _post(*, legs, kind, description, merchant_id, reverses, at) -> LedgerTransa
     ledger_transaction = LedgerTransaction(kind=kind, description=description[:255], merchant_id=merchant_id,
                                            reverses=reverses, created_at=at or timezone.now())
     if postgresql_sql():
-        _write_in_one_statement(ledger_transaction, locked, amounts)
+        _write_in_one_statement(ledger_transaction, locked, amounts, record)
         return ledger_transaction
     ledger_transaction.save(force_insert=True)
     LedgerEntry.objects.bulk_create([
@@ -225,13 +230,17 @@ def _post(*, legs, kind, description, merchant_id, reverses, at) -> LedgerTransa
         for account in locked
     ])
     _balances_write(locked)
+    if record is not None:
+        record.ledger_transaction = ledger_transaction
+        rows_insert([record])
     return ledger_transaction
 
 
 def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[Account],
-                            amounts: dict[int, int]) -> None:
-    """PostgreSQL: the transaction row, its entries and the new balances in ONE round trip (data-modifying
-    CTEs), which keeps the window in which the account rows stay locked short. Same rows as the ORM path."""
+                            amounts: dict[int, int], record: Model | None) -> None:
+    """PostgreSQL: the transaction row, its entries, the new balances and the `record` (a payment) in ONE round
+    trip (data-modifying CTEs), which keeps the window in which the account rows stay locked short. Same rows
+    as the ORM path."""
     q = connection.ops.quote_name
     transactions, entries, accounts = (q(LedgerTransaction._meta.db_table), q(LedgerEntry._meta.db_table),
                                        q(Account._meta.db_table))
@@ -248,7 +257,6 @@ def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[
         "balance_after)), "
         f"balances AS (UPDATE {accounts} SET balance = CAST(v.balance AS bigint) FROM (VALUES {balance_rows}) "
         f"AS v(id, balance) WHERE {accounts}.id = v.id) "
-        "SELECT id FROM txn"
     )
     params = [ledger_transaction.kind, ledger_transaction.description, ledger_transaction.merchant_id,
               ledger_transaction.reverses_id, created_at, created_at]
@@ -256,11 +264,22 @@ def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[
         params += [account.pk, amounts[account.pk], account.currency, account.balance]
     for account in locked:
         params += [account.pk, account.balance]
+    if record is None:
+        sql += "SELECT id, NULL FROM txn"
+    else:
+        # The record's foreign key is the new transaction's id (a scalar subquery, so each parameter keeps its
+        # column's type as in a plain INSERT ... VALUES).
+        record_sql, record_params = row_insert_sql(record, computed={"ledger_transaction_id": "(SELECT id FROM txn)"})
+        sql += f", record AS ({record_sql}) SELECT txn.id, record.id FROM txn, record"  # noqa: S608 - model names; values are parameters
+        params += record_params
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        ledger_transaction.pk = cursor.fetchone()[0]
-    ledger_transaction._state.adding = False
-    ledger_transaction._state.db = connection.alias
+        ledger_transaction.pk, record_pk = cursor.fetchone()
+    row_inserted(ledger_transaction)
+    if record is not None:
+        record.ledger_transaction = ledger_transaction
+        record.pk = record_pk
+        row_inserted(record)
 
 
 def _balances_write(accounts: list[Account]) -> None:

@@ -91,7 +91,7 @@ from payments.models import (
 )
 from payments.providers import ProviderResult, provider_for
 from superapp.accounts.models import User
-from superapp.db import atomic_nested, retry_on_conflict, rows_by_pk, rows_insert, run_in_transaction
+from superapp.db import atomic_nested, retry_on_conflict, rows_by_pk, run_in_transaction
 from superapp.events import InteractionKind, interactions_in_transaction
 from superapp.exceptions import ValidationFailed
 from superapp.money import Money, MoneyError, currency_exponent
@@ -533,18 +533,16 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
         else:
             legs += [(account_for_merchant(merchant_id=merchant.pk, currency=merchant.currency), gross - fee),
                      (system_account(code=SystemAccount.FEES, currency=merchant.currency), fee)]
-        ledger_transaction = ledger_post(
-            kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk, at=now,
-            description=description or f"Payment to {merchant.name}",
-        )
-        [payment] = rows_insert([Payment(
+        payment = Payment(
             payer=payer, merchant=merchant, status=PaymentStatus.PENDING if pending else PaymentStatus.SUCCEEDED,
             currency=merchant.currency, amount=amount.amount, tip=tip.amount, discount=discount, fee=fee,
             payer_currency=payer_currency, payer_amount=payer_amount, fx_rate=fx_applied, fx_mid_rate=fx_mid,
             coupon=coupon, tax_free=tax_free, vat_amount=vat_amount, reference=reference[:64],
-            description=description[:255], ledger_transaction=ledger_transaction, created_at=now,
-            completed_at=None if pending else now,
-        )])
+            description=description[:255], created_at=now, completed_at=None if pending else now,
+        )
+        # The payment row goes in with its ledger transaction (one statement on PostgreSQL).
+        ledger_post(kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk, at=now,
+                    description=description or f"Payment to {merchant.name}", record=payment)
         if not pending:
             _emit_payment_succeeded(payment)
     return payment

@@ -6,7 +6,8 @@
   block the caller's work is already lost), so nested calls run once and let the error reach the outer retry.
 - `rows_by_pk(model, pks, for_update=...)`: model instances by primary key from one prepared-once SELECT, for
   the hot money path (the ORM spends about half a millisecond of CPU building each query), and
-  `rows_insert(objs)`, the INSERT of `bulk_create` (pk set from RETURNING) with the statement built once.
+  `rows_insert(objs)`, the INSERT of `bulk_create` (pk set from RETURNING) with the statement built once;
+  `row_insert_sql(obj, computed=...)`, the same INSERT as a part of a larger statement (a CTE).
 - `database_unavailable(exc)`: is this error "the database cannot answer now" (connection refused or dropped,
   server restarting, conflict retries exhausted)? The API maps it to 503 + `Retry-After`
   (`superapp.api.database_unavailable_response`), never to a 500. Django closes the broken connection at
@@ -184,10 +185,21 @@ def rows_by_pk(model: type[M], pks, *, for_update: bool = False) -> list[M]:
     return instances
 
 
+def _insert_fields(model: type[Model]) -> list:
+    meta = model._meta
+    return [field for field in meta.concrete_fields if field not in meta.db_returning_fields]
+
+
+def _insert_params(objs: list[Model], fields: list) -> list:
+    """The values of unsaved instances for their INSERT, as `bulk_create` prepares them (field defaults and
+    `pre_save`, e.g. auto_now_add, applied)."""
+    return [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs for field in fields]
+
+
 @functools.cache
 def _insert_sql(model: type[Model], vendor: str, count: int, ignore_conflicts: bool) -> tuple[str, list, bool]:
     meta, ops = model._meta, connection.ops
-    fields = [field for field in meta.concrete_fields if field not in meta.db_returning_fields]
+    fields = _insert_fields(model)
     columns = ", ".join(ops.quote_name(field.column) for field in fields)
     row = f"({', '.join(['%s'] * len(fields))})"
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
@@ -208,15 +220,41 @@ def rows_insert(objs: list[M], *, ignore_conflicts: bool = False) -> list[M]:
     sql, fields, returning = _insert_sql(model, connection.vendor, len(objs), ignore_conflicts)
     if not returning and not ignore_conflicts:
         raise NotImplementedError("rows_insert needs INSERT ... RETURNING (PostgreSQL, SQLite >= 3.35)")
-    params = [field.get_db_prep_save(field.pre_save(obj, True), connection) for obj in objs for field in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql, _insert_params(objs, fields))
         pks = [row[0] for row in cursor.fetchall()] if returning else []
     for position, obj in enumerate(objs):
         if returning:
             obj.pk = pks[position]
-        obj._state.adding, obj._state.db = False, connection.alias
+        row_inserted(obj)
     return objs
+
+
+def row_inserted(obj: Model) -> None:
+    """Mark an instance as stored (its pk already set), as `save()` leaves it."""
+    obj._state.adding, obj._state.db = False, connection.alias
+
+
+@functools.cache
+def _row_insert_sql(model: type[Model], vendor: str, computed: tuple[tuple[str, str], ...]) -> tuple[str, list]:
+    meta, ops = model._meta, connection.ops
+    expressions = dict(computed)
+    fields = _insert_fields(model)
+    columns = ", ".join(ops.quote_name(field.column) for field in fields)
+    values = ", ".join(expressions.get(field.attname, "%s") for field in fields)
+    sql = (f"INSERT INTO {ops.quote_name(meta.db_table)} ({columns}) VALUES ({values}) "  # noqa: S608 - model names
+           f"RETURNING {ops.quote_name(meta.pk.column)}")
+    return sql, [field for field in fields if field.attname not in expressions]
+
+
+def row_insert_sql(obj: Model, *, computed: dict[str, str]) -> tuple[str, list]:
+    """The INSERT of one unsaved instance (`INSERT ... VALUES (...) RETURNING pk`) and its parameters, where the
+    fields named in `computed` (attnames) take the given SQL expression instead of the instance's value, e.g. a
+    foreign key from an earlier data-modifying CTE of the same statement (`{"ledger_transaction_id": "(SELECT
+    id FROM txn)"}`). The caller runs it (inside its own statement) and then sets the pk and `row_inserted(obj)`.
+    Same values as `rows_insert([obj])`."""
+    sql, fields = _row_insert_sql(type(obj), connection.vendor, tuple(sorted(computed.items())))
+    return sql, _insert_params([obj], fields)
 
 
 M = TypeVar("M", bound=Model)

@@ -134,3 +134,31 @@ def test_the_account_cache_stays_bounded(monkeypatch):
     assert len(ledger._account_cache) <= 3
     for user in users:  # still the right rows after the cache started over
         assert ledger.account_for_user(user_id=user.pk, currency="CNY").pk == _wallet(user).pk
+
+
+@pytest.mark.django_db
+def test_a_payment_row_is_written_with_its_ledger_transaction(sql_branch):
+    # Given a payment (every kind of column: decimals, nulls, defaults) that PostgreSQL writes in the ledger's
+    # own statement and the portable branch with a second INSERT
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from payments.models import Payment
+
+    payer, shop = funded_user("10"), merchant()
+    now = timezone.now()
+    payment = Payment(payer=payer, merchant=shop, status="succeeded", currency="CNY", amount=700, fee=4,
+                      payer_currency="CNY", payer_amount=700, fx_rate=Decimal("1.2345678901"), created_at=now,
+                      completed_at=now, reference="ref:1")
+    # when posted with it
+    txn = ledger.ledger_post(kind=TransactionKind.PAYMENT, merchant_id=shop.pk, at=now, record=payment, legs=[
+        (_wallet(payer), -700), (ledger.account_for_merchant(merchant_id=shop.pk, currency="CNY"), 696),
+        (ledger.system_account(code=SystemAccount.FEES, currency="CNY", shard=0), 4)])
+    # then the stored row is the instance (pk set), pointing at the transaction, as the ORM reads it
+    stored = Payment.objects.get(pk=payment.pk)
+    assert payment.ledger_transaction_id == txn.pk == stored.ledger_transaction_id and not payment._state.adding
+    fields = [field.attname for field in Payment._meta.concrete_fields]
+    assert {name: getattr(stored, name) for name in fields} == {name: getattr(payment, name) for name in fields}
+    assert (stored.tip, stored.refunded, stored.coupon_id, stored.fx_mid_rate) == (0, 0, None, None)
+    assert _wallet(payer).balance == 300 and ledger_check()["ok"]
