@@ -165,7 +165,9 @@ class PaymentsApi(APIView):
                     "qr_invalid, qr_amount_mismatch, too_many_decimals, invalid_amount, currency_mismatch, "
                     "coupon_* and tax_free_unavailable.",
     )
-    @idempotent
+    # Claimed last (superapp.idempotency): everything a payment does is in its transaction, and duplicates queue on
+    # the payer's account lock, so the key row goes in once with the receipt (one statement less a payment).
+    @idempotent(claim_last=True)
     def post(self, request):
         data = validated(s.PaymentCreateSerializer, request.data)
         order = services.payment_order_resolve(

@@ -13,6 +13,12 @@ Semantics:
 - the same key with a different request is a 422 `idempotency_key_reused`;
 - a concurrent duplicate blocks on the key's unique index until the first commits, then replays:
   the work never runs twice;
+- `@idempotent(claim_last=True)`: the key row is inserted once, with the outcome, after the work, in the same
+  transaction (one statement less: no claim before and no update after). A replay or a concurrent duplicate then
+  runs the work again and finds the key taken at the end (or trips over a unique row the first one wrote: an
+  IntegrityError, then the key is looked up), and its whole transaction is rolled back before it replays the
+  stored outcome: the work's effects never commit twice. Only for views whose work is all inside the database
+  transaction (nothing sent or called outside it): the wallet payment;
 - business refusals (402/404/409/422 domain errors such as `insufficient_funds`) are stored and replayed
   like successes (one key, one outcome); validation errors, 401/403/429 and 5xx leave the key free;
 - a deadlock or serialization failure re-runs the whole transaction (`superapp.db.run_in_transaction`).
@@ -28,7 +34,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -105,7 +111,11 @@ def _store(*, user_id: int, endpoint: str, key: str, status: int, body: Any) -> 
     table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
     sql = f"UPDATE {table} SET response_status = %s, response_body = %s WHERE user_id = %s AND endpoint = %s AND key = %s"  # noqa: S608, E501
     with connection.cursor() as cursor:
-        cursor.execute(sql, [status, json.dumps(body, cls=JSONEncoder), user_id, endpoint, key])
+        cursor.execute(sql, [status, _encoded(body), user_id, endpoint, key])
+
+
+def _encoded(body: Any) -> str:
+    return json.dumps(body, cls=JSONEncoder)
 
 
 def _request_ident(request: Request) -> tuple[dict, str]:
@@ -128,18 +138,22 @@ def _claim_or_outcome(*, ident: dict, fingerprint: str) -> Response | None:
     return None
 
 
-def idempotency_execute(*, request: Request, handler: Callable[[], Response]) -> Response:
+def idempotency_execute(*, request: Request, handler: Callable[[], Response], claim_last: bool = False) -> Response:
     ident, fingerprint = _request_ident(request)
 
     def attempt() -> Response:
-        outcome = _claim_or_outcome(ident=ident, fingerprint=fingerprint)
-        if outcome is not None:
-            return outcome
+        if not claim_last:
+            outcome = _claim_or_outcome(ident=ident, fingerprint=fingerprint)
+            if outcome is not None:
+                return outcome
         with whole_transaction_unit():  # any exception rolls the attempt back: no savepoints inside
             response = handler()
         if not 200 <= response.status_code < 300:
             raise _NotStored(response)
-        _store(**ident, status=response.status_code, body=response.data)
+        if claim_last:
+            _claim_with_outcome(ident=ident, fingerprint=fingerprint, response=response)
+        else:
+            _store(**ident, status=response.status_code, body=response.data)
         return response
 
     try:
@@ -148,6 +162,14 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
         return run_in_transaction(attempt, reconnect_s=IDEMPOTENT_RECONNECT_S)
     except _NotStored as not_stored:
         return not_stored.response
+    except IntegrityError:
+        # Claimed last, a duplicate may trip over a row its first request wrote (a unique name) before it reaches
+        # the key: if the key is taken, it is a replay of that request.
+        outcome = run_in_transaction(functools.partial(_stored_outcome, ident=ident, fingerprint=fingerprint)) \
+            if claim_last else None
+        if outcome is None:
+            raise
+        return outcome
     except DomainError as refusal:
         if refusal.status_code not in STORED_REFUSAL_STATUSES:
             raise
@@ -155,6 +177,29 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response]) ->
         # If a concurrent duplicate claimed the key in between, its outcome is THE outcome: replay it.
         return run_in_transaction(functools.partial(_store_refusal, ident=ident, fingerprint=fingerprint,
                                                    refusal=refusal))
+
+
+def _stored_outcome(*, ident: dict, fingerprint: str) -> Response | None:
+    """The finished outcome stored under the key, if any (without claiming it)."""
+    existing = IdempotencyKey.objects.filter(**ident).first()
+    if existing is None or existing.response_status == 0:
+        return None
+    if existing.fingerprint != fingerprint:
+        raise IdempotencyKeyReused()
+    return _replay(existing)
+
+
+def _claim_with_outcome(*, ident: dict, fingerprint: str, response: Response) -> None:
+    """claim_last: insert the key row with the outcome of the work just done. If the key is taken (a first request
+    committed it, or commits it while this one waits on the key's unique index), this attempt's work is rolled back
+    (`_NotStored` leaves the transaction) and the first outcome answers; a reused key is a 422 as ever."""
+    if _claim(**ident, fingerprint=fingerprint, status=response.status_code, body=response.data) is not None:
+        return
+    outcome = _existing_outcome(**ident, fingerprint=fingerprint)
+    if outcome is not None:
+        raise _NotStored(outcome)
+    # the key was free after all (expired and claimed anew, or left unfinished): it is ours, with this outcome
+    _store(**ident, status=response.status_code, body=response.data)
 
 
 def _store_refusal(*, ident: dict, fingerprint: str, refusal: DomainError) -> Response:
@@ -198,28 +243,33 @@ def idempotency_execute_outside_transaction(*, request: Request, handler: Callab
     return response
 
 
-def _claim(*, user_id: int, endpoint: str, key: str, fingerprint: str) -> int | None:
-    """Insert the key row in one statement; None if the key is taken. A concurrent duplicate blocks
-    here on the unique index until the first transaction ends (then finds its row, or claims the key
-    if the first rolled back), so the guarded work never runs twice."""
+def _claim(*, user_id: int, endpoint: str, key: str, fingerprint: str, status: int = 0, body: Any = None) -> int | None:
+    """Insert the key row in one statement (status 0: in progress; claim_last: with the outcome); None if the key
+    is taken. A concurrent duplicate blocks here on the unique index until the first transaction ends (then
+    finds its row, or claims the key if the first rolled back), so the guarded work never commits twice."""
     table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
     sql = (
         f"INSERT INTO {table} (user_id, endpoint, key, fingerprint, response_status, response_body, created_at) "  # noqa: S608
-        "VALUES (%s, %s, %s, %s, 0, %s, %s) ON CONFLICT (user_id, endpoint, key) DO NOTHING RETURNING id"
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (user_id, endpoint, key) DO NOTHING RETURNING id"
     )
     created_at = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user_id, endpoint, key, fingerprint, "{}", created_at])
+        cursor.execute(sql, [user_id, endpoint, key, fingerprint, status, "{}" if body is None else _encoded(body),
+                             created_at])
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def idempotent(view_method: Callable[..., Response]) -> Callable[..., Response]:
-    """Decorate a DRF view method (`post`) so it runs at most once per Idempotency-Key."""
+def idempotent(view_method: Callable[..., Response] | None = None, *, claim_last: bool = False):
+    """Decorate a DRF view method (`post`) so its work commits at most once per Idempotency-Key
+    (`@idempotent`, or `@idempotent(claim_last=True)`: see the module's docstring)."""
+    if view_method is None:
+        return functools.partial(idempotent, claim_last=claim_last)
 
     @functools.wraps(view_method)
     def wrapper(self: Any, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return idempotency_execute(request=request, handler=lambda: view_method(self, request, *args, **kwargs))
+        return idempotency_execute(request=request, claim_last=claim_last,
+                                   handler=lambda: view_method(self, request, *args, **kwargs))
 
     return wrapper
 
