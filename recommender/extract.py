@@ -123,8 +123,9 @@ class KindHashes:
 
 
 def _where(since: datetime | None, until: datetime | None, quote: Callable[[datetime], str],
-           source_prefix: str | None = None, quote_text: Callable[[str], str] | None = None) -> str:
-    clauses = []
+           source_prefix: str | None = None, quote_text: Callable[[str], str] | None = None,
+           extra: str | None = None) -> str:
+    clauses = [extra] if extra else []
     if source_prefix:
         escaped = source_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append(f"source LIKE {quote_text(escaped + '%')} ESCAPE '\\'")
@@ -154,36 +155,108 @@ def interactions_extract(*, since: datetime | None = None, until: datetime | Non
     return arrays
 
 
+# From this many rows (the planner's estimate) on, PostgreSQL sends the table in two halves over two
+# connections: one COPY keeps one backend busy on one core while the other core parses.
+PARALLEL_COPY_MIN_ROWS = 2_000_000
+
+
 def _extract_postgres(since, until, source_prefix, progress) -> InteractionArrays:
     from psycopg import sql
 
     table = Interaction._meta.db_table
-    query = (
+
+    def query(extra: str | None = None) -> str:
         # The casts are no-ops on the current schema (the planner drops a cast to a column's own type); they
         # pin the fixed-width layout `_PG_ROW` expects.
-        f"COPY (SELECT user_id::int8, merchant_id::int8, hashtext(kind), value::float8, occurred_at::timestamptz "  # noqa: S608
-        f"FROM {table}"
-        + _where(since, until, lambda d: sql.Literal(d).as_string(None), source_prefix,
-                 lambda t: sql.Literal(t).as_string(None))
-        + ") TO STDOUT (FORMAT BINARY)"
-    )
-    parser = _CopyRowsParser(progress, KindHashes.from_server(), capacity=_estimated_rows(table))
+        return (
+            f"COPY (SELECT user_id::int8, merchant_id::int8, hashtext(kind), value::float8, "  # noqa: S608
+            f"occurred_at::timestamptz FROM {table}"
+            + _where(since, until, lambda d: sql.Literal(d).as_string(None), source_prefix,
+                     lambda t: sql.Literal(t).as_string(None), extra)
+            + ") TO STDOUT (FORMAT BINARY)"
+        )
+
+    kinds = KindHashes.from_server()
+    estimated = _estimated_rows(table)
     connection.ensure_connection()
+    # Only outside a transaction: the second connection could not see the rows this one has not committed.
+    if estimated >= PARALLEL_COPY_MIN_ROWS and connection.get_autocommit() and not connection.in_atomic_block:
+        return _extract_postgres_halves(table, query, kinds, estimated, progress)
+    parser = _CopyRowsParser(progress, kinds, capacity=estimated)
     # The connection's thread reads the stream; a second thread parses each chunk meanwhile (NumPy releases
     # the GIL), on the core the PostgreSQL backend leaves free. One worker keeps the chunks in order.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-parse") as pool:
-        pending: deque[Future] = deque()
-
-        def parse_later(chunk: bytearray) -> None:
-            pending.append(pool.submit(parser.feed, chunk))
-            while len(pending) > 2 or (pending and pending[0].done()):  # at most ~3 chunks in memory
-                pending.popleft().result()
-
+        parse_later = _ordered_feeder(pool, parser)
         with connection.wrap_database_errors:
-            _copy_out(connection.connection, query, parse_later, chunk_bytes=16 << 20)
-        while pending:
-            pending.popleft().result()
+            _copy_out(connection.connection, query(), parse_later, chunk_bytes=16 << 20)
+        parse_later(None)
     return parser.finish()
+
+
+def _ordered_feeder(pool: ThreadPoolExecutor, parser: _CopyRowsParser) -> Callable[[bytearray | None], None]:
+    """`feed(chunk)` parses `chunk` on `pool` (one worker: in order), keeping at most ~3 chunks in memory;
+    `feed(None)` waits for all of them (and raises the first parsing error)."""
+    pending: deque[Future] = deque()
+
+    def feed(chunk: bytearray | None) -> None:
+        if chunk is not None:
+            pending.append(pool.submit(parser.feed, chunk))
+        while pending and (chunk is None or len(pending) > 2 or pending[0].done()):
+            pending.popleft().result()
+
+    return feed
+
+
+def _extract_postgres_halves(table: str, query: Callable[[str | None], str], kinds: KindHashes, estimated: int,
+                             progress) -> InteractionArrays:
+    """The table's first and second half of pages (TID range scans, PostgreSQL 14+) as two COPYs on two
+    connections that share one snapshot (`pg_export_snapshot`), read by this thread in turn as their data
+    arrives and parsed by one thread each: two backends on the two cores while the stream is parsed, where one
+    COPY left a core to the parser alone. Same rows, in the same order (physical) as one COPY's scan."""
+    from psycopg import sql
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int8", [table])
+        pages = int(cursor.fetchone()[0])
+    middle = f"'({pages // 2},0)'::tid"
+    queries = [query(f"ctid < {middle}"), query(f"ctid >= {middle}")]
+    counts = [0, 0]
+
+    def part_progress(part: int) -> Callable[[int], None] | None:
+        if progress is None:
+            return None
+
+        def report(rows: int) -> None:
+            counts[part] = rows
+            progress(sum(counts))
+        return report
+
+    parsers = [_CopyRowsParser(part_progress(part), kinds, capacity=estimated // 2 + estimated // 20)
+               for part in range(2)]
+    first = connection.connection
+    second = connection.get_new_connection(connection.get_connection_params())
+    opened = False
+    try:
+        second.autocommit = True
+        with connection.wrap_database_errors:
+            first.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            opened = True
+            snapshot = first.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            second.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            second.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-parse-1") as pool1, \
+                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-parse-2") as pool2:
+                feeders = [_ordered_feeder(pool1, parsers[0]), _ordered_feeder(pool2, parsers[1])]
+                _copy_out_many([first, second], queries, feeders, chunk_bytes=16 << 20)
+                for feed in feeders:
+                    feed(None)
+            first.execute("COMMIT")
+            opened = False
+    finally:
+        if opened and not first.closed:
+            first.execute("ROLLBACK")
+        second.close()
+    return InteractionArrays.concat([parser.finish() for parser in parsers])
 
 
 def _estimated_rows(table: str) -> int:
@@ -263,47 +336,143 @@ def _copy_out(raw, query: str, on_chunk: Callable[[bytearray], None], *, chunk_b
     (~0.25 µs per row). The connection is left idle whatever happens: after an error in `on_chunk` the rest
     of the stream is read and dropped before the error propagates.
     """
-    from psycopg import errors, pq
+    from psycopg import errors
 
     with raw.lock:  # psycopg's own lock: nothing else uses the connection meanwhile
         pgconn = raw.pgconn
-        pgconn.send_query(query.encode())
-        while pgconn.flush():  # psycopg's connections are non-blocking
-            pass
-        result = pgconn.get_result()
-        if result is None or result.status != pq.ExecStatus.COPY_OUT:
-            while pgconn.get_result() is not None:
-                pass
-            raise _pg_error(result, pgconn, errors)
+        _copy_start(pgconn, query, errors)
+        stream = _CopyStream(on_chunk)
         get = pgconn.get_copy_data
         buffer = bytearray()
         extend = buffer.extend
-        failure: BaseException | None = None
         while True:
             nbytes, data = get(0)  # blocking; -1 when the COPY is done, -2 on error
             if nbytes <= 0:
                 break
             extend(data)
             if len(buffer) >= chunk_bytes:
-                if failure is None:
-                    try:
-                        on_chunk(buffer)
-                    except BaseException as error:  # noqa: BLE001 -- re-raised once the stream is drained
-                        failure = error
+                stream.hand(buffer)
                 buffer = bytearray()
                 extend = buffer.extend
-        if buffer and failure is None and nbytes == -1:
+        stream.end(buffer, nbytes)
+        _copy_finish(pgconn, stream, errors)
+
+
+def _copy_out_many(raws: list, queries: list[str], on_chunks: list[Callable[[bytearray], None]], *,
+                   chunk_bytes: int) -> None:
+    """`_copy_out` of one query per connection, all running at once: this thread takes whatever rows have
+    arrived on each connection in turn (non-blocking `PQgetCopyData`) and waits in `select` when none has any.
+    Every connection is left idle whatever happens (each stream is read to its end)."""
+    import select
+    from contextlib import ExitStack
+
+    from psycopg import errors
+
+    with ExitStack() as locks:
+        for raw in raws:
+            locks.enter_context(raw.lock)
+        pgconns = [raw.pgconn for raw in raws]
+        started = []
+        try:
+            for pgconn, query in zip(pgconns, queries, strict=True):
+                _copy_start(pgconn, query, errors)
+                started.append(pgconn)
+        except BaseException:
+            for pgconn in started:  # drain those already streaming, so that their connections stay usable
+                _copy_finish(pgconn, _CopyStream(None), errors, drain=True)
+            raise
+        streams = [_CopyStream(on_chunk) for on_chunk in on_chunks]
+        buffers = [bytearray() for _ in pgconns]
+        active = set(range(len(pgconns)))
+        while active:
+            waiting = []
+            for index in sorted(active):
+                get, buffer = pgconns[index].get_copy_data, buffers[index]
+                extend = buffer.extend
+                nbytes, data = get(1)  # non-blocking: 0 when no whole row is in libpq's buffer
+                while nbytes > 0:
+                    extend(data)
+                    if len(buffer) >= chunk_bytes:
+                        streams[index].hand(buffer)
+                        buffer = buffers[index] = bytearray()
+                        extend = buffer.extend
+                    nbytes, data = get(1)
+                if nbytes == 0:
+                    waiting.append(index)
+                else:  # -1 done, -2 error
+                    streams[index].end(buffer, nbytes)
+                    active.discard(index)
+            if waiting and len(waiting) == len(active):
+                readable, _, _ = select.select([pgconns[index].socket for index in waiting], [], [])
+                for index in waiting:
+                    if pgconns[index].socket in readable:
+                        pgconns[index].consume_input()
+            else:
+                for index in waiting:
+                    pgconns[index].consume_input()
+        failure = None
+        for pgconn, stream in zip(pgconns, streams, strict=True):
             try:
-                on_chunk(buffer)
-            except BaseException as error:  # noqa: BLE001 -- re-raised below, after the result is read
-                failure = error
-        while (result := pgconn.get_result()) is not None:
-            if result.status != pq.ExecStatus.COMMAND_OK and failure is None:
-                failure = _pg_error(result, pgconn, errors)
-        if nbytes == -2 and failure is None:
-            failure = _pg_error(None, pgconn, errors)
+                _copy_finish(pgconn, stream, errors)
+            except BaseException as error:  # noqa: BLE001 -- the first is re-raised once all are finished
+                failure = failure or error
         if failure is not None:
             raise failure
+
+
+class _CopyStream:
+    """Hands a COPY's chunks to `on_chunk` and remembers the first error the consumer raised (the stream is
+    still read to its end; `_copy_finish` re-raises it)."""
+
+    def __init__(self, on_chunk: Callable[[bytearray], None] | None) -> None:
+        self.on_chunk = on_chunk
+        self.failure: BaseException | None = None
+        self.nbytes = 0
+
+    def hand(self, buffer: bytearray) -> None:
+        if self.failure is None and self.on_chunk is not None:
+            try:
+                self.on_chunk(buffer)
+            except BaseException as error:  # noqa: BLE001 -- re-raised once the stream is drained
+                self.failure = error
+
+    def end(self, buffer: bytearray, nbytes: int) -> None:
+        """The stream ended (`nbytes` -1: done, -2: error); `buffer` holds its last rows."""
+        self.nbytes = nbytes
+        if buffer and nbytes == -1:
+            self.hand(buffer)
+
+
+def _copy_start(pgconn, query: str, errors) -> None:
+    from psycopg import pq
+
+    pgconn.send_query(query.encode())
+    while pgconn.flush():  # psycopg's connections are non-blocking
+        pass
+    result = pgconn.get_result()
+    if result is None or result.status != pq.ExecStatus.COPY_OUT:
+        while pgconn.get_result() is not None:
+            pass
+        raise _pg_error(result, pgconn, errors)
+
+
+def _copy_finish(pgconn, stream: _CopyStream, errors, *, drain: bool = False) -> None:
+    """Read the COPY's results (after its data, or all of its data first with `drain`) and raise the first
+    error: the consumer's, the server's, or the connection's."""
+    from psycopg import pq
+
+    if drain:
+        while (nbytes := pgconn.get_copy_data(0)[0]) > 0:
+            pass
+        stream.nbytes = nbytes
+    failure = stream.failure
+    while (result := pgconn.get_result()) is not None:
+        if result.status != pq.ExecStatus.COMMAND_OK and failure is None:
+            failure = _pg_error(result, pgconn, errors)
+    if stream.nbytes == -2 and failure is None:
+        failure = _pg_error(None, pgconn, errors)
+    if failure is not None:
+        raise failure
 
 
 def _pg_error(result, pgconn, errors) -> Exception:

@@ -134,3 +134,63 @@ def test_the_copy_maps_every_kind_by_its_hash_and_unknown_kinds_to_minus_one():
     _assert_same(arrays.subset(arrays.kind_codes >= 0), Interaction.objects.exclude(kind="no-such-kind"))
     assert (arrays.kind_codes == -1).sum() == 1 and len(arrays) == Interaction.objects.count()
     assert len(extract.KindHashes.from_server().hashes) == len(KIND_CODE)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_two_half_copies_give_the_one_copys_rows_in_its_order(monkeypatch):
+    # Given committed rows (the second connection sees only those), some of them moved by an update,
+    taste_world()
+    first = list(Interaction.objects.order_by("pk").values_list("pk", flat=True)[:40])
+    Interaction.objects.filter(pk__in=first).update(kind="review", value=4.0,
+                                                    source=Concat(Value("import:x:"), Cast("pk", CharField())))
+    middle = Interaction.objects.order_by("occurred_at")[300].occurred_at
+    windows = [{}, {"since": middle}, {"until": middle}, {"source_prefix": "import:x:"}]
+    one = [interactions_extract(**window) for window in windows]
+    # when the extract splits the table into two halves of its pages on two connections,
+    monkeypatch.setattr(extract, "PARALLEL_COPY_MIN_ROWS", 0)
+    calls = []
+    real = extract._copy_out_many
+    monkeypatch.setattr(extract, "_copy_out_many", lambda *a, **kw: calls.append(a[1]) or real(*a, **kw))
+    rows = []
+    two = [interactions_extract(**window, progress=rows.append) for window in windows]
+    # then both halves ran and the arrays are the same, row for row, as one COPY's.
+    assert len(calls) == len(windows) and all("ctid <" in q[0] and "ctid >=" in q[1] for q in calls)
+    for single, halves in zip(one, two, strict=True):
+        for name in extract.InteractionArrays.FIELDS:
+            assert np.array_equal(getattr(single, name), getattr(halves, name)), name
+    assert len(two[0]) == Interaction.objects.count() and rows and rows[-1] > 0
+    # and the connection is usable and out of the snapshot's transaction.
+    assert not connection.in_atomic_block and Interaction.objects.count() == len(two[0])
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_half_copies_leave_both_connections_usable_after_errors():
+    taste_world()
+    table = Interaction._meta.db_table
+    connection.ensure_connection()
+    second = connection.get_new_connection(connection.get_connection_params())
+    try:
+        raws = [connection.connection, second]
+        good = f"COPY (SELECT id FROM {table}) TO STDOUT (FORMAT BINARY)"  # noqa: S608
+        with pytest.raises(Exception, match="no_such_table"):
+            extract._copy_out_many(raws, [good, "COPY (SELECT 1 FROM no_such_table) TO STDOUT (FORMAT BINARY)"],
+                                   [lambda c: None] * 2, chunk_bytes=64)
+
+        def fail(chunk):
+            raise ValueError("consumer failed")
+
+        with pytest.raises(ValueError, match="consumer failed"):
+            extract._copy_out_many(raws, [good, good], [lambda c: None, fail], chunk_bytes=64)
+        with pytest.raises(Exception, match="division by zero"):  # after the streams began
+            extract._copy_out_many(raws, [good, f"COPY (SELECT 1 / (count(*) OVER (ORDER BY id) - 300) "  # noqa: S608
+                                                f"FROM {table}) TO STDOUT (FORMAT BINARY)"],
+                                   [lambda c: None] * 2, chunk_bytes=64)
+        chunks: list[list[bytearray]] = [[], []]
+        extract._copy_out_many(raws, [good, good], [chunks[0].append, chunks[1].append], chunk_bytes=100)
+        expected = 19 + Interaction.objects.count() * 14 + 2
+        assert all(len(c) > 1 and sum(map(len, c)) == expected for c in chunks)
+        assert second.execute("SELECT count(*) FROM " + table).fetchone()[0] == Interaction.objects.count()  # noqa: S608
+    finally:
+        second.close()
