@@ -58,7 +58,7 @@ from .models import (
 
 __all__ = ["SEARCHABLE", "Trial", "TuneResult", "paired_gain", "search_algorithms", "suggest_params", "tune"]
 
-SEARCHABLE = ("als", "ease", "rp3beta", "itemknn", "bpr")
+SEARCHABLE = ("als", "ials", "ease", "rp3beta", "itemknn", "bpr")
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 # A searched configuration replaces the best default (and a blend the best single model) only when its
 # validation gain is at least this many standard errors of the per-user paired difference: the
@@ -179,6 +179,16 @@ def suggest_params(
         if scaling == "bm25":
             out["K1"] = trial.suggest_float(s + "K1", 1.0, 200.0, log=True)
             out["B"] = trial.suggest_float(s + "B", 0.0, 1.0)
+    elif algorithm == "ials":
+        out.update(
+            factors=trial.suggest_categorical(s + "factors", _factor_options(shape, DEFAULT_PARAMS["ials"]["factors"])),
+            regularization=trial.suggest_float(s + "regularization", 1e-3, 1.0, log=True),
+            unobserved=trial.suggest_float(s + "unobserved", 1e-3, 1.0, log=True),
+            exponent=trial.suggest_float(s + "exponent", 0.0, 1.0),
+            iterations=trial.suggest_categorical(s + "iterations", [8, 12, 16]),
+        )
+        if not binary:
+            out["scaling"] = trial.suggest_categorical(s + "scaling", ["binary", "log1p"])
     elif algorithm == "ease":
         out.update(
             l2=trial.suggest_float(s + "l2", 1.0, 20000.0, log=True),
@@ -224,8 +234,9 @@ def _default_distribution_values(algorithm: str, *, binary: bool = False) -> dic
         if d["scaling"] == "log1p":
             values[s + "eps"] = d["eps"]
         return values
-    if algorithm in ("ease", "rp3beta"):
-        names = ("l2", "dropout", "pop_beta") if algorithm == "ease" else ("alpha", "beta", "K")
+    if algorithm in ("ials", "ease", "rp3beta"):
+        names = {"ials": ("factors", "regularization", "unobserved", "exponent", "iterations"),
+                 "ease": ("l2", "dropout", "pop_beta"), "rp3beta": ("alpha", "beta", "K")}[algorithm]
         return {s + k: d[k] for k in (names if binary else (*names, "scaling"))}
     if algorithm == "itemknn":
         values = {s + "similarity": d["similarity"], s + "K": d["K"]}
@@ -255,12 +266,15 @@ def fit_work(algorithm: str, params: dict[str, Any], matrix: sp.spmatrix) -> flo
     """How a fit's cost grows with its parameters (a unit-free count; the tuner times the rate per algorithm).
 
     ALS: per iteration, conjugate-gradient steps over every stored pair (``nnz * factors``) and the
-    ``factors x factors`` products of every user and item row; BPR: one SGD step per stored pair and
-    epoch. The item-item models cost about the same for any of their parameters."""
+    ``factors x factors`` products of every user and item row; iALS: the same per CG step; BPR: one SGD step
+    per stored pair and epoch. The item-item models cost about the same for any of their parameters."""
     n_users, n_items = matrix.shape
     if algorithm == "als":
         f = float(params["factors"])
         return float(params["iterations"]) * f * (matrix.nnz + (n_users + n_items) * f)
+    if algorithm == "ials":  # per CG step: two passes over the pairs, one GEMM per row
+        f = float(params["factors"])
+        return float(params["iterations"]) * float(params["cg_steps"]) * f * (2 * matrix.nnz + (n_users + n_items) * f)
     if algorithm == "bpr":
         return float(params["iterations"]) * float(params["factors"]) * max(matrix.nnz, 1)
     return 1.0

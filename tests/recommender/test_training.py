@@ -115,6 +115,7 @@ def test_rollback_without_history_and_activation_without_artifact_are_refused(sm
 
 OTHER_PARAMS = {
     "bpr": {"factors": 8, "iterations": 30},
+    "ials": {"factors": 8, "iterations": 8},
     "itemknn": {"K": 20},
     "ease": {"l2": 5.0},
     "blend": {"first": {"algorithm": "ease", "params": {"l2": 5.0}},

@@ -7,6 +7,7 @@ from recommender.ml.models import make_model
 PARAMS = {
     "als": {"factors": 8, "iterations": 5, "scaling": "bm25"},
     "bpr": {"factors": 8, "iterations": 20},
+    "ials": {"factors": 8, "iterations": 5, "scaling": "log1p"},
     "itemknn": {"K": 10},
     "ease": {"l2": 2.0, "dropout": 0.2, "pop_beta": 0.3},
     "popularity": {},

@@ -7,6 +7,7 @@ from recommender.ml.models import DEFAULT_PARAMS, ALSModel, make_model
 FAST = {
     "als": {"factors": 4, "iterations": 10, "regularization": 1.0, "alpha": 5.0},
     "bpr": {"factors": 8, "iterations": 200, "learning_rate": 0.05},
+    "ials": {"factors": 8, "iterations": 10},
     "itemknn": {"K": 20},
     "ease": {"l2": 1.0},
     "popularity": {},
@@ -22,7 +23,7 @@ def _fit(algorithm, matrix, **extra):
     return make_model(algorithm, {**FAST[algorithm], **extra}, num_threads=1).fit(matrix)
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn", "ease", "blend"])
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "ials", "itemknn", "ease", "blend"])
 def test_personalised_models_recommend_own_cluster(algorithm, blocks):
     model = _fit(algorithm, blocks)
     users = np.arange(40)
@@ -45,7 +46,7 @@ def test_popularity_same_list_minus_owned():
     assert ids.tolist() == [[1, 2]]
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn", "ease", "popularity", "blend"])
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "ials", "itemknn", "ease", "popularity", "blend"])
 def test_filter_to_items(algorithm, blocks):
     model = _fit(algorithm, blocks)
     allowed = [3, 12, 15, 19]
@@ -67,7 +68,7 @@ def test_all_candidates_owned_gives_empty_slots(blocks):
     assert np.isneginf(scores).all()
 
 
-@pytest.mark.parametrize("algorithm", ["als", "bpr", "itemknn", "ease", "blend"])
+@pytest.mark.parametrize("algorithm", ["als", "bpr", "ials", "itemknn", "ease", "blend"])
 def test_similar_items_within_cluster_and_excludes_self(algorithm, blocks):
     model = _fit(algorithm, blocks)
     ids, _ = model.similar_items([0, 15], k=3)
@@ -110,7 +111,7 @@ def test_unknown_params_and_algorithms_raise():
 def test_defaults_are_complete():
     model = ALSModel()
     assert model.params == DEFAULT_PARAMS["als"]
-    assert set(DEFAULT_PARAMS) == {"als", "bpr", "itemknn", "rp3beta", "ease", "popularity", "blend"}
+    assert set(DEFAULT_PARAMS) == {"als", "bpr", "ials", "itemknn", "rp3beta", "ease", "popularity", "blend"}
 
 
 def test_user_items_row_count_checked(blocks):
@@ -137,3 +138,30 @@ def test_factor_top_k_over_many_batches_is_the_dense_ranking_without_owned_items
     expected = np.argsort(-dense, axis=1, kind="stable")[:, :7]
     assert (ids == expected).all()
     assert np.allclose(scores, np.take_along_axis(dense, expected, axis=1), rtol=1e-5, atol=1e-5)
+
+
+def test_ials_half_step_reaches_each_rows_exact_solution():
+    # Given weights, the other side's factors and per-row ridges,
+    from recommender.ml.models import _ials_half_step
+
+    rng = np.random.default_rng(3)
+    weights = sp.random(30, 25, density=0.2, random_state=4, format="csr", dtype=np.float32)
+    weights.data = 1 + weights.data * 3
+    others = rng.standard_normal((25, 6)).astype(np.float32)
+    ridge = rng.uniform(0.5, 2.0, 30).astype(np.float32)
+    # when enough conjugate-gradient steps run (d = 6 steps solve a 6 x 6 system exactly),
+    got = _ials_half_step(np.zeros((30, 6), np.float32), weights, others, 0.1, ridge, steps=12)
+    # then every row solves (Y^T W_u Y + 0.1 Y^T Y + ridge_u I) x_u = Y^T w_u.
+    for u in range(30):
+        w = weights[u].toarray().ravel()
+        a = others.T @ (w[:, None] * others) + 0.1 * others.T @ others + ridge[u] * np.eye(6)
+        np.testing.assert_allclose(got[u], np.linalg.solve(a, others.T @ w), rtol=1e-3, atol=1e-4)
+
+
+def test_ials_ridge_grows_with_the_rows_frequency(blocks):
+    # The exponent 0 gives every row the same ridge; 1 scales it with the row's count: different factors.
+    flat = _fit("ials", blocks, exponent=0.0)
+    scaled = _fit("ials", blocks, exponent=1.0)
+    assert not np.allclose(flat.user_factors, scaled.user_factors)
+    with pytest.raises(ValueError, match="scaling"):
+        make_model("ials", {"scaling": "bm25"})

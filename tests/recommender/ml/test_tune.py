@@ -186,4 +186,7 @@ def test_fit_work_grows_with_what_makes_a_fit_slower(blocks):
     assert fit_work("als", {**als, "iterations": 30}, blocks) == 2 * fit_work("als", {**als, "iterations": 15}, blocks)
     bpr = dict(DEFAULT_PARAMS["bpr"])
     assert fit_work("bpr", {**bpr, "factors": 128}, blocks) == 2 * fit_work("bpr", bpr, blocks)
+    ials = dict(DEFAULT_PARAMS["ials"])
+    assert fit_work("ials", {**ials, "iterations": 24}, blocks) == 2 * fit_work("ials", ials, blocks)
+    assert fit_work("ials", {**ials, "factors": 512}, blocks) > 4 * fit_work("ials", ials, blocks)
     assert fit_work("ease", DEFAULT_PARAMS["ease"], blocks) == fit_work("ease", {"l2": 5.0}, blocks)
