@@ -20,7 +20,12 @@ from recommender.locks import training_lock
 from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
 from recommender.selectors import active_model_version
-from recommender.serving.tasks import candidate_lists_build_version, user_vector_refresh, user_vectors_refresh
+from recommender.serving.tasks import (
+    candidate_lists_build_version,
+    user_vector_refresh,
+    user_vectors_refresh,
+    user_vectors_refresh_after_events,
+)
 from recommender.training import (
     StageClock,
     TrainingProgress,
@@ -114,7 +119,7 @@ def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str
     if rows:
         # Serving's near-real-time profile, batched per process like the interactions' (one message per 0.2 s for
         # all users; a broker outage drops it instead of failing the request: the next event rebuilds it).
-        publish_batched_on_commit(user_vectors_refresh, user.pk)
+        publish_batched_on_commit(user_vectors_refresh_after_events, user.pk)
     return results
 
 
