@@ -257,9 +257,6 @@ def row_insert_sql(obj: Model, *, computed: dict[str, str]) -> tuple[str, list]:
     return sql, _insert_params([obj], fields)
 
 
-M = TypeVar("M", bound=Model)
-
-
 def create_once(model: type[M], **fields) -> tuple[M, bool]:
     """Insert the row that a unique constraint on `fields` allows once, or fetch the one already there:
     `(row, created)`. The insert runs in a savepoint, so losing to an earlier or concurrent insert leaves the
