@@ -38,6 +38,7 @@ from payments.models import (
     TransactionKind,
 )
 from superapp.db import postgresql_sql, row_insert_sql, row_inserted, rows_by_pk, rows_insert
+from superapp.events import events_for_record, interactions_in_transaction, interactions_insert_sql
 from superapp.money import currency_exponent
 from superapp.process_cache import ProcessCacheMap
 
@@ -169,11 +170,15 @@ def _overdraft_error(account: Account) -> Exception:
 
 def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", merchant_id: int | None = None,
                 reverses: LedgerTransaction | None = None, at: datetime | None = None,
-                record: Model | None = None) -> LedgerTransaction:
+                record: Model | None = None, record_events: Sequence[dict] = ()) -> LedgerTransaction:
     """Post one balanced transaction. Raises InsufficientFunds (and friends) before writing anything.
 
     `record`: an unsaved row with a `ledger_transaction` foreign key (a payment) to insert with the transaction,
-    pointing at it; on PostgreSQL in the same statement (one round trip less while the accounts are locked)."""
+    pointing at it; on PostgreSQL in the same statement (one round trip less while the accounts are locked).
+    `record_events`: interaction events about the record (`superapp.events`; a `source` may end with `RECORD_ID`,
+    the record's new id), stored with it: on PostgreSQL in the same statement too."""
+    if record_events and record is None:
+        raise ValueError("record_events need a record")
     if kind not in TransactionKind.values:
         raise ValueError(f"unknown transaction kind {kind!r}")
     totals: dict[str, int] = defaultdict(int)
@@ -185,7 +190,7 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
     if unbalanced:
         raise LedgerUnbalanced(details={"unbalanced": unbalanced})
     post = functools.partial(_post, kind=kind, description=description, merchant_id=merchant_id,
-                             reverses=reverses, at=at, record=record)
+                             reverses=reverses, at=at, record=record, record_events=list(record_events))
     # Inside the caller's transaction (the usual case) no savepoint is needed: nothing is written
     # before the overdraft checks, and a database error aborts the caller's transaction anyway.
     with transaction.atomic() if not transaction.get_connection().in_atomic_block else contextlib.nullcontext():
@@ -198,7 +203,7 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
             return post(legs=[(_reresolve(account), amount) for account, amount in legs])
 
 
-def _post(*, legs, kind, description, merchant_id, reverses, at, record) -> LedgerTransaction:
+def _post(*, legs, kind, description, merchant_id, reverses, at, record, record_events) -> LedgerTransaction:
     amounts: dict[int, int] = defaultdict(int)
     expected: dict[int, tuple] = {}
     for account, amount in legs:
@@ -220,7 +225,7 @@ def _post(*, legs, kind, description, merchant_id, reverses, at, record) -> Ledg
     ledger_transaction = LedgerTransaction(kind=kind, description=description[:255], merchant_id=merchant_id,
                                            reverses=reverses, created_at=at or timezone.now())
     if postgresql_sql():
-        _write_in_one_statement(ledger_transaction, locked, amounts, record)
+        _write_in_one_statement(ledger_transaction, locked, amounts, record, record_events)
         return ledger_transaction
     ledger_transaction.save(force_insert=True)
     LedgerEntry.objects.bulk_create([
@@ -233,14 +238,15 @@ def _post(*, legs, kind, description, merchant_id, reverses, at, record) -> Ledg
     if record is not None:
         record.ledger_transaction = ledger_transaction
         rows_insert([record])
+        interactions_in_transaction(events=events_for_record(record_events, record.pk))
     return ledger_transaction
 
 
 def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[Account],
-                            amounts: dict[int, int], record: Model | None) -> None:
-    """PostgreSQL: the transaction row, its entries, the new balances and the `record` (a payment) in ONE round
-    trip (data-modifying CTEs), which keeps the window in which the account rows stay locked short. Same rows
-    as the ORM path."""
+                            amounts: dict[int, int], record: Model | None, record_events: list[dict]) -> None:
+    """PostgreSQL: the transaction row, its entries, the new balances, the `record` (a payment) and its interaction
+    events in ONE round trip (data-modifying CTEs), which keeps the window in which the account rows stay locked
+    short. Same rows as the ORM path."""
     q = connection.ops.quote_name
     transactions, entries, accounts = (q(LedgerTransaction._meta.db_table), q(LedgerEntry._meta.db_table),
                                        q(Account._meta.db_table))
@@ -270,8 +276,14 @@ def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[
         # The record's foreign key is the new transaction's id (a scalar subquery, so each parameter keeps its
         # column's type as in a plain INSERT ... VALUES).
         record_sql, record_params = row_insert_sql(record, computed={"ledger_transaction_id": "(SELECT id FROM txn)"})
-        sql += f", record AS ({record_sql}) SELECT txn.id, record.id FROM txn, record"  # noqa: S608 - model names; values are parameters
+        sql += f", record AS ({record_sql})"
         params += record_params
+        # Every data-modifying CTE runs to completion whether or not the final SELECT reads it.
+        events = interactions_insert_sql(events=record_events, record_id_sql="(SELECT id FROM record)")
+        if events is not None:
+            sql += f", events AS ({events[0]})"
+            params += events[1]
+        sql += " SELECT txn.id, record.id FROM txn, record"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ledger_transaction.pk, record_pk = cursor.fetchone()
