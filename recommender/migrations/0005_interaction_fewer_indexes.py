@@ -18,8 +18,8 @@ from django.db import migrations, models
 def _user_index_drop(apps, schema_editor):
     model = apps.get_model("recommender", "Interaction")
     column = model._meta.get_field("user").column
-    for name in schema_editor._constraint_names(model, [column], index=True, foreign_key=False, unique=False,
-                                                primary_key=False):
+    # Exactly the one-column index (not the composites that start with it, not the foreign key constraint).
+    for name in schema_editor._constraint_names(model, [column], index=True, unique=False, primary_key=False):
         schema_editor.execute(schema_editor._delete_index_sql(model, name))
 
 
