@@ -37,7 +37,7 @@ from payments.models import (
     SystemAccount,
     TransactionKind,
 )
-from superapp.db import postgresql_sql, row_insert_sql, row_inserted, rows_by_pk, rows_insert
+from superapp.db import bigint_array, postgresql_sql, row_insert_sql, row_inserted, rows_by_pk, rows_insert
 from superapp.events import events_for_record, interactions_in_transaction, interactions_insert_sql
 from superapp.money import currency_exponent
 from superapp.process_cache import ProcessCacheMap
@@ -251,25 +251,23 @@ def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[
     transactions, entries, accounts = (q(LedgerTransaction._meta.db_table), q(LedgerEntry._meta.db_table),
                                        q(Account._meta.db_table))
     created_at = connection.ops.adapt_datetimefield_value(ledger_transaction.created_at)
-    entry_rows = ", ".join(["(%s, %s, %s, %s)"] * len(locked))
-    balance_rows = ", ".join(["(%s, %s)"] * len(locked))
-    # Every table name is a model's and every value is a parameter.
+    # Every table name is a model's and every value is a parameter. The legs travel as four arrays, so the statement
+    # is one text whatever the number of legs, with few parameters (psycopg caches the parsing of a statement of at
+    # most 50 parameters; with a row of parameters per leg a payment's statement had more).
     sql = (
-        f"WITH txn AS (INSERT INTO {transactions} (kind, description, merchant_id, reverses_id, created_at) "  # noqa: S608
+        "WITH legs AS (SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[]), CAST(%s AS text[]), "  # noqa: S608
+        "CAST(%s AS bigint[])) AS v(account_id, amount, currency, balance_after)), "
+        f"txn AS (INSERT INTO {transactions} (kind, description, merchant_id, reverses_id, created_at) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id), "
         f"entries AS (INSERT INTO {entries} (transaction_id, account_id, amount, currency, balance_after, created_at) "
-        "SELECT txn.id, CAST(v.account_id AS bigint), CAST(v.amount AS bigint), v.currency, "
-        f"CAST(v.balance_after AS bigint), %s FROM txn, (VALUES {entry_rows}) AS v(account_id, amount, currency, "
-        "balance_after)), "
-        f"balances AS (UPDATE {accounts} SET balance = CAST(v.balance AS bigint) FROM (VALUES {balance_rows}) "
-        f"AS v(id, balance) WHERE {accounts}.id = v.id) "
+        "SELECT txn.id, legs.account_id, legs.amount, legs.currency, legs.balance_after, %s FROM txn, legs), "
+        f"balances AS (UPDATE {accounts} SET balance = legs.balance_after FROM legs "
+        f"WHERE {accounts}.id = legs.account_id) "
     )
-    params = [ledger_transaction.kind, ledger_transaction.description, ledger_transaction.merchant_id,
+    params = [bigint_array(account.pk for account in locked), bigint_array(amounts[account.pk] for account in locked),
+              [account.currency for account in locked], bigint_array(account.balance for account in locked),
+              ledger_transaction.kind, ledger_transaction.description, ledger_transaction.merchant_id,
               ledger_transaction.reverses_id, created_at, created_at]
-    for account in locked:
-        params += [account.pk, amounts[account.pk], account.currency, account.balance]
-    for account in locked:
-        params += [account.pk, account.balance]
     if record is None:
         sql += "SELECT id, NULL FROM txn"
     else:

@@ -28,6 +28,7 @@ from typing import TypeVar
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.db.models.constants import OnConflict
+from psycopg.types.numeric import Int8
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +229,12 @@ def rows_insert(objs: list[M], *, ignore_conflicts: bool = False) -> list[M]:
             obj.pk = pks[position]
         row_inserted(obj)
     return objs
+
+
+def bigint_array(values) -> list[Int8]:
+    """Integers for a `CAST(%s AS bigint[])` parameter on PostgreSQL, sent as bigint[] whatever their size: psycopg
+    would pick int2[], int4[] or int8[] by value, and each parameter type is another prepared statement."""
+    return [Int8(value) for value in values]
 
 
 def row_inserted(obj: Model) -> None:
