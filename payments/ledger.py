@@ -37,7 +37,8 @@ from payments.models import (
     SystemAccount,
     TransactionKind,
 )
-from superapp.db import postgresql_sql, row_insert_sql, row_inserted, rows_by_pk, rows_insert
+from superapp.db import bigint_array, postgresql_sql, row_insert_sql, row_inserted, rows_by_pk, rows_insert
+from superapp.events import events_for_record, interactions_in_transaction, interactions_insert_sql
 from superapp.money import currency_exponent
 from superapp.process_cache import ProcessCacheMap
 
@@ -169,11 +170,15 @@ def _overdraft_error(account: Account) -> Exception:
 
 def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", merchant_id: int | None = None,
                 reverses: LedgerTransaction | None = None, at: datetime | None = None,
-                record: Model | None = None) -> LedgerTransaction:
+                record: Model | None = None, record_events: Sequence[dict] = ()) -> LedgerTransaction:
     """Post one balanced transaction. Raises InsufficientFunds (and friends) before writing anything.
 
     `record`: an unsaved row with a `ledger_transaction` foreign key (a payment) to insert with the transaction,
-    pointing at it; on PostgreSQL in the same statement (one round trip less while the accounts are locked)."""
+    pointing at it; on PostgreSQL in the same statement (one round trip less while the accounts are locked).
+    `record_events`: interaction events about the record (`superapp.events`; a `source` may end with `RECORD_ID`,
+    the record's new id), stored with it: on PostgreSQL in the same statement too."""
+    if record_events and record is None:
+        raise ValueError("record_events need a record")
     if kind not in TransactionKind.values:
         raise ValueError(f"unknown transaction kind {kind!r}")
     totals: dict[str, int] = defaultdict(int)
@@ -185,7 +190,7 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
     if unbalanced:
         raise LedgerUnbalanced(details={"unbalanced": unbalanced})
     post = functools.partial(_post, kind=kind, description=description, merchant_id=merchant_id,
-                             reverses=reverses, at=at, record=record)
+                             reverses=reverses, at=at, record=record, record_events=list(record_events))
     # Inside the caller's transaction (the usual case) no savepoint is needed: nothing is written
     # before the overdraft checks, and a database error aborts the caller's transaction anyway.
     with transaction.atomic() if not transaction.get_connection().in_atomic_block else contextlib.nullcontext():
@@ -198,7 +203,7 @@ def ledger_post(*, kind: str, legs: Sequence[Leg], description: str = "", mercha
             return post(legs=[(_reresolve(account), amount) for account, amount in legs])
 
 
-def _post(*, legs, kind, description, merchant_id, reverses, at, record) -> LedgerTransaction:
+def _post(*, legs, kind, description, merchant_id, reverses, at, record, record_events) -> LedgerTransaction:
     amounts: dict[int, int] = defaultdict(int)
     expected: dict[int, tuple] = {}
     for account, amount in legs:
@@ -220,7 +225,7 @@ def _post(*, legs, kind, description, merchant_id, reverses, at, record) -> Ledg
     ledger_transaction = LedgerTransaction(kind=kind, description=description[:255], merchant_id=merchant_id,
                                            reverses=reverses, created_at=at or timezone.now())
     if postgresql_sql():
-        _write_in_one_statement(ledger_transaction, locked, amounts, record)
+        _write_in_one_statement(ledger_transaction, locked, amounts, record, record_events)
         return ledger_transaction
     ledger_transaction.save(force_insert=True)
     LedgerEntry.objects.bulk_create([
@@ -233,45 +238,50 @@ def _post(*, legs, kind, description, merchant_id, reverses, at, record) -> Ledg
     if record is not None:
         record.ledger_transaction = ledger_transaction
         rows_insert([record])
+        interactions_in_transaction(events=events_for_record(record_events, record.pk))
     return ledger_transaction
 
 
 def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[Account],
-                            amounts: dict[int, int], record: Model | None) -> None:
-    """PostgreSQL: the transaction row, its entries, the new balances and the `record` (a payment) in ONE round
-    trip (data-modifying CTEs), which keeps the window in which the account rows stay locked short. Same rows
-    as the ORM path."""
+                            amounts: dict[int, int], record: Model | None, record_events: list[dict]) -> None:
+    """PostgreSQL: the transaction row, its entries, the new balances, the `record` (a payment) and its interaction
+    events in ONE round trip (data-modifying CTEs), which keeps the window in which the account rows stay locked
+    short. Same rows as the ORM path."""
     q = connection.ops.quote_name
     transactions, entries, accounts = (q(LedgerTransaction._meta.db_table), q(LedgerEntry._meta.db_table),
                                        q(Account._meta.db_table))
     created_at = connection.ops.adapt_datetimefield_value(ledger_transaction.created_at)
-    entry_rows = ", ".join(["(%s, %s, %s, %s)"] * len(locked))
-    balance_rows = ", ".join(["(%s, %s)"] * len(locked))
-    # Every table name is a model's and every value is a parameter.
+    # Every table name is a model's and every value is a parameter. The legs travel as four arrays, so the statement
+    # is one text whatever the number of legs, with few parameters (psycopg caches the parsing of a statement of at
+    # most 50 parameters; with a row of parameters per leg a payment's statement had more).
     sql = (
-        f"WITH txn AS (INSERT INTO {transactions} (kind, description, merchant_id, reverses_id, created_at) "  # noqa: S608
+        "WITH legs AS (SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[]), CAST(%s AS text[]), "  # noqa: S608
+        "CAST(%s AS bigint[])) AS v(account_id, amount, currency, balance_after)), "
+        f"txn AS (INSERT INTO {transactions} (kind, description, merchant_id, reverses_id, created_at) "
         "VALUES (%s, %s, %s, %s, %s) RETURNING id), "
         f"entries AS (INSERT INTO {entries} (transaction_id, account_id, amount, currency, balance_after, created_at) "
-        "SELECT txn.id, CAST(v.account_id AS bigint), CAST(v.amount AS bigint), v.currency, "
-        f"CAST(v.balance_after AS bigint), %s FROM txn, (VALUES {entry_rows}) AS v(account_id, amount, currency, "
-        "balance_after)), "
-        f"balances AS (UPDATE {accounts} SET balance = CAST(v.balance AS bigint) FROM (VALUES {balance_rows}) "
-        f"AS v(id, balance) WHERE {accounts}.id = v.id) "
+        "SELECT txn.id, legs.account_id, legs.amount, legs.currency, legs.balance_after, %s FROM txn, legs), "
+        f"balances AS (UPDATE {accounts} SET balance = legs.balance_after FROM legs "
+        f"WHERE {accounts}.id = legs.account_id) "
     )
-    params = [ledger_transaction.kind, ledger_transaction.description, ledger_transaction.merchant_id,
+    params = [bigint_array(account.pk for account in locked), bigint_array(amounts[account.pk] for account in locked),
+              [account.currency for account in locked], bigint_array(account.balance for account in locked),
+              ledger_transaction.kind, ledger_transaction.description, ledger_transaction.merchant_id,
               ledger_transaction.reverses_id, created_at, created_at]
-    for account in locked:
-        params += [account.pk, amounts[account.pk], account.currency, account.balance]
-    for account in locked:
-        params += [account.pk, account.balance]
     if record is None:
         sql += "SELECT id, NULL FROM txn"
     else:
         # The record's foreign key is the new transaction's id (a scalar subquery, so each parameter keeps its
         # column's type as in a plain INSERT ... VALUES).
         record_sql, record_params = row_insert_sql(record, computed={"ledger_transaction_id": "(SELECT id FROM txn)"})
-        sql += f", record AS ({record_sql}) SELECT txn.id, record.id FROM txn, record"  # noqa: S608 - model names; values are parameters
+        sql += f", record AS ({record_sql})"
         params += record_params
+        # Every data-modifying CTE runs to completion whether or not the final SELECT reads it.
+        events = interactions_insert_sql(events=record_events, record_id_sql="(SELECT id FROM record)")
+        if events is not None:
+            sql += f", events AS ({events[0]})"
+            params += events[1]
+        sql += " SELECT txn.id, record.id FROM txn, record"
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ledger_transaction.pk, record_pk = cursor.fetchone()

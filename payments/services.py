@@ -92,7 +92,7 @@ from payments.models import (
 from payments.providers import ProviderResult, provider_for
 from superapp.accounts.models import User
 from superapp.db import atomic_nested, retry_on_conflict, rows_by_pk, run_in_transaction
-from superapp.events import InteractionKind, interactions_in_transaction
+from superapp.events import RECORD_ID, InteractionKind, interactions_in_transaction
 from superapp.exceptions import ValidationFailed
 from superapp.money import Money, MoneyError, currency_exponent
 from superapp.publish import publish_on_commit
@@ -449,15 +449,16 @@ def _event(*, user_id: int, merchant_id: int, kind: str, value: float, source: s
             "occurred_at": occurred_at}
 
 
-def _emit_payment_succeeded(payment: Payment) -> None:
+def _payment_events(payment: Payment, *, payment_id: int | str) -> list[dict]:
+    """The recommender's events of a succeeded payment (`payment_id`: its id, or `RECORD_ID` while unsaved)."""
     events = [_event(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.PAYMENT,
-                     value=_major(payment.gross, payment.currency), source=f"payment:{payment.pk}",
+                     value=_major(payment.gross, payment.currency), source=f"payment:{payment_id}",
                      occurred_at=payment.completed_at)]
     if payment.coupon_id:
         events.append(_event(user_id=payment.payer_id, merchant_id=payment.merchant_id, kind=InteractionKind.COUPON,
                              value=_major(payment.discount, payment.currency), source=f"coupon:{payment.coupon_id}",
                              occurred_at=payment.completed_at))
-    _emit(*events)
+    return events
 
 
 def merchant_get_payable(*, merchant_id: int) -> Merchant:
@@ -540,11 +541,11 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
             coupon=coupon, tax_free=tax_free, vat_amount=vat_amount, reference=reference[:64],
             description=description[:255], created_at=now, completed_at=None if pending else now,
         )
-        # The payment row goes in with its ledger transaction (one statement on PostgreSQL).
+        # The payment row and, once succeeded, its interaction events go in with its ledger transaction (one
+        # statement on PostgreSQL).
         ledger_post(kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk, at=now,
-                    description=description or f"Payment to {merchant.name}", record=payment)
-        if not pending:
-            _emit_payment_succeeded(payment)
+                    description=description or f"Payment to {merchant.name}", record=payment,
+                    record_events=() if pending else _payment_events(payment, payment_id=RECORD_ID))
     return payment
 
 
@@ -574,7 +575,7 @@ def payment_confirm(*, payment: Payment) -> Payment:
         payment.status = PaymentStatus.SUCCEEDED
         payment.completed_at = timezone.now()
         payment.save(update_fields=["status", "completed_at"])
-        _emit_payment_succeeded(payment)
+        _emit(*_payment_events(payment, payment_id=payment.pk))
     return payment
 
 

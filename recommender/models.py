@@ -12,7 +12,9 @@ class Interaction(models.Model):
     the rating for reviews, a weight for imports, 1 otherwise.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="interactions")
+    # No index of its own on `user`: the two below lead with it (every payment writes each index of this table).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="interactions",
+                             db_index=False)
     merchant = models.ForeignKey("services.Merchant", on_delete=models.CASCADE, related_name="interactions")
     kind = models.CharField(max_length=16, choices=InteractionKind.choices)
     value = models.FloatField(default=1.0)
@@ -23,7 +25,9 @@ class Interaction(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "occurred_at"], name="interaction_user_time")]
         constraints = [
-            models.UniqueConstraint(fields=["user", "client_event_id"], name="interaction_client_event_unique"),
+            # Partial: only client events carry an id (NULLs never conflict), so server-side rows stay out of it.
+            models.UniqueConstraint(fields=["user", "client_event_id"], name="interaction_client_event_unique",
+                                    condition=models.Q(client_event_id__isnull=False)),
             models.UniqueConstraint(fields=["kind", "source"], condition=~models.Q(source=""),
                                     name="interaction_source_unique"),
         ]

@@ -1,6 +1,6 @@
 """Recommender writes. Other apps report a signal through `superapp.events` (`interaction_on_commit`,
-`interactions_in_transaction`); `RecommenderConfig.ready` subscribes `interaction_record` and
-`interactions_record_in_transaction` here to store them."""
+`interactions_in_transaction`, `interactions_insert_sql`); `RecommenderConfig.ready` subscribes
+`interaction_record`, `interactions_record_in_transaction` and `interactions_insert_sql` here to store them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from merchants.models import Merchant
@@ -20,7 +20,12 @@ from recommender.locks import training_lock
 from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
 from recommender.selectors import active_model_version
-from recommender.serving.tasks import candidate_lists_build_version, user_vector_refresh, user_vectors_refresh
+from recommender.serving.tasks import (
+    candidate_lists_build_version,
+    user_vector_refresh,
+    user_vectors_refresh,
+    user_vectors_refresh_after_events,
+)
 from recommender.training import (
     StageClock,
     TrainingProgress,
@@ -29,7 +34,7 @@ from recommender.training import (
     fit_and_evaluate,
     numpy_hugepages,
 )
-from superapp.db import rows_insert
+from superapp.events import RECORD_ID
 from superapp.exceptions import ValidationFailed
 from superapp.publish import publish_batched_on_commit, publish_on_commit
 
@@ -57,15 +62,34 @@ def interactions_record_in_transaction(*, events: list[dict[str, Any]]) -> None:
     (kind, source) like it; the users' vectors are refreshed after commit."""
     if not events:
         return
+    sql, params = interactions_insert_sql(events=events, record_id_sql="NULL")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def interactions_insert_sql(*, events: list[dict[str, Any]], record_id_sql: str) -> tuple[str, list]:
+    """The one INSERT of `interactions_record_in_transaction`, for a caller that runs it inside its own statement
+    (`superapp.events.interactions_insert_sql`, a CTE of the wallet's ledger statement on PostgreSQL): idempotent
+    on (kind, source), the users' vectors refreshed after commit. A `source` ending with `RECORD_ID` takes the id
+    that the SQL expression `record_id_sql` reads. No model instances: it is on every wallet payment's path."""
     now = timezone.now()
-    rows_insert(  # `bulk_create(ignore_conflicts=True)` with the statement built once: on every payment
-        [Interaction(user_id=e["user_id"], merchant_id=e["merchant_id"], kind=e["kind"], value=e.get("value", 1.0),
-                     occurred_at=e.get("occurred_at") or now, source=e.get("source", "")) for e in events],
-        ignore_conflicts=True,
-    )
-    for user_id in dict.fromkeys(e["user_id"] for e in events):
+    ops = connection.ops
+    rows, params = [], []
+    for event in events:
+        source = event.get("source", "")
+        source_sql = "%s"
+        if source.endswith(RECORD_ID):
+            source, source_sql = source.removesuffix(RECORD_ID), f"%s || CAST({record_id_sql} AS text)"
+        rows.append(f"(%s, %s, %s, %s, %s, {source_sql})")
+        params += [event["user_id"], event["merchant_id"], str(event["kind"]), float(event.get("value", 1.0)),
+                   ops.adapt_datetimefield_value(event.get("occurred_at") or now), source]
+    table = ops.quote_name(Interaction._meta.db_table)
+    sql = (f"INSERT INTO {table} (user_id, merchant_id, kind, value, occurred_at, source) "  # noqa: S608 - model name
+           f"VALUES {', '.join(rows)} ON CONFLICT DO NOTHING")
+    for user_id in dict.fromkeys(event["user_id"] for event in events):
         # Batched per process (one message per 0.2 s for all users); dropped if the broker is down: rebuildable.
         publish_batched_on_commit(user_vectors_refresh, user_id)
+    return sql, params
 
 
 CLIENT_EVENT_MAX_AGE = timedelta(days=30)
@@ -114,7 +138,7 @@ def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str
     if rows:
         # Serving's near-real-time profile, batched per process like the interactions' (one message per 0.2 s for
         # all users; a broker outage drops it instead of failing the request: the next event rebuilds it).
-        publish_batched_on_commit(user_vectors_refresh, user.pk)
+        publish_batched_on_commit(user_vectors_refresh_after_events, user.pk)
     return results
 
 

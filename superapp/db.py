@@ -28,6 +28,7 @@ from typing import TypeVar
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Model
 from django.db.models.constants import OnConflict
+from psycopg.types.numeric import Int8
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,12 @@ def rows_insert(objs: list[M], *, ignore_conflicts: bool = False) -> list[M]:
     return objs
 
 
+def bigint_array(values) -> list[Int8]:
+    """Integers for a `CAST(%s AS bigint[])` parameter on PostgreSQL, sent as bigint[] whatever their size: psycopg
+    would pick int2[], int4[] or int8[] by value, and each parameter type is another prepared statement."""
+    return [Int8(value) for value in values]
+
+
 def row_inserted(obj: Model) -> None:
     """Mark an instance as stored (its pk already set), as `save()` leaves it."""
     obj._state.adding, obj._state.db = False, connection.alias
@@ -255,9 +262,6 @@ def row_insert_sql(obj: Model, *, computed: dict[str, str]) -> tuple[str, list]:
     Same values as `rows_insert([obj])`."""
     sql, fields = _row_insert_sql(type(obj), connection.vendor, tuple(sorted(computed.items())))
     return sql, _insert_params([obj], fields)
-
-
-M = TypeVar("M", bound=Model)
 
 
 def create_once(model: type[M], **fields) -> tuple[M, bool]:

@@ -87,20 +87,24 @@ def _replay(row: IdempotencyKey) -> Response:
     return Response(row.response_body, status=row.response_status, headers={"Idempotent-Replayed": "true"})
 
 
-def _existing_outcome(*, user_id: int, endpoint: str, key: str, fingerprint: str) -> Response | None:
-    """Claim the key (None: it is ours now, run the work) or answer from the stored outcome."""
-    existing = IdempotencyKey.objects.get(user_id=user_id, endpoint=endpoint, key=key)
-    if existing.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
-        # An expired key is free again: drop the old row (locking it) and claim the key anew.
-        existing.delete()
-        if _claim(user_id=user_id, endpoint=endpoint, key=key, fingerprint=fingerprint) is not None:
+def _existing_outcome(*, ident: dict, fingerprint: str, reclaim_expired: bool = True) -> Response | None:
+    """What a key already taken answers, checked in this one order everywhere: another request under the key is a
+    422 `idempotency_key_reused`, finished or not; a finished outcome is replayed; None when there is nothing to
+    replay: the key's first request is unfinished (resume the operation) or the row is gone. With
+    `reclaim_expired`, an expired key is free again: its row is dropped and the key claimed anew (None)."""
+    existing = IdempotencyKey.objects.filter(**ident).first()
+    if existing is not None and reclaim_expired and existing.created_at < timezone.now() - settings.IDEMPOTENCY_KEY_TTL:
+        existing.delete()  # locks the old row
+        if _claim(**ident, fingerprint=fingerprint) is not None:
             return None
         # a concurrent request re-claimed it first and committed
-        existing = IdempotencyKey.objects.get(user_id=user_id, endpoint=endpoint, key=key)
+        existing = IdempotencyKey.objects.filter(**ident).first()
+    if existing is None:
+        return None
     if existing.fingerprint != fingerprint:
         raise IdempotencyKeyReused()
     if existing.response_status == 0:
-        return None  # claimed by an attempt that has not finished (or crashed): resume the operation
+        return None
     return _replay(existing)
 
 
@@ -134,7 +138,7 @@ def _claim_or_outcome(*, ident: dict, fingerprint: str) -> Response | None:
     """Claim the key (None: go ahead), or the outcome a first attempt stored (None too while it is
     unfinished: resume the operation)."""
     if _claim(**ident, fingerprint=fingerprint) is None:
-        return _existing_outcome(**ident, fingerprint=fingerprint)
+        return _existing_outcome(ident=ident, fingerprint=fingerprint)
     return None
 
 
@@ -164,9 +168,10 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response], cl
         return not_stored.response
     except IntegrityError:
         # Claimed last, a duplicate may trip over a row its first request wrote (a unique name) before it reaches
-        # the key: if the key is taken, it is a replay of that request.
-        outcome = run_in_transaction(functools.partial(_stored_outcome, ident=ident, fingerprint=fingerprint)) \
-            if claim_last else None
+        # the key: if the key is taken, it is a replay of that request (or, with another body, a reused key). Nothing
+        # is claimed here: an unfinished or missing key leaves this request's own IntegrityError to stand.
+        outcome = run_in_transaction(functools.partial(_existing_outcome, ident=ident, fingerprint=fingerprint,
+                                                       reclaim_expired=False)) if claim_last else None
         if outcome is None:
             raise
         return outcome
@@ -179,23 +184,13 @@ def idempotency_execute(*, request: Request, handler: Callable[[], Response], cl
                                                    refusal=refusal))
 
 
-def _stored_outcome(*, ident: dict, fingerprint: str) -> Response | None:
-    """The finished outcome stored under the key, if any (without claiming it)."""
-    existing = IdempotencyKey.objects.filter(**ident).first()
-    if existing is None or existing.response_status == 0:
-        return None
-    if existing.fingerprint != fingerprint:
-        raise IdempotencyKeyReused()
-    return _replay(existing)
-
-
 def _claim_with_outcome(*, ident: dict, fingerprint: str, response: Response) -> None:
     """claim_last: insert the key row with the outcome of the work just done. If the key is taken (a first request
     committed it, or commits it while this one waits on the key's unique index), this attempt's work is rolled back
     (`_NotStored` leaves the transaction) and the first outcome answers; a reused key is a 422 as ever."""
     if _claim(**ident, fingerprint=fingerprint, status=response.status_code, body=response.data) is not None:
         return
-    outcome = _existing_outcome(**ident, fingerprint=fingerprint)
+    outcome = _existing_outcome(ident=ident, fingerprint=fingerprint)
     if outcome is not None:
         raise _NotStored(outcome)
     # the key was free after all (expired and claimed anew, or left unfinished): it is ours, with this outcome

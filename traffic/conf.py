@@ -45,6 +45,10 @@ def snap_max_m() -> float:
     return setting("TRAFFIC_SNAP_MAX_M", float)
 
 
+def _truthy(value) -> bool:
+    return str(value).lower() in {"1", "true", "yes", "on"}
+
+
 def ingest_synchronous_commit() -> bool:
     """TRAFFIC_INGEST_SYNCHRONOUS_COMMIT (default off): see ingest._store_postgres."""
-    return setting("TRAFFIC_INGEST_SYNCHRONOUS_COMMIT", lambda v: str(v).lower() in {"1", "true", "yes", "on"})
+    return setting("TRAFFIC_INGEST_SYNCHRONOUS_COMMIT", _truthy)

@@ -23,7 +23,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.core.cache import cache
 
@@ -201,24 +201,55 @@ def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[i
 
 
 # --- Warming with the list -------------------------------------------------------------------------
-def user_contexts_warm(lists: dict[int, list[int]], *, at: datetime) -> None:
-    """Compute the per-user caches a page reads (the user row authentication reads, trips, the campaigns the
-    user may use, friends at the merchants of their list) for users whose list was just built, so their pages
-    meet warm caches; one write for all. `lists`: user id -> the merchant ids of their list."""
-    from superapp.accounts.authentication import users_cache_warm
+def user_contexts_load(user_ids: Sequence[int]) -> dict[int, tuple]:
+    """{user id: (user row, UserContext)} for the users that exist: the rows from authentication's cache and
+    the per-user caches in one round trip each, trips filled from one query for users whose trips are not
+    cached (marked dirty, for `user_contexts_warm` to write). What a list build needs of each user before it
+    builds, and what the warming after it starts from, so neither reads what the other has."""
+    from superapp.accounts.authentication import users_get_cached
 
+    users = users_get_cached(user_ids)
+    keys = {pk: _context_keys(pk, list_key=None, also=()) for pk in users}
+    found = cache.get_many([key for pk_keys in keys.values() for key in pk_keys])
+    contexts = {pk: (user, UserContext(user_id=pk, trips=found.get(keys[pk][0]), coupons=found.get(keys[pk][1]),
+                                       friends=found.get(keys[pk][2])))
+                for pk, user in users.items()}
+    cold = [user for user, ctx in contexts.values() if ctx.trips is None]
+    if cold:
+        for pk, trips in users_trips(cold).items():
+            ctx = contexts[pk][1]
+            ctx.trips = trips
+            ctx.dirty[trips_key(pk)] = trips
+    return contexts
+
+
+def list_cities(user, trips: list[CachedTrip], today: date) -> set[int]:
+    """The cities a user's materialised list covers: home, current city and the destinations of planned
+    trips not over yet (a day of slack for time zones ahead of the server's date)."""
+    cities = {c for c in (user.home_city_id, user.current_city_id) if c}
+    cities.update(t.destination_id for t in trips if t.ends_on >= today - timedelta(days=1))
+    return cities
+
+
+def user_contexts_warm(lists: dict[int, list[int]], *, at: datetime, contexts: dict[int, tuple] | None = None) -> None:
+    """Complete the per-user caches a page reads (the user row authentication reads, trips, the campaigns the
+    user may use, friends at the merchants of their list) for users whose list was just built, so their pages
+    meet warm caches; one write for all. `lists`: user id -> the merchant ids of their list; `contexts`: what
+    `user_contexts_load` returned for them (read here if not given). Only what is missing or does not cover
+    the new list is computed: after a view, a rebuilt list usually needs no query here at all."""
+    if contexts is None:
+        contexts = user_contexts_load(list(lists))
+    contexts = {pk: contexts[pk] for pk in lists if pk in contexts}
+    # Users with no cached friends answer: which of them have a circle at all (the others' answer is known).
+    uncached = [pk for pk, (_, ctx) in contexts.items() if ctx.friends is None]
+    with_friends = integrations.users_with_friends(user_ids=uncached) if uncached else set()
     dirty: dict = {}
-    with_friends = integrations.users_with_friends(user_ids=list(lists))
-    users = users_cache_warm(list(lists))  # the user rows too, for the authentication of their pages
-    trips = users_trips(users)
-    for user in users:
-        ctx = UserContext(user_id=user.pk, trips=trips[user.pk], coupons=None, friends=None,
-                          dirty={trips_key(user.pk): trips[user.pk]})
+    for pk, (user, ctx) in contexts.items():
         coupons_usable(user, ctx, traveller=is_traveller(user, ctx, at))
-        if with_friends is None or user.pk in with_friends:
-            friends_for(user, ctx, lists[user.pk])
+        if with_friends is None or pk in with_friends or ctx.friends is not None:
+            friends_for(user, ctx, lists[pk])  # asks social only if the cached answer does not cover the list
         else:  # social's answer for a user without friends or followees, for any merchant
-            ctx.dirty[friends_key(user.pk)] = (NO_CIRCLE, {})
+            ctx.dirty[friends_key(pk)] = (NO_CIRCLE, {})
         dirty.update(ctx.dirty)
     if dirty:
         cache.set_many(dirty, timeout=conf.CONTEXT_TTL_S)

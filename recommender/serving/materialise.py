@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 import numpy as np
 import scipy.sparse as sp
@@ -184,30 +183,26 @@ def _assemble(*, loaded: LoadedModel, scope: _Scope, scores: np.ndarray, signals
         global_floor=global_floor, city_floors=floors)
 
 
-def _user_cities(user_ids: list[int]) -> dict[int, set[int]]:
-    """Home, current city and the destinations of planned trips not over yet, per user."""
-    from merchants.models import Trip, TripStatus
-    from superapp.accounts.models import User
+def _contexts_and_cities(user_ids: list[int]) -> tuple[dict[int, tuple], dict[int, set[int]]]:
+    """The users' rows and cached contexts (`user_contexts_load`) and the cities each one's list covers."""
+    from recommender.serving.context import list_cities, user_contexts_load
 
-    cities: dict[int, set[int]] = {pk: set() for pk in user_ids}
-    for pk, home, current in User.objects.filter(pk__in=user_ids).values_list("pk", "home_city_id",
-                                                                              "current_city_id"):
-        cities[pk].update(c for c in (home, current) if c)
-    for pk, destination in Trip.objects.filter(
-            user_id__in=user_ids, status=TripStatus.PLANNED,
-            ends_on__gte=timezone.now().date() - timedelta(days=1)).values_list("user_id", "destination_id"):
-        cities[pk].add(destination)
-    return cities
+    contexts = user_contexts_load(user_ids)
+    today = timezone.now().date()
+    cities = {pk: set() for pk in user_ids}
+    cities.update((pk, list_cities(user, ctx.trips, today)) for pk, (user, ctx) in contexts.items())
+    return contexts, cities
 
 
-def _store(lists: dict[int, CandidateList]) -> None:
-    """Store the lists, and warm the per-user caches their pages read (explanations: coupons, friends,
-    trips), so a page from a fresh list costs one cache round trip and no query."""
+def _store(lists: dict[int, CandidateList], contexts: dict[int, tuple]) -> None:
+    """Store the lists, and complete the per-user caches their pages read (explanations: coupons, friends,
+    trips; the user row), so a page from a fresh list costs one cache round trip and no query."""
     from recommender.serving.context import user_contexts_warm
 
     cache.set_many({list_key(lst.version_id, user_id): pack(lst) for user_id, lst in lists.items()},
                    timeout=conf.LIST_TTL_S)
-    user_contexts_warm({user_id: lst.merchant_ids.tolist() for user_id, lst in lists.items()}, at=timezone.now())
+    user_contexts_warm({user_id: lst.merchant_ids.tolist() for user_id, lst in lists.items()}, at=timezone.now(),
+                       contexts=contexts)
 
 
 def candidate_list_build(user_id: int) -> bool:
@@ -235,7 +230,7 @@ def candidate_lists_build(user_ids: Sequence[int], *, signals: dict[int, UserSig
         scope = _scope(loaded)
         built: dict[int, CandidateList] = {}
         if len(scope.merchant_ids):
-            cities = _user_cities(user_ids)
+            contexts, cities = _contexts_and_cities(user_ids)
             for user_id in user_ids:
                 vector = vectors.get(user_id)
                 if vector is None:
@@ -247,7 +242,7 @@ def candidate_lists_build(user_ids: Sequence[int], *, signals: dict[int, UserSig
                                                cities=cities[user_id])
         cache.delete_many([list_key(loaded.version_id, u) for u in user_ids if u not in built])
         if built:
-            _store(built)
+            _store(built, contexts)
         return set(built)
     finally:
         cache.delete_many([_building_key(loaded.version_id, u) for u in user_ids])
@@ -297,10 +292,10 @@ def candidate_lists_build_version(version_id: int, *, chunk: int | None = None,
         keep = [i for i, u in enumerate(ids) if f"recommender:uvec:{version_id}:{u}" not in refreshed]
         rows, ids = rows[keep], [ids[i] for i in keep]
         signals = users_signals(ids, limit=conf.PROFILE_MAX_INTERACTIONS)
-        cities = _user_cities(ids)
+        contexts, cities = _contexts_and_cities(ids)
         scores = _batch_scores(loaded, rows, ids, signals, scope)
         _store({u: _assemble(loaded=loaded, scope=scope, scores=scores[i], signals=signals[u], cities=cities[u])
-                for i, u in enumerate(ids) if scores is not None})
+                for i, u in enumerate(ids) if scores is not None}, contexts)
         built += len(ids)
         if progress is not None:
             progress(min(start + chunk, total), total)

@@ -180,13 +180,14 @@ def user_vector_refresh(user_id: int) -> bool:
     return bool(users_vector_refresh([user_id]))
 
 
-def users_vector_refresh(user_ids: Sequence[int]) -> int:
+def users_vector_refresh(user_ids: Sequence[int], *, eligibility_may_change: bool = True) -> int:
     """Recalculate these users' vectors from their latest interactions against the active item factors and
     cache them, then rebuild their materialised lists from them, so each one's next page reflects a new
     interaction without retraining. Returns how many vectors were stored. Called after commit when
     interactions are recorded (tasks `user_vectors_refresh`, `user_vector_refresh`). A batch costs what one user
     did in queries and cache calls: one read of the histories, one solve, one write of the vectors and one of
-    the lists."""
+    the lists. `eligibility_may_change=False` after the app's own events (impressions, clicks, views), which
+    cannot change which coupons the user may use: their cached answer is kept."""
     from recommender.serving.materialise import candidate_lists_build
 
     loaded = active_model()
@@ -199,7 +200,8 @@ def users_vector_refresh(user_ids: Sequence[int]) -> int:
     cache.set_many({_vector_key(loaded.version_id, u): v.tobytes() for u, v in fresh.items()},
                    timeout=conf.USER_VECTOR_TTL_S)
     cache.delete_many([_vector_key(loaded.version_id, u) for u in user_ids if u not in fresh])
-    users_context_invalidate(user_ids)  # a payment may end "new users only" coupons
+    if eligibility_may_change:
+        users_context_invalidate(user_ids)  # a payment may end "new users only" coupons
     # Also for item-KNN, which scores from the fresh history itself.
     candidate_lists_build(user_ids, signals=signals, vectors=fresh)
     return len(fresh)

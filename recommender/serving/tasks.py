@@ -27,6 +27,15 @@ def user_vectors_refresh(user_ids: list[int]) -> int:
     return users_vector_refresh(user_ids)
 
 
+@shared_task(name="recommender.serving.tasks.user_vectors_refresh_after_events", time_limit=120, ignore_result=True)
+def user_vectors_refresh_after_events(user_ids: list[int]) -> int:
+    """`user_vectors_refresh` after the app's own events (`POST /events`: impressions, clicks, views), which
+    leave the users' coupon eligibility as it was, so its cached answer is kept."""
+    from recommender.serving.services import users_vector_refresh
+
+    return users_vector_refresh(user_ids, eligibility_may_change=False)
+
+
 @shared_task(name="recommender.serving.tasks.candidate_list_build", time_limit=60, ignore_result=True)
 def candidate_list_build(user_id: int) -> bool:
     """Build one user's materialised list for the active version (after a miss or a trip change)."""

@@ -53,6 +53,24 @@ def test_payment_emits_interaction_after_commit():
 
 
 @pytest.mark.django_db
+def test_a_payment_stores_its_interactions_with_it_and_a_pending_one_only_when_confirmed():
+    # Given a coupon payment (its interactions go in with the ledger statement on PostgreSQL)
+    payer, shop, held = funded_user("100"), merchant(), merchant(requires_confirmation=True)
+    coupon = services.coupon_collect(user=payer, campaign_id=campaign(budget="100", fixed_off=500).pk)
+    paid = services.payment_create(payer=payer, merchant=shop, amount=cny("30"), coupon_id=coupon.pk)
+    # then both events are stored, named after the new payment and the coupon, at the payment's time
+    stored = {(i.kind, i.source, i.value, i.occurred_at, i.client_event_id)
+              for i in Interaction.objects.filter(user=payer)}
+    assert stored == {("payment", f"payment:{paid.pk}", 30.0, paid.completed_at, None),
+                      ("coupon", f"coupon:{coupon.pk}", 5.0, paid.completed_at, None)}
+    # and a payment held for confirmation has none until it is confirmed, then one
+    pending = services.payment_create(payer=payer, merchant=held, amount=cny("10"))
+    assert not Interaction.objects.filter(source=f"payment:{pending.pk}").exists()
+    services.payment_confirm(payment=pending)
+    assert Interaction.objects.get(source=f"payment:{pending.pk}").merchant_id == held.pk
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("kwargs, error", [
     ({"amount": Money(0, "CNY")}, InvalidAmount),
     ({"amount": Money(-5, "CNY")}, InvalidAmount),

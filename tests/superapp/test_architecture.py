@@ -1,6 +1,7 @@
 """The dependency direction between the apps (docs/CONVENTIONS.md, "Between apps") holds, and the upward
 paths it leaves (events to the recommender, the recommender's explicit imports) work."""
 
+import ast
 import importlib
 import os
 import subprocess
@@ -20,6 +21,24 @@ def test_import_contracts_hold():
                             timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout
+
+
+PACKAGES = ("superapp", "merchants", "bookings", "cityservices", "appointments", "traffic", "payments", "recommender")
+
+
+def test_each_type_variable_is_defined_once_per_module():
+    """One rule, one place, down to type variables: a second `M = TypeVar(...)` in a module (superapp/db.py had
+    one) silently rebinds the name for the code below it."""
+    twice = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            names = [target.id for node in ast.parse(path.read_text()).body if isinstance(node, ast.Assign)
+                     and isinstance(node.value, ast.Call) and getattr(node.value.func, "id", None) == "TypeVar"
+                     for target in node.targets if isinstance(target, ast.Name)]
+            twice += [f"{path.relative_to(ROOT)}: {name}" for name in sorted(set(names)) if names.count(name) > 1]
+    assert not twice, twice
 
 
 def test_a_renamed_selector_fails_at_import_not_silently(monkeypatch):

@@ -113,3 +113,18 @@ def test_an_expired_key_not_yet_deleted_is_a_new_attempt(auth_client, url):
     assert again.status_code == 201 and again.json()["name"] == "t11" and "Idempotent-Replayed" not in again
     assert User.objects.filter(username="t11").exists()
     assert IdempotencyKey.objects.get(key="k-7").response_body == again.json()
+
+
+@pytest.mark.django_db
+def test_claimed_last_another_body_under_an_unfinished_key_is_422_even_when_the_work_trips(user, auth_client):
+    # Given a key whose first request is unfinished (its row in progress, status 0) for another body, and a row
+    # that this request's work would collide with (a taken unique username)
+    url = "/api/v1/test/things-claimed-last"
+    IdempotencyKey.objects.create(user=user, endpoint=url, key="k-8", fingerprint="another request",
+                                  response_status=0, response_body={})
+    User.objects.create(username="taken", is_imported=True)
+    # when a request with another body comes with that key and its work trips over the unique row (IntegrityError)
+    reused = auth_client.post(url, {"name": "taken"}, format="json", HTTP_IDEMPOTENCY_KEY="k-8")
+    # then the key is refused as reused, as everywhere else, not a 500
+    assert_error_shape(reused, 422, "idempotency_key_reused")
+    assert IdempotencyKey.objects.get(key="k-8").response_status == 0

@@ -103,3 +103,14 @@ def test_the_recommendations_limit_follows_an_override():
         response = client.get("/api/v1/recommendations", {"limit": 6})
     assert response.status_code == 400
     assert response.json()["error"]["details"] == {"max": 5}
+
+
+def test_a_remembered_value_follows_the_settings_fixture_and_its_restore(settings):
+    # `superapp.conf.setting` remembers values per process until `setting_changed`: pytest-django's fixture
+    # sends it on assignment and again when it restores the value after the test.
+    before = traffic_conf.max_batch_rows()
+    assert traffic_conf.max_batch_rows() == before  # remembered
+    settings.TRAFFIC_MAX_BATCH_ROWS = before + 1
+    assert traffic_conf.max_batch_rows() == before + 1
+    settings.TRAFFIC_MAX_BATCH_ROWS = before + 2
+    assert traffic_conf.max_batch_rows() == before + 2

@@ -106,6 +106,61 @@ def test_a_batch_refresh_gives_each_user_what_a_refresh_of_their_own_gives(world
     assert counts[0] == counts[1]
 
 
+@pytest.mark.redis
+@pytest.mark.django_db
+def test_a_refresh_after_the_apps_own_events_reads_only_the_histories_when_the_caches_are_warm(
+        world, active_als, monkeypatch):
+    """After impressions, clicks and views the rebuild reuses the user rows, trips, coupons and friends the
+    pages have cached (none of them can have changed), and completes only what is missing; after activity
+    that may change coupon eligibility (a payment) the wallet is asked again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from recommender.serving.context import coupons_key, friends_key, trips_key
+
+    asked = []
+    monkeypatch.setattr(integrations, "campaigns_usable", lambda **kw: asked.append(kw["user"].pk) or [])
+    users = [u.pk for u in world.sushi_lovers[:2] + world.hotpot_lovers[:2]]
+    serving.users_vector_refresh(users)  # warms every user's caches
+    assert sorted(asked) == sorted(users)
+    lists = {u: stored(active_als, u) for u in world.sushi_lovers[:2] + world.hotpot_lovers[:2]}
+    with CaptureQueriesContext(connection) as queries:
+        assert serving.users_vector_refresh(users, eligibility_may_change=False) == len(users)
+    assert len(queries) == 1, [q["sql"][:80] for q in queries]  # the histories; nothing else
+    assert sorted(asked) == sorted(users)  # the wallet was not asked again
+    for user, lst in lists.items():
+        assert list(stored(active_als, user).merchant_ids) == list(lst.merchant_ids)
+    # A missing piece is completed: trips read once for the users who lack them, friends asked again.
+    cache.delete_many([trips_key(users[0]), friends_key(users[1])])
+    serving.users_vector_refresh(users, eligibility_may_change=False)
+    assert cache.get(trips_key(users[0])) is not None and cache.get(friends_key(users[1])) is not None
+    # Activity that may change eligibility drops the coupons answer and the rebuild asks the wallet again.
+    serving.users_vector_refresh(users[:1])
+    assert asked.count(users[0]) == 2 and cache.get(coupons_key(users[0])) is not None
+
+
+@pytest.mark.django_db
+def test_client_events_refresh_the_list_without_asking_the_wallet_again(world, active_als, monkeypatch,
+                                                                       django_capture_on_commit_callbacks):
+    from recommender.serving.context import coupons_key
+
+    asked = []
+    wallet = integrations.campaigns_usable
+    monkeypatch.setattr(integrations, "campaigns_usable", lambda **kw: asked.append(1) or wallet(**kw))
+    user = world.sushi_lovers[0]
+    serving.users_vector_refresh([user.pk])  # as after a payment: the wallet is asked, its answer cached
+    cached = cache.get(coupons_key(user.pk))
+    assert cached is not None and len(asked) == 1
+    before = cache.get(serving._vector_key(active_als.pk, user.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(user).post("/api/v1/events", {"events": [
+            {"id": f"e{i}", "kind": "click", "merchant": m.pk} for i, m in enumerate(world.hz_hotpot[:5])]},
+            format="json")
+    assert response.status_code == 200, response.content
+    assert cache.get(serving._vector_key(active_als.pk, user.pk)) not in (None, before)  # refreshed
+    assert cache.get(coupons_key(user.pk)) == cached and len(asked) == 1
+
+
 @pytest.mark.django_db
 def test_lists_of_one_version_are_never_served_by_another(world, active_als, monkeypatch):
     from recommender.serving import tasks
