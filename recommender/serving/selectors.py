@@ -22,6 +22,8 @@ from superapp.process_cache import ProcessCache, ProcessCacheMap
 _NOT_POPULARITY = ("impression", "dismiss", "refund")
 
 
+STREAM_SIGNALS_FROM_USERS = 64
+
 # --- The user's own signals -----------------------------------------------------------------------
 @dataclass
 class UserSignals:
@@ -47,9 +49,11 @@ def user_signals(user_id: int, *, limit: int, now: datetime | None = None) -> Us
 def users_signals(user_ids: list[int], *, limit: int, now: datetime | None = None) -> dict[int, UserSignals]:
     """`user_signals` for many users in one query (batch materialisation): the same rows, the same weights."""
     by_user: dict[int, list] = {pk: [] for pk in user_ids}
-    for user_id, *row in (Interaction.objects.filter(user_id__in=user_ids).order_by("user_id", "-occurred_at")
-                          .values_list("user_id", "merchant_id", "kind", "value", "occurred_at").iterator(
-                              chunk_size=10_000)):
+    rows = (Interaction.objects.filter(user_id__in=user_ids).order_by("user_id", "-occurred_at")
+            .values_list("user_id", "merchant_id", "kind", "value", "occurred_at"))
+    # A batch build streams (a server-side cursor: three round trips, bounded memory); the few users of a
+    # refresh after events are read at once.
+    for user_id, *row in (rows.iterator(chunk_size=10_000) if len(user_ids) > STREAM_SIGNALS_FROM_USERS else rows):
         rows = by_user[user_id]
         if len(rows) < limit:
             rows.append(row)
