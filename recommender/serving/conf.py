@@ -63,6 +63,9 @@ _SETTINGS: dict[str, Callable[[Any], Any]] = {
     "CAMPAIGNS_MAX_AGE_S": float,
     # Per-user explanation caches (context.py): invalidated explicitly, and never older than this.
     "CONTEXT_TTL_S": int,
+    # A user's "friends were here" answer is cached for every merchant at once when their circle's visible
+    # visits are at most this many (else per merchant asked, as pages need them).
+    "FRIENDS_ANYWHERE_MAX_VISITS": int,
 }
 
 __getattr__ = settings_reader(__name__, "RECOMMENDER_", _SETTINGS)

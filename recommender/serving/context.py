@@ -9,7 +9,8 @@
   applies is per process (`catalogue.campaigns_at_merchants`, the wallet's `campaign_merchant_problem`).
   Dropped when a coupon of the user changes or the user records an interaction (a payment can end
   "new users only"); budgets follow within `CAMPAIGNS_MAX_AGE_S`.
-- `friends`: social's own answer (`superapp.social.selectors.friends_who_visited`) for those merchants.
+- `friends`: social's own answer (`superapp.social.selectors.friends_who_visited_anywhere`, for every
+  merchant at once; `friends_who_visited` for the merchants asked when the circle has too many visits).
   Dropped when someone in the user's circle posts or deletes a visit, or the circle changes (follows,
   friendships, blocks).
 
@@ -183,18 +184,27 @@ def coupons_for(user, ctx: UserContext, merchant_ids: list[int], *,
 
 # --- Friends -----------------------------------------------------------------------------------------
 NO_CIRCLE = "no-circle"  # the user has no friends or followees (until the circle changes: the key is dropped)
+ANYWHERE = "anywhere"  # the answer covers every merchant (until a visit in the circle or the circle changes)
 
 def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[int] = ()) -> dict[int, tuple]:
     """Merchant id -> (friends who were there, the latest one's name): social's answer, cached per user.
-    `(NO_CIRCLE, {})` is cached for a user without friends or followees: none anywhere, nothing to ask."""
+    `(NO_CIRCLE, {})` is cached for a user without friends or followees: none anywhere, nothing to ask.
+    `(ANYWHERE, answer)`: social's answer for every merchant, asked first (any page is covered, a radius in
+    another city included); a circle with more than `FRIENDS_ANYWHERE_MAX_VISITS` visits is asked about the
+    merchants wanted (`also` too: the rest of the list), and those are remembered beside the answer."""
     cached = ctx.friends
-    if cached is not None and cached[0] == NO_CIRCLE:
-        return {}
+    if cached is not None and cached[0] in (NO_CIRCLE, ANYWHERE):
+        return {m: cached[1][m] for m in merchant_ids if m in cached[1]} if cached[0] == ANYWHERE else {}
     wanted = set(merchant_ids)
     if cached is None or not wanted <= cached[0]:
-        checked = wanted | set(also) | (set(cached[0]) if cached else set())
-        answer = integrations.friends_here(user=user, merchant_ids=sorted(checked))
-        cached = (frozenset(checked), {m: (len(v), str(v[0])) for m, v in answer.items() if v})
+        answer = (integrations.friends_anywhere(user=user, max_visits=conf.FRIENDS_ANYWHERE_MAX_VISITS)
+                  if cached is None else None)
+        if answer is not None:
+            checked = ANYWHERE
+        else:
+            checked = frozenset(wanted | set(also) | (set(cached[0]) if cached else set()))
+            answer = integrations.friends_here(user=user, merchant_ids=sorted(checked))
+        cached = (checked, {m: (len(v), str(v[0])) for m, v in answer.items() if v})
         ctx.friends = cached
         ctx.dirty[friends_key(ctx.user_id)] = cached
     return {m: cached[1][m] for m in merchant_ids if m in cached[1]}

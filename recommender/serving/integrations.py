@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from payments.selectors import campaigns_usable_by
-from superapp.social.selectors import friends_who_visited, users_with_a_circle
+from superapp.social.selectors import friends_who_visited, friends_who_visited_anywhere, users_with_a_circle
 from traffic import selectors as traffic_selectors
 
 logger = logging.getLogger(__name__)
@@ -21,6 +21,11 @@ def friends_here(*, user, merchant_ids: list[int]) -> dict[int, list]:
     if not merchant_ids:
         return {}
     return friends_who_visited(user=user, merchant_ids=merchant_ids)
+
+
+def friends_anywhere(*, user, max_visits: int) -> dict[int, list] | None:
+    """`friends_here` for every merchant, or None when the user's circle has too many visits to cache."""
+    return friends_who_visited_anywhere(user=user, max_visits=max_visits)
 
 
 def users_with_friends(*, user_ids: list[int]) -> set[int] | None:

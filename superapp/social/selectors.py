@@ -222,20 +222,18 @@ def users_with_a_circle(*, user_ids: Iterable[int]) -> set[int]:
             | set(Follow.objects.filter(follower_id__in=user_ids).values_list("follower_id", flat=True).distinct()))
 
 
-def friends_who_visited(*, user: User, merchant_ids: Iterable[int]) -> dict[int, list[User]]:
-    """For each merchant, the friends and followees of `user` who checked in there or reviewed it,
-    most recent first, each once. Only visits `user` may see count (visibility, blocks, moderation),
-    so an explanation like "3 friends were here" never reveals a private check-in. One query.
-    Merchants nobody visited are absent from the result."""
-    merchant_ids = list({int(m) for m in merchant_ids})
-    if not merchant_ids:
-        return {}
+def _circle_visits(user: User) -> QuerySet[Post]:
+    """Check-ins and reviews by friends and followees of `user` that `user` may see (visibility, blocks,
+    moderation), newest first: what "friends were here" is told from."""
     circle = Q(author_id__in=friend_ids_sq(user.pk)) | Q(author_id__in=followee_ids_sq(user.pk))
-    visits = (
-        Post.objects.filter(merchant_id__in=merchant_ids, kind__in=[PostKind.REVIEW, PostKind.CHECKIN])
+    return (
+        Post.objects.filter(kind__in=[PostKind.REVIEW, PostKind.CHECKIN], merchant_id__isnull=False)
         .filter(post_visible_q(user.pk)).filter(circle).exclude(author_id=user.pk)
         .select_related("author").order_by("-id")
     )
+
+
+def _by_merchant(visits: Iterable[Post]) -> dict[int, list[User]]:
     result: dict[int, list[User]] = {}
     seen: set[tuple[int, int]] = set()
     for post in visits:
@@ -245,3 +243,23 @@ def friends_who_visited(*, user: User, merchant_ids: Iterable[int]) -> dict[int,
         seen.add(key)
         result.setdefault(post.merchant_id, []).append(post.author)
     return result
+
+
+def friends_who_visited(*, user: User, merchant_ids: Iterable[int]) -> dict[int, list[User]]:
+    """For each merchant, the friends and followees of `user` who checked in there or reviewed it,
+    most recent first, each once. Only visits `user` may see count (visibility, blocks, moderation),
+    so an explanation like "3 friends were here" never reveals a private check-in. One query.
+    Merchants nobody visited are absent from the result."""
+    merchant_ids = list({int(m) for m in merchant_ids})
+    if not merchant_ids:
+        return {}
+    return _by_merchant(_circle_visits(user).filter(merchant_id__in=merchant_ids))
+
+
+def friends_who_visited_anywhere(*, user: User, max_visits: int) -> dict[int, list[User]] | None:
+    """`friends_who_visited` for every merchant at once (the same rule), or None when the visits `user` may
+    see number more than `max_visits` (ask per merchant instead). One query."""
+    visits = list(_circle_visits(user)[:max_visits + 1])
+    if len(visits) > max_visits:
+        return None
+    return _by_merchant(visits)

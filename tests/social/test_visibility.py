@@ -117,6 +117,9 @@ def test_friends_who_visited_respects_visibility_and_blocks(world, role):
     visited = selectors.friends_who_visited(user=viewer, merchant_ids=[merchant.pk])
     # The follower follows the author, but the review is for friends and the check-in only for the author.
     assert visited == ({merchant.pk: [world["author"]]} if role == "friend" else {})
+    # The answer for every merchant at once is the same rule.
+    anywhere = selectors.friends_who_visited_anywhere(user=viewer, max_visits=100)
+    assert {m: v for m, v in anywhere.items() if m == merchant.pk} == visited
 
 
 def test_hidden_items_show_nowhere(world):

@@ -14,6 +14,7 @@ from payments import services as wallet
 from payments.selectors import coupons_applicable_by_merchant
 from recommender.serving import conf
 from recommender.serving.context import (
+    ANYWHERE,
     NO_CIRCLE,
     UserContext,
     coupons_for,
@@ -23,7 +24,7 @@ from recommender.serving.context import (
 )
 from superapp import process_cache
 from superapp.social import services as social
-from superapp.social.selectors import friends_who_visited, users_with_a_circle
+from superapp.social.selectors import friends_who_visited, friends_who_visited_anywhere, users_with_a_circle
 from tests.factories import MerchantFactory, UserFactory, city
 from tests.payments.factories import campaign, funded_user
 
@@ -117,3 +118,36 @@ def test_users_without_a_circle_are_never_told_about_friends():
     request = social.friend_request_create(from_user=lonely, to_user_id=users[4].pk)
     social.friend_request_accept(user=users[4], request_id=request.pk)
     assert cache.get(friends_key(lonely.pk)) is None
+
+
+@pytest.mark.django_db
+def test_friends_anywhere_agrees_with_social_for_any_merchant(settings, django_assert_num_queries):
+    """The cached answer for every merchant says what social says about any merchant (one outside the list a
+    page was warmed with included, without a query); a circle with more visits than the cap is asked about
+    the merchants wanted instead, and says the same."""
+    rng = random.Random(11)
+    merchants = [MerchantFactory(city=city(rng.choice(CITIES))) for _ in range(10)]
+    users = [UserFactory() for _ in range(5)]
+    for author in users[1:]:
+        for merchant in rng.sample(merchants, 4):
+            social.checkin_create(user=author, merchant_id=merchant.pk)
+    for friend in users[1:3]:
+        request = social.friend_request_create(from_user=users[0], to_user_id=friend.pk)
+        social.friend_request_accept(user=friend, request_id=request.pk)
+    social.follow_create(follower=users[0], followee_id=users[3].pk)
+    ids = [m.pk for m in merchants]
+    expected = {m: (len(v), str(v[0])) for m, v in friends_who_visited(user=users[0], merchant_ids=ids).items()}
+    assert expected  # the generated circle was somewhere
+    ctx = UserContext(user_id=users[0].pk, trips=None, coupons=None, friends=None)
+    assert friends_for(users[0], ctx, ids[:3]) == {m: expected[m] for m in ids[:3] if m in expected}
+    assert ctx.friends[0] == ANYWHERE
+    with django_assert_num_queries(0):  # the rest of the catalogue is covered too
+        assert friends_for(users[0], ctx, ids) == expected
+    assert friends_who_visited_anywhere(user=users[0], max_visits=1000).keys() == expected.keys()
+    # Over the cap: the merchants asked (and the list's), remembered; the same answer.
+    settings.RECOMMENDER_FRIENDS_ANYWHERE_MAX_VISITS = 2
+    ctx = UserContext(user_id=users[0].pk, trips=None, coupons=None, friends=None)
+    assert friends_for(users[0], ctx, ids[:3], also=ids[3:6]) == {m: expected[m] for m in ids[:3] if m in expected}
+    assert ctx.friends[0] == frozenset(ids[:6])
+    with django_assert_num_queries(1):  # not covered: social is asked again, about the merchants wanted
+        assert friends_for(users[0], ctx, ids) == expected

@@ -354,6 +354,10 @@ def test_similar_merchants_cost_no_query_on_a_warm_process(world, active_als, dj
 @pytest.mark.django_db
 def test_a_new_merchant_is_in_the_catalogue_on_the_next_page(world, active_als):
     newcomer = MerchantFactory(name="Brand New Spa", vertical="leisure", description="Spa place")
+    # What merchants.services does on commit (the factory saves the row directly): without it the test depended
+    # on no page having built this process's catalogue since the fixtures ran.
+    from merchants.geo_index import geo_index_invalidate
+    geo_index_invalidate()
     body = client_for(world.hotpot_lovers[1]).get(URL, {"city": "hangzhou", "vertical": "leisure",
                                                         "limit": 50}).json()
     assert newcomer.pk in ids(body)
