@@ -20,6 +20,7 @@ from recommender.locks import training_lock
 from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
 from recommender.selectors import active_model_version
+from recommender.serving import conf as serving_conf
 from recommender.serving.tasks import (
     candidate_lists_build_version,
     user_vector_refresh,
@@ -136,9 +137,11 @@ def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str
     # A concurrent retry of the same batch loses the unique (user, client id) race quietly.
     Interaction.objects.bulk_create(rows, ignore_conflicts=True)
     if rows:
-        # Serving's near-real-time profile, batched per process like the interactions' (one message per 0.2 s for
-        # all users; a broker outage drops it instead of failing the request: the next event rebuilds it).
-        publish_batched_on_commit(user_vectors_refresh_after_events, user.pk)
+        # Serving's near-real-time profile, batched per process like the interactions', in a longer window (the
+        # app's own impressions and views need no sub-second effect; fewer, larger refreshes cost less per user);
+        # a broker outage drops it instead of failing the request: the next event rebuilds it.
+        publish_batched_on_commit(user_vectors_refresh_after_events, user.pk,
+                                  window_s=serving_conf.EVENTS_REFRESH_WINDOW_S)
     return results
 
 

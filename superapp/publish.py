@@ -8,7 +8,8 @@ afterwards publishes are skipped outright, so requests do not each wait for a co
 
 Hints sent after many requests (refresh this user's recommendations) go through `publish_batched_on_commit`:
 after commit the item joins a per-process batch and a background thread publishes ONE message
-`task([items...])` per `BATCH_WINDOW_S`. A Celery publish costs about a millisecond of CPU in the request
+`task([items...])` per `BATCH_WINDOW_S` (or the task's own window: hints nobody waits on can wait longer and
+come in fewer, larger batches). A Celery publish costs about a millisecond of CPU in the request
 (kombu builds a Redis client and the message each time), a tenth of a wallet payment's; batched, the request
 only appends to a set. A crash loses at most one window of hints, like a dropped publish (rebuildable).
 """
@@ -62,35 +63,54 @@ BATCH_WINDOW_S = 0.2
 
 
 class _Batches:
-    """Items waiting for their task's next message, and the thread that sends them (one per process)."""
+    """Items waiting for their task's next message, and the thread that sends them (one per process). Each
+    task's batch is due one window after its first item arrived (its own window, else `BATCH_WINDOW_S`)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pending: dict[str, tuple[Any, dict]] = {}  # task name -> (task, items in arrival order)
+        self.pending: dict[str, tuple[Any, dict, float]] = {}  # task name -> (task, items in arrival order, due)
         self.wake = threading.Event()
         self.pid = 0
 
-    def add(self, task: Any, item: Any) -> None:
+    def add(self, task: Any, item: Any, window_s: float | None = None) -> None:
         with self.lock:
             if self.pid != os.getpid():  # first use in this process (or a forked child): own thread
                 self.pid, self.pending = os.getpid(), {}
                 threading.Thread(target=self._run, name="publish-batches", daemon=True).start()
-            self.pending.setdefault(task.name, (task, {}))[1][item] = None
+            batch = self.pending.get(task.name)
+            if batch is None:
+                window = BATCH_WINDOW_S if window_s is None else window_s
+                batch = self.pending[task.name] = (task, {}, time.monotonic() + window)
+            batch[1][item] = None
         self.wake.set()
 
-    def flush(self) -> None:
+    def flush(self, *, due_by: float | None = None) -> None:
+        """Send every batch (`due_by` None) or those due by then."""
         with self.lock:
-            batches, self.pending = self.pending, {}
-        for task, items in batches.values():
+            if due_by is None:
+                batches, self.pending = self.pending, {}
+            else:
+                batches = {name: b for name, b in self.pending.items() if b[2] <= due_by}
+                for name in batches:
+                    del self.pending[name]
+        for task, items, _due in batches.values():
             publish(task, list(items))
+
+    def _next_due(self) -> float | None:
+        with self.lock:
+            return min((batch[2] for batch in self.pending.values()), default=None)
 
     def _run(self) -> None:
         while True:
-            self.wake.wait()
-            time.sleep(BATCH_WINDOW_S)  # let the window fill: one message for everything that came meanwhile
-            self.wake.clear()
+            due = self._next_due()
+            if due is None or due > time.monotonic():
+                # Let the window fill: one message for everything that comes meanwhile. A new batch wakes the
+                # thread to look again (it may be due sooner than the one waited for).
+                self.wake.wait(timeout=None if due is None else due - time.monotonic())
+                self.wake.clear()
+                continue
             try:
-                self.flush()
+                self.flush(due_by=time.monotonic())
             except Exception:  # noqa: BLE001 - the sender thread must survive anything a publish raises
                 logger.exception("batched publish failed")
 
@@ -99,13 +119,13 @@ _batches = _Batches()
 atexit.register(_batches.flush)  # a worker that stops cleanly sends what it holds
 
 
-def publish_batched(task: Any, item: Any) -> None:
-    """Send `item` with the next batch of `task` (a task taking a list). In-process (eager) Celery runs
-    `task([item])` at once."""
+def publish_batched(task: Any, item: Any, *, window_s: float | None = None) -> None:
+    """Send `item` with the next batch of `task` (a task taking a list), at most `window_s` (default
+    `BATCH_WINDOW_S`) after the batch's first item. In-process (eager) Celery runs `task([item])` at once."""
     if task.app.conf.task_always_eager:
         publish(task, [item])
         return
-    _batches.add(task, item)
+    _batches.add(task, item, window_s)
 
 
 def publish_batches_flush() -> None:
@@ -113,6 +133,6 @@ def publish_batches_flush() -> None:
     _batches.flush()
 
 
-def publish_batched_on_commit(task: Any, item: Any) -> None:
+def publish_batched_on_commit(task: Any, item: Any, *, window_s: float | None = None) -> None:
     """`publish_batched` after the current transaction commits (never for rolled-back work)."""
-    transaction.on_commit(lambda: publish_batched(task, item))
+    transaction.on_commit(lambda: publish_batched(task, item, window_s=window_s))

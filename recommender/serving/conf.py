@@ -27,6 +27,9 @@ _SETTINGS: dict[str, Callable[[Any], Any]] = {
     # anyway: the key carries the model version), and how many of a user's latest interactions it uses.
     "USER_VECTOR_TTL_S": int,
     "PROFILE_MAX_INTERACTIONS": int,
+    # The refresh after the app's own events (`POST /events`) is sent per process at most this long after the
+    # first event of its batch (payments, check-ins and reviews use superapp.publish.BATCH_WINDOW_S, 0.2 s).
+    "EVENTS_REFRESH_WINDOW_S": float,
     # Popularity and content indexes are rebuilt in each process at most this often.
     "POPULARITY_TTL_S": float,
     "POPULARITY_WINDOW_DAYS": int,
