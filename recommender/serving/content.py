@@ -47,6 +47,32 @@ class ContentIndex:
         pos = np.minimum(np.searchsorted(self.merchant_ids, ids), len(self.merchant_ids) - 1)
         return np.where(self.merchant_ids[pos] == ids, pos, -1)
 
+    def cosines(self, rows_a: np.ndarray, rows_b: np.ndarray) -> np.ndarray:
+        """Cosine of each row in `rows_a` with each in `rows_b` (rows of this index, none -1): a dense
+        len(a) x len(b) float32 array, `(matrix[rows_a] @ matrix[rows_b].T).toarray()` computed over only the
+        terms the rows use. A page compares a few dozen rows, where scipy's per-call overhead (two fancy
+        indexings, a sparse product, a densification: ~300 us) was nearly all of the cost."""
+        b_row, b_col, b_val = self._entries(rows_b)
+        terms = np.unique(b_col)
+        dense_b = np.zeros((len(rows_b), len(terms)), np.float32)
+        np.add.at(dense_b, (b_row, np.searchsorted(terms, b_col)), b_val)
+        a_row, a_col, a_val = self._entries(rows_a)
+        pos = np.minimum(np.searchsorted(terms, a_col), max(len(terms) - 1, 0))
+        shared = terms[pos] == a_col if len(terms) else np.zeros(len(a_col), dtype=bool)
+        dense_a = np.zeros((len(rows_a), len(terms)), np.float32)
+        np.add.at(dense_a, (a_row[shared], pos[shared]), a_val[shared])
+        return dense_a @ dense_b.T
+
+    def _entries(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(position in `rows`, term, value) of every stored entry of these rows."""
+        indptr = self.matrix.indptr
+        starts = indptr[rows].astype(np.int64)
+        lengths = indptr[np.asarray(rows) + 1].astype(np.int64) - starts
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        first = np.cumsum(lengths) - lengths  # where each row's entries start in the output
+        at = np.arange(int(lengths.sum())) - np.repeat(first, lengths) + np.repeat(starts, lengths)
+        return owner, self.matrix.indices[at], self.matrix.data[at]
+
     def text_vector(self, texts: Iterable[str]) -> sp.csr_matrix:
         """One L2-normalised row for the given free texts (preferences), or an all-zero row."""
         joined = " ".join(t for t in texts if t)

@@ -411,7 +411,7 @@ def _because_you_liked(*, loaded: LoadedModel | None, index: ContentIndex, signa
     pick_rows = index.rows(rest)
     pick_ok = pick_rows >= 0
     if len(rest) and liked_ok.any() and pick_ok.any():
-        sims = (index.matrix[pick_rows[pick_ok]] @ index.matrix[liked_rows[liked_ok]].T).toarray()
+        sims = index.cosines(pick_rows[pick_ok], liked_rows[liked_ok])
         found.update(_anchors(rest[pick_ok], strongest[liked_ok], sims, threshold))
     return found
 

@@ -9,7 +9,7 @@ from sklearn.preprocessing import normalize
 
 from merchants.selectors import merchant_is_open
 from recommender.serving import catalogue as serving_catalogue
-from recommender.serving.content import _unit_row
+from recommender.serving.content import ContentIndex, _unit_row
 from superapp import process_cache
 from tests.conftest import client_for
 from tests.factories import MerchantFactory, UserFactory, city
@@ -21,6 +21,19 @@ def test_a_row_is_normalised_as_scikit_learn_does(seed):
     rng = np.random.default_rng(seed)
     row = sp.random(1, 40, density=0.3 if seed else 0.0, random_state=seed, format="csr") * rng.uniform(0.1, 9)
     assert np.allclose(_unit_row(row).toarray(), normalize(row).toarray())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_cosines_over_the_rows_terms_are_the_sparse_product(seed):
+    rng = np.random.default_rng(seed)
+    n, vocab = int(rng.integers(1, 60)), int(rng.integers(1, 80))
+    matrix = normalize(sp.random(n, vocab, density=float(rng.uniform(0, 0.3)), random_state=seed, format="csr",
+                                 dtype=np.float32))
+    index = ContentIndex(np.arange(n, dtype=np.int64), matrix.astype(np.float32).tocsr(), None, ())
+    a, b = rng.integers(0, n, int(rng.integers(0, 30))), rng.integers(0, n, int(rng.integers(0, 30)))
+    got = index.cosines(a, b)
+    assert got.shape == (len(a), len(b))
+    assert np.allclose(got, (index.matrix[a] @ index.matrix[b].T).toarray(), atol=1e-6)
 
 
 @pytest.mark.django_db
