@@ -179,7 +179,7 @@ class PaymentsApi(APIView):
             tax_free=data["tax_free"], reference=data["reference"], description=data["description"],
             pay_currency=data.get("pay_currency"),
         )
-        return Response(s.PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+        return Response(s.payment_receipt(payment), status=status.HTTP_201_CREATED)
 
 
 class PaymentRefundsApi(APIView):
@@ -195,7 +195,7 @@ class PaymentRefundsApi(APIView):
 class PaymentDetailApi(APIView):
     @extend_schema(responses={200: s.PaymentSerializer}, tags=[TAG], summary="A payment receipt")
     def get(self, request, payment_id: int):
-        return Response(s.PaymentSerializer(selectors.payment_of_payer(user=request.user, payment_id=payment_id)).data)
+        return Response(s.payment_receipt(selectors.payment_of_payer(user=request.user, payment_id=payment_id)))
 
 
 # --- Merchant side ----------------------------------------------------------------------------------------
