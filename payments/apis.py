@@ -33,6 +33,7 @@ from superapp.api import (
     validated,
 )
 from superapp.idempotency import HEADER, idempotent, idempotent_outside_transaction
+from superapp.plain_input import validated_plain
 
 TAG = "wallet"
 MERCHANT_TAG = "wallet: merchant"
@@ -169,7 +170,7 @@ class PaymentsApi(APIView):
     # the payer's account lock, so the key row goes in once with the receipt (one statement less a payment).
     @idempotent(claim_last=True)
     def post(self, request):
-        data = validated(s.PaymentCreateSerializer, request.data)
+        data = validated_plain(s.PaymentCreateSerializer, request.data)
         order = services.payment_order_resolve(
             merchant_id=data.get("merchant_id"), qr_payload=data.get("qr_payload"), amount=data.get("amount"),
             currency=data.get("currency"), tip=data.get("tip"))
