@@ -171,14 +171,11 @@ class PaymentsApi(APIView):
     @idempotent(claim_last=True)
     def post(self, request):
         data = validated_plain(s.PaymentCreateSerializer, request.data)
-        order = services.payment_order_resolve(
-            merchant_id=data.get("merchant_id"), qr_payload=data.get("qr_payload"), amount=data.get("amount"),
-            currency=data.get("currency"), tip=data.get("tip"))
-        payment = services.payment_create(
-            payer=request.user, merchant=order.merchant, amount=order.amount, tip=order.tip,
-            coupon_id=data.get("coupon_id"),
-            tax_free=data["tax_free"], reference=data["reference"], description=data["description"],
-            pay_currency=data.get("pay_currency"),
+        payment = services.payment_pay(
+            payer=request.user, merchant_id=data.get("merchant_id"), qr_payload=data.get("qr_payload"),
+            amount=data.get("amount"), currency=data.get("currency"), tip=data.get("tip"),
+            coupon_id=data.get("coupon_id"), tax_free=data["tax_free"], reference=data["reference"],
+            description=data["description"], pay_currency=data.get("pay_currency"),
         )
         return Response(s.payment_receipt(payment), status=status.HTTP_201_CREATED)
 
