@@ -267,23 +267,8 @@ def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[
     """PostgreSQL: the transaction row, its entries, the new balances, the `record` (a payment) and its interaction
     events in ONE round trip (data-modifying CTEs), which keeps the window in which the account rows stay locked
     short. Same rows as the ORM path."""
-    q = connection.ops.quote_name
-    transactions, entries, accounts = (q(LedgerTransaction._meta.db_table), q(LedgerEntry._meta.db_table),
-                                       q(Account._meta.db_table))
     created_at = connection.ops.adapt_datetimefield_value(ledger_transaction.created_at)
-    # Every table name is a model's and every value is a parameter. The legs travel as four arrays, so the statement
-    # is one text whatever the number of legs, with few parameters (psycopg caches the parsing of a statement of at
-    # most 50 parameters; with a row of parameters per leg a payment's statement had more).
-    sql = (
-        "WITH legs AS (SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[]), CAST(%s AS text[]), "  # noqa: S608
-        "CAST(%s AS bigint[])) AS v(account_id, amount, currency, balance_after)), "
-        f"txn AS (INSERT INTO {transactions} (kind, description, merchant_id, reverses_id, created_at) "
-        "VALUES (%s, %s, %s, %s, %s) RETURNING id), "
-        f"entries AS (INSERT INTO {entries} (transaction_id, account_id, amount, currency, balance_after, created_at) "
-        "SELECT txn.id, legs.account_id, legs.amount, legs.currency, legs.balance_after, %s FROM txn, legs), "
-        f"balances AS (UPDATE {accounts} SET balance = legs.balance_after FROM legs "
-        f"WHERE {accounts}.id = legs.account_id) "
-    )
+    sql = _ledger_statement_head(connection.vendor)
     params = [bigint_array(account.pk for account in locked), bigint_array(amounts[account.pk] for account in locked),
               [account.currency for account in locked], bigint_array(account.balance for account in locked),
               ledger_transaction.kind, ledger_transaction.description, ledger_transaction.merchant_id,
@@ -310,6 +295,27 @@ def _write_in_one_statement(ledger_transaction: LedgerTransaction, locked: list[
         record.ledger_transaction = ledger_transaction
         record.pk = record_pk
         row_inserted(record)
+
+
+@functools.cache
+def _ledger_statement_head(vendor: str) -> str:
+    """The CTEs of `_write_in_one_statement` that every posting has (legs, transaction, entries, balances)."""
+    q = connection.ops.quote_name
+    transactions, entries, accounts = (q(LedgerTransaction._meta.db_table), q(LedgerEntry._meta.db_table),
+                                       q(Account._meta.db_table))
+    # Every table name is a model's and every value is a parameter. The legs travel as four arrays, so the statement
+    # is one text whatever the number of legs, with few parameters (psycopg caches the parsing of a statement of at
+    # most 50 parameters; with a row of parameters per leg a payment's statement had more).
+    return (
+        "WITH legs AS (SELECT * FROM unnest(CAST(%s AS bigint[]), CAST(%s AS bigint[]), CAST(%s AS text[]), "  # noqa: S608
+        "CAST(%s AS bigint[])) AS v(account_id, amount, currency, balance_after)), "
+        f"txn AS (INSERT INTO {transactions} (kind, description, merchant_id, reverses_id, created_at) "
+        "VALUES (%s, %s, %s, %s, %s) RETURNING id), "
+        f"entries AS (INSERT INTO {entries} (transaction_id, account_id, amount, currency, balance_after, created_at) "
+        "SELECT txn.id, legs.account_id, legs.amount, legs.currency, legs.balance_after, %s FROM txn, legs), "
+        f"balances AS (UPDATE {accounts} SET balance = legs.balance_after FROM legs "
+        f"WHERE {accounts}.id = legs.account_id) "
+    )
 
 
 def _balances_write(accounts: list[Account]) -> None:

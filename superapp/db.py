@@ -25,7 +25,17 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.db.models import Model
 from django.db.models.base import ModelState
 from django.db.models.constants import OnConflict
@@ -185,12 +195,18 @@ def _select_by_pk_with(model: type[Model], vendor: str, count: int, other: type[
     return sql, len(fields), other_fields.index(other_meta.pk)
 
 
-def _instance(model: type[M], values: list) -> M:
-    _, names, converters = _select_by_pk(model, connection.vendor, 1, False)
-    for position, column_converters in enumerate(converters):
-        for converter, expression in column_converters:
-            values[position] = converter(values[position], expression, connection)
-    return model.from_db(connection.alias, names, values)
+def _instances(model: type[M], rows: list, start: int = 0, stop: int | None = None) -> list[M]:
+    """Instances of `model` from the columns `start:stop` of each row (its concrete fields, in order)."""
+    db = connections[DEFAULT_DB_ALIAS]  # once, not through the `connection` proxy per value
+    _, names, converters = _select_by_pk(model, db.vendor, 1, False)
+    instances = []
+    for row in rows:
+        values = list(row[start:stop])
+        for position, column_converters in enumerate(converters):
+            for converter, expression in column_converters:
+                values[position] = converter(values[position], expression, db)
+        instances.append(model.from_db(db.alias, names, values))
+    return instances
 
 
 def rows_by_pk_locked_with(model: type[M], pks, *, other: type[Model], other_pk) -> tuple[list[M], Model | None]:
@@ -203,11 +219,9 @@ def rows_by_pk_locked_with(model: type[M], pks, *, other: type[Model], other_pk)
     with connection.cursor() as cursor:
         cursor.execute(sql, [other_pk, *pks])
         rows = cursor.fetchall()
-    instances = [_instance(model, list(row[:width])) for row in rows]
-    other_row = None
-    if rows and rows[0][width + other_pk_position] is not None:  # NULL when the join found no row
-        other_row = _instance(other, list(rows[0][width:]))
-    return instances, other_row
+    # the other row's primary key is NULL when the join found no row
+    joined = rows[:1] if rows and rows[0][width + other_pk_position] is not None else []
+    return _instances(model, rows, 0, width), next(iter(_instances(other, joined, width)), None)
 
 
 def rows_by_pk(model: type[M], pks, *, for_update: bool = False) -> list[M]:
@@ -221,7 +235,7 @@ def rows_by_pk(model: type[M], pks, *, for_update: bool = False) -> list[M]:
     with connection.cursor() as cursor:
         cursor.execute(sql, pks)
         rows = cursor.fetchall()
-    return [_instance(model, list(row)) for row in rows]
+    return _instances(model, rows)
 
 
 def _insert_fields(model: type[Model]) -> list:
