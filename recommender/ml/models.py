@@ -915,6 +915,7 @@ class RP3betaModel(_SimilarityModel, _ScoredModel):
         arrival = np.where(popularity > 0, np.maximum(popularity, 1.0) ** -beta, 0.0).astype(np.float32)
         k_eff = min(k, max(self.n_items - 1, 1))
         rows, cols, vals = [], [], []
+        blocks = max(-(-self.n_items // self._BLOCK), 1)
         for start in range(0, self.n_items, self._BLOCK):
             stop = min(start + self._BLOCK, self.n_items)
             block = (p_iu[start:stop] @ p_ui).toarray().astype(np.float32, copy=False)
@@ -929,6 +930,8 @@ class RP3betaModel(_SimilarityModel, _ScoredModel):
             rows.append(np.nonzero(keep)[0] + start)
             cols.append(top[keep])
             vals.append(weights[keep])
+            if progress is not None and stop < self.n_items:  # a block is an iteration (a tuner may stop it)
+                progress(stop // self._BLOCK, blocks)
         self.similarity = sp.csr_matrix(
             (np.concatenate(vals) if vals else np.zeros(0, np.float32),
              (np.concatenate(rows) if rows else np.zeros(0, np.int64),
@@ -937,7 +940,7 @@ class RP3betaModel(_SimilarityModel, _ScoredModel):
         )
         self.similarity.sort_indices()
         if progress is not None:
-            progress(1, 1)
+            progress(blocks, blocks)
         return self
 
     def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
