@@ -377,7 +377,7 @@ def tune(
     if "ease" in algorithms and len(algorithms) > 1:
         # One EASE trial is one big matrix inverse; when even that would take half the budget
         # on this machine now, the time is better spent on the other algorithms.
-        estimate = (ease_fit_flops + ease_score_flops) / flops_per_s
+        estimate = ease_trial_seconds(shape, len(users), flops_per_s)
         if estimate > time_budget_s / 2:
             algorithms.remove("ease")
             excluded["ease"] = f"one trial estimated at {estimate:.0f}s, over half the {time_budget_s:.0f}s budget"
