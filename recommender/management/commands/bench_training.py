@@ -4,13 +4,16 @@ A synthetic power-law data set (default 10M interactions, 200k users x 50k merch
 database once (`COPY ... FORMAT BINARY` on PostgreSQL) and reused by later runs. Then, each in a fresh
 process so that its peak memory is its own:
 
-* retrain: `recommender.services.model_train` with the ML core's default ALS parameters (the same
-  service Celery runs), every stage timed;
+* cold retrain: `recommender.services.model_train` with the ML core's default ALS parameters (the same
+  service Celery runs), every stage timed, with no extract snapshot (it extracts everything and keeps one);
+* warm retrain: the same after `--new` (1 %) new interactions, as a scheduled retrain runs (it reads only the
+  new rows; they are deleted at the end of the round);
 * bare: `implicit.cpu.als.AlternatingLeastSquares(...).fit()` with the same factors, iterations and
-  regularisation on the confidence matrix that run saved with its artifact (all interactions; the
+  regularisation on the confidence matrix the warm run saved with its artifact (all interactions; the
   retrain fitted on that minus the evaluation holdout, so the bare fit does slightly more work).
 
-The last line is one JSON object: end_to_end_s, bare_fit_s, ratio, stages, peak_rss_mb.
+The last line is one JSON object: end_to_end_s, bare_fit_s, ratio, stages, peak_rss_mb (the warm retrain's),
+and `cold` (the cold retrain's figures).
 Use --scale 0.1 while developing. At full size, generate first without the lock
 (`manage.py bench_training --generate-only`, ~23 min on a loaded 2-core machine), then measure under it:
 `flock /tmp/superapp-bench.lock .venv/bin/python manage.py bench_training`.
