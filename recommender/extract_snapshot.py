@@ -7,11 +7,12 @@ training time as before.
 
 What makes it exact:
 
-* Updates, deletes and truncates. A statement-level trigger on UPDATE, DELETE and TRUNCATE of the Interaction
-  table (not on INSERT: the payment path inserts) bumps `recommender_interaction_generation` (migration 0006).
+* Updates, deletes and truncates. Statement-level triggers on UPDATE and DELETE (when the statement changed a
+  row) and TRUNCATE of the Interaction table (none on INSERT: the payment path inserts) bump
+  `recommender_interaction_generation` (migration 0006).
   The extract reads the generation in the same REPEATABLE READ snapshot as its COPY; a snapshot file taken at
   another generation (or in another database: the row's random `token`; or of another column layout, kind
-  list or file format; or with the trigger disabled) is not used: a full extract. Writes that skip triggers
+  list or file format; or with a trigger disabled) is not used: a full extract. Writes that skip triggers
   (`session_replication_role = replica`, `ALTER TABLE ... DISABLE TRIGGER`) and a sequence moved back by
   `setval` are outside the guarantee: delete the snapshot directory after such maintenance.
 * Rows of transactions still open when the snapshot was taken. Ids come from a sequence, so such a row can have
@@ -83,13 +84,15 @@ WHERE datname = current_database() AND pid <> pg_backend_pid()
   AND backend_type NOT IN ('autovacuum worker', 'walsender')
 """
 
-# In the extract's snapshot: the generation, this database's token, the table's columns and the trigger.
+# In the extract's snapshot: the generation, this database's token, the table's columns and how many of the
+# three generation triggers are enabled.
 _STATE_SQL = """
 SELECT g.generation, g.token::text,
        (SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ',' ORDER BY attnum)
           FROM pg_attribute WHERE attrelid = %(table)s::regclass AND attnum > 0 AND NOT attisdropped),
-       (SELECT tgenabled FROM pg_trigger
-          WHERE tgrelid = %(table)s::regclass AND tgname = 'recommender_interaction_changed')
+       (SELECT count(*) FROM pg_trigger
+          WHERE tgrelid = %(table)s::regclass AND tgenabled IN ('O', 'A') AND tgname IN (
+            'recommender_interaction_updated', 'recommender_interaction_deleted', 'recommender_interaction_truncated'))
 FROM recommender_interaction_generation g WHERE g.id = 1
 """
 
@@ -154,10 +157,10 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
         with connection.wrap_database_errors:
             raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             opened = True
-            generation, token, columns, trigger = raw.execute(_STATE_SQL, {"table": table}).fetchone()
+            generation, token, columns, triggers = raw.execute(_STATE_SQL, {"table": table}).fetchone()
             state = {"format": FORMAT, "token": token, "generation": int(generation), "columns": columns,
                      "kinds": KINDS}
-            reason = _why_not_incremental(previous, state, trigger, max_id_before, max_new)
+            reason = _why_not_incremental(previous, state, triggers, max_id_before, max_new)
             loaded = None
             if not reason:
                 new, new_ids = copy_single(copy_query(extra=f"id > {previous.watermark}", with_ids=True), kinds,
@@ -187,7 +190,7 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
     facts = (previous.meta["facts"] if loaded is not None else []) + [
         [before_at.isoformat(), max_id_before], [after_at.isoformat(), max_id]]
     facts = facts[-FACTS_KEPT:]
-    watermark = None if unseen or trigger not in ("O", "A") else _watermark(facts, before_at, oldest_open)
+    watermark = None if unseen or triggers != 3 else _watermark(facts, before_at, oldest_open)
     mode = "incremental" if loaded is not None else "full"
     report = ExtractReport(mode, rows=len(arrays), new_rows=read, reason=reason, watermark=watermark)
     if watermark is None:
@@ -202,12 +205,12 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
     return arrays, report
 
 
-def _why_not_incremental(previous: _Snapshot | None, state: dict, trigger, max_id_before: int,
+def _why_not_incremental(previous: _Snapshot | None, state: dict, triggers: int, max_id_before: int,
                          max_new: float) -> str:
     if previous is None:
         return "no snapshot"
-    if trigger not in ("O", "A"):
-        return "the generation trigger is missing or disabled"
+    if triggers != 3:
+        return "a generation trigger is missing or disabled"
     if previous.meta.get("state") != state:
         changed = sorted(k for k in state if previous.meta.get("state", {}).get(k) != state[k])
         return f"changed since the snapshot: {', '.join(changed)}"

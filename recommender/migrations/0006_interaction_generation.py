@@ -1,5 +1,5 @@
-"""PostgreSQL: a generation counter that every UPDATE, DELETE or TRUNCATE of the Interaction table bumps (one
-statement-level trigger; INSERT does not fire it, so the payment path's inserts pay nothing). The retrain's
+"""PostgreSQL: a generation counter that every UPDATE or DELETE of rows and every TRUNCATE of the Interaction
+table bumps (statement-level triggers; INSERT fires none, so the payment path's inserts pay nothing). The retrain's
 extract snapshot (`recommender.extract_snapshot`) is valid only while the generation it saw is unchanged. The
 `token` tells this database's counter from another's (a snapshot file copied between databases). Other
 databases: nothing (the retrain always extracts everything there).
@@ -20,13 +20,31 @@ BEGIN
     RETURN NULL;
 END
 $$;
-CREATE TRIGGER recommender_interaction_changed
-    AFTER UPDATE OR DELETE OR TRUNCATE ON recommender_interaction
+-- UPDATE and DELETE bump only when the statement changed a row: Django's cascade from a deleted user or merchant
+-- runs a DELETE on this table whether or not it holds any of their rows.
+CREATE FUNCTION recommender_interaction_generation_bump_if_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT FROM changed_rows) THEN
+        UPDATE recommender_interaction_generation SET generation = generation + 1 WHERE id = 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER recommender_interaction_updated AFTER UPDATE ON recommender_interaction
+    REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION recommender_interaction_generation_bump_if_changed();
+CREATE TRIGGER recommender_interaction_deleted AFTER DELETE ON recommender_interaction
+    REFERENCING OLD TABLE AS changed_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION recommender_interaction_generation_bump_if_changed();
+CREATE TRIGGER recommender_interaction_truncated AFTER TRUNCATE ON recommender_interaction
     FOR EACH STATEMENT EXECUTE FUNCTION recommender_interaction_generation_bump();
 """
 
 BACKWARD = """
-DROP TRIGGER IF EXISTS recommender_interaction_changed ON recommender_interaction;
+DROP TRIGGER IF EXISTS recommender_interaction_updated ON recommender_interaction;
+DROP TRIGGER IF EXISTS recommender_interaction_deleted ON recommender_interaction;
+DROP TRIGGER IF EXISTS recommender_interaction_truncated ON recommender_interaction;
+DROP FUNCTION IF EXISTS recommender_interaction_generation_bump_if_changed();
 DROP FUNCTION IF EXISTS recommender_interaction_generation_bump();
 DROP TABLE IF EXISTS recommender_interaction_generation;
 """

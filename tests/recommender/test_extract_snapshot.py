@@ -13,6 +13,7 @@ from recommender import conf
 from recommender.extract import interactions_extract
 from recommender.extract_snapshot import interactions_extract_for_training
 from recommender.models import Interaction
+from tests.factories import UserFactory
 from tests.recommender.factories import taste_world
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -129,3 +130,24 @@ def test_too_many_new_rows_or_no_snapshot_mean_a_full_extract(settings):
     arrays, report = interactions_extract_for_training()
     assert report.mode == "plain"
     _assert_same_as_full(arrays)
+
+
+def test_a_delete_of_no_interaction_keeps_the_snapshot_a_disabled_trigger_does_not():
+    users, merchants = taste_world()
+    interactions_extract_for_training()
+    UserFactory().delete()  # Django's cascade runs a DELETE on the table, which removes nothing
+    Interaction.objects.filter(pk__lt=0).update(value=2.0)
+    _add(users, merchants, 2)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "incremental", report.reason
+    _assert_same_as_full(arrays)
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE recommender_interaction DISABLE TRIGGER recommender_interaction_deleted")
+    try:
+        arrays, report = interactions_extract_for_training()
+        assert report.mode == "full" and "trigger" in report.reason
+        assert report.watermark is None and not (conf.extract_snapshot_dir() / "meta.json").exists()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE recommender_interaction ENABLE TRIGGER recommender_interaction_deleted")
