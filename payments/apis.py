@@ -33,6 +33,7 @@ from superapp.api import (
     validated,
 )
 from superapp.idempotency import HEADER, idempotent, idempotent_outside_transaction
+from superapp.plain_input import validated_plain
 
 TAG = "wallet"
 MERCHANT_TAG = "wallet: merchant"
@@ -169,17 +170,14 @@ class PaymentsApi(APIView):
     # the payer's account lock, so the key row goes in once with the receipt (one statement less a payment).
     @idempotent(claim_last=True)
     def post(self, request):
-        data = validated(s.PaymentCreateSerializer, request.data)
-        order = services.payment_order_resolve(
-            merchant_id=data.get("merchant_id"), qr_payload=data.get("qr_payload"), amount=data.get("amount"),
-            currency=data.get("currency"), tip=data.get("tip"))
-        payment = services.payment_create(
-            payer=request.user, merchant=order.merchant, amount=order.amount, tip=order.tip,
-            coupon_id=data.get("coupon_id"),
-            tax_free=data["tax_free"], reference=data["reference"], description=data["description"],
-            pay_currency=data.get("pay_currency"),
+        data = validated_plain(s.PaymentCreateSerializer, request.data)
+        payment = services.payment_pay(
+            payer=request.user, merchant_id=data.get("merchant_id"), qr_payload=data.get("qr_payload"),
+            amount=data.get("amount"), currency=data.get("currency"), tip=data.get("tip"),
+            coupon_id=data.get("coupon_id"), tax_free=data["tax_free"], reference=data["reference"],
+            description=data["description"], pay_currency=data.get("pay_currency"),
         )
-        return Response(s.PaymentSerializer(payment).data, status=status.HTTP_201_CREATED)
+        return Response(s.payment_receipt(payment), status=status.HTTP_201_CREATED)
 
 
 class PaymentRefundsApi(APIView):
@@ -195,7 +193,7 @@ class PaymentRefundsApi(APIView):
 class PaymentDetailApi(APIView):
     @extend_schema(responses={200: s.PaymentSerializer}, tags=[TAG], summary="A payment receipt")
     def get(self, request, payment_id: int):
-        return Response(s.PaymentSerializer(selectors.payment_of_payer(user=request.user, payment_id=payment_id)).data)
+        return Response(s.payment_receipt(selectors.payment_of_payer(user=request.user, payment_id=payment_id)))
 
 
 # --- Merchant side ----------------------------------------------------------------------------------------

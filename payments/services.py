@@ -13,6 +13,7 @@ and a deadlock or serialization failure that still happens re-runs the whole tra
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
@@ -91,10 +92,11 @@ from payments.models import (
 )
 from payments.providers import ProviderResult, provider_for
 from superapp.accounts.models import User
-from superapp.db import atomic_nested, retry_on_conflict, rows_by_pk, run_in_transaction
+from superapp.db import atomic_nested, retry_on_conflict, row_copy, rows_by_pk, run_in_transaction
 from superapp.events import RECORD_ID, InteractionKind, interactions_in_transaction
 from superapp.exceptions import ValidationFailed
 from superapp.money import Money, MoneyError, currency_exponent
+from superapp.process_cache import ProcessCacheMap
 from superapp.publish import publish_on_commit
 
 QR_SALT = "payments.merchant-qr.v1"
@@ -383,19 +385,25 @@ class PaymentOrder:
     merchant: Merchant
     amount: Money
     tip: Money | None
+    # The merchant is this process's copy (`_payable_merchants`): `payment_create(merchant_unverified=True)`.
+    merchant_unverified: bool = False
 
 
 def payment_order_resolve(*, merchant_id: int | None = None, qr_payload: str | None = None,
                           amount: str | None = None, currency: str | None = None,
-                          tip: str | None = None) -> PaymentOrder:
+                          tip: str | None = None, hinted: bool = False) -> PaymentOrder:
     """The merchant (by id, or from its signed QR payload) and the amounts of a payment request, parsed in
     `currency` (default: the merchant's). A QR code that fixes an amount is paid exactly that: another amount
-    is `qr_amount_mismatch`, no amount takes the QR's; without either, `amount` is required."""
+    is `qr_amount_mismatch`, no amount takes the QR's; without either, `amount` is required. `hinted`: the
+    merchant may be this process's copy of a payable merchant, unverified (see `payment_pay`)."""
     fixed_amount = None
     if qr_payload is not None:
         content = merchant_qr_decode(payload=qr_payload)
         merchant_id, fixed_amount = content.merchant_id, content.amount
-    merchant = merchant_get_payable(merchant_id=merchant_id)
+    merchant = _payable_merchant_copy(merchant_id) if hinted else None
+    unverified = merchant is not None
+    if merchant is None:
+        merchant = merchant_get_payable(merchant_id=merchant_id)
     currency = currency or merchant.currency
     if amount is not None:
         money = money_from_input(amount, currency)
@@ -406,7 +414,64 @@ def payment_order_resolve(*, merchant_id: int | None = None, qr_payload: str | N
     else:
         raise ValidationFailed("`amount` is required.", details={"amount": ["This field is required."]})
     # "0"/"-0" as a tip is refused: omit it instead
-    return PaymentOrder(merchant, money, money_from_input(tip, currency, field="tip") if tip is not None else None)
+    return PaymentOrder(merchant, money, money_from_input(tip, currency, field="tip") if tip is not None else None,
+                        merchant_unverified=unverified)
+
+
+def payment_pay(*, payer: User, merchant_id: int | None = None, qr_payload: str | None = None,
+                amount: str | None = None, currency: str | None = None, tip: str | None = None,
+                coupon_id: int | None = None, tax_free: bool = False, reference: str = "", description: str = "",
+                pay_currency: str | None = None) -> Payment:
+    """A payment as the API asks for it (`POST wallet/payments`): `payment_order_resolve`, then `payment_create`.
+
+    A merchant this process has read as payable before (`_payable_merchants`) is not read again first: the payment
+    reads its row in the statement that locks the accounts (one statement less), and if that row differs in
+    anything the payment depends on (`_PAYMENT_MERCHANT_FIELDS`), nothing has been written yet and the payment
+    starts over with the merchant read from the database. Not for a coupon (its redemption, before the accounts,
+    depends on the merchant) or tax-free shopping (which reads the merchant's city)."""
+    order_of = functools.partial(payment_order_resolve, merchant_id=merchant_id, qr_payload=qr_payload,
+                                 amount=amount, currency=currency, tip=tip)
+
+    def pay(order: PaymentOrder) -> Payment:
+        return payment_create(payer=payer, merchant=order.merchant, amount=order.amount, tip=order.tip,
+                              coupon_id=coupon_id, tax_free=tax_free, reference=reference, description=description,
+                              pay_currency=pay_currency, merchant_unverified=order.merchant_unverified)
+
+    try:
+        return pay(order_of(hinted=coupon_id is None and not tax_free))
+    except _MerchantChanged:
+        return pay(order_of())
+
+
+# Merchants this process has read as payable (active, accepting the wallet), by id, for `payment_pay`. Only a hint:
+# every use is checked against the row read with the account locks (`_merchant_unchanged`).
+PAYABLE_MERCHANTS_MAX = 20_000
+_payable_merchants: ProcessCacheMap[int, Merchant] = ProcessCacheMap("payments.payable_merchants",
+                                                                     max_entries=PAYABLE_MERCHANTS_MAX)
+# What a payment takes from its merchant before the accounts are locked (which accounts, how the amount reads, the
+# checks, the ledger description): the row read with the locks must agree on all of them.
+_PAYMENT_MERCHANT_FIELDS = ("id", "currency", "is_active", "accepts_wallet", "requires_confirmation", "name",
+                            "tax_free", "city_id")
+
+
+class _MerchantChanged(Exception):
+    pass
+
+
+def _payable_merchant_copy(merchant_id: int | None) -> Merchant | None:
+    cached = _payable_merchants.lookup(merchant_id) if merchant_id is not None else None
+    if cached is None:
+        return None
+    return row_copy(cached)  # a private copy: a caller may set attributes on it
+
+
+def _merchant_unchanged(hint: Merchant):
+    def check(current: Merchant | None) -> bool:
+        if current is None or any(getattr(current, name) != getattr(hint, name) for name in _PAYMENT_MERCHANT_FIELDS):
+            _payable_merchants.discard(hint.pk)
+            return False
+        return True
+    return check
 
 
 def _payer_wallet(payer: User, merchant_currency: str, pay_currency: str | None) -> tuple[str, Account | None]:
@@ -466,14 +531,19 @@ def merchant_get_payable(*, merchant_id: int) -> Merchant:
     # `rows_by_pk`: read on every payment, where building the ORM query costs more than the round trip.
     found = rows_by_pk(Merchant, [merchant_id])
     if not found:
+        _payable_merchants.discard(merchant_id)
         raise MerchantNotFound()
+    if found[0].is_active and found[0].accepts_wallet:
+        _payable_merchants.put(merchant_id, found[0])
+    else:
+        _payable_merchants.discard(merchant_id)
     return found[0]
 
 
 def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money | None = None,
                    coupon_id: int | None = None, tax_free: bool = False, reference: str = "",
                    description: str = "", pay_currency: str | None = None,
-                   occurred_at: datetime | None = None) -> Payment:
+                   occurred_at: datetime | None = None, merchant_unverified: bool = False) -> Payment:
     """Pay a merchant from the wallet, all in one transaction.
 
     `amount` and `tip` are in the merchant's currency. The payer pays from their wallet in
@@ -484,7 +554,11 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
 
     Errors (nothing written): invalid_amount, currency_mismatch, merchant_inactive,
     merchant_not_accepting_wallet, fx_rate_missing, insufficient_funds, coupon_* errors, tax_free_unavailable.
+    `merchant_unverified` (`payment_pay` only): `merchant` is this process's copy, checked against the row read
+    with the account locks (`_MerchantChanged` before anything is written when they differ).
     """
+    if merchant_unverified and (coupon_id is not None or tax_free):
+        raise ValueError("an unverified merchant is only for payments without a coupon or tax-free shopping")
     _require_positive(amount)
     _require_currency(amount, merchant.currency)
     tip = tip or Money(0, merchant.currency)
@@ -543,9 +617,13 @@ def payment_create(*, payer: User, merchant: Merchant, amount: Money, tip: Money
         )
         # The payment row and, once succeeded, its interaction events go in with its ledger transaction (one
         # statement on PostgreSQL).
-        ledger_post(kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk, at=now,
-                    description=description or f"Payment to {merchant.name}", record=payment,
-                    record_events=() if pending else _payment_events(payment, payment_id=RECORD_ID))
+        posted = ledger_post(
+            kind=TransactionKind.PAYMENT, legs=legs, merchant_id=merchant.pk, at=now,
+            description=description or f"Payment to {merchant.name}", record=payment,
+            record_events=() if pending else _payment_events(payment, payment_id=RECORD_ID),
+            read_with_lock=(Merchant, merchant.pk, _merchant_unchanged(merchant)) if merchant_unverified else None)
+    if posted is None:  # raised here, outside the atomic block, so the enclosing transaction stays usable
+        raise _MerchantChanged()
     return payment
 
 

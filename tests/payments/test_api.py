@@ -6,10 +6,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from merchants.models import MerchantStaff
+from merchants.models import Merchant, MerchantStaff
 from payments import conf, ledger, services
 from payments.checks import ledger_check
-from payments.models import Account, LedgerEntry, Payment, Refund
+from payments.models import Account, LedgerEntry, LedgerTransaction, Payment, Refund
 from tests.conftest import client_for
 from tests.factories import UserFactory, city
 from tests.payments.factories import campaign, cny, fund, funded_user, merchant, rates
@@ -409,13 +409,14 @@ def Money_chf(value):  # noqa: N802 - reads like a constructor
 
 @pytest.mark.django_db
 def test_a_payment_request_costs_a_fixed_small_number_of_queries(django_assert_num_queries):
-    # The hot path (the test client is authenticated already): transaction, merchant, ONE locking read of all
-    # the accounts (pk order), ledger transaction + entries + balances + the payment row + its interaction (one
-    # statement on PostgreSQL, five elsewhere), the idempotency key inserted with the receipt (claimed last),
-    # commit. Account ids are cached per process, so no lookups. No savepoint around the payment: the
-    # @idempotent attempt is one unit that any error rolls back whole (was 11 / 13 with SAVEPOINT + RELEASE;
-    # 9 / 11 before the payment row joined the ledger statement and the key was claimed last; 7 / 10 before the
-    # interaction joined it too).
+    # The hot path (the test client is authenticated already): transaction, ONE locking read of all the accounts
+    # (pk order) that also reads the merchant (this process read it as payable before: the first payment below),
+    # ledger transaction + entries + balances + the payment row + its interaction (one statement on PostgreSQL,
+    # five elsewhere), the idempotency key inserted with the receipt (claimed last), commit. Account ids are
+    # cached per process, so no lookups. No savepoint around the payment: the @idempotent attempt is one unit
+    # that any error rolls back whole (was 11 / 13 with SAVEPOINT + RELEASE; 9 / 11 before the payment row
+    # joined the ledger statement and the key was claimed last; 7 / 10 before the interaction joined it too;
+    # 6 / 10 before the merchant joined the lock).
     payer = funded_user("100")
     client, shop = client_for(payer), merchant()
     assert post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1.00"}).status_code == 201
@@ -427,7 +428,7 @@ def test_a_payment_request_costs_a_fixed_small_number_of_queries(django_assert_n
         parameters.append(len(params or ()))
         return execute(sql, params, many, context)
 
-    with django_assert_num_queries(6 if connection.vendor == "postgresql" else 10), \
+    with django_assert_num_queries(5 if connection.vendor == "postgresql" else 9), \
             connection.execute_wrapper(count_parameters):
         response = post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "2.00"})
     assert response.status_code == 201, response.content
@@ -494,4 +495,37 @@ def test_concurrent_replays_of_one_payment_move_money_once(concurrently, db_gate
     assert {status for status, _ in results} == {201}
     assert len({receipt["id"] for _, receipt in results}) == 1
     assert Payment.objects.count() == 1 and wallet(payer) == 10000 - 1200
+    assert ledger_check()["ok"]
+
+
+@pytest.mark.django_db
+def test_a_merchant_changed_since_this_process_read_it_is_paid_as_it_is_now():
+    # The payment reads a merchant this process has seen payable in the statement that locks the accounts
+    # (services.payment_pay); if the row changed meanwhile (raw updates here: no signal, as from another process),
+    # the payment starts over from the database within the same transaction, and pays or refuses as the row is now.
+    payer = funded_user("100")
+    client, shop = client_for(payer), merchant(name="Old name")
+    assert post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1.00"}).status_code == 201
+
+    Merchant.objects.filter(pk=shop.pk).update(name="New name")
+    renamed = post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1.00"})
+    assert renamed.status_code == 201 and renamed.json()["merchant"]["name"] == "New name"
+    assert LedgerTransaction.objects.order_by("-pk").first().description == "Payment to New name"
+
+    Merchant.objects.filter(pk=shop.pk).update(requires_confirmation=True)
+    held = post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1.00"})
+    assert held.status_code == 201 and held.json()["status"] == "pending"
+
+    Merchant.objects.filter(pk=shop.pk).update(is_active=False)
+    assert_error_shape(post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1.00"}), 409,
+                       "merchant_inactive")
+    rates(("CHF", "CNY", "8"))
+    Merchant.objects.filter(pk=shop.pk).update(is_active=True, requires_confirmation=False, currency="CHF")
+    swiss = post(client, "/api/v1/wallet/payments", {"merchant_id": shop.pk, "amount": "1.00"})
+    assert swiss.status_code == 201, swiss.content
+    assert swiss.json()["amount"]["currency"] == "CHF" and swiss.json()["charged"]["currency"] == "CNY"
+
+    assert Payment.objects.filter(payer=payer).count() == 4  # each payment once, the refused one never
+    charged = Payment.objects.get(pk=swiss.json()["id"]).payer_amount
+    assert wallet(payer) == 10000 - 300 - charged
     assert ledger_check()["ok"]

@@ -11,7 +11,7 @@ from django.utils import timezone
 from merchants.models import Merchant
 from payments.models import Account, Payment
 from recommender.models import Interaction
-from superapp.db import rows_by_pk, rows_insert
+from superapp.db import rows_by_pk, rows_by_pk_locked_with, rows_insert
 from superapp.money import Money
 from tests.payments.factories import funded_user, merchant, rates
 
@@ -41,6 +41,24 @@ def test_rows_by_pk_reads_what_the_orm_reads():
         assert all(not row._state.adding for row in fast)
     assert rows_by_pk(Payment, [10**12]) == [] and rows_by_pk(Payment, []) == []
     assert isinstance(rows_by_pk(Payment, [paid.pk])[0].fx_rate, Decimal)
+
+
+@pytest.mark.django_db
+def test_rows_by_pk_locked_with_reads_both_rows_as_the_orm_does():
+    funded_user("500")  # a wallet and the funding shard: accounts to read
+    shop = merchant(currency="CHF", name="Café «Zürich»")
+    pks = list(Account.objects.values_list("pk", flat=True))
+    # When the accounts are read with a merchant row joined, then both read as the ORM reads them
+    accounts, joined = rows_by_pk_locked_with(Account, reversed(pks), other=Merchant, other_pk=shop.pk)
+    assert [_values(row) for row in accounts] == [_values(row) for row in Account.objects.order_by("pk")]
+    assert _values(joined) == _values(Merchant.objects.get(pk=shop.pk))
+    assert [type(v) for v in _values(joined).values()] == \
+        [type(v) for v in _values(Merchant.objects.get(pk=shop.pk)).values()]
+    assert not joined._state.adding and all(not row._state.adding for row in accounts)
+    # and a missing row of either side is absent
+    assert rows_by_pk_locked_with(Account, pks[:1], other=Merchant, other_pk=10**12)[1] is None
+    assert rows_by_pk_locked_with(Account, [10**12], other=Merchant, other_pk=shop.pk) == ([], None)
+    assert rows_by_pk_locked_with(Account, [], other=Merchant, other_pk=shop.pk) == ([], None)
 
 
 @pytest.mark.django_db
