@@ -74,5 +74,15 @@ def train_threads() -> int:
     return int(setting("RECOMMENDER_TRAIN_THREADS"))
 
 
+def extract_snapshot_max_new() -> float:
+    """The retrain extracts incrementally while the new rows are at most this share of its snapshot's (0: off)."""
+    return float(setting("RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW"))
+
+
+def extract_snapshot_dir() -> Path:
+    """The retrain's extract snapshot, beside the model artifacts."""
+    return models_dir() / "extract-snapshot"
+
+
 def retrain_every_s() -> int:
     return int(setting("RECOMMENDER_RETRAIN_EVERY_S"))

@@ -40,6 +40,9 @@ _PG_ROW = np.dtype([
     ("l_value", ">i4"), ("value", ">f8"),
     ("l_ts", ">i4"), ("ts", ">i8"),  # timestamptz as PostgreSQL sends it: microseconds since 2000-01-01 UTC
 ])
+# The same row led by the interaction's id (the retrain's extract snapshot needs it).
+_PG_ROW_WITH_ID = np.dtype([("n", ">i2"), ("l_id", ">i4"), ("id", ">i8"),
+                            *((name, _PG_ROW.fields[name][0]) for name in _PG_ROW.names[1:])])
 _PG_EPOCH_UNIX = 946_684_800.0  # 2000-01-01T00:00:00Z
 _EXPECTED_LENGTHS = {"l_user": 8, "l_merchant": 8, "l_kind": 4, "l_value": 8, "l_ts": 8}
 
@@ -147,12 +150,15 @@ def interactions_extract(*, since: datetime | None = None, until: datetime | Non
         arrays = _extract_postgres(since, until, source_prefix, progress)
     else:
         arrays = _extract_generic(since, until, source_prefix, progress)
-    if active_merchants_only and len(arrays):
-        # Few merchants are inactive: mask them out here rather than joining 10M rows in SQL.
-        inactive = np.fromiter(Merchant.objects.filter(is_active=False).values_list("pk", flat=True), dtype=np.int64)
-        if len(inactive):
-            arrays = arrays.subset(~np.isin(arrays.merchant_ids, inactive))
-    return arrays
+    return without_inactive_merchants(arrays) if active_merchants_only else arrays
+
+
+def without_inactive_merchants(arrays: InteractionArrays) -> InteractionArrays:
+    """Few merchants are inactive: mask them out here rather than joining 10M rows in SQL."""
+    if not len(arrays):
+        return arrays
+    inactive = np.fromiter(Merchant.objects.filter(is_active=False).values_list("pk", flat=True), dtype=np.int64)
+    return arrays.subset(~np.isin(arrays.merchant_ids, inactive)) if len(inactive) else arrays
 
 
 # From this many rows (the planner's estimate) on, PostgreSQL sends the table in two halves over two
@@ -160,37 +166,64 @@ def interactions_extract(*, since: datetime | None = None, until: datetime | Non
 PARALLEL_COPY_MIN_ROWS = 2_000_000
 
 
-def _extract_postgres(since, until, source_prefix, progress) -> InteractionArrays:
+def copy_query(*, since: datetime | None = None, until: datetime | None = None, source_prefix: str | None = None,
+               extra: str | None = None, with_ids: bool = False) -> str:
+    """The `COPY ... TO STDOUT (FORMAT BINARY)` of the interactions `_CopyRowsParser` reads (led by `id` with
+    `with_ids`)."""
     from psycopg import sql
 
+    # The casts are no-ops on the current schema (the planner drops a cast to a column's own type); they
+    # pin the fixed-width layout `_PG_ROW` expects.
+    columns = "id::int8, " if with_ids else ""
+    return (
+        f"COPY (SELECT {columns}user_id::int8, merchant_id::int8, hashtext(kind), "  # noqa: S608
+        f"value::float8, occurred_at::timestamptz FROM {Interaction._meta.db_table}"
+        + _where(since, until, lambda d: sql.Literal(d).as_string(None), source_prefix,
+                 lambda t: sql.Literal(t).as_string(None), extra)
+        + ") TO STDOUT (FORMAT BINARY)"
+    )
+
+
+def _extract_postgres(since, until, source_prefix, progress) -> InteractionArrays:
     table = Interaction._meta.db_table
 
     def query(extra: str | None = None) -> str:
-        # The casts are no-ops on the current schema (the planner drops a cast to a column's own type); they
-        # pin the fixed-width layout `_PG_ROW` expects.
-        return (
-            f"COPY (SELECT user_id::int8, merchant_id::int8, hashtext(kind), value::float8, "  # noqa: S608
-            f"occurred_at::timestamptz FROM {table}"
-            + _where(since, until, lambda d: sql.Literal(d).as_string(None), source_prefix,
-                     lambda t: sql.Literal(t).as_string(None), extra)
-            + ") TO STDOUT (FORMAT BINARY)"
-        )
+        return copy_query(since=since, until=until, source_prefix=source_prefix, extra=extra)
 
     kinds = KindHashes.from_server()
-    estimated = _estimated_rows(table)
+    estimated = estimated_rows(table)
     connection.ensure_connection()
     # Only outside a transaction: the second connection could not see the rows this one has not committed.
     if estimated >= PARALLEL_COPY_MIN_ROWS and connection.get_autocommit() and not connection.in_atomic_block:
-        return _extract_postgres_halves(table, query, kinds, estimated, progress)
-    parser = _CopyRowsParser(progress, kinds, capacity=estimated)
+        first = connection.connection
+        opened = False
+        try:
+            with connection.wrap_database_errors:
+                first.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                opened = True
+                arrays, _ = copy_halves(query, kinds, estimated, progress)
+                first.execute("COMMIT")
+                opened = False
+        finally:
+            if opened and not first.closed:
+                first.execute("ROLLBACK")
+        return arrays
+    return copy_single(query(), kinds, estimated, progress)[0]
+
+
+def copy_single(query: str, kinds: KindHashes, estimated: int, progress,
+                *, with_ids: bool = False) -> tuple[InteractionArrays, np.ndarray | None]:
+    """One COPY on Django's connection (in whatever transaction it is in), parsed as it arrives; the arrays and,
+    `with_ids`, the ids."""
+    parser = _CopyRowsParser(progress, kinds, capacity=estimated, with_ids=with_ids)
     # The connection's thread reads the stream; a second thread parses each chunk meanwhile (NumPy releases
     # the GIL), on the core the PostgreSQL backend leaves free. One worker keeps the chunks in order.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-parse") as pool:
         parse_later = _ordered_feeder(pool, parser)
         with connection.wrap_database_errors:
-            _copy_out(connection.connection, query(), parse_later, chunk_bytes=16 << 20)
+            _copy_out(connection.connection, query, parse_later, chunk_bytes=16 << 20)
         parse_later(None)
-    return parser.finish()
+    return parser.finish(), parser.ids_out()
 
 
 def _ordered_feeder(pool: ThreadPoolExecutor, parser: _CopyRowsParser) -> Callable[[bytearray | None], None]:
@@ -207,17 +240,21 @@ def _ordered_feeder(pool: ThreadPoolExecutor, parser: _CopyRowsParser) -> Callab
     return feed
 
 
-def _extract_postgres_halves(table: str, query: Callable[[str | None], str], kinds: KindHashes, estimated: int,
-                             progress) -> InteractionArrays:
+def copy_halves(query: Callable[[str | None], str], kinds: KindHashes, estimated: int, progress, *,
+                with_ids: bool = False) -> tuple[InteractionArrays, np.ndarray | None]:
     """The table's first and second half of pages (TID range scans, PostgreSQL 14+) as two COPYs on two
     connections that share one snapshot (`pg_export_snapshot`), read by this thread in turn as their data
     arrives and parsed by one thread each: two backends on the two cores while the stream is parsed, where one
-    COPY left a core to the parser alone. Same rows, in the same order (physical) as one COPY's scan."""
+    COPY left a core to the parser alone. Same rows, in the same order (physical) as one COPY's scan.
+
+    Django's connection must be in a REPEATABLE READ transaction (the caller's): its snapshot is the one shared."""
     from psycopg import sql
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int8", [table])
-        pages = int(cursor.fetchone()[0])
+    table = Interaction._meta.db_table
+    first = connection.connection
+    with connection.wrap_database_errors:
+        pages = int(first.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int8",
+                                  [table]).fetchone()[0])
     middle = f"'({pages // 2},0)'::tid"
     queries = [query(f"ctid < {middle}"), query(f"ctid >= {middle}")]
     counts = [0, 0]
@@ -231,16 +268,12 @@ def _extract_postgres_halves(table: str, query: Callable[[str | None], str], kin
             progress(sum(counts))
         return report
 
-    parsers = [_CopyRowsParser(part_progress(part), kinds, capacity=estimated // 2 + estimated // 20)
-               for part in range(2)]
-    first = connection.connection
+    parsers = [_CopyRowsParser(part_progress(part), kinds, capacity=estimated // 2 + estimated // 20,
+                               with_ids=with_ids) for part in range(2)]
     second = connection.get_new_connection(connection.get_connection_params())
-    opened = False
     try:
         second.autocommit = True
         with connection.wrap_database_errors:
-            first.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            opened = True
             snapshot = first.execute("SELECT pg_export_snapshot()").fetchone()[0]
             second.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             second.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
@@ -250,16 +283,13 @@ def _extract_postgres_halves(table: str, query: Callable[[str | None], str], kin
                 _copy_out_many([first, second], queries, feeders, chunk_bytes=16 << 20)
                 for feed in feeders:
                     feed(None)
-            first.execute("COMMIT")
-            opened = False
     finally:
-        if opened and not first.closed:
-            first.execute("ROLLBACK")
         second.close()
-    return InteractionArrays.concat([parser.finish() for parser in parsers])
+    arrays = InteractionArrays.concat([parser.finish() for parser in parsers])
+    return arrays, (np.concatenate([parser.ids_out() for parser in parsers]) if with_ids else None)
 
 
-def _estimated_rows(table: str) -> int:
+def estimated_rows(table: str) -> int:
     """The planner's row count of `table` (kept by `ANALYZE` and autovacuum), 0 if unknown: the parser's
     initial capacity. An under-estimate only costs a copy; over-estimated rows are never touched."""
     with connection.cursor() as cursor:
@@ -272,9 +302,12 @@ class _CopyRowsParser:
     """Fixed-width rows of a `COPY ... (FORMAT BINARY)` stream to `InteractionArrays`, fed chunk by chunk (in
     order; a chunk may end inside a row)."""
 
-    def __init__(self, progress: Callable[[int], None] | None, kinds: KindHashes, capacity: int = 0) -> None:
+    def __init__(self, progress: Callable[[int], None] | None, kinds: KindHashes, capacity: int = 0,
+                 with_ids: bool = False) -> None:
         self.progress = progress
         self.kinds = kinds
+        self.row = _PG_ROW_WITH_ID if with_ids else _PG_ROW
+        self.ids = np.empty(capacity, np.int64) if with_ids else None
         # The output columns, filled chunk by chunk in the parsing thread: with the row count estimated up front,
         # nothing is copied once the stream ends (concatenating 10M rows' parts cost ~0.2 s after the last
         # chunk). Only the rows filled so far are touched; the rest of an over-estimate stays unallocated.
@@ -294,13 +327,16 @@ class _CopyRowsParser:
                 raise RuntimeError("unexpected COPY BINARY header")
             offset = 19 + int.from_bytes(data[15:19], "big")  # flags, then the header extension's length
             self.header_done = True
-        n = (len(data) - offset) // _PG_ROW.itemsize
-        end = offset + n * _PG_ROW.itemsize
+        row = self.row
+        n = (len(data) - offset) // row.itemsize
+        end = offset + n * row.itemsize
         self.rest = bytes(data[end:])
         if n <= 0:
             return
-        block = np.frombuffer(data, dtype=_PG_ROW, count=n, offset=offset)
-        if not (block["n"] == 5).all() or any((block[f] != size).any() for f, size in _EXPECTED_LENGTHS.items()):
+        block = np.frombuffer(data, dtype=row, count=n, offset=offset)
+        with_ids = self.ids is not None
+        if (not (block["n"] == 5 + with_ids).all() or (with_ids and (block["l_id"] != 8).any())
+                or any((block[f] != size).any() for f, size in _EXPECTED_LENGTHS.items())):
             raise RuntimeError("unexpected row layout in COPY BINARY stream (a NULL?)")
         start, stop = self.rows, self.rows + n
         if stop > len(self.out):  # under-estimated: grow by half at least
@@ -308,6 +344,12 @@ class _CopyRowsParser:
             for name in InteractionArrays.FIELDS:
                 getattr(grown, name)[:start] = getattr(self.out, name)[:start]
             self.out = grown
+            if with_ids:
+                ids = np.empty(len(grown), np.int64)
+                ids[:start] = self.ids[:start]
+                self.ids = ids
+        if with_ids:
+            self.ids[start:stop] = block["id"]
         self.out.user_ids[start:stop] = block["user"]
         self.out.merchant_ids[start:stop] = block["merchant"]
         self.out.kind_codes[start:stop] = self.kinds.codes_of(block["kind"])
@@ -324,6 +366,10 @@ class _CopyRowsParser:
         if not self.header_done or self.rest != b"\xff\xff":  # the trailer: a 16-bit -1 after the last row
             raise RuntimeError("unexpected COPY BINARY trailer")
         return InteractionArrays(*(getattr(self.out, name)[:self.rows] for name in InteractionArrays.FIELDS))
+
+    def ids_out(self) -> np.ndarray | None:
+        """The rows' ids (`with_ids`), once `finish` has checked the stream."""
+        return None if self.ids is None else self.ids[:self.rows]
 
 
 def _copy_out(raw, query: str, on_chunk: Callable[[bytearray], None], *, chunk_bytes: int) -> None:

@@ -34,6 +34,7 @@ from recommender.confidence import (
 )
 from recommender.exceptions import NotEnoughData
 from recommender.extract import InteractionArrays, interactions_extract
+from recommender.extract_snapshot import interactions_extract_for_training
 from recommender.ml.artifacts import save_artifact
 from recommender.ml.dataset import clean_test_pairs, pairs_to_csr
 from recommender.ml.evaluate import evaluate
@@ -210,9 +211,12 @@ def _rounded(metrics: dict[str, float]) -> dict[str, float]:
 
 def extract_window(*, data_window_days: int | None, now: datetime, clock: StageClock,
                    progress: TrainingProgress) -> InteractionArrays:
-    since = now - timedelta(days=data_window_days) if data_window_days else None
+    """The interactions to train on: the last `data_window_days`, or all of them through the extract snapshot
+    (`recommender.extract_snapshot`: only the rows added since the previous retrain are read)."""
     with clock.stage("extract"):
-        return interactions_extract(since=since, progress=progress.rows)
+        if data_window_days:
+            return interactions_extract(since=now - timedelta(days=data_window_days), progress=progress.rows)
+        return interactions_extract_for_training(progress=progress.rows)[0]
 
 
 def artifact_write(*, result: PipelineResult, version_id: int, meta: dict[str, Any]) -> tuple[Path, str, int]:

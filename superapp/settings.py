@@ -336,6 +336,9 @@ RECOMMENDER_MODELS_DIR = env_str("RECOMMENDER_MODELS_DIR", "")
 RECOMMENDER_LOCK_TTL_S = env_int("RECOMMENDER_LOCK_TTL_S", 120)  # a lease the holder renews every third of it
 RECOMMENDER_ACTIVATION_TOLERANCE = env_float("RECOMMENDER_ACTIVATION_TOLERANCE", 0.05)
 RECOMMENDER_TRAIN_THREADS = env_int("RECOMMENDER_TRAIN_THREADS", 0)
+# The retrain reads only the rows added since its last extract while they are at most this share of the rows it
+# keeps (recommender.extract_snapshot); 0 turns the snapshot off (every retrain extracts everything).
+RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW = env_float("RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW", 0.25)
 RECOMMENDER_RETRAIN_EVERY_S = env_int("RECOMMENDER_RETRAIN_EVERY_S", 6 * 60 * 60)
 # Recommender: serving (recommender/serving/conf.py says what each one does).
 RECOMMENDER_MAX_LIMIT = env_int("RECOMMENDER_MAX_LIMIT", 50)

@@ -715,16 +715,33 @@ class IALSModel(_FactorModel):
         return self
 
 
+# Stored pairs per block of iALS's pass over the pairs: two (pairs x factors) float32 gathers of this many
+# pairs are alive at once (128 factors: 2 x 64 MB), whatever the data's size.
+IALS_BLOCK_BYTES = 64 << 20
+
+
+def _pair_dots(v: np.ndarray, others: np.ndarray, weights: sp.csr_matrix, row_of_pair: np.ndarray) -> np.ndarray:
+    """``v[row] . others[col]`` for every stored pair (row, col) of ``weights``, in blocks of pairs, so that no
+    (stored pairs x factors) array is ever formed (10M pairs at 128 factors: 5 GB each)."""
+    out = np.empty(weights.nnz, dtype=np.result_type(v, others))
+    block = max(IALS_BLOCK_BYTES // (4 * max(v.shape[1], 1)), 1)
+    for start in range(0, weights.nnz, block):
+        stop = min(start + block, weights.nnz)
+        out[start:stop] = np.einsum("ij,ij->i", v[row_of_pair[start:stop]], others[weights.indices[start:stop]])
+    return out
+
+
 def _ials_half_step(rows: np.ndarray, weights: sp.csr_matrix, others: np.ndarray, unobserved: float,
                     ridge: np.ndarray, steps: int) -> np.ndarray:
     """Conjugate-gradient steps, all rows at once, on ``(others^T W_r others + unobserved * others^T others +
     ridge_r I) x_r = others^T w_r`` (``w_r``: row r of ``weights``), from ``rows``."""
-    row_of_pair = np.repeat(np.arange(weights.shape[0]), np.diff(weights.indptr))
-    paired = others[weights.indices]  # the other side's vector of every stored pair
+    row_of_pair = np.repeat(np.arange(weights.shape[0], dtype=np.int32 if weights.shape[0] < 2**31 else np.int64),
+                            np.diff(weights.indptr))
     gram = unobserved * (others.T @ others)
 
     def apply(v: np.ndarray) -> np.ndarray:
-        along = np.einsum("ij,ij->i", v[row_of_pair], paired) * weights.data
+        along = _pair_dots(v, others, weights, row_of_pair)
+        along *= weights.data
         return v @ gram + ridge[:, None] * v + sp.csr_matrix((along, weights.indices, weights.indptr),
                                                              shape=weights.shape) @ others
 
@@ -915,6 +932,7 @@ class RP3betaModel(_SimilarityModel, _ScoredModel):
         arrival = np.where(popularity > 0, np.maximum(popularity, 1.0) ** -beta, 0.0).astype(np.float32)
         k_eff = min(k, max(self.n_items - 1, 1))
         rows, cols, vals = [], [], []
+        blocks = max(-(-self.n_items // self._BLOCK), 1)
         for start in range(0, self.n_items, self._BLOCK):
             stop = min(start + self._BLOCK, self.n_items)
             block = (p_iu[start:stop] @ p_ui).toarray().astype(np.float32, copy=False)
@@ -929,6 +947,8 @@ class RP3betaModel(_SimilarityModel, _ScoredModel):
             rows.append(np.nonzero(keep)[0] + start)
             cols.append(top[keep])
             vals.append(weights[keep])
+            if progress is not None and stop < self.n_items:  # a block is an iteration (a tuner may stop it)
+                progress(stop // self._BLOCK, blocks)
         self.similarity = sp.csr_matrix(
             (np.concatenate(vals) if vals else np.zeros(0, np.float32),
              (np.concatenate(rows) if rows else np.zeros(0, np.int64),
@@ -937,7 +957,7 @@ class RP3betaModel(_SimilarityModel, _ScoredModel):
         )
         self.similarity.sort_indices()
         if progress is not None:
-            progress(1, 1)
+            progress(blocks, blocks)
         return self
 
     def score(self, user_rows: Sequence[int] | np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:

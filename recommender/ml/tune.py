@@ -15,11 +15,13 @@ Method, not magic numbers -- the search has to work on data sets nobody has look
    pruner stops those clearly behind, so the budget goes to promising regions.
    Ranges are scale-aware where the data decide the scale: ALS factors go up to 512 but
    never beyond a quarter of the smaller matrix side.
-4. The search stops at ``max_trials`` or when the next trial (estimated from the mean time
-   of the algorithm's trials so far) plus the blending step would overrun ``time_budget_s``;
-   an algorithm too slow for what is left is skipped while faster ones still fit. With ``refit``
-   the budget also covers fitting the winner on the whole training part, and the search keeps time
-   for that fit too.
+4. The search stops at ``max_trials`` or when the next trial (its fit estimated from its
+   ``fit_work`` at the rate measured on this algorithm, before its first fit on another factor
+   model or, for EASE, at the measured GEMM speed) plus the blending step would overrun
+   ``time_budget_s``; an algorithm too slow for what is left is skipped while faster ones still
+   fit, and an iterative fit that turns out slower than estimated is stopped as soon as its
+   iterations say it no longer fits. With ``refit`` the budget also covers fitting the winner
+   (both parts of a blend) on the whole training part, and the search keeps time for that too.
 5. Blends: the best model of the two best algorithms are mixed with standardised scores
    (``BlendModel``) at a few weights; a blend is returned only if it beats the best single
    model on validation by ``min_blend_gain`` (relative, 0.1 %).
@@ -59,6 +61,9 @@ from .models import (
 __all__ = ["SEARCHABLE", "Trial", "TuneResult", "paired_gain", "search_algorithms", "suggest_params", "tune"]
 
 SEARCHABLE = ("als", "ials", "ease", "rp3beta", "itemknn", "bpr")
+# The factor models, whose ``fit_work`` counts the same kind of work (multiply-adds over the stored pairs and
+# the factor products): before an algorithm's first fit, another one's measured rate estimates it.
+FACTOR_WORK = ("als", "ials", "bpr")
 BLEND_WEIGHTS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 # A searched configuration replaces the best default (and a blend the best single model) only when its
 # validation gain is at least this many standard errors of the per-user paired difference: the
@@ -133,15 +138,18 @@ def gemm_flops_per_s(num_threads: int = 0) -> float:
     return 2 * 1024**3 / max(best, 1e-9)
 
 
-def ease_trial_seconds(shape: tuple[int, int], n_eval_users: int, flops_per_s: float) -> float:
-    """Rough time of one EASE trial (fit + validation scoring) from its dominant matrix products."""
+def ease_flops(shape: tuple[int, int], n_eval_users: int) -> tuple[float, float]:
+    """The dominant matrix products of one EASE trial: (fit, scoring ``n_eval_users`` users) in flops."""
     n_users, n_items = shape
     form, _ = ease_memory_bytes(n_users, n_items)
     if form == "dense":
-        flops = float(n_items) ** 3 + 2.0 * n_eval_users * n_items * 50  # Cholesky inverse + sparse scoring
-    else:
-        flops = 2.0 * n_users**2 * n_items + 2.0 * n_eval_users * n_users * n_items  # solve + dense scoring
-    return flops / flops_per_s
+        return float(n_items) ** 3, 2.0 * n_eval_users * n_items * 50  # Cholesky inverse; sparse scoring
+    return 2.0 * n_users**2 * n_items, 2.0 * n_eval_users * n_users * n_items  # users x users solve; dense scoring
+
+
+def ease_trial_seconds(shape: tuple[int, int], n_eval_users: int, flops_per_s: float) -> float:
+    """Rough time of one EASE trial (fit + validation scoring) from its dominant matrix products."""
+    return sum(ease_flops(shape, n_eval_users)) / flops_per_s
 
 
 def _factor_options(shape: tuple[int, int], default: int) -> list[int]:
@@ -363,10 +371,13 @@ def tune(
     algorithms = search_algorithms(shape, algorithm)
     users = _eval_users(split.test, max_eval_users, seed)
     excluded: dict[str, str] = {}
+    # An EASE trial's cost before its first fit: its matrix products at this machine's GEMM speed now.
+    flops_per_s = gemm_flops_per_s(num_threads) if "ease" in algorithms else math.inf
+    ease_fit_flops, ease_score_flops = ease_flops(shape, len(users))
     if "ease" in algorithms and len(algorithms) > 1:
         # One EASE trial is one big matrix inverse; when even that would take half the budget
         # on this machine now, the time is better spent on the other algorithms.
-        estimate = ease_trial_seconds(shape, len(users), gemm_flops_per_s(num_threads))
+        estimate = ease_trial_seconds(shape, len(users), flops_per_s)
         if estimate > time_budget_s / 2:
             algorithms.remove("ease")
             excluded["ease"] = f"one trial estimated at {estimate:.0f}s, over half the {time_budget_s:.0f}s budget"
@@ -398,46 +409,75 @@ def tune(
     default_model: list[tuple[float, Recommender]] = []
     focus: set[str] = set(algorithms)
 
-    eval_seconds: list[float] = []
-    fit_seconds: dict[str, list[float]] = {}
-    best_fit: dict[str, float] = {}  # fit seconds of each algorithm's best trial (a blend partner's refit)
+    eval_seconds: dict[str, list[float]] = {}  # seconds of each validation pass, per algorithm
+    fit_works: dict[str, list[float]] = {}  # ``fit_work`` of each completed fit, per algorithm
+    best_work: dict[str, float] = {}  # ``fit_work`` of each algorithm's best trial (a blend partner's refit)
     fit_rate: dict[str, list[float]] = {}  # fit seconds per unit of ``fit_work``, per algorithm
     # A fit on the whole training part costs about this much more than one on the validation split's.
     refit_scale = max(1.0, train.nnz / max(split.train.nnz, 1)) if refit else 0.0
 
-    def evaluate_on(model: Recommender, per_user: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    def evaluate_on(name: str, model: Recommender, per_user: dict[str, np.ndarray] | None = None) -> dict[str, float]:
         t0 = time.monotonic()
         metrics = evaluate(model, split.train, split.test, k=k, max_users=max_eval_users, seed=seed,
                            per_user=per_user)
-        eval_seconds.append(time.monotonic() - t0)
-        return {name: float(value) for name, value in metrics.items()}
+        eval_seconds.setdefault(name, []).append(time.monotonic() - t0)
+        return {metric_name: float(value) for metric_name, value in metrics.items()}
 
-    def blend_reserve() -> float:
-        # Blending scores the validation users once per model (about one evaluation each) and
-        # then ranks each weight: keep that much of the budget for it.
-        if not blend or len(algorithms) < 2 or not eval_seconds:
+    def eval_estimate(name: str) -> float:
+        # The algorithm's slowest validation pass so far; before its first one, EASE's from its scoring
+        # products, any other's the mean pass of the algorithms measured.
+        if eval_seconds.get(name):
+            return max(eval_seconds[name])
+        if name == "ease":
+            return ease_score_flops / flops_per_s
+        passes = [one for seconds in eval_seconds.values() for one in seconds]
+        return sum(passes) / len(passes) if passes else 0.0
+
+    def blend_reserve(candidate: str | None = None) -> float:
+        # Blending scores the validation users once with the chosen model and once with its partner, then
+        # ranks their mix at every weight (each about the cheapest validation pass): keep time for the two
+        # costliest passes among the algorithms fitted (and the one about to be) and the ranking.
+        if not blend or len(algorithms) < 2:
             return 0.0
-        return 1.5 * (len(focus) + 1) * (sum(eval_seconds) / len(eval_seconds))
+        names = set(eval_seconds) | ({candidate} if candidate else set())
+        passes = sorted((eval_estimate(name) for name in names), reverse=True)
+        ranking = min((sum(v) / len(v) for v in eval_seconds.values()), default=passes[-1] if passes else 0.0)
+        return sum(passes[:2]) + len(BLEND_WEIGHTS) * ranking
 
-    def refit_reserve(candidate: float = 0.0) -> float:
-        # The winner is a focused algorithm's trial (the one about to run, ``candidate`` seconds of fit, or
-        # one already fitted), possibly blended with another algorithm's best: keep time to refit the most
-        # expensive of those plus the costliest partner.
-        if not refit or not fit_seconds:
+    def refit_reserve(candidate: str | None = None, candidate_fit: float = 0.0) -> float:
+        # The winner is a trial of a focused algorithm (the costliest of each counts), possibly blended with
+        # another algorithm's best; the trial about to run (``candidate``, ``candidate_fit`` seconds) may become
+        # either. Keep time to refit the costliest such pair on the whole training part, at the slowest rate
+        # measured (a machine that got busier refits slower than it fitted).
+        if not refit:
             return 0.0
-        own_name = max((name for name in focus if name in fit_seconds), key=lambda name: max(fit_seconds[name]),
-                       default=max(fit_seconds, key=lambda name: max(fit_seconds[name])))
-        partner = max((best_fit[name] for name in best_fit if name != own_name), default=0.0)
-        return refit_scale * (max(max(fit_seconds[own_name]), candidate) + (partner if blend else 0.0))
+        own = {name: slowest_fit(name, max(works)) for name, works in fit_works.items() if name in focus}
+        partners = {name: slowest_fit(name, work) for name, work in best_work.items()}
+        if candidate is not None:
+            own[candidate] = max(own.get(candidate, 0.0), candidate_fit)
+            partners[candidate] = max(partners.get(candidate, 0.0), candidate_fit)
+        worst = max((cost + (max((p for other, p in partners.items() if other != name), default=0.0) if blend else 0.0)
+                     for name, cost in own.items()), default=0.0)
+        return refit_scale * worst
 
-    def reserve(candidate: float = 0.0) -> float:
-        return blend_reserve() + refit_reserve(candidate)
+    def reserve(candidate: str | None = None, candidate_fit: float = 0.0) -> float:
+        return blend_reserve(candidate) + refit_reserve(candidate, candidate_fit)
+
+    def slowest_fit(name: str, work: float) -> float:
+        return max(fit_rate[name]) * work
 
     def fit_estimate(name: str, params: dict[str, Any]) -> float | None:
-        # Seconds per unit of work measured on this algorithm's fits so far (the slowest rate: load varies),
-        # times this trial's work; None before its first fit.
-        rates = fit_rate.get(name)
-        return max(rates) * fit_work(name, params, split.train) if rates else None
+        # Seconds per unit of ``fit_work`` measured on this algorithm's fits so far (the slowest rate: load
+        # varies), times this trial's work. Before its first fit: EASE from its matrix products at the measured
+        # GEMM speed; a factor model at the slowest rate measured on another factor model (``fit_work`` counts
+        # their work alike); None for the rest (cheap item-item models).
+        work = fit_work(name, params, split.train)
+        if fit_rate.get(name):
+            return max(fit_rate[name]) * work
+        if name == "ease":
+            return ease_fit_flops / flops_per_s
+        pooled = [rate for other in FACTOR_WORK if other != name for rate in fit_rate.get(other, [])]
+        return max(pooled) * work if name in FACTOR_WORK and pooled else None
 
     skipped = [0]
 
@@ -450,10 +490,9 @@ def tune(
         name = trial.suggest_categorical("algorithm", names_now) if len(names_now) > 1 else names_now[0]
         params = suggest_params(trial, name, shape, binary=binary)
         fit_s = fit_estimate(name, params)
-        mean_eval = sum(eval_seconds) / len(eval_seconds) if eval_seconds else 0.0
         # A trial costs its fit plus one evaluation (ALS: two, the pruning checkpoint).
-        cost = expected_seconds(name) if fit_s is None else fit_s + mean_eval * (2 if name == "als" else 1)
-        if trials and time.monotonic() - started + cost + reserve(fit_s or 0.0) > time_budget_s:
+        cost = expected_seconds(name) if fit_s is None else fit_s + eval_estimate(name) * (2 if name == "als" else 1)
+        if trials and time.monotonic() - started + cost + reserve(name, fit_s or 0.0) > time_budget_s:
             # This algorithm no longer fits in what is left; a faster one may (not a trial: costs nothing).
             skipped[0] += 1
             raise optuna.TrialPruned()
@@ -465,10 +504,21 @@ def tune(
         checkpoint = max(iterations // 3, 1)
 
         def on_iteration(done: int, total: int) -> None:
+            if done < total and any(t.phase != "pruned" for t in trials):
+                # Out of time: the iterations done so far say what the rest of this fit costs; when it, its
+                # evaluation and what must remain after it no longer fit, stop it (an estimate made before the
+                # fit can be wrong: the machine's load changes, a first fit of an algorithm had no rate).
+                spent = time.monotonic() - t0
+                projected = spent * total / done
+                if (time.monotonic() - started + projected - spent + eval_estimate(name)
+                        + reserve(name, projected) > time_budget_s):
+                    fit_rate.setdefault(name, []).append(projected / fit_work(name, params, split.train))
+                    log.info("tune: stopping a %s trial after %d of %d iterations: out of time", name, done, total)
+                    raise optuna.TrialPruned()
             # ALS exposes its factors while fitting: score the partial model once and let the
             # pruner stop a trial that is clearly behind the others at the same point.
             if name == "als" and done == checkpoint and total > checkpoint:
-                partial = evaluate_on(model)[metric]
+                partial = evaluate_on(name, model)[metric]
                 trial.report(partial, step=1)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
@@ -478,15 +528,16 @@ def tune(
         except optuna.TrialPruned:
             trials.append(Trial(params, float("nan"), {}, time.monotonic() - t0, "pruned", name))
             raise
-        fit_seconds.setdefault(name, []).append(time.monotonic() - t0)
-        fit_rate.setdefault(name, []).append(fit_seconds[name][-1] / fit_work(name, params, split.train))
+        work = fit_work(name, params, split.train)
+        fit_works.setdefault(name, []).append(work)
+        fit_rate.setdefault(name, []).append((time.monotonic() - t0) / work)
         per_user: dict[str, np.ndarray] = {}
-        metrics = evaluate_on(model, per_user)
+        metrics = evaluate_on(name, model, per_user)
         score = metrics[metric]
         trials.append(Trial(params, score, metrics, time.monotonic() - t0, phase, name, per_user.get(metric)))
         if name not in best_models or score > best_models[name][0]:
             best_models[name] = (score, model)
-            best_fit[name] = fit_seconds[name][-1]
+            best_work[name] = work
         if phase == "default" and (not default_model or score > default_model[0][0]):
             default_model[:] = [(score, model)]
         return score
@@ -544,9 +595,8 @@ def tune(
         for n, (_, name2, second) in enumerate(partners):
             t0 = time.monotonic()
             # The first partner (the runner-up) was budgeted for; further ones only if one more costs no
-            # more than the last one did and that still fits.
-            if n and t0 - started + max(partner_seconds, blend_reserve() / max(len(focus), 1)) + refit_reserve() \
-                    > time_budget_s:
+            # more than the last one did (or its own validation pass) and that still fits.
+            if n and t0 - started + max(partner_seconds, eval_estimate(name2)) + refit_reserve() > time_budget_s:
                 break
             for w, per_user in _blend_search(z1, second, split, users, k=k):
                 params = {"first": {"algorithm": chosen.algorithm, "params": chosen_model.params},
@@ -561,9 +611,17 @@ def tune(
             top = best_blend[1]
             gain, se = paired_gain(top.per_user, chosen.per_user)
             selection.update(best_blend=round(top.score, 5), blend_gain=round(gain, 5), blend_se=round(se, 5))
+            # With ``refit`` a blend refits both parts: kept only if that still fits (the reserve kept time for
+            # it; this guards against a machine that got slower since).
+            partner = top.params["second"]["algorithm"]
+            own_work = fit_work(chosen.algorithm, chosen.params, split.train)
+            both = refit_scale * (slowest_fit(chosen.algorithm, own_work) + slowest_fit(partner, best_work[partner]))
             if top.score > chosen.score * (1.0 + min_blend_gain) and gain >= NOISE_Z * se:
-                result.algorithm, result.best_params, result.best_score = "blend", top.params, top.score
-                selection["kept"] = "blend"
+                if time.monotonic() - started + both <= time_budget_s:
+                    result.algorithm, result.best_params, result.best_score = "blend", top.params, top.score
+                    selection["kept"] = "blend"
+                else:
+                    selection["blend_dropped"] = f"no time left to refit both parts (~{both:.0f}s)"
     if not math.isfinite(result.best_score):
         raise RuntimeError("tuning produced no finite score")
     if refit:

@@ -63,6 +63,7 @@ AREA_VALUES = [
     ({"SOCIAL_FANOUT_BATCH": 13}, social_conf.fanout_batch, 13),
     ({"PAYMENTS_PENDING_TTL_S": 14}, payments_conf.pending_ttl_s, 14),
     ({"RECOMMENDER_RETRAIN_EVERY_S": 15}, recommender_conf.retrain_every_s, 15),
+    ({"RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW": "0.5"}, recommender_conf.extract_snapshot_max_new, 0.5),
     ({"RECOMMENDER_CONTEXT_TTL_S": 16}, lambda: serving_conf.CONTEXT_TTL_S, 16),
     ({"TRAFFIC_MAX_BATCH_ROWS": 17}, traffic_conf.max_batch_rows, 17),
     ({"TRAFFIC_PLATE_HASH_SECRET": "s"}, traffic_conf.plate_hash_secret, b"s"),

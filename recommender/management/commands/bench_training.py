@@ -4,13 +4,16 @@ A synthetic power-law data set (default 10M interactions, 200k users x 50k merch
 database once (`COPY ... FORMAT BINARY` on PostgreSQL) and reused by later runs. Then, each in a fresh
 process so that its peak memory is its own:
 
-* retrain: `recommender.services.model_train` with the ML core's default ALS parameters (the same
-  service Celery runs), every stage timed;
+* cold retrain: `recommender.services.model_train` with the ML core's default ALS parameters (the same
+  service Celery runs), every stage timed, with no extract snapshot (it extracts everything and keeps one);
+* warm retrain: the same after `--new` (1 %) new interactions, as a scheduled retrain runs (it reads only the
+  new rows; they are deleted at the end of the round);
 * bare: `implicit.cpu.als.AlternatingLeastSquares(...).fit()` with the same factors, iterations and
-  regularisation on the confidence matrix that run saved with its artifact (all interactions; the
+  regularisation on the confidence matrix the warm run saved with its artifact (all interactions; the
   retrain fitted on that minus the evaluation holdout, so the bare fit does slightly more work).
 
-The last line is one JSON object: end_to_end_s, bare_fit_s, ratio, stages, peak_rss_mb.
+The last line is one JSON object: end_to_end_s, bare_fit_s, ratio, stages, peak_rss_mb (the warm retrain's),
+and `cold` (the cold retrain's figures).
 Use --scale 0.1 while developing. At full size, generate first without the lock
 (`manage.py bench_training --generate-only`, ~23 min on a loaded 2-core machine), then measure under it:
 `flock /tmp/superapp-bench.lock .venv/bin/python manage.py bench_training`.
@@ -21,10 +24,13 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import struct
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import numpy as np
@@ -77,12 +83,15 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=1,
                             help="Alternate the retrain and the bare fit this many times and compare the fastest of "
                                  "each (the machine is shared: other processes' load moves between phases).")
+        parser.add_argument("--new", dest="new_share", type=float, default=0.01,
+                            help="Share of new interactions inserted between the cold and the warm retrain "
+                                 "(deleted again at the end).")
         parser.add_argument("--phase", choices=["all", "retrain", "bare"], default="all",
                             help=argparse_suppress())
         parser.add_argument("--model-version", dest="model_version", type=int, help=argparse_suppress())
 
     def handle(self, *args, scale=1.0, seed=7, regenerate=False, generate_only=False, repeat=1, phase="all",
-               model_version=None, **options):
+               model_version=None, new_share=0.01, **options):
         if phase == "retrain":
             return self._retrain()
         if phase == "bare":
@@ -100,24 +109,41 @@ class Command(BaseCommand):
                                        "database": database_vendor()})
             return
         load_start = os.getloadavg()[0]
-        retrains, bares = [], []
+        colds, retrains, bares = [], [], []
+        n_new = int(n_interactions * new_share)
         for round_ in range(1, max(1, repeat) + 1):
-            self.stderr.write(f"[{round_}/{max(1, repeat)}] retraining ...")
-            retrain = self._child("retrain")
-            self.stderr.write(f"retrain: {retrain['end_to_end_s']}s {retrain['stages']}; bare implicit fit ...")
-            bare = self._child("bare", "--model-version", str(retrain["version"]))
+            # Cold: no snapshot (the first retrain, or one after a delete); it extracts everything and keeps
+            # the snapshot. Warm: a scheduled retrain after `n_new` new interactions, read incrementally.
+            shutil.rmtree(conf.extract_snapshot_dir(), ignore_errors=True)
+            self.stderr.write(f"[{round_}/{max(1, repeat)}] cold retraining (no extract snapshot) ...")
+            cold = self._child("retrain")
+            self.stderr.write(f"cold: {cold['end_to_end_s']}s {cold['stages']} {cold['extract']}")
+            with self._new_interactions(n_new, n_users, n_items, seed=seed + round_):
+                self.stderr.write(f"{n_new:,} new interactions; warm retraining ...")
+                retrain = self._child("retrain")
+                self.stderr.write(f"warm: {retrain['end_to_end_s']}s {retrain['stages']} {retrain['extract']}; "
+                                  "bare implicit fit ...")
+                bare = self._child("bare", "--model-version", str(retrain["version"]))
             self.stderr.write(f"bare: {bare['bare_fit_s']}s")
+            colds.append(cold)
             retrains.append(retrain)
             bares.append(bare)
         # The fastest of each side: both run the same work each round, so the slower samples are the ones other
         # processes slowed down (all samples are printed).
+        cold = min(colds, key=lambda r: r["end_to_end_s"])
         retrain = min(retrains, key=lambda r: r["end_to_end_s"])
         bare = min(bares, key=lambda b: b["bare_fit_s"])
         ratio = retrain["end_to_end_s"] / bare["bare_fit_s"] if bare["bare_fit_s"] else None
+        cold_ratio = cold["end_to_end_s"] / bare["bare_fit_s"] if bare["bare_fit_s"] else None
         print_result(self.stdout, {
+            # The ratio is the warm retrain's (what the scheduled retrain does); the cold one's is beside it.
             "end_to_end_s": retrain["end_to_end_s"], "bare_fit_s": bare["bare_fit_s"],
             "ratio": round(ratio, 3) if ratio else None, "stages": retrain["stages"],
             "overhead_s": round(retrain["end_to_end_s"] - retrain["stages"]["fit"], 3),
+            "extract": retrain["extract"], "new_interactions": n_new,
+            "cold": {"end_to_end_s": cold["end_to_end_s"], "ratio": round(cold_ratio, 3) if cold_ratio else None,
+                     "stages": cold["stages"], "overhead_s": round(cold["end_to_end_s"] - cold["stages"]["fit"], 3),
+                     "extract": cold["extract"], "peak_rss_mb": cold["peak_rss_mb"]},
             "peak_rss_mb": retrain["peak_rss_mb"], "bare_peak_rss_mb": bare["peak_rss_mb"],
             "interactions": retrain["n_interactions"], "users": retrain["n_users"], "items": retrain["n_items"],
             "nnz": retrain["nnz"], "factors": retrain["factors"], "iterations": retrain["iterations"],
@@ -126,9 +152,33 @@ class Command(BaseCommand):
             "popularity_ndcg": retrain["popularity_ndcg"], "repeat": len(retrains),
             "samples": {"end_to_end_s": [r["end_to_end_s"] for r in retrains],
                         "fit_s": [r["stages"]["fit"] for r in retrains],
+                        "cold_end_to_end_s": [r["end_to_end_s"] for r in colds],
                         "bare_fit_s": [b["bare_fit_s"] for b in bares]},
             "loadavg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         })
+
+    @contextmanager
+    def _new_interactions(self, n: int, n_users: int, n_items: int, *, seed: int) -> Iterator[None]:
+        """`n` interactions of the last day by the bench's users, as if they came in since the last retrain;
+        deleted on the way out (the delete bumps the extract generation: the next round starts cold anyway)."""
+        above = Interaction.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        if n:
+            rng = np.random.default_rng(seed)
+            users = np.array(User.objects.filter(external_id__startswith=PREFIX).values_list("pk", flat=True))
+            items = np.array(Merchant.objects.filter(external_id__startswith=PREFIX).values_list("pk", flat=True))
+            kinds = rng.choice(len(KIND_MIX), size=n, p=[share for _, share in KIND_MIX])
+            self._insert(rng.choice(users, n), rng.choice(items, n), kinds,
+                         np.where(kinds == REVIEW, rng.integers(1, 6, n), 1).astype(np.float64),
+                         time.time() - rng.uniform(0, 86400, n))
+        try:
+            yield
+        finally:
+            if n:
+                table = Interaction._meta.db_table
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DELETE FROM {table} WHERE id > %s", [above])  # noqa: S608
+                    if connection.vendor == "postgresql":
+                        cursor.execute(f"VACUUM {table}")
 
     # --------------------------------------------------------------------------------- phases
 
@@ -148,8 +198,12 @@ class Command(BaseCommand):
         started = time.perf_counter()
         version = model_train(config=config, triggered_by="bench", activate=False)
         total = round(time.perf_counter() - started, 3)
+        try:  # what the extract did (the snapshot's record of it; none when it kept no snapshot)
+            extract = json.loads((conf.extract_snapshot_dir() / "meta.json").read_text())["last_extract"]
+        except (OSError, ValueError, KeyError):
+            extract = None
         print_result(self.stdout, {
-            "version": version.pk, "end_to_end_s": total, "stages": version.stage_timings,
+            "version": version.pk, "end_to_end_s": total, "stages": version.stage_timings, "extract": extract,
             "peak_rss_mb": _peak_rss_mb(), "n_interactions": version.n_interactions, "n_users": version.n_users,
             "n_items": version.n_items, "nnz": version.nnz, "factors": params["factors"],
             "iterations": params["iterations"], "threads": conf.train_threads() or os.cpu_count(),

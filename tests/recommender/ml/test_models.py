@@ -158,6 +158,26 @@ def test_ials_half_step_reaches_each_rows_exact_solution():
         np.testing.assert_allclose(got[u], np.linalg.solve(a, others.T @ w), rtol=1e-3, atol=1e-4)
 
 
+def test_ials_passes_over_the_pairs_in_blocks_with_the_same_result(monkeypatch):
+    """The pass over the stored pairs runs in blocks (no pairs x factors array): blocks of 7 pairs give the same
+    dots as the whole pass at once, and the same fitted factors, bit for bit."""
+    from recommender.ml import models
+    from recommender.ml.models import _pair_dots
+
+    rng = np.random.default_rng(5)
+    weights = sp.random(40, 30, density=0.15, random_state=6, format="csr", dtype=np.float32)
+    weights.data = 1 + weights.data
+    v, others = rng.standard_normal((40, 8)).astype(np.float32), rng.standard_normal((30, 8)).astype(np.float32)
+    row_of_pair = np.repeat(np.arange(40), np.diff(weights.indptr))
+    whole = np.einsum("ij,ij->i", v[row_of_pair], others[weights.indices])
+    whole_fit = make_model("ials", {"factors": 8, "iterations": 3}).fit(weights)
+    monkeypatch.setattr(models, "IALS_BLOCK_BYTES", 7 * 4 * 8)  # 7 pairs a block
+    np.testing.assert_array_equal(_pair_dots(v, others, weights, row_of_pair), whole)
+    blocked = make_model("ials", {"factors": 8, "iterations": 3}).fit(weights)
+    np.testing.assert_array_equal(blocked.user_factors, whole_fit.user_factors)
+    np.testing.assert_array_equal(blocked.item_factors, whole_fit.item_factors)
+
+
 def test_ials_ridge_grows_with_the_rows_frequency(blocks):
     # The exponent 0 gives every row the same ridge; 1 scales it with the row's count: different factors.
     flat = _fit("ials", blocks, exponent=0.0)

@@ -190,3 +190,85 @@ def test_fit_work_grows_with_what_makes_a_fit_slower(blocks):
     assert fit_work("ials", {**ials, "iterations": 24}, blocks) == 2 * fit_work("ials", ials, blocks)
     assert fit_work("ials", {**ials, "factors": 512}, blocks) > 4 * fit_work("ials", ials, blocks)
     assert fit_work("ease", DEFAULT_PARAMS["ease"], blocks) == fit_work("ease", {"l2": 5.0}, blocks)
+
+
+def _fake_clock(monkeypatch, seconds_per_iteration):
+    """The tuner's clock advances only when a fit iterates: ``seconds_per_iteration(algorithm)`` per iteration
+    (evaluations take no time). Returns the clock (a one-element list)."""
+    import types
+
+    from recommender.ml import tune as tune_module
+    from recommender.ml.models import ALSModel, IALSModel
+
+    now = [0.0]
+    monkeypatch.setattr(tune_module, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    for cls in (ALSModel, IALSModel):
+        real_fit = cls.fit
+
+        def timed_fit(self, matrix, *, progress=None, _real=real_fit):
+            def tick(done, total):
+                now[0] += seconds_per_iteration(self.algorithm)
+                if progress is not None:
+                    progress(done, total)
+
+            return _real(self, matrix, progress=tick)
+
+        monkeypatch.setattr(cls, "fit", timed_fit)
+    return now
+
+
+def test_the_first_trial_of_a_factor_model_is_estimated_at_another_ones_measured_rate(blocks, monkeypatch):
+    """ALS's default fit takes 15 s on this clock, iALS's 96 s. Before iALS has been fitted, its cost is its
+    ``fit_work`` at ALS's measured rate (≈ 49 s): with the final refit kept in reserve that no longer fits in
+    100 s, so iALS is never started and the whole run (search and refit) stays inside the budget. (It used to
+    be estimated at the mean trial so far, 15 s: started, it ended at 111 s.)"""
+    now = _fake_clock(monkeypatch, lambda algorithm: {"als": 1.0, "ials": 8.0}[algorithm])
+    res = tune(blocks, algorithm=["als", "ials"], max_trials=20, time_budget_s=100.0, num_threads=1, refit=True)
+    assert res.seconds == now[0] <= 100.0 and res.refit_seconds == 15.0
+    assert "ials" not in {t.algorithm for t in res.trials} and res.algorithm == "als"
+
+
+def test_a_fit_slower_than_its_estimate_is_stopped_when_its_iterations_say_it_no_longer_fits(blocks, monkeypatch):
+    """The machine gets busy after the first trial: ALS iterations take 1 s, then 2 s. The next trial was
+    estimated at the rate measured so far (15 s); its first iteration shows 30 s, which with the refit (at that
+    rate) kept in reserve overruns the budget, so it is stopped there (recorded as pruned), nothing more is
+    started, and the run, refit at the slower rate included, ends in time."""
+    iterations = [0]
+
+    def seconds(algorithm):
+        iterations[0] += 1
+        return 1.0 if iterations[0] <= 15 else 2.0
+
+    now = _fake_clock(monkeypatch, seconds)
+    res = tune(blocks, algorithm="als", max_trials=20, time_budget_s=60.0, num_threads=1, blend=False,
+               refit=True)
+    stopped = [t for t in res.trials if t.phase == "pruned"]
+    assert [t.phase for t in res.trials] == ["default", "pruned"] and len(stopped) == 1
+    assert res.refit_seconds == 30.0 and now[0] == res.seconds <= 60.0
+
+
+def test_an_ease_trial_is_estimated_from_its_matrix_products_before_its_first_fit(blocks, monkeypatch):
+    """EASE's first fit is estimated from its matrix products at the measured GEMM speed (here 45 s), not
+    from the trials so far (10 s of item-kNN): with its refit and the partner's kept in reserve that no longer
+    fits in 100 s, so it is not started; the search goes on with item-kNN and ends inside the budget."""
+    import types
+
+    from recommender.ml import tune as tune_module
+    from recommender.ml.models import EASEModel, ItemKNNModel
+
+    now = [0.0]
+    monkeypatch.setattr(tune_module, "time", types.SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(tune_module, "gemm_flops_per_s", lambda num_threads=0: 1e9)
+    monkeypatch.setattr(tune_module, "ease_flops", lambda shape, n_eval_users: (45e9, 0.0))
+    for cls, seconds in ((ItemKNNModel, 10.0), (EASEModel, 45.0)):
+        real_fit = cls.fit
+
+        def timed_fit(self, matrix, *, _real=real_fit, _seconds=seconds, **kw):
+            now[0] += _seconds
+            return _real(self, matrix, **kw)
+
+        monkeypatch.setattr(cls, "fit", timed_fit)
+    res = tune(blocks, algorithm=["itemknn", "ease"], max_trials=20, time_budget_s=100.0, num_threads=1,
+               refit=True)
+    assert {t.algorithm for t in res.trials} == {"itemknn"} and not res.excluded
+    assert res.seconds == now[0] <= 100.0 and len(res.trials) > 1

@@ -1,0 +1,298 @@
+"""The retrain's extract, incremental on PostgreSQL: the previous retrain's rows are kept in a snapshot (raw
+columns and ids as `.npy` files under `conf.extract_snapshot_dir()`, beside the model artifacts) and only rows
+with an id above the snapshot's *re-read watermark* are read from the database (the same binary COPY), then
+appended. The result is the same set of rows a full extract gives (in another order: the snapshot's rows, then
+the new ones); the confidence weights, which depend on the rows' age, are computed from these raw columns at
+training time as before.
+
+What makes it exact:
+
+* Updates, deletes and truncates. Statement-level triggers on UPDATE and DELETE (when the statement changed a
+  row) and TRUNCATE of the Interaction table (none on INSERT: the payment path inserts) bump
+  `recommender_interaction_generation` (migration 0006).
+  The extract reads the generation in the same REPEATABLE READ snapshot as its COPY; a snapshot file taken at
+  another generation (or in another database: the row's random `token`; or of another column layout, kind
+  list or file format; or with a trigger disabled) is not used: a full extract. Writes that skip triggers
+  (`session_replication_role = replica`, `ALTER TABLE ... DISABLE TRIGGER`) and a sequence moved back by
+  `setval` are outside the guarantee: delete the snapshot directory after such maintenance.
+* Rows of transactions still open when the snapshot was taken. Ids come from a sequence, so such a row can have
+  an id below the highest id the snapshot saw and commit later. The watermark is chosen so that every row the
+  snapshot could not see has an id above it: the extract records facts "every transaction that started after
+  time t allocates ids above m" (the highest committed id read before t: once just before the snapshot, once
+  after it), keeps the last few, and reads in `pg_stat_activity` (before taking its snapshot) when the oldest
+  transaction open in this database started. The watermark is the highest m whose t precedes that start (with
+  no open transaction, the m read just before). A transaction open across several retrains only holds the
+  watermark back to an older fact; older than all the kept facts, or when an open transaction or a prepared
+  (two-phase) one cannot be seen (a role without `pg_read_all_stats`), the snapshot is not kept: the next
+  retrain extracts everything. Rows above the watermark are not kept in the snapshot; the next retrain reads
+  them again (so nothing is counted twice: the two parts are split by id). Relies on the database server's
+  clock not stepping back between two retrains.
+* Any doubt means a full extract: no file, a file that does not read back (length, dtype, shape), another
+  state as above, or more new rows (ids above the watermark) than `RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW` times
+  the snapshot's rows (0 turns the snapshot off). SQLite and other databases always extract everything, as does
+  a data window (`TrainingConfig.data_window_days`) and an extract inside a transaction.
+
+One retrain at a time writes it (`training_lock`); the file set is replaced by writing new files and then
+`meta.json` (an atomic rename) that names them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.db import connection
+
+from recommender import conf
+from recommender.extract import (
+    KINDS,
+    PARALLEL_COPY_MIN_ROWS,
+    InteractionArrays,
+    KindHashes,
+    copy_halves,
+    copy_query,
+    copy_single,
+    estimated_rows,
+    interactions_extract,
+    without_inactive_merchants,
+)
+from recommender.models import Interaction
+from superapp.db import postgresql_sql
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+FACTS_KEPT = 8  # (time, id) facts carried from retrain to retrain
+ID_FILE = "ids"
+
+# Before the snapshot: who is in a transaction in this database (the sessions that could be inserting), read
+# at `statement_timestamp()`, and how many of them this role cannot see (or hold prepared transactions).
+_OPEN_TRANSACTIONS_SQL = """
+SELECT statement_timestamp(),
+       min(xact_start),
+       count(*) FILTER (WHERE state IS NULL AND xact_start IS NULL AND backend_type = 'client backend')
+         + (SELECT count(*) FROM pg_prepared_xacts WHERE database = current_database())
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+  AND backend_type NOT IN ('autovacuum worker', 'walsender')
+"""
+
+# In the extract's snapshot: the generation, this database's token, the table's columns and how many of the
+# three generation triggers are enabled.
+_STATE_SQL = """
+SELECT g.generation, g.token::text,
+       (SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ',' ORDER BY attnum)
+          FROM pg_attribute WHERE attrelid = %(table)s::regclass AND attnum > 0 AND NOT attisdropped),
+       (SELECT count(*) FROM pg_trigger
+          WHERE tgrelid = %(table)s::regclass AND tgenabled IN ('O', 'A') AND tgname IN (
+            'recommender_interaction_updated', 'recommender_interaction_deleted', 'recommender_interaction_truncated'))
+FROM recommender_interaction_generation g WHERE g.id = 1
+"""
+
+
+@dataclass
+class ExtractReport:
+    mode: str                 # "full" (snapshot kept for next time), "incremental", or "plain" (no snapshot)
+    rows: int = 0
+    new_rows: int = 0         # rows read from the database
+    reason: str = ""          # why not incremental
+    watermark: int | None = None  # the kept snapshot's re-read watermark (None: not kept)
+
+
+@dataclass
+class _Snapshot:
+    directory: Path
+    meta: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return int(self.meta["rows"])
+
+    @property
+    def watermark(self) -> int:
+        return int(self.meta["watermark"])
+
+
+def interactions_extract_for_training(*, progress=None) -> tuple[InteractionArrays, ExtractReport]:
+    """Every interaction of an active merchant, as `interactions_extract()` gives them (the same rows), through
+    the snapshot where it can (see the module's docstring)."""
+    max_new = conf.extract_snapshot_max_new()
+    reason = ""
+    if not postgresql_sql():
+        reason = "not PostgreSQL"
+    elif max_new <= 0:
+        reason = "snapshot off"
+    else:
+        connection.ensure_connection()
+        if not connection.get_autocommit() or connection.in_atomic_block:
+            reason = "inside a transaction"
+    if reason:
+        arrays = interactions_extract(progress=progress)
+        return arrays, ExtractReport("plain", rows=len(arrays), new_rows=len(arrays), reason=reason)
+    arrays, report = _extract_through_snapshot(max_new, progress)
+    logger.info("extract: %s, %d rows (%d read) %s", report.mode, report.rows, report.new_rows, report.reason)
+    return without_inactive_merchants(arrays), report
+
+
+def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArrays, ExtractReport]:
+    table = Interaction._meta.db_table
+    directory = conf.extract_snapshot_dir()
+    raw = connection.connection
+    kinds = KindHashes.from_server()
+    with connection.wrap_database_errors:
+        # Before the snapshot, in this order: the highest committed id, then the open transactions.
+        max_id_before = int(raw.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])  # noqa: S608
+        before_at, oldest_open, unseen = raw.execute(_OPEN_TRANSACTIONS_SQL).fetchone()
+    previous = _snapshot_read(directory)
+    opened = False
+    try:
+        with connection.wrap_database_errors:
+            raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            opened = True
+            generation, token, columns, triggers = raw.execute(_STATE_SQL, {"table": table}).fetchone()
+            state = {"format": FORMAT, "token": token, "generation": int(generation), "columns": columns,
+                     "kinds": KINDS}
+            reason = _why_not_incremental(previous, state, triggers, max_id_before, max_new)
+            loaded = None
+            if not reason:
+                new, new_ids = copy_single(copy_query(extra=f"id > {previous.watermark}", with_ids=True), kinds,
+                                           max(0, max_id_before - previous.watermark), None, with_ids=True)
+                loaded = _snapshot_load(previous, new, new_ids)
+                reason = "" if loaded is not None else "the snapshot did not read back"
+            if loaded is not None:
+                arrays, ids = loaded
+                read = len(new)
+            else:
+                estimated = estimated_rows(table)
+                if estimated >= PARALLEL_COPY_MIN_ROWS:
+                    arrays, ids = copy_halves(lambda extra: copy_query(extra=extra, with_ids=True), kinds,
+                                              estimated, progress, with_ids=True)
+                else:
+                    arrays, ids = copy_single(copy_query(with_ids=True), kinds, estimated, progress, with_ids=True)
+                read = len(arrays)
+            after_at = raw.execute("SELECT clock_timestamp()").fetchone()[0]
+            raw.execute("COMMIT")
+            opened = False
+    finally:
+        if opened and not raw.closed:
+            raw.execute("ROLLBACK")
+    if progress is not None:
+        progress(len(arrays))
+    max_id = int(ids.max()) if len(ids) else 0
+    facts = (previous.meta["facts"] if loaded is not None else []) + [
+        [before_at.isoformat(), max_id_before], [after_at.isoformat(), max_id]]
+    facts = facts[-FACTS_KEPT:]
+    watermark = None if unseen or triggers != 3 else _watermark(facts, before_at, oldest_open)
+    mode = "incremental" if loaded is not None else "full"
+    report = ExtractReport(mode, rows=len(arrays), new_rows=read, reason=reason, watermark=watermark)
+    if watermark is None:
+        _snapshot_remove(directory)
+    else:
+        keep = ids <= watermark
+        kept = (arrays, ids) if keep.all() else (arrays.subset(keep), ids[keep])
+        _snapshot_write(directory, *kept, meta={
+            "format": FORMAT, "state": state, "watermark": watermark, "max_id": max_id, "facts": facts,
+            "rows": int(keep.sum()), "last_extract": {"mode": mode, "rows": len(arrays), "read": read,
+                                                       "reason": reason}})
+    return arrays, report
+
+
+def _why_not_incremental(previous: _Snapshot | None, state: dict, triggers: int, max_id_before: int,
+                         max_new: float) -> str:
+    if previous is None:
+        return "no snapshot"
+    if triggers != 3:
+        return "a generation trigger is missing or disabled"
+    if previous.meta.get("state") != state:
+        changed = sorted(k for k in state if previous.meta.get("state", {}).get(k) != state[k])
+        return f"changed since the snapshot: {', '.join(changed)}"
+    if max_id_before < int(previous.meta.get("max_id", 0)):
+        return "the highest id went down (the id sequence was moved back?)"
+    if max_id_before - previous.watermark > max_new * max(previous.rows, 1):
+        return f"more than {max_new:.0%} new rows"
+    return ""
+
+
+def _watermark(facts: list[list], before_at: datetime, oldest_open: datetime | None) -> int | None:
+    """The highest id m of a fact (t, m) such that every transaction that may insert rows the extract's
+    snapshot does not see started after t: after the oldest open transaction's start, or, with none open,
+    not after `before_at` (the open transactions were read then, before the snapshot)."""
+    usable = [m for t, m in facts
+              if (datetime.fromisoformat(t) < oldest_open if oldest_open is not None
+                  else datetime.fromisoformat(t) <= before_at)]
+    return max(usable) if usable else None
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+def _snapshot_read(directory: Path) -> _Snapshot | None:
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+        if meta.get("format") != FORMAT:
+            return None
+        files = {name: meta["files"][name] for name in (ID_FILE, *InteractionArrays.FIELDS)}
+        int(meta["rows"]), int(meta["watermark"])
+        return _Snapshot(directory, meta, files)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _snapshot_load(snapshot: _Snapshot, new: InteractionArrays,
+                   new_ids: np.ndarray) -> tuple[InteractionArrays, np.ndarray] | None:
+    """The snapshot's rows followed by `new`, read straight into arrays of the final size; None if a file is
+    missing or not what `meta.json` says."""
+    rows, extra = snapshot.rows, len(new)
+    out = InteractionArrays.allocate(rows + extra)
+    ids = np.empty(rows + extra, np.int64)
+    targets = {ID_FILE: ids, **{name: getattr(out, name) for name in InteractionArrays.FIELDS}}
+    try:
+        for name, target in targets.items():
+            _npy_read_into(snapshot.directory / snapshot.files[name], target[:rows])
+    except (OSError, ValueError) as error:
+        logger.warning("extract snapshot unreadable (%s): full extract", error)
+        return None
+    for name in InteractionArrays.FIELDS:
+        getattr(out, name)[rows:] = getattr(new, name)
+    ids[rows:] = new_ids
+    return out, ids
+
+
+def _npy_read_into(path: Path, target: np.ndarray) -> None:
+    with open(path, "rb") as file:
+        version = np.lib.format.read_magic(file)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(file)
+        if shape != target.shape or fortran or dtype != target.dtype:
+            raise ValueError(f"{path.name}: {dtype}{shape}, expected {target.dtype}{target.shape}")
+        if file.readinto(memoryview(target).cast("B")) != target.nbytes or file.read(1):
+            raise ValueError(f"{path.name}: not {target.nbytes} bytes of data")
+
+
+def _snapshot_write(directory: Path, arrays: InteractionArrays, ids: np.ndarray, *, meta: dict) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    stem = uuid.uuid4().hex
+    files = {}
+    for name, values in ((ID_FILE, ids), *((name, getattr(arrays, name)) for name in InteractionArrays.FIELDS)):
+        files[name] = f"{stem}.{name}.npy"
+        np.save(directory / files[name], np.ascontiguousarray(values), allow_pickle=False)
+    temporary = directory / f"meta.{stem}.tmp"
+    temporary.write_text(json.dumps({**meta, "files": files}))
+    os.replace(temporary, directory / "meta.json")  # the new file set, at once
+    for path in directory.iterdir():
+        if path.name != "meta.json" and not path.name.startswith(stem):
+            path.unlink(missing_ok=True)
+
+
+def _snapshot_remove(directory: Path) -> None:
+    if directory.is_dir():
+        (directory / "meta.json").unlink(missing_ok=True)
+        for path in directory.iterdir():
+            path.unlink(missing_ok=True)

@@ -1,0 +1,153 @@
+"""The retrain's incremental extract gives the rows a full extract gives: after inserts, with a transaction that
+held an insert open while the snapshot was taken, and it falls back to a full extract on any change it cannot
+follow (delete, update, a damaged file, too many new rows)."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from recommender import conf
+from recommender.extract import interactions_extract
+from recommender.extract_snapshot import interactions_extract_for_training
+from recommender.models import Interaction
+from tests.factories import UserFactory
+from tests.recommender.factories import taste_world
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _sorted(arrays) -> dict[str, np.ndarray]:
+    order = np.lexsort((arrays.values, arrays.kind_codes, arrays.timestamps, arrays.merchant_ids, arrays.user_ids))
+    return {name: getattr(arrays, name)[order] for name in arrays.FIELDS}
+
+
+def _assert_same_as_full(arrays) -> None:
+    full = _sorted(interactions_extract())
+    got = _sorted(arrays)
+    for name, values in full.items():
+        assert np.array_equal(got[name], values), name
+
+
+def _add(users, merchants, n: int, *, kind: str = "payment") -> None:
+    now = timezone.now()
+    Interaction.objects.bulk_create([
+        Interaction(user=users[i % len(users)], merchant=merchants[(3 * i) % len(merchants)], kind=kind,
+                    value=1.0 + i, occurred_at=now - timedelta(hours=i)) for i in range(n)])
+
+
+def test_inserts_are_read_incrementally_and_give_the_full_extracts_rows():
+    users, merchants = taste_world()
+    first, report = interactions_extract_for_training()
+    assert report.mode == "full" and report.watermark is not None
+    _assert_same_as_full(first)
+
+    _add(users, merchants, 25)
+    second, report = interactions_extract_for_training()
+    assert report.mode == "incremental", report.reason
+    assert report.new_rows == 25 and report.rows == len(first) + 25
+    _assert_same_as_full(second)
+
+    third, report = interactions_extract_for_training()  # nothing new: the snapshot alone
+    assert (report.mode, report.new_rows) == ("incremental", 0)
+    _assert_same_as_full(third)
+
+
+def test_an_insert_still_uncommitted_when_the_snapshot_is_taken_is_read_once_it_commits():
+    users, merchants = taste_world()
+    interactions_extract_for_training()
+    # Another session inserts (its id is taken now) and stays in its transaction ...
+    other = connection.get_new_connection(connection.get_connection_params())
+    try:
+        pending_id = other.execute(
+            "INSERT INTO recommender_interaction (user_id, merchant_id, kind, value, occurred_at, source) "
+            "VALUES (%s, %s, 'booking', 1, now(), '') RETURNING id", [users[0].pk, merchants[0].pk]).fetchone()[0]
+        _add(users, merchants, 3)  # ... while later ids commit
+        assert Interaction.objects.filter(pk__gt=pending_id).count() == 3
+
+        during, report = interactions_extract_for_training()
+        assert report.mode == "incremental"
+        assert report.watermark < pending_id  # the snapshot keeps nothing at or above the open insert's id
+        _assert_same_as_full(during)
+        other.commit()
+    finally:
+        other.close()
+
+    after, report = interactions_extract_for_training()
+    assert report.mode == "incremental"
+    assert report.rows == len(during) + 1
+    _assert_same_as_full(after)
+
+
+@pytest.mark.parametrize("change", ["delete", "update", "truncate"])
+def test_a_delete_an_update_or_a_truncate_forces_a_full_extract(change):
+    users, merchants = taste_world()
+    interactions_extract_for_training()
+    victim = Interaction.objects.order_by("pk").first()
+    if change == "delete":
+        victim.delete()
+    elif change == "update":
+        Interaction.objects.filter(pk=victim.pk).update(value=9.0)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE recommender_interaction")
+        _add(users, merchants, 5)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "full"
+    assert "generation" in report.reason
+    _assert_same_as_full(arrays)
+
+
+def test_a_damaged_snapshot_file_means_a_full_extract():
+    users, merchants = taste_world()
+    interactions_extract_for_training()
+    values = next(conf.extract_snapshot_dir().glob("*.values.npy"))
+    values.write_bytes(values.read_bytes()[:-4])
+    _add(users, merchants, 2)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "full" and "read back" in report.reason
+    _assert_same_as_full(arrays)
+
+
+def test_too_many_new_rows_or_no_snapshot_mean_a_full_extract(settings):
+    users, merchants = taste_world()
+    settings.RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW = 0.1
+    first, _ = interactions_extract_for_training()
+    _add(users, merchants, len(first) // 5)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "full" and "new rows" in report.reason
+    _assert_same_as_full(arrays)
+
+    for path in conf.extract_snapshot_dir().iterdir():
+        path.unlink()
+    arrays, report = interactions_extract_for_training()
+    assert (report.mode, report.reason) == ("full", "no snapshot")
+    _assert_same_as_full(arrays)
+
+    settings.RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW = 0
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "plain"
+    _assert_same_as_full(arrays)
+
+
+def test_a_delete_of_no_interaction_keeps_the_snapshot_a_disabled_trigger_does_not():
+    users, merchants = taste_world()
+    interactions_extract_for_training()
+    UserFactory().delete()  # Django's cascade runs a DELETE on the table, which removes nothing
+    Interaction.objects.filter(pk__lt=0).update(value=2.0)
+    _add(users, merchants, 2)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "incremental", report.reason
+    _assert_same_as_full(arrays)
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE recommender_interaction DISABLE TRIGGER recommender_interaction_deleted")
+    try:
+        arrays, report = interactions_extract_for_training()
+        assert report.mode == "full" and "trigger" in report.reason
+        assert report.watermark is None and not (conf.extract_snapshot_dir() / "meta.json").exists()
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE recommender_interaction ENABLE TRIGGER recommender_interaction_deleted")
