@@ -32,8 +32,10 @@ What makes it exact:
   the snapshot's rows (0 turns the snapshot off). SQLite and other databases always extract everything, as does
   a data window (`TrainingConfig.data_window_days`) and an extract inside a transaction.
 
-One retrain at a time writes it (`training_lock`); the file set is replaced by writing new files and then
-`meta.json` (an atomic rename) that names them.
+The snapshot is append-only segments (see "files" below): a warm retrain writes only its new rows, a full
+extract or every `MAX_SEGMENTS`th retrain one segment of all of them. One retrain at a time writes it
+(`training_lock`); the segment list is replaced by writing new files and then `meta.json` (an atomic rename)
+that names them; files it does not name are then removed.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ from superapp.db import postgresql_sql
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: segments
 FACTS_KEPT = 8  # (time, id) facts carried from retrain to retrain
 ID_FILE = "ids"
 
@@ -110,7 +112,7 @@ class ExtractReport:
 class _Snapshot:
     directory: Path
     meta: dict[str, Any]
-    files: dict[str, str] = field(default_factory=dict)
+    segments: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # (rows, field -> file name)
 
     @property
     def rows(self) -> int:
@@ -198,7 +200,9 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
     else:
         keep = ids <= watermark
         kept = (arrays, ids) if keep.all() else (arrays.subset(keep), ids[keep])
-        _snapshot_write(directory, *kept, meta={
+        # The previous snapshot's rows come first in `arrays`: kept whole, they stay as they are on disk.
+        unchanged = previous if loaded is not None and keep[:previous.rows].all() else None
+        _snapshot_write(directory, *kept, previous=unchanged, meta={
             "format": FORMAT, "state": state, "watermark": watermark, "max_id": max_id, "facts": facts,
             "rows": int(keep.sum()), "last_extract": {"mode": mode, "rows": len(arrays), "read": read,
                                                        "reason": reason}})
@@ -232,30 +236,45 @@ def _watermark(facts: list[list], before_at: datetime, oldest_open: datetime | N
 
 
 # ----------------------------------------------------------------------------------------------- files
+#
+# The snapshot is a list of *segments* (in id order), each a set of `.npy` files (the ids and the five columns)
+# named in `meta.json`. A retrain whose kept rows are the previous snapshot's rows and then some of the new
+# ones writes only the new ones, as one more segment; any other (a full extract, a watermark that went down, or
+# more than `MAX_SEGMENTS` segments) writes all its kept rows as one segment (compaction).
+
+MAX_SEGMENTS = 4
+
 
 def _snapshot_read(directory: Path) -> _Snapshot | None:
     try:
         meta = json.loads((directory / "meta.json").read_text())
         if meta.get("format") != FORMAT:
             return None
-        files = {name: meta["files"][name] for name in (ID_FILE, *InteractionArrays.FIELDS)}
-        int(meta["rows"]), int(meta["watermark"])
-        return _Snapshot(directory, meta, files)
+        segments = [(int(segment["rows"]), {name: str(segment["files"][name])
+                                            for name in (ID_FILE, *InteractionArrays.FIELDS)})
+                    for segment in meta["segments"]]
+        if sum(rows for rows, _ in segments) != int(meta["rows"]):
+            return None
+        int(meta["watermark"])
+        return _Snapshot(directory, meta, segments)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
 def _snapshot_load(snapshot: _Snapshot, new: InteractionArrays,
                    new_ids: np.ndarray) -> tuple[InteractionArrays, np.ndarray] | None:
-    """The snapshot's rows followed by `new`, read straight into arrays of the final size; None if a file is
-    missing or not what `meta.json` says."""
+    """The snapshot's rows (segment by segment) followed by `new`, read straight into arrays of the final size;
+    None if a file is missing or not what `meta.json` says."""
     rows, extra = snapshot.rows, len(new)
     out = InteractionArrays.allocate(rows + extra)
     ids = np.empty(rows + extra, np.int64)
     targets = {ID_FILE: ids, **{name: getattr(out, name) for name in InteractionArrays.FIELDS}}
     try:
-        for name, target in targets.items():
-            _npy_read_into(snapshot.directory / snapshot.files[name], target[:rows])
+        start = 0
+        for segment_rows, files in snapshot.segments:
+            for name, target in targets.items():
+                _npy_read_into(snapshot.directory / files[name], target[start:start + segment_rows])
+            start += segment_rows
     except (OSError, ValueError) as error:
         logger.warning("extract snapshot unreadable (%s): full extract", error)
         return None
@@ -276,18 +295,30 @@ def _npy_read_into(path: Path, target: np.ndarray) -> None:
             raise ValueError(f"{path.name}: not {target.nbytes} bytes of data")
 
 
-def _snapshot_write(directory: Path, arrays: InteractionArrays, ids: np.ndarray, *, meta: dict) -> None:
+def _snapshot_write(directory: Path, arrays: InteractionArrays, ids: np.ndarray, *, meta: dict,
+                    previous: _Snapshot | None = None) -> None:
+    """Keep `arrays` (with `ids`) as the snapshot. With `previous`, whose rows are the first `previous.rows`
+    of `arrays`, only the rest (if any) is written, as one more segment, while there are fewer than
+    `MAX_SEGMENTS`; otherwise all of it, as one segment."""
     directory.mkdir(parents=True, exist_ok=True)
-    stem = uuid.uuid4().hex
-    files = {}
-    for name, values in ((ID_FILE, ids), *((name, getattr(arrays, name)) for name in InteractionArrays.FIELDS)):
-        files[name] = f"{stem}.{name}.npy"
-        np.save(directory / files[name], np.ascontiguousarray(values), allow_pickle=False)
-    temporary = directory / f"meta.{stem}.tmp"
-    temporary.write_text(json.dumps({**meta, "files": files}))
-    os.replace(temporary, directory / "meta.json")  # the new file set, at once
+    segments: list[tuple[int, dict[str, str]]] = []
+    start = 0
+    if previous is not None and (len(previous.segments) < MAX_SEGMENTS or previous.rows == len(ids)):
+        segments, start = list(previous.segments), previous.rows
+    if start < len(ids) or not segments:
+        stem = uuid.uuid4().hex
+        files = {}
+        for name, values in ((ID_FILE, ids), *((name, getattr(arrays, name)) for name in InteractionArrays.FIELDS)):
+            files[name] = f"{stem}.{name}.npy"
+            np.save(directory / files[name], np.ascontiguousarray(values[start:]), allow_pickle=False)
+        segments.append((len(ids) - start, files))
+    temporary = directory / f"meta.{uuid.uuid4().hex}.tmp"
+    temporary.write_text(json.dumps({**meta, "segments": [{"rows": rows, "files": files}
+                                                          for rows, files in segments]}))
+    os.replace(temporary, directory / "meta.json")  # the new segment list, at once
+    named = {name for _, files in segments for name in files.values()}
     for path in directory.iterdir():
-        if path.name != "meta.json" and not path.name.startswith(stem):
+        if path.name != "meta.json" and path.name not in named:
             path.unlink(missing_ok=True)
 
 

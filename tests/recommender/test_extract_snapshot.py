@@ -1,7 +1,9 @@
 """The retrain's incremental extract gives the rows a full extract gives: after inserts, with a transaction that
 held an insert open while the snapshot was taken, and it falls back to a full extract on any change it cannot
-follow (delete, update, a damaged file, too many new rows)."""
+follow (delete, update, a damaged file, too many new rows); the snapshot grows by segments of the new rows and
+is compacted into one without changing its rows."""
 
+import json
 from datetime import timedelta
 
 import numpy as np
@@ -9,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from recommender import conf
+from recommender import conf, extract_snapshot
 from recommender.extract import interactions_extract
 from recommender.extract_snapshot import interactions_extract_for_training
 from recommender.models import Interaction
@@ -151,3 +153,60 @@ def test_a_delete_of_no_interaction_keeps_the_snapshot_a_disabled_trigger_does_n
     finally:
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE recommender_interaction ENABLE TRIGGER recommender_interaction_deleted")
+
+
+def _segments() -> list[dict]:
+    return json.loads((conf.extract_snapshot_dir() / "meta.json").read_text())["segments"]
+
+
+def test_a_warm_extract_appends_a_segment_of_its_new_rows_and_compaction_keeps_the_rows(monkeypatch):
+    monkeypatch.setattr(extract_snapshot, "MAX_SEGMENTS", 3)
+    users, merchants = taste_world()
+    first, _ = interactions_extract_for_training()
+    assert [segment["rows"] for segment in _segments()] == [len(first)]
+    first_files = set(_segments()[0]["files"].values())
+
+    _add(users, merchants, 4)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "incremental"
+    assert [segment["rows"] for segment in _segments()] == [len(first), 4]
+    assert set(_segments()[0]["files"].values()) == first_files  # the old rows are not written again
+    _assert_same_as_full(arrays)
+
+    interactions_extract_for_training()  # nothing new: no empty segment
+    assert len(_segments()) == 2
+    _add(users, merchants, 3)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "incremental" and [s["rows"] for s in _segments()] == [len(first), 4, 3]
+    _assert_same_as_full(arrays)
+
+    _add(users, merchants, 2)  # a fourth segment would be one too many: all rows in one again
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "incremental" and [s["rows"] for s in _segments()] == [len(first) + 9]
+    _assert_same_as_full(arrays)
+    names = {path.name for path in conf.extract_snapshot_dir().iterdir()}
+    assert names == {"meta.json", *_segments()[0]["files"].values()}  # the old segments' files are gone
+
+    _add(users, merchants, 1)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "incremental" and report.new_rows == 1
+    _assert_same_as_full(arrays)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing"])
+def test_a_damaged_or_missing_later_segment_means_a_full_extract_which_compacts(damage):
+    users, merchants = taste_world()
+    interactions_extract_for_training()
+    _add(users, merchants, 5)
+    interactions_extract_for_training()
+    assert len(_segments()) == 2
+    path = conf.extract_snapshot_dir() / _segments()[1]["files"]["timestamps"]
+    if damage == "missing":
+        path.unlink()
+    else:
+        path.write_bytes(path.read_bytes()[:-8])
+    _add(users, merchants, 2)
+    arrays, report = interactions_extract_for_training()
+    assert report.mode == "full" and "read back" in report.reason
+    _assert_same_as_full(arrays)
+    assert [segment["rows"] for segment in _segments()] == [len(arrays)]
