@@ -193,10 +193,10 @@ def friends_for(user, ctx: UserContext, merchant_ids: list[int], *, also: list[i
     another city included); a circle with more than `FRIENDS_ANYWHERE_MAX_VISITS` visits is asked about the
     merchants wanted (`also` too: the rest of the list), and those are remembered beside the answer."""
     cached = ctx.friends
-    if cached is not None and cached[0] in (NO_CIRCLE, ANYWHERE):
-        return {m: cached[1][m] for m in merchant_ids if m in cached[1]} if cached[0] == ANYWHERE else {}
+    if cached is not None and cached[0] == NO_CIRCLE:
+        return {}
     wanted = set(merchant_ids)
-    if cached is None or not wanted <= cached[0]:
+    if cached is None or (cached[0] != ANYWHERE and not wanted <= cached[0]):
         answer = (integrations.friends_anywhere(user=user, max_visits=conf.FRIENDS_ANYWHERE_MAX_VISITS)
                   if cached is None else None)
         if answer is not None:
