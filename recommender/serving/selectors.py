@@ -22,9 +22,10 @@ from superapp.process_cache import ProcessCache, ProcessCacheMap
 _NOT_POPULARITY = ("impression", "dismiss", "refund")
 
 
-STREAM_SIGNALS_FROM_USERS = 64
-
 # --- The user's own signals -----------------------------------------------------------------------
+STREAM_SIGNALS_FROM_USERS = 64  # `users_signals` of more users than this streams its rows
+
+
 @dataclass
 class UserSignals:
     merchant_ids: np.ndarray  # sorted Merchant.pk with a positive confidence
@@ -49,11 +50,11 @@ def user_signals(user_id: int, *, limit: int, now: datetime | None = None) -> Us
 def users_signals(user_ids: list[int], *, limit: int, now: datetime | None = None) -> dict[int, UserSignals]:
     """`user_signals` for many users in one query (batch materialisation): the same rows, the same weights."""
     by_user: dict[int, list] = {pk: [] for pk in user_ids}
-    rows = (Interaction.objects.filter(user_id__in=user_ids).order_by("user_id", "-occurred_at")
-            .values_list("user_id", "merchant_id", "kind", "value", "occurred_at"))
+    query = (Interaction.objects.filter(user_id__in=user_ids).order_by("user_id", "-occurred_at")
+             .values_list("user_id", "merchant_id", "kind", "value", "occurred_at"))
     # A batch build streams (a server-side cursor: three round trips, bounded memory); the few users of a
     # refresh after events are read at once.
-    for user_id, *row in (rows.iterator(chunk_size=10_000) if len(user_ids) > STREAM_SIGNALS_FROM_USERS else rows):
+    for user_id, *row in (query.iterator(chunk_size=10_000) if len(user_ids) > STREAM_SIGNALS_FROM_USERS else query):
         rows = by_user[user_id]
         if len(rows) < limit:
             rows.append(row)
