@@ -1,6 +1,7 @@
 """Extraction: the arrays are the rows, on every database; the PostgreSQL stream reader leaves the connection
 usable whatever happens."""
 
+import struct
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -88,6 +89,55 @@ def test_the_stream_parser_accepts_any_chunking_and_checks_the_layout():
         _CopyRowsParser(None, kinds).feed(extract._PG_SIGNATURE + bytes(8) + rows.tobytes() + b"\xff\xff")
 
 
+def _packed_stream(blocks, row) -> bytes:
+    """A packed COPY's stream: one (count, records) row per block, None for a range without rows."""
+    out = [extract._PG_SIGNATURE + bytes(8)]
+    for block in blocks:
+        if block is None:
+            out.append(struct.pack(">hiqi", 2, 8, 0, -1))
+        else:
+            out.append(struct.pack(">hiqi", 2, 8, len(block), len(block) * row.itemsize) + block.tobytes())
+    return b"".join(out) + b"\xff\xff"
+
+
+def test_the_packed_stream_parser_accepts_any_chunking_and_checks_the_counts():
+    # Given a packed stream of two ranges with rows and two without (ids included),
+    kinds = extract.KindHashes(np.array([5, 900, -7], np.int32))
+    row = extract._PACKED_ROW_WITH_ID
+    records = np.zeros(5, dtype=row)
+    records["id"], records["user"], records["merchant"] = [11, 12, 13, 14, 15], [1, 2, 3, 4, 5], [10, 20, 30, 40, 50]
+    records["kind"], records["value"] = [5, 900, -7, 6, 5], [1.0, 2.5, -1.0, 3.0, 4.0]
+    records["ts"] = [0, 1_000_000, 2_000_000, 3_000_000, 4_000_000]
+    stream = _packed_stream([None, records[:2], None, records[2:]], row)
+    # when it arrives cut anywhere, into arrays of any first capacity,
+    for size, capacity in ((1, 0), (7, 1), (18, 2), (19, 5), (len(stream), 100)):
+        parser = extract._PackedRowsParser(None, kinds, capacity=capacity, with_ids=True)
+        for start in range(0, len(stream), size):
+            parser.feed(bytearray(stream[start:start + size]))
+        arrays = parser.finish()
+        # then the arrays are the records, in order, kinds mapped (6: unknown) and times in unix seconds.
+        assert parser.ids_out().tolist() == [11, 12, 13, 14, 15]
+        assert arrays.user_ids.tolist() == [1, 2, 3, 4, 5] and arrays.merchant_ids.tolist() == [10, 20, 30, 40, 50]
+        assert arrays.kind_codes.tolist() == [0, 1, 2, -1, 0] and arrays.values.tolist() == [1.0, 2.5, -1.0, 3.0, 4.0]
+        assert arrays.timestamps.tolist() == [946_684_800.0 + second for second in range(5)]
+    parser = extract._PackedRowsParser(None, kinds, with_ids=True)
+    parser.feed(stream[:-1])
+    with pytest.raises(RuntimeError, match="trailer"):
+        parser.finish()
+    # A row with a NULL column drops out of string_agg: its range's count and records disagree.
+    short = extract._PG_SIGNATURE + bytes(8) + struct.pack(">hiqi", 2, 8, 3, 2 * row.itemsize) + records[:2].tobytes()
+    with pytest.raises(RuntimeError, match="row layout"):
+        extract._PackedRowsParser(None, kinds, with_ids=True).feed(short + b"\xff\xff")
+
+
+def test_page_ranges_cover_the_pages_once_and_leave_the_last_one_open():
+    assert extract.page_ranges(0, 5, chunk_pages=2) == [(0, 2), (2, 4), (4, 5)]
+    assert extract.page_ranges(0, 0, chunk_pages=2) == []
+    open_end = extract._BEYOND_LAST_PAGE
+    assert extract.page_ranges(5, None, pages=9, chunk_pages=2) == [(5, 7), (7, open_end)]
+    assert extract.page_ranges(0, None, pages=0, chunk_pages=2) == [(0, open_end)]  # rows added since still read
+
+
 @pytest.mark.postgres
 def test_the_copy_reader_leaves_the_connection_usable_after_errors():
     taste_world()
@@ -147,15 +197,17 @@ def test_the_two_half_copies_give_the_one_copys_rows_in_its_order(monkeypatch):
     middle = Interaction.objects.order_by("occurred_at")[300].occurred_at
     windows = [{}, {"since": middle}, {"until": middle}, {"source_prefix": "import:x:"}]
     one = [interactions_extract(**window) for window in windows]
-    # when the extract splits the table into two halves of its pages on two connections,
+    # when the extract splits the table into two halves of its pages on two connections, each sending its rows
+    # packed a page at a time,
     monkeypatch.setattr(extract, "PARALLEL_COPY_MIN_ROWS", 0)
+    monkeypatch.setattr(extract, "PACKED_CHUNK_PAGES", 1)
     calls = []
     real = extract._copy_out_many
     monkeypatch.setattr(extract, "_copy_out_many", lambda *a, **kw: calls.append(a[1]) or real(*a, **kw))
     rows = []
     two = [interactions_extract(**window, progress=rows.append) for window in windows]
     # then both halves ran and the arrays are the same, row for row, as one COPY's.
-    assert len(calls) == len(windows) and all("ctid <" in q[0] and "ctid >=" in q[1] for q in calls)
+    assert len(calls) == len(windows) and all("string_agg" in q[0] and "string_agg" in q[1] for q in calls)
     for single, halves in zip(one, two, strict=True):
         for name in extract.InteractionArrays.FIELDS:
             assert np.array_equal(getattr(single, name), getattr(halves, name)), name

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from recommender import conf, extract_snapshot
+from recommender import conf, extract, extract_snapshot
 from recommender.extract import interactions_extract
 from recommender.extract_snapshot import interactions_extract_for_training
 from recommender.models import Interaction
@@ -33,6 +33,16 @@ def _assert_same_as_full(arrays) -> None:
         assert np.array_equal(got[name], values), name
 
 
+def _recorded(function):
+    calls = []
+
+    def record(*args, **kwargs):
+        calls.append(args)
+        return function(*args, **kwargs)
+    record.calls = calls
+    return record
+
+
 def _add(users, merchants, n: int, *, kind: str = "payment") -> None:
     now = timezone.now()
     Interaction.objects.bulk_create([
@@ -40,10 +50,16 @@ def _add(users, merchants, n: int, *, kind: str = "payment") -> None:
                     value=1.0 + i, occurred_at=now - timedelta(hours=i)) for i in range(n)])
 
 
-def test_inserts_are_read_incrementally_and_give_the_full_extracts_rows():
+@pytest.mark.parametrize("halves", [False, True], ids=["one COPY", "two packed COPYs"])
+def test_inserts_are_read_incrementally_and_give_the_full_extracts_rows(halves, monkeypatch):
     users, merchants = taste_world()
+    if halves:  # the full extract as at scale: two connections, rows packed by range of pages (one page here)
+        monkeypatch.setattr(extract_snapshot, "PARALLEL_COPY_MIN_ROWS", 0)
+        monkeypatch.setattr(extract, "PACKED_CHUNK_PAGES", 1)
+        monkeypatch.setattr(extract, "_copy_out_many", calls := _recorded(extract._copy_out_many))
     first, report = interactions_extract_for_training()
     assert report.mode == "full" and report.watermark is not None
+    assert not halves or len(calls.calls) == 1
     _assert_same_as_full(first)
 
     _add(users, merchants, 25)
