@@ -8,8 +8,8 @@ PostgreSQL: one `COPY (SELECT ...) TO STDOUT (FORMAT BINARY)` whose rows all hav
 (10M rows into /dev/null, alternated, load 6: 5.8-6.8 s of the server's CPU with the `CASE`, 5.0-5.7 s).
 `occurred_at` travels as the raw timestamptz (int64 microseconds since 2000) and becomes unix seconds in
 NumPy: `EXTRACT(EPOCH ...)` returns `numeric` since PostgreSQL 14 and cost the server more than the rest of
-the query together. A large extract (`PARALLEL_COPY_MIN_ROWS`) runs two COPYs over the two halves of the table's
-pages, *packed*: one COPY row per range of pages carrying its rows as fixed-width records in one `bytea`
+the query together. A large extract (`PARALLEL_COPY_MIN_ROWS`) runs two COPYs over alternate ranges of the table's
+pages, *packed*: one COPY row per range carrying its rows as fixed-width records in one `bytea`
 (`packed_copy_query`), so the client takes ~100 messages instead of 10M. Other databases: a raw cursor with
 `fetchmany`, still without model instances.
 """
@@ -168,8 +168,8 @@ def without_inactive_merchants(arrays: InteractionArrays) -> InteractionArrays:
     return arrays.subset(~np.isin(arrays.merchant_ids, inactive)) if len(inactive) else arrays
 
 
-# From this many rows (the planner's estimate) on, PostgreSQL sends the table in two halves over two
-# connections: one COPY keeps one backend busy on one core while the other core parses.
+# From this many rows (the planner's estimate) on, PostgreSQL sends the table over two connections (packed, in
+# alternate ranges of pages): one COPY keeps one backend busy on one core while the other core idles.
 PARALLEL_COPY_MIN_ROWS = 2_000_000
 
 
@@ -204,8 +204,8 @@ def _extract_postgres(since, until, source_prefix, progress) -> InteractionArray
             with connection.wrap_database_errors:
                 first.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 opened = True
-                arrays, _ = copy_halves(kinds, estimated, progress, since=since, until=until,
-                                        source_prefix=source_prefix)
+                arrays, _ = copy_parallel(kinds, estimated, progress, since=since, until=until,
+                                          source_prefix=source_prefix)
                 first.execute("COMMIT")
                 opened = False
         finally:
@@ -245,13 +245,14 @@ def _ordered_feeder(pool: ThreadPoolExecutor, parser: _CopyRowsParser) -> Callab
     return feed
 
 
-def copy_halves(kinds: KindHashes, estimated: int, progress, *, since: datetime | None = None,
-                until: datetime | None = None, source_prefix: str | None = None,
-                with_ids: bool = False) -> tuple[InteractionArrays, np.ndarray | None]:
-    """The table's first and second half of pages as two packed COPYs (`packed_copy_query`) on two connections
-    that share one snapshot (`pg_export_snapshot`), read by this thread in turn as their data arrives and parsed
-    by one thread each: two backends on the two cores. Same rows, in the same order (physical) as one COPY's
-    scan.
+def copy_parallel(kinds: KindHashes, estimated: int, progress, *, since: datetime | None = None,
+                  until: datetime | None = None, source_prefix: str | None = None,
+                  with_ids: bool = False) -> tuple[InteractionArrays, np.ndarray | None]:
+    """The table as two packed COPYs (`packed_copy_query`) on two connections that share one snapshot
+    (`pg_export_snapshot`): the first sends page ranges 0, 2, 4, ..., the second 1, 3, 5, ... (two backends on
+    the two cores, abreast through the table). This thread reads both as their data arrives and puts each range's
+    rows in place in one set of arrays (`_PackedAssembler`, two threads writing): the same rows in the same
+    (physical) order as one COPY's scan, with nothing concatenated afterwards.
 
     Django's connection must be in a REPEATABLE READ transaction (the caller's): its snapshot is the one shared."""
     from psycopg import sql
@@ -261,23 +262,8 @@ def copy_halves(kinds: KindHashes, estimated: int, progress, *, since: datetime 
     with connection.wrap_database_errors:
         pages = int(first.execute("SELECT pg_relation_size(%s::regclass) / current_setting('block_size')::int8",
                                   [table]).fetchone()[0])
-    middle = pages // 2
-    queries = [packed_copy_query(page_ranges(0, middle), since=since, until=until, source_prefix=source_prefix,
-                                 with_ids=with_ids),
-               packed_copy_query(page_ranges(middle, None, pages=pages), since=since, until=until,
-                                 source_prefix=source_prefix, with_ids=with_ids)]
-    counts = [0, 0]
-
-    def part_progress(part: int) -> Callable[[int], None] | None:
-        if progress is None:
-            return None
-
-        def report(rows: int) -> None:
-            counts[part] = rows
-            progress(sum(counts))
-        return report
-
-    parsers = [_PackedRowsParser(part_progress(part), kinds, capacity=estimated // 2 + estimated // 20,
+    ranges = page_ranges(0, None, pages=pages)
+    queries = [packed_copy_query(ranges[part::2], since=since, until=until, source_prefix=source_prefix,
                                  with_ids=with_ids) for part in range(2)]
     second = connection.get_new_connection(connection.get_connection_params())
     try:
@@ -286,16 +272,16 @@ def copy_halves(kinds: KindHashes, estimated: int, progress, *, since: datetime 
             snapshot = first.execute("SELECT pg_export_snapshot()").fetchone()[0]
             second.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             second.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-parse-1") as pool1, \
-                    ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-parse-2") as pool2:
-                feeders = [_ordered_feeder(pool1, parsers[0]), _ordered_feeder(pool2, parsers[1])]
-                _copy_out_many([first, second], queries, feeders, chunk_bytes=16 << 20)
-                for feed in feeders:
-                    feed(None)
+            with ThreadPoolExecutor(max_workers=2, thread_name_prefix="copy-write") as pool:
+                assembler = _PackedAssembler(2, progress, kinds, capacity=estimated, with_ids=with_ids, pool=pool)
+                try:
+                    _copy_out_many([first, second], queries, [assembler.feeder(part) for part in range(2)],
+                                   chunk_bytes=0)
+                finally:
+                    assembler.wait_writes()
     finally:
         second.close()
-    arrays = InteractionArrays.concat([parser.finish() for parser in parsers])
-    return arrays, (np.concatenate([parser.ids_out() for parser in parsers]) if with_ids else None)
+    return assembler.finish(), assembler.ids_out()
 
 
 # A packed COPY sends this many heap pages' rows (~100k rows of the interaction table) as one COPY row.
@@ -384,19 +370,29 @@ class _StreamParser:
 
     def _store(self, block: np.ndarray) -> None:
         """Append a block of records (fields user, merchant, kind, value, ts, and id `with_ids`)."""
-        n = len(block)
+        self._write(block, self._reserve(len(block)))
+        if self.progress:
+            self.progress(self.rows)
+
+    def _reserve(self, n: int) -> int:
+        """Room for `n` more rows (growing the arrays if the estimate was short); where they start."""
         start, stop = self.rows, self.rows + n
-        with_ids = self.ids is not None
         if stop > len(self.out):  # under-estimated: grow by half at least
             grown = InteractionArrays.allocate(max(stop, len(self.out) * 3 // 2))
             for name in InteractionArrays.FIELDS:
                 getattr(grown, name)[:start] = getattr(self.out, name)[:start]
             self.out = grown
-            if with_ids:
+            if self.ids is not None:
                 ids = np.empty(len(grown), np.int64)
                 ids[:start] = self.ids[:start]
                 self.ids = ids
-        if with_ids:
+        self.rows = stop
+        return start
+
+    def _write(self, block: np.ndarray, start: int) -> None:
+        """Write `block`'s records into the rows from `start` (reserved)."""
+        stop = start + len(block)
+        if self.ids is not None:
             self.ids[start:stop] = block["id"]
         self.out.user_ids[start:stop] = block["user"]
         self.out.merchant_ids[start:stop] = block["merchant"]
@@ -406,9 +402,6 @@ class _StreamParser:
         ts[:] = block["ts"]  # microseconds since 2000-01-01 -> unix seconds
         ts /= 1e6
         ts += _PG_EPOCH_UNIX
-        self.rows = stop
-        if self.progress:
-            self.progress(self.rows)
 
     def finish(self) -> InteractionArrays:
         if not self.header_done or self.rest != b"\xff\xff":  # the trailer: a 16-bit -1 after the last row
@@ -449,12 +442,14 @@ class _CopyRowsParser(_StreamParser):
 
 
 class _PackedRowsParser(_StreamParser):
-    """A packed COPY (`packed_copy_query`): rows of (count int8, records bytea), each bytea one `np.frombuffer`."""
+    """A packed COPY (`packed_copy_query`): rows of (count int8, records bytea), each bytea one `np.frombuffer`.
+    Each range's records (None for a range without rows) go to `on_range` if given, else into its own arrays."""
 
     def __init__(self, progress: Callable[[int], None] | None, kinds: KindHashes, capacity: int = 0,
-                 with_ids: bool = False) -> None:
+                 with_ids: bool = False, on_range: Callable[[np.ndarray | None], None] | None = None) -> None:
         super().__init__(progress, kinds, capacity, with_ids)
         self.row = _PACKED_ROW_WITH_ID if with_ids else _PACKED_ROW
+        self.on_range = on_range
 
     def feed(self, chunk: bytes | bytearray) -> None:
         data = self.rest + chunk if self.rest else chunk
@@ -474,10 +469,72 @@ class _PackedRowsParser(_StreamParser):
             end = offset + 18 + max(size, 0)
             if len(data) < end:
                 break
-            if count:
-                self._store(np.frombuffer(data, dtype=self.row, count=count, offset=offset + 18))
+            records = np.frombuffer(data, dtype=self.row, count=count, offset=offset + 18) if count else None
+            if self.on_range is not None:
+                self.on_range(records)
+            elif records is not None:
+                self._store(records)
             offset = end
         self.rest = bytes(data[offset:])
+
+
+class _PackedAssembler(_StreamParser):
+    """Packed COPY streams over interleaved page ranges (stream p of n sends ranges p, p + n, p + 2n, ...) into one
+    set of arrays in range order: a range's records are written at their place as soon as every range before it
+    has arrived, by `pool` (writes of different ranges run side by side). `feeder(p)` takes stream p's data (whole
+    messages or any chunks)."""
+
+    def __init__(self, parts: int, progress: Callable[[int], None] | None, kinds: KindHashes, *, capacity: int,
+                 with_ids: bool, pool: ThreadPoolExecutor) -> None:
+        super().__init__(progress, kinds, capacity, with_ids)
+        self.parts = parts
+        self.pool = pool
+        self.streams = [_PackedRowsParser(None, kinds, with_ids=with_ids, on_range=self._arrival(part))
+                        for part in range(parts)]
+        self.arrived = [0] * parts    # ranges received from each stream
+        self.waiting: dict[int, np.ndarray | None] = {}  # received, not placed yet (a range before is missing)
+        self.next_range = 0
+        self.writes: deque[Future] = deque()
+
+    def feeder(self, part: int) -> Callable[[bytes | bytearray | memoryview], None]:
+        def feed(chunk: bytes | bytearray | memoryview) -> None:
+            self.streams[part].feed(chunk)
+            self._place()
+        return feed
+
+    def _arrival(self, part: int) -> Callable[[np.ndarray | None], None]:
+        def arrived(records: np.ndarray | None) -> None:
+            self.waiting[self.arrived[part] * self.parts + part] = records
+            self.arrived[part] += 1
+        return arrived
+
+    def _place(self) -> None:
+        while self.next_range in self.waiting:
+            records = self.waiting.pop(self.next_range)
+            self.next_range += 1
+            if records is None:
+                continue
+            if self.rows + len(records) > len(self.out):
+                self.wait_writes()  # growing copies the rows written so far
+            start = self._reserve(len(records))
+            self.writes.append(self.pool.submit(self._write, records, start))
+            if self.progress:
+                self.progress(self.rows)
+        while self.writes and self.writes[0].done():
+            self.writes.popleft().result()
+
+    def wait_writes(self) -> None:
+        """Wait for the writes submitted so far (raising the first error)."""
+        while self.writes:
+            self.writes.popleft().result()
+
+    def finish(self) -> InteractionArrays:
+        self.wait_writes()
+        for stream in self.streams:
+            stream.finish()  # each ended with its trailer
+        if self.waiting:
+            raise RuntimeError("a packed COPY's page ranges did not all arrive")
+        return InteractionArrays(*(getattr(self.out, name)[:self.rows] for name in InteractionArrays.FIELDS))
 
 
 def _copy_out(raw, query: str, on_chunk: Callable[[bytearray], None], *, chunk_bytes: int) -> None:
@@ -516,6 +573,7 @@ def _copy_out_many(raws: list, queries: list[str], on_chunks: list[Callable[[byt
                    chunk_bytes: int) -> None:
     """`_copy_out` of one query per connection, all running at once: this thread takes whatever rows have
     arrived on each connection in turn (non-blocking `PQgetCopyData`) and waits in `select` when none has any.
+    `chunk_bytes` 0 hands each message on by itself (for streams of few, large messages: no copy).
     Every connection is left idle whatever happens (each stream is read to its end)."""
     import select
     from contextlib import ExitStack
@@ -545,11 +603,14 @@ def _copy_out_many(raws: list, queries: list[str], on_chunks: list[Callable[[byt
                 extend = buffer.extend
                 nbytes, data = get(1)  # non-blocking: 0 when no whole row is in libpq's buffer
                 while nbytes > 0:
-                    extend(data)
-                    if len(buffer) >= chunk_bytes:
-                        streams[index].hand(buffer)
-                        buffer = buffers[index] = bytearray()
-                        extend = buffer.extend
+                    if not chunk_bytes:  # each message as it is (a memoryview of libpq's buffer, kept alive)
+                        streams[index].hand(data)
+                    else:
+                        extend(data)
+                        if len(buffer) >= chunk_bytes:
+                            streams[index].hand(buffer)
+                            buffer = buffers[index] = bytearray()
+                            extend = buffer.extend
                     nbytes, data = get(1)
                 if nbytes == 0:
                     waiting.append(index)

@@ -58,7 +58,7 @@ from recommender.extract import (
     PARALLEL_COPY_MIN_ROWS,
     InteractionArrays,
     KindHashes,
-    copy_halves,
+    copy_parallel,
     copy_query,
     copy_single,
     estimated_rows,
@@ -175,7 +175,7 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
             else:
                 estimated = estimated_rows(table)
                 if estimated >= PARALLEL_COPY_MIN_ROWS:
-                    arrays, ids = copy_halves(kinds, estimated, progress, with_ids=True)
+                    arrays, ids = copy_parallel(kinds, estimated, progress, with_ids=True)
                 else:
                     arrays, ids = copy_single(copy_query(with_ids=True), kinds, estimated, progress, with_ids=True)
                 read = len(arrays)

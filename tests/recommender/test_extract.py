@@ -2,6 +2,7 @@
 usable whatever happens."""
 
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -130,6 +131,41 @@ def test_the_packed_stream_parser_accepts_any_chunking_and_checks_the_counts():
         extract._PackedRowsParser(None, kinds, with_ids=True).feed(short + b"\xff\xff")
 
 
+def test_the_assembler_puts_interleaved_ranges_in_order_whatever_arrives_first():
+    # Given 7 ranges of records (two without rows) sent by two streams in turn (ranges 0, 2, 4, 6 and 1, 3, 5),
+    kinds = extract.KindHashes(np.array([5, 900, -7], np.int32))
+    row = extract._PACKED_ROW_WITH_ID
+    sizes = [3, 0, 2, 4, 0, 1, 5]
+    ranges, next_id = [], 1
+    for size in sizes:
+        records = np.zeros(size, dtype=row)
+        records["id"] = records["user"] = np.arange(next_id, next_id + size)
+        records["kind"], records["ts"] = 900, 0
+        ranges.append(records if size else None)
+        next_id += size
+    streams = [_packed_stream(ranges[part::2], row) for part in range(2)]
+    for capacity, size, second_first in ((0, 5, False), (3, 7, True), (100, 1 << 20, True)):
+        # when their data arrives cut anywhere, in turns, one stream's ahead of the other's (any first capacity),
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            assembler = extract._PackedAssembler(2, None, kinds, capacity=capacity, with_ids=True, pool=pool)
+            feeders = [assembler.feeder(part) for part in range(2)]
+            order = [1, 0] if second_first else [0, 1]
+            chunks = [[stream[start:start + size] for start in range(0, len(stream), size)] for stream in streams]
+            for part in order:  # the whole of one stream, then the other: the most waiting there can be
+                for chunk in chunks[part]:
+                    feeders[part](memoryview(chunk))
+            arrays = assembler.finish()
+        # then the rows are in range order, each range's records in theirs.
+        assert assembler.ids_out().tolist() == list(range(1, next_id))
+        assert arrays.user_ids.tolist() == list(range(1, next_id)) and set(arrays.kind_codes.tolist()) == {1}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # a stream that stopped early
+        assembler = extract._PackedAssembler(2, None, kinds, capacity=0, with_ids=True, pool=pool)
+        assembler.feeder(0)(streams[0])
+        assembler.feeder(1)(streams[1][:-2])
+        with pytest.raises(RuntimeError, match="trailer"):
+            assembler.finish()
+
+
 def test_page_ranges_cover_the_pages_once_and_leave_the_last_one_open():
     assert extract.page_ranges(0, 5, chunk_pages=2) == [(0, 2), (2, 4), (4, 5)]
     assert extract.page_ranges(0, 0, chunk_pages=2) == []
@@ -197,8 +233,7 @@ def test_the_two_half_copies_give_the_one_copys_rows_in_its_order(monkeypatch):
     middle = Interaction.objects.order_by("occurred_at")[300].occurred_at
     windows = [{}, {"since": middle}, {"until": middle}, {"source_prefix": "import:x:"}]
     one = [interactions_extract(**window) for window in windows]
-    # when the extract splits the table into two halves of its pages on two connections, each sending its rows
-    # packed a page at a time,
+    # when the extract reads the table on two connections, each sending alternate pages' rows packed,
     monkeypatch.setattr(extract, "PARALLEL_COPY_MIN_ROWS", 0)
     monkeypatch.setattr(extract, "PACKED_CHUNK_PAGES", 1)
     calls = []
@@ -206,11 +241,11 @@ def test_the_two_half_copies_give_the_one_copys_rows_in_its_order(monkeypatch):
     monkeypatch.setattr(extract, "_copy_out_many", lambda *a, **kw: calls.append(a[1]) or real(*a, **kw))
     rows = []
     two = [interactions_extract(**window, progress=rows.append) for window in windows]
-    # then both halves ran and the arrays are the same, row for row, as one COPY's.
+    # then both connections ran and the arrays are the same, row for row, as one COPY's.
     assert len(calls) == len(windows) and all("string_agg" in q[0] and "string_agg" in q[1] for q in calls)
-    for single, halves in zip(one, two, strict=True):
+    for single, packed in zip(one, two, strict=True):
         for name in extract.InteractionArrays.FIELDS:
-            assert np.array_equal(getattr(single, name), getattr(halves, name)), name
+            assert np.array_equal(getattr(single, name), getattr(packed, name)), name
     assert len(two[0]) == Interaction.objects.count() and rows and rows[-1] > 0
     # and the connection is usable and out of the snapshot's transaction.
     assert not connection.in_atomic_block and Interaction.objects.count() == len(two[0])
