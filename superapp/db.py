@@ -276,7 +276,8 @@ def _insert_params(objs: list[Model], fields: list) -> list:
 
 
 @functools.cache
-def _insert_sql(model: type[Model], vendor: str, count: int, ignore_conflicts: bool) -> tuple[str, list, bool]:
+def _insert_sql(model: type[Model], vendor: str, count: int, ignore_conflicts: bool,
+                returning_column: str | None = None) -> tuple[str, list, bool]:
     meta, ops = model._meta, connection.ops
     fields = _insert_fields(model)
     columns = ", ".join(ops.quote_name(field.column) for field in fields)
@@ -284,6 +285,8 @@ def _insert_sql(model: type[Model], vendor: str, count: int, ignore_conflicts: b
     on_conflict = OnConflict.IGNORE if ignore_conflicts else None
     sql = (f"{ops.insert_statement(on_conflict=on_conflict)} {ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
            f"VALUES {', '.join([row] * count)} {ops.on_conflict_suffix_sql(fields, on_conflict, None, None)}")
+    if returning_column is not None:  # ignore_conflicts: the rows actually inserted (PostgreSQL, SQLite >= 3.35)
+        return f"{sql} RETURNING {ops.quote_name(meta.get_field(returning_column).column)}", fields, True
     returning = not ignore_conflicts and connection.features.can_return_rows_from_bulk_insert
     if returning:
         sql += f" RETURNING {ops.quote_name(meta.pk.column)}"
@@ -307,6 +310,19 @@ def rows_insert(objs: list[M], *, ignore_conflicts: bool = False) -> list[M]:
             obj.pk = pks[position]
         row_inserted(obj)
     return objs
+
+
+def rows_insert_new(objs: list[Model], *, returning: str) -> list:
+    """INSERT unsaved instances of one model in one statement, skipping rows that conflict with a stored one (or
+    with an earlier row of the same statement), like `bulk_create(ignore_conflicts=True)`; returns the value of the
+    field `returning` of each row actually inserted (e.g. the client ids of the events that were new), so the
+    caller needs no read before it to tell new from already stored."""
+    if not objs:
+        return []
+    sql, fields, _ = _insert_sql(type(objs[0]), connection.vendor, len(objs), True, returning)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _insert_params(objs, fields))
+        return [row[0] for row in cursor.fetchall()]
 
 
 def bigint_array(values) -> list[Int8]:

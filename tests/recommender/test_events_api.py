@@ -91,3 +91,18 @@ def test_batch_size_limits(auth_client, merchant):
 def test_events_need_authentication(api_client, merchant):
     response = api_client.post(URL, {"events": [{"id": "a", "kind": "view", "merchant": merchant.pk}]}, format="json")
     assert_error_shape(response, 401, "not_authenticated")
+
+
+def test_a_batch_costs_two_statements_and_reports_what_was_new(user, merchant, django_assert_num_queries):
+    """One read of the merchants, one INSERT that returns the ids it stored: no read of the stored ids first."""
+    from recommender.services import client_events_record
+
+    Interaction.objects.create(user=user, merchant=merchant, kind="view", client_event_id="old")
+    events = [{"id": "old", "kind": "view", "merchant": merchant.pk},
+              {"id": "new", "kind": "click", "merchant": merchant.pk},
+              {"id": "new", "kind": "view", "merchant": merchant.pk}]
+    with django_assert_num_queries(2):
+        results = client_events_record(user=user, events=events)
+    assert results == [{"id": "old", "status": "duplicate"}, {"id": "new", "status": "accepted"},
+                       {"id": "new", "status": "duplicate"}]
+    assert Interaction.objects.get(user=user, client_event_id="new").kind == "click"  # the first of the repeats
