@@ -16,6 +16,7 @@ from merchants.models import Merchant
 from recommender import conf
 from recommender.evaluation import TuningOutcome, tuning_run
 from recommender.exceptions import ModelVersionNotActivatable
+from recommender.extract_snapshot import snapshot_written_in_background
 from recommender.locks import training_lock
 from recommender.ml.models import make_model
 from recommender.models import Algorithm, Interaction, ModelStatus, ModelVersion, TrainingConfig
@@ -208,7 +209,8 @@ def model_train(*, config: TrainingConfig | None = None, triggered_by: str = "co
     config = config or training_config_active()
     progress = progress or TrainingProgress()
     now = now or timezone.now()
-    with training_lock(wait_s=wait_s), numpy_hugepages(False):
+    # The extract snapshot is written while the model is built and fitted, and before the lock is released.
+    with training_lock(wait_s=wait_s), numpy_hugepages(False), snapshot_written_in_background():
         clock = StageClock(progress)
         arrays = extract_window(data_window_days=config.data_window_days, now=now, clock=clock, progress=progress)
         result = fit_and_evaluate(

@@ -118,6 +118,36 @@ def test_a_delete_an_update_or_a_truncate_forces_a_full_extract(change):
     _assert_same_as_full(arrays)
 
 
+def test_a_snapshot_written_in_the_background_is_there_once_the_block_ends_and_a_failed_one_is_removed(
+        monkeypatch):
+    users, merchants = taste_world()
+    # Given an extract inside the block (as the retrain does), the snapshot is complete when the block ends:
+    with extract_snapshot.snapshot_written_in_background():
+        first, report = interactions_extract_for_training()
+    assert report.mode == "full"
+    _add(users, merchants, 4)
+    second, report = interactions_extract_for_training()
+    assert (report.mode, report.new_rows) == ("incremental", 4), report.reason
+    _assert_same_as_full(second)
+
+    # and a write that fails in the background neither fails the extract nor leaves a snapshot behind.
+    def fail(directory, arrays, ids, *, meta, previous):
+        (directory / "meta.json").write_text("{")  # half-written state, as a crash could leave
+        raise OSError("disk full")
+
+    monkeypatch.setattr(extract_snapshot, "_snapshot_write", fail)
+    _add(users, merchants, 3)
+    with extract_snapshot.snapshot_written_in_background():
+        third, report = interactions_extract_for_training()
+    assert report.mode == "incremental"
+    _assert_same_as_full(third)
+    assert not (conf.extract_snapshot_dir() / "meta.json").exists()
+    monkeypatch.undo()
+    fourth, report = interactions_extract_for_training()
+    assert (report.mode, report.reason) == ("full", "no snapshot")
+    _assert_same_as_full(fourth)
+
+
 def test_a_damaged_snapshot_file_means_a_full_extract():
     users, merchants = taste_world()
     interactions_extract_for_training()
