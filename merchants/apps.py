@@ -15,14 +15,13 @@ class MerchantsConfig(AppConfig):
     def ready(self) -> None:
         # Cache invalidation only (no business logic): any saved or deleted merchant, opening interval or
         # exception tells the serving processes' nearby index to rebuild. Bulk writers call
-        # `geo_index_invalidate()` themselves.
+        # `geo_index_invalidate()` themselves. The receiver is a module function: signals hold receivers weakly, and
+        # a function defined here would die when ready() returns. It did once, with DEBUG off only: with DEBUG on
+        # Django's signature check of a new receiver caches it, which kept it alive in development, tests and CI.
         from django.db.models.signals import m2m_changed, post_delete, post_save
 
-        from merchants.geo_index import geo_index_invalidate
+        from merchants.geo_index import geo_index_invalidate as invalidate
         from merchants.models import Merchant, OpeningException, OpeningHours
-
-        def invalidate(**kwargs) -> None:
-            geo_index_invalidate()
 
         for model in (Merchant, OpeningHours, OpeningException):
             post_save.connect(invalidate, sender=model, dispatch_uid=f"geo-index-{model.__name__}-save")

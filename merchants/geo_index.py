@@ -40,8 +40,9 @@ VERTICAL_CODES = {v: i for i, v in enumerate(Vertical.values)}
 CARD_CACHE_MAX = 50_000  # per process, for list items and weekly hours
 
 
-def geo_index_invalidate() -> None:
-    """Tell every serving process to rebuild its index (call after writing merchants or hours)."""
+def geo_index_invalidate(**_signal_kwargs) -> None:
+    """Tell every serving process to rebuild its index (call after writing merchants or hours). Also the receiver
+    of the model signals (`merchants.apps`): a module function, so the signal's weak reference stays alive."""
     shared_version_bump(VERSION_KEY)
 
 
