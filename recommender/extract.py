@@ -368,6 +368,16 @@ class _StreamParser:
         self.header_done = True
         return 19 + int.from_bytes(data[15:19], "big")  # flags, then the header extension's length
 
+    def _with_rest(self, chunk: bytes | bytearray) -> tuple[bytes | bytearray, int] | None:
+        """The unparsed bytes so far (the previous chunk's tail, then `chunk`) and where the rows start in them;
+        None (kept for the next chunk) while the header is not all there."""
+        data = self.rest + chunk if self.rest else chunk
+        offset = self._after_header(data)
+        if offset is None:
+            self.rest = bytes(data)
+            return None
+        return data, offset
+
     def _store(self, block: np.ndarray) -> None:
         """Append a block of records (fields user, merchant, kind, value, ts, and id `with_ids`)."""
         self._write(block, self._reserve(len(block)))
@@ -422,11 +432,9 @@ class _CopyRowsParser(_StreamParser):
         self.row = _PG_ROW_WITH_ID if with_ids else _PG_ROW
 
     def feed(self, chunk: bytes | bytearray) -> None:
-        data = self.rest + chunk if self.rest else chunk
-        offset = self._after_header(data)
-        if offset is None:
-            self.rest = bytes(data)
+        if (started := self._with_rest(chunk)) is None:
             return
+        data, offset = started
         row = self.row
         n = (len(data) - offset) // row.itemsize
         end = offset + n * row.itemsize
@@ -452,11 +460,9 @@ class _PackedRowsParser(_StreamParser):
         self.on_range = on_range
 
     def feed(self, chunk: bytes | bytearray) -> None:
-        data = self.rest + chunk if self.rest else chunk
-        offset = self._after_header(data)
-        if offset is None:
-            self.rest = bytes(data)
+        if (started := self._with_rest(chunk)) is None:
             return
+        data, offset = started
         itemsize = self.row.itemsize
         while len(data) - offset >= 18:  # field count, count's length, count, records' length
             fields, count_length, count, size = struct.unpack_from(">hiqi", data, offset)
