@@ -127,17 +127,15 @@ def client_events_record(*, user, events: list[dict[str, Any]]) -> list[dict[str
 
     # New ids are those the INSERT reports: an id already stored (a retried batch, or a concurrent retry that
     # committed first) is skipped by the unique (user, client id) and is a duplicate, as is a repeat in the batch.
-    first = {event["id"]: event for event in reversed(events)}  # each id's first event
-    rows = [Interaction(user=user, merchant_id=event["merchant"], kind=event["kind"], value=1.0,
-                        occurred_at=event.get("occurred_at") or now, client_event_id=event["id"])
-            for event in events if first[event["id"]] is event]
-    new = set(rows_insert_new(rows, returning="client_event_id"))
-    results = []
+    first: dict[str, dict[str, Any]] = {}
     for event in events:
-        status = "accepted" if event["id"] in new else "duplicate"
-        new.discard(event["id"])  # a second event with the same id in the batch is its duplicate
-        results.append({"id": event["id"], "status": status})
-    if any(result["status"] == "accepted" for result in results):
+        first.setdefault(event["id"], event)
+    new = set(rows_insert_new([Interaction(user=user, merchant_id=event["merchant"], kind=event["kind"], value=1.0,
+                                           occurred_at=event.get("occurred_at") or now, client_event_id=event["id"])
+                               for event in first.values()], returning="client_event_id"))
+    results = [{"id": event["id"], "status": "accepted" if event["id"] in new and first[event["id"]] is event
+                else "duplicate"} for event in events]
+    if new:
         # Serving's near-real-time profile, batched per process like the interactions', in a longer window (the
         # app's own impressions and views need no sub-second effect; fewer, larger refreshes cost less per user);
         # a broker outage drops it instead of failing the request: the next event rebuilds it.
