@@ -31,8 +31,10 @@ from django.core.management import CommandError
 
 from superapp.warmup import READY_DIR_ENV
 
-WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))  # 2 cores: a few processes, a few threads each
-THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+# The server is the production one (gunicorn.conf.py: gevent workers, one per core); BENCH_WORKERS overrides the
+# process count, and BENCH_THREADS > 0 serves with threaded (gthread) workers instead, for comparisons.
+WORKERS = int(os.environ.get("BENCH_WORKERS", "0")) or None
+THREADS = int(os.environ.get("BENCH_THREADS", "0")) or None
 
 
 class BenchError(CommandError):
@@ -65,9 +67,24 @@ def server_env(**extra: str) -> dict[str, str]:
 
 
 class ServerUrl(str):
-    """A running server's base URL (what `gunicorn_server` yields); `pid` is its master process."""
+    """A running server's base URL (what `gunicorn_server` yields); `pid` is its master process, `workers` how many
+    worker processes it runs."""
 
     pid: int
+    workers: int = 0
+    concurrency: str = ""  # "gevent" or "threads" (superapp.warmup.concurrency_model)
+
+    def server_fields(self) -> dict[str, int | str]:
+        """What a benchmark's last line says about the server it measured."""
+        return {"workers": self.workers, "concurrency": self.concurrency}
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of `pid` (Linux /proc; [] elsewhere)."""
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -118,28 +135,38 @@ def process_stop(proc: subprocess.Popen, *, timeout_s: float = 20.0) -> None:
         proc.kill()
 
 
+def gunicorn_command(port: int, *, workers: int | None = None, threads: int | None = None,
+                     worker_connections: int | None = None) -> list[str]:
+    """gunicorn as production runs it (the project's gunicorn.conf.py, read from the project root), with these
+    overrides: `workers` processes (None: the config's, one per core); `threads` > 1 serves with gthread workers
+    of that many threads instead of the config's gevent workers."""
+    cmd = [sys.executable, "-m", "gunicorn", "superapp.wsgi:application", "--config", "gunicorn.conf.py",
+           "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    if threads and threads > 1:
+        cmd += ["--worker-class", "gthread", "--threads", str(threads)]
+    if worker_connections is not None:
+        cmd += ["--worker-connections", str(worker_connections)]
+    return cmd
+
+
 @contextlib.contextmanager
-def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict[str, str] | None = None,
-                    timeout_s: float = 180.0, worker_connections: int | None = None) -> Iterator[ServerUrl]:
-    """`worker_connections` (gthread): at most this many open connections per worker. wrk opens all its
-    keep-alive connections at once and whichever worker wakes first may accept most of them for the whole run
-    (seen: 16 of 16 on one of two workers, the other idle), so a benchmark that sets it to its connections per
-    worker measures both cores; None keeps gunicorn's default (1000). Yields the base URL, whose `pid` is
-    gunicorn's master (`tree_cpu_s(base_url.pid)`: what the workers spent)."""
+def gunicorn_server(*, workers: int | None = WORKERS, threads: int | None = THREADS,
+                    env: dict[str, str] | None = None, timeout_s: float = 180.0,
+                    worker_connections: int | None = None) -> Iterator[ServerUrl]:
+    """`worker_connections`: at most this many open connections per worker. wrk opens all its keep-alive
+    connections at once and whichever worker wakes first may accept most of them for the whole run (seen: 16 of
+    16 on one of two workers, the other idle), so a benchmark that sets it to its connections per worker measures
+    both cores; None keeps the config's (1000). Yields the base URL, whose `pid` is gunicorn's master
+    (`tree_cpu_s(base_url.pid)`: what the workers spent)."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     # Each worker leaves a file here once warm (superapp.warmup): the first /healthz answer only says that one is,
     # and with a large catalogue the others spent the first seconds of a measurement building their caches.
     ready = tempfile.TemporaryDirectory(prefix="gunicorn-ready-")
     env = {**(env or server_env()), READY_DIR_ENV: ready.name}
-    cmd = [
-        sys.executable, "-m", "gunicorn", "superapp.wsgi:application",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-        "--worker-class", "gthread" if threads > 1 else "sync", "--log-level", "warning",
-        "--timeout", "120", "--keep-alive", "30",
-    ]
-    if worker_connections is not None:
-        cmd += ["--worker-connections", str(worker_connections)]
+    cmd = gunicorn_command(port, workers=workers, threads=threads, worker_connections=worker_connections)
     proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=log)
     base_url = ServerUrl(f"http://127.0.0.1:{port}")
     base_url.pid = proc.pid
@@ -157,14 +184,17 @@ def gunicorn_server(*, workers: int = WORKERS, threads: int = THREADS, env: dict
             if time.monotonic() > deadline:
                 raise BenchError("gunicorn did not become healthy in time")
             time.sleep(0.2)
-        while len(os.listdir(ready.name)) < workers:
+        # The master forked every worker before the first answered (gunicorn spawns them all at start).
+        base_url.workers = len(child_pids(proc.pid))
+        while len(os.listdir(ready.name)) < base_url.workers:
             if proc.poll() is not None:
                 raise BenchError(f"gunicorn exited: {Path(log.name).read_text()[-2000:]}")
             if time.monotonic() > deadline:
-                raise BenchError(f"only {len(os.listdir(ready.name))} of {workers} workers warmed up in time")
+                raise BenchError(f"only {len(os.listdir(ready.name))} of {base_url.workers} workers warmed up in time")
             time.sleep(0.2)
+        base_url.concurrency = (Path(ready.name) / os.listdir(ready.name)[0]).read_text() or "threads"
         # Warm every worker (imports, connections, lazily loaded models).
-        for _ in range(workers * threads * 2):
+        for _ in range(base_url.workers * 8):
             with contextlib.suppress(OSError), urllib.request.urlopen(f"{base_url}/healthz", timeout=5):  # noqa: S310
                 pass
         yield base_url

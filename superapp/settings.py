@@ -141,6 +141,18 @@ if DATABASE_URL:
         # Django's backend, with a health check that polls the idle socket instead of sending SELECT 1 before
         # every request's first query (superapp/postgresql/base.py).
         DATABASES["default"]["ENGINE"] = "superapp.postgresql"
+        # A connection pool per process (psycopg_pool), on when DB_POOL_SIZE > 0: gunicorn.conf.py turns it on
+        # for its gevent workers, where Django's one connection per thread would be one per open client
+        # connection (each is a greenlet). A request takes a connection for its duration and returns it; the
+        # pool's check is the same no-round-trip poll as above, so a connection PostgreSQL ended while it sat in
+        # the pool is replaced before use. A request that waits longer than DB_POOL_TIMEOUT_S for a connection
+        # (the database is down or restarting) answers 503 with Retry-After, like any unreachable database.
+        pool_size = env_int("DB_POOL_SIZE", 0)
+        if pool_size:
+            DATABASES["default"].update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
+            DATABASES["default"]["OPTIONS"]["pool"] = {
+                "min_size": pool_size, "max_size": pool_size, "timeout": env_float("DB_POOL_TIMEOUT_S", 10.0),
+            }
 else:
     DATABASES = {
         "default": {

@@ -25,6 +25,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -70,4 +71,11 @@ def process_warm() -> None:
     gc.freeze()
     ready = os.environ.get(READY_DIR_ENV)
     if ready:  # a benchmark waits until every worker is warm before it measures (superapp.bench)
-        (Path(ready) / str(os.getpid())).touch()
+        (Path(ready) / str(os.getpid())).write_text(concurrency_model())
+
+
+def concurrency_model() -> str:
+    """How this process serves concurrent requests: "gevent" when gevent has patched the standard library (the
+    production gunicorn workers, gunicorn.conf.py), else "threads"."""
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    return "gevent" if gevent_monkey is not None and gevent_monkey.is_module_patched("socket") else "threads"

@@ -260,7 +260,8 @@ def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed:
                      .values_list("pk", flat=True))
     env = bench.server_env()
     with celery_worker(env) as celery, bench.gunicorn_server(env=env, timeout_s=240) as base_url:
-        log(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; a Celery worker")
+        server = base_url.server_fields()
+        log(f"serving on {base_url}; {server}; a Celery worker")
         lua = wrk_lua(tokens=tokens, paths=paths, merchants=merchants, post_every=POST_EVERY)
         wrk_counted(f"{base_url}/api/v1/recommendations", lua=lua, duration_s=3, connections=connections)  # warm
         served = served_sources(base_url, tokens=tokens[:SOURCE_SAMPLE], paths=paths)
@@ -295,7 +296,7 @@ def run(*, n_users: int, per_user: int, duration_s: int, connections: int, seed:
         "pages": pages, "events_posted": recs.requests // POST_EVERY, "destination_pages": len(sampler.latencies_ms),
         "users": len(users), "merchants": Merchant.objects.filter(is_active=True).count(),
         "interactions": Interaction.objects.count(), "connections": connections,
-        "database": bench.database_vendor(), "workers": bench.WORKERS, "threads": bench.THREADS,
+        "database": bench.database_vendor(), **server,
         "model_version": version.pk,
         # Where the machine's time went, per request of each phase (the ratio's two sides).
         "server_cpu_ms": recs_cpu["server"], "celery_cpu_ms": recs_cpu["celery"], "wrk_cpu_ms": recs_cpu["wrk"],

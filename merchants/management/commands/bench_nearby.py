@@ -127,7 +127,8 @@ class Command(BaseCommand):
                          f"&open_now=true&vertical={vertical}&limit=20")
 
         with bench.gunicorn_server() as base_url:
-            self.stderr.write(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; "
+            server = base_url.server_fields()
+            self.stderr.write(f"serving on {base_url}; {server}; "
                               f"{total} merchants")
             # Sanity check: the endpoint answers 200 with results before we measure it.
             import urllib.request
@@ -155,5 +156,5 @@ class Command(BaseCommand):
             "p50_ms": nearby.p50_ms, "ping_p99_ms": ping.p99_ms, "merchants": total,
             "sample_results": len(sample), "errors": nearby.non_2xx + nearby.socket_errors,
             "radius_m": radius, "connections": connections, "duration_s": duration,
-            "database": bench.database_vendor(), "workers": bench.WORKERS, "threads": bench.THREADS,
+            "database": bench.database_vendor(), **server,
         })

@@ -48,6 +48,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import BaseCommand, CommandError
 
+from superapp import bench
+
 PG_BIN_CANDIDATES = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 # The ports this command may use for the servers it starts (`--ports START-END` or BANK_TEST_PORTS: on a
 # machine shared by several people each has a range of their own).
@@ -167,9 +169,9 @@ class PrivateRedis:
 class Gunicorn:
     def __init__(self, root: Path, port: int, env: dict[str, str], workers: int, threads: int) -> None:
         self.port, self.env, self.log = port, env, root / "gunicorn.log"
-        self.cmd = [sys.executable, "-m", "gunicorn", "superapp.wsgi:application", "--bind", f"127.0.0.1:{port}",
-                    "--workers", str(workers), "--threads", str(threads), "--worker-class", "gthread",
-                    "--timeout", "60", "--graceful-timeout", "5", "--log-level", "warning"]
+        # As production serves (gunicorn.conf.py: gevent workers, a database pool each) unless --threads > 1.
+        self.cmd = [*bench.gunicorn_command(port, workers=workers, threads=threads),
+                    "--timeout", "60", "--graceful-timeout", "5"]
         self.proc = None
 
     def start(self) -> None:
@@ -260,7 +262,8 @@ class Command(BaseCommand):
         parser.add_argument("--fault-every", type=float, default=4.0, help="Seconds between faults.")
         parser.add_argument("--no-faults", action="store_true", help="The same load without faults.")
         parser.add_argument("--workers", type=int, default=2)
-        parser.add_argument("--threads", type=int, default=4)
+        parser.add_argument("--threads", type=int, default=0, help="> 1: gthread workers of this many threads "
+                            "instead of the production gevent workers")
         parser.add_argument("--seed", type=int, default=13)
         parser.add_argument("--ports", default=os.environ.get("BANK_TEST_PORTS"),
                             help=f"START-END: ports for the private servers (default {PORT_RANGE.start}-"

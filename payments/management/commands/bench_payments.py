@@ -46,10 +46,10 @@ class Command(BaseCommand):
         parser.add_argument("--connections", type=int, default=16)
         parser.add_argument("--warmup", type=int, default=5,
                             help="Seconds of payments before the measured run (not counted; 0 = none).")
-        # 2 cores: one gunicorn process per core, a few threads each to overlap the database round trips.
-        # More processes or threads only add GIL and scheduler contention while row locks are held.
+        # 2 cores: one gunicorn process per core, serving as production does (gunicorn.conf.py: gevent workers, a
+        # small database pool each). --threads N > 1 serves with N-thread gthread workers instead (comparisons).
         parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", "2")))
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "4")))
+        parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", "0")))
 
     def handle(self, *args, users: int, merchants: int, duration: int, connections: int, workers: int, threads: int,
                warmup: int, **options):
@@ -71,7 +71,8 @@ class Command(BaseCommand):
         # most of them, so one core's worth of Python served the run: superapp.bench.gunicorn_server).
         per_worker = max(threads, -(-connections // workers))
         with bench.gunicorn_server(workers=workers, threads=threads, worker_connections=per_worker) as base_url:
-            self.stderr.write(f"serving on {base_url}; {workers} workers x {threads} threads")
+            server = base_url.server_fields()
+            self.stderr.write(f"serving on {base_url}; {server}")
             ping = bench.wrk_run(f"{base_url}/healthz", duration_s=max(5, duration // 2), connections=connections)
             self.stderr.write(f"ping: {ping.rps} req/s")
             if warmup:
@@ -102,7 +103,7 @@ class Command(BaseCommand):
             "ratio_to_ping": round(successful_rps / ping.rps, 3) if ping.rps else None,
             "users": len(payers), "merchants": len(shops),
             "duration_s": duration, "warmup_s": warmup, "connections": connections,
-            "workers": workers, "threads": threads, "worker_connections": per_worker,
+            **server, "threads": threads, "worker_connections": per_worker,
         })
 
     def _fixtures(self, *, n_users: int, n_merchants: int):

@@ -14,10 +14,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, duration: int, connections: int, **options):
         with bench.gunicorn_server() as base_url:
-            self.stderr.write(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads")
+            self.stderr.write(f"serving on {base_url}; {base_url.server_fields()}")
             ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections)
         bench.print_result(self.stdout, {
             "ping_rps": ping.rps, "p50_ms": ping.p50_ms, "p99_ms": ping.p99_ms,
             "requests": ping.requests, "errors": ping.non_2xx + ping.socket_errors,
-            "database": bench.database_vendor(), "workers": bench.WORKERS, "threads": bench.THREADS,
+            "database": bench.database_vendor(), **base_url.server_fields(),
         })

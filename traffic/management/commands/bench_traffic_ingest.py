@@ -100,7 +100,8 @@ class Command(BaseCommand):
                     f'"occupancy":{rng.uniform(0, 0.6):.3f}}}' for _ in camera_ids]
         try:
             with bench.gunicorn_server() as base_url:
-                self.stderr.write(f"serving on {base_url}; {bench.WORKERS} workers x {bench.THREADS} threads; "
+                server = base_url.server_fields()
+                self.stderr.write(f"serving on {base_url}; {server}; "
                                   f"{len(cameras)} bench cameras")
                 ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections,
                                      threads=threads)
@@ -119,5 +120,5 @@ class Command(BaseCommand):
             "batch_rows": ROWS_PER_BATCH, "ingest_rps": ingest.rps, "p50_ms": ingest.p50_ms, "p99_ms": ingest.p99_ms,
             "requests": ingest.requests, "stored_rows": stored, "errors": ingest.non_2xx + ingest.socket_errors,
             "predictor_beats_both": mae["beats_both"], "database": bench.database_vendor(),
-            "workers": bench.WORKERS, "threads": bench.THREADS,
+            **server,
         })

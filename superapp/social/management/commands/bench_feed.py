@@ -162,6 +162,7 @@ class Command(BaseCommand):
         lua = bench.wrk_script(paths=["/api/v1/feed?limit=20"], tokens=tokens)
         env = bench.server_env(SOCIAL_FANOUT_MAX_FOLLOWERS=str(FANOUT_THRESHOLD))
         with bench.gunicorn_server(env=env) as base_url:
+            server = base_url.server_fields()
             ping = bench.wrk_run(f"{base_url}/healthz", duration_s=duration, connections=connections)
             self.stderr.write(f"  ping {ping}")
             with contextlib.suppress(bench.BenchError):  # warm-up only: its figures do not matter
@@ -181,7 +182,7 @@ class Command(BaseCommand):
             "feed_db_rps": feed_db.rps, "feed_db_p99_ms": feed_db.p99_ms, "feed_db_errors": feed_db.non_2xx,
             "fanout_followers": fanout["followers"], "fanout_pushed": fanout["pushed"],
             "fanout_threshold": FANOUT_THRESHOLD, "readers": len(reader_ids), "connections": connections,
-            "workers": bench.WORKERS, "threads": bench.THREADS,
+            **server,
         }
 
     def _fan_out(self, *, user_ids) -> dict:
