@@ -24,6 +24,10 @@ worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 timeout = 120
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE_S", "30"))
 
-if worker_class == "gevent":
-    # Database connections per worker process (see the docstring); inherited by the workers gunicorn forks.
-    os.environ.setdefault("DB_POOL_SIZE", "4")
+
+def pre_fork(server, worker):
+    """In the master, before each worker is forked (so the worker inherits it): the database pool's size, for gevent
+    workers (the worker class as finally configured, command line included). Threaded workers keep Django's one
+    persistent connection per thread."""
+    if server.cfg.worker_class_str == "gevent":
+        os.environ.setdefault("DB_POOL_SIZE", "4")

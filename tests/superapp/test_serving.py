@@ -32,17 +32,21 @@ def _python(code: str, **env: str) -> str:
 def test_the_gunicorn_config_serves_with_gevent_and_a_database_pool_and_imports_nothing_that_blocks():
     """The config runs in gunicorn's master before the gevent worker patches the standard library: it must not
     import Django, psycopg or the project (they would keep blocking sockets)."""
+    fork = ("from types import SimpleNamespace as NS\n"
+            "ns['pre_fork'](NS(cfg=NS(worker_class_str=ns['worker_class'])), None)\n")
     out = json.loads(_python(
         "import json, os, runpy, sys\n"
         f"ns = runpy.run_path({str(CONFIG)!r})\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('django', 'psycopg', 'superapp', 'redis', 'gevent'))\n"
+        f"{fork}"
         "print(json.dumps({'worker_class': ns['worker_class'], 'pool': os.environ.get('DB_POOL_SIZE'), "
         "'workers': ns['workers'], 'heavy': heavy}))"))
     assert out == {"worker_class": "gevent", "pool": "4", "workers": os.cpu_count(), "heavy": []}
     threaded = json.loads(_python(
         "import json, os, runpy\n"
         f"ns = runpy.run_path({str(CONFIG)!r})\n"
+        f"{fork}"
         "print(json.dumps([ns['worker_class'], os.environ.get('DB_POOL_SIZE')]))", GUNICORN_WORKER_CLASS="gthread"))
     assert threaded == ["gthread", None]
 
