@@ -45,7 +45,6 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -57,6 +56,7 @@ import numpy as np
 from django.db import connection
 
 from recommender import conf
+from recommender.background import IdleWorker, idle_worker
 from recommender.extract import (
     KINDS,
     PARALLEL_COPY_MIN_ROWS,
@@ -213,17 +213,18 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
 
 
 # The thread that writes the snapshot inside `snapshot_written_in_background()` (None: written at once).
-_BACKGROUND_WRITER: ContextVar[ThreadPoolExecutor | None] = ContextVar("extract_snapshot_writer", default=None)
+_BACKGROUND_WRITER: ContextVar[IdleWorker | None] = ContextVar("extract_snapshot_writer", default=None)
 
 
 @contextmanager
 def snapshot_written_in_background() -> Iterator[None]:
-    """Inside the block, an extract writes its snapshot in a background thread and returns at once (the retrain
-    builds and fits meanwhile; the write is mostly the kernel copying ~400 MB into the page cache, 0.1-0.8 s of
-    the cold retrain's critical path on a busy machine). Leaving the block waits for the write: the caller holds
-    `training_lock` around it, so no other retrain reads or writes the directory meanwhile. A write that fails
-    there removes the snapshot (the next retrain extracts everything) and is logged, not raised."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-snapshot") as writer:
+    """Inside the block, an extract writes its snapshot in a background thread at the idle CPU priority
+    (`recommender.background`) and returns at once: the write (mostly the kernel copying ~400 MB into the page
+    cache, 0.1-0.8 s on a busy machine) then takes a core the retrain's build and fit leave free instead of
+    slowing them. Leaving the block waits for the write: the caller holds `training_lock` around it, so no other
+    retrain reads or writes the directory meanwhile. A write that fails there removes the snapshot (the next
+    retrain extracts everything) and is logged, not raised."""
+    with idle_worker("extract-snapshot") as writer:
         token = _BACKGROUND_WRITER.set(writer)
         try:
             yield

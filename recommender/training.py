@@ -26,11 +26,12 @@ import scipy.sparse as sp
 from django.utils import timezone
 
 from recommender import conf
+from recommender.background import idle_worker
 from recommender.confidence import (
     encode,
     event_confidence,
     holdout_mask,
-    without_held_out,
+    with_rows_rebuilt,
 )
 from recommender.exceptions import NotEnoughData
 from recommender.extract import InteractionArrays, interactions_extract
@@ -93,43 +94,51 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
                      k: int, split: str, test_fraction: float, eval_users: int, seed: int,
                      clock: StageClock, num_threads: int = 0,
                      iteration: Callable[[int, int], None] | None = None) -> PipelineResult:
-    """Everything between the extracted arrays and the artifact (stages build, fit, evaluate, fold_in)."""
+    """Everything between the extracted arrays and the artifact (stages build, fit, evaluate, fold_in).
+
+    Only the training matrix is built before the fit; what does not need the fitted model (the full matrix for
+    serving, the test pairs and the popularity baseline's evaluation) is done during the fit on a worker at the idle
+    CPU priority (`recommender.background`), in the time the fit leaves a core free."""
     if len(arrays) == 0:
         raise NotEnoughData("There are no interactions to train on.")
-    with clock.stage("build"), ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool:
-        time_range = _time_range(arrays.timestamps)
-        oldest, newest = time_range
-        # The confidence (NumPy arithmetic over every event, which releases the GIL) runs on a second core
-        # while this thread encodes the ids and picks the holdout; nothing below reads it before the CSR.
-        confidence = pool.submit(event_confidence, arrays, now=decay_reference(arrays, now, time_range=time_range))
-        user_ids, user_codes = encode(arrays.user_ids)
-        item_ids, item_codes = encode(arrays.merchant_ids)
-        shape = (len(user_ids), len(item_ids))
-        use_time = split == "time" or (split == "auto" and np.isfinite(arrays.timestamps).all()
-                                       and newest is not None and newest > oldest)
-        rng = np.random.default_rng(seed)
-        sample = np.arange(len(user_ids))
-        if eval_users and len(sample) > eval_users:
-            sample = np.sort(rng.choice(sample, size=eval_users, replace=False))
-        held = holdout_mask(user_codes=user_codes, timestamps=arrays.timestamps if use_time else None,
-                            users=sample if eval_users else np.zeros(0, np.int64),
-                            test_fraction=test_fraction, seed=seed)
-        weights = confidence.result()
-        full = pairs_to_csr(user_codes, item_codes, weights, shape)  # everything, for serving
-        train = without_held_out(full, user_codes=user_codes, item_codes=item_codes, weights=weights,
-                                 held=held, users=sample) if held.any() else full
-        test, _ = clean_test_pairs(train, pairs_to_csr(user_codes[held], item_codes[held], weights[held], shape))
-        if train.nnz == 0:
-            raise NotEnoughData("No interaction carries a positive confidence.")
-    with clock.stage("fit"), numpy_hugepages(None):  # NumPy's default, as for a bare fit
-        model = make_model(algorithm, params, num_threads=num_threads)
-        model.fit(train, progress=iteration)
-    with clock.stage("evaluate"):
-        metrics = baseline = {}
-        if test.nnz:
-            metrics = _rounded(evaluate(model, train, test, k=k))
-            popularity = make_model("popularity").fit(train)
-            baseline = _rounded(evaluate(popularity, train, test, k=k))
+    with idle_worker("train-side") as side:
+        with clock.stage("build"), ThreadPoolExecutor(max_workers=1, thread_name_prefix="build") as pool:
+            time_range = _time_range(arrays.timestamps)
+            oldest, newest = time_range
+            # The confidence (NumPy arithmetic over every event, which releases the GIL) and the merchants'
+            # encoding run on a second core while this thread encodes the users and picks the holdout.
+            confidence = pool.submit(event_confidence, arrays, now=decay_reference(arrays, now, time_range=time_range))
+            encoded_items = pool.submit(encode, arrays.merchant_ids)
+            user_ids, user_codes = encode(arrays.user_ids)
+            use_time = split == "time" or (split == "auto" and np.isfinite(arrays.timestamps).all()
+                                           and newest is not None and newest > oldest)
+            rng = np.random.default_rng(seed)
+            sample = np.arange(len(user_ids))
+            if eval_users and len(sample) > eval_users:
+                sample = np.sort(rng.choice(sample, size=eval_users, replace=False))
+            held = holdout_mask(user_codes=user_codes, timestamps=arrays.timestamps if use_time else None,
+                                users=sample if eval_users else np.zeros(0, np.int64),
+                                test_fraction=test_fraction, seed=seed)
+            item_ids, item_codes = encoded_items.result()
+            weights = confidence.result()
+            shape = (len(user_ids), len(item_ids))
+            if held.any():
+                kept = ~held
+                train = pairs_to_csr(user_codes[kept], item_codes[kept], weights[kept], shape)
+                del kept
+            else:
+                train = pairs_to_csr(user_codes, item_codes, weights, shape)
+            if train.nnz == 0:
+                raise NotEnoughData("No interaction carries a positive confidence.")
+            beside_fit = side.submit(_beside_fit, train, user_codes=user_codes, item_codes=item_codes,
+                                     weights=weights, held=held, sample=sample, shape=shape, k=k)
+            del user_codes, item_codes, weights, held  # the side worker's now
+        with clock.stage("fit"), numpy_hugepages(None):  # NumPy's default, as for a bare fit
+            model = make_model(algorithm, params, num_threads=num_threads)
+            model.fit(train, progress=iteration)
+        with clock.stage("evaluate"):
+            full, test, baseline = side.result(beside_fit)
+            metrics = _rounded(evaluate(model, train, test, k=k)) if test.nnz else {}
     with clock.stage("fold_in"):
         evaluated = np.flatnonzero(np.diff(test.indptr) > 0)
         if isinstance(model, ALSModel) and len(evaluated):
@@ -144,6 +153,20 @@ def fit_and_evaluate(*, arrays: InteractionArrays, algorithm: str, params: dict[
         data_from=_as_datetime(oldest) if oldest is not None else None,
         data_to=_as_datetime(newest) if newest is not None else None,
     )
+
+
+def _beside_fit(train: sp.csr_matrix, *, user_codes: np.ndarray, item_codes: np.ndarray, weights: np.ndarray,
+                held: np.ndarray, sample: np.ndarray, shape: tuple[int, int],
+                k: int) -> tuple[sp.csr_matrix, sp.csr_matrix, dict[str, float]]:
+    """What the retrain needs besides the fitted model: the full matrix (every event, for serving and the
+    fold-in: `train` with the evaluation sample's rows rebuilt), the cleaned test pairs and the popularity
+    baseline's metrics on them (the same for any model fitted on `train`)."""
+    if not held.any():
+        return train, sp.csr_matrix(shape, dtype=np.float32), {}
+    full = with_rows_rebuilt(train, users=sample, user_codes=user_codes, item_codes=item_codes, weights=weights)
+    test, _ = clean_test_pairs(train, pairs_to_csr(user_codes[held], item_codes[held], weights[held], shape))
+    baseline = _rounded(evaluate(make_model("popularity").fit(train), train, test, k=k)) if test.nnz else {}
+    return full, test, baseline
 
 
 def decay_reference(arrays: InteractionArrays, now: float, *,

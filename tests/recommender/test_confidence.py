@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from recommender.confidence import encode, event_confidence, holdout_mask, without_held_out
+from recommender import confidence
+from recommender.confidence import encode, event_confidence, holdout_mask, with_rows_rebuilt
 from recommender.extract import KIND_CODE, InteractionArrays
-from recommender.ml.dataset import pairs_to_csr
+from recommender.ml.dataset import confidence_from_events, pairs_to_csr
 
 DAY = 86_400.0
 NOW = 1_800_000_000.0
@@ -108,7 +109,7 @@ def test_encode_matches_numpy_unique_for_dense_sparse_and_text_ids():
         assert codes.tolist() == expected_codes.ravel().tolist()
 
 
-def test_training_matrix_derived_from_the_full_one_equals_building_it_from_scratch():
+def test_the_training_and_the_full_matrix_derived_from_each_other_equal_building_them_from_scratch():
     rng = np.random.default_rng(5)
     n, shape = 20_000, (300, 80)
     users, items = rng.integers(0, shape[0], n), rng.integers(0, shape[1], n)
@@ -117,9 +118,27 @@ def test_training_matrix_derived_from_the_full_one_equals_building_it_from_scrat
     held = holdout_mask(user_codes=users, timestamps=rng.random(n), users=sample, test_fraction=0.3, seed=1)
     assert held.any() and not held[~np.isin(users, sample)].any()
     full = pairs_to_csr(users, items, weights, shape)
-    derived = without_held_out(full, user_codes=users, item_codes=items, weights=weights, held=held, users=sample)
-    direct = pairs_to_csr(users[~held], items[~held], weights[~held], shape)
-    assert derived.has_sorted_indices and derived.nnz == direct.nnz
-    assert (derived.indptr == direct.indptr).all() and (derived.indices == direct.indices).all()
-    assert (derived.data == direct.data).all()  # bit for bit: each pair summed in the same order
-    assert (derived != full).nnz > 0  # the held-out events really are gone
+    train = pairs_to_csr(users[~held], items[~held], weights[~held], shape)
+    codes = {"user_codes": users, "item_codes": items, "weights": weights, "users": sample}
+    for derived, direct in ((with_rows_rebuilt(full, dropped=held, **codes), train),  # training from full
+                            (with_rows_rebuilt(train, **codes), full)):  # full from training (the retrain's way)
+        assert derived.has_sorted_indices and derived.nnz == direct.nnz
+        assert (derived.indptr == direct.indptr).all() and (derived.indices == direct.indices).all()
+        assert (derived.data == direct.data).all()  # bit for bit: each pair summed in the same order
+    assert (train != full).nnz > 0  # the held-out events really are gone
+
+
+def test_the_confidence_computed_block_by_block_is_the_whole_arrays_one_bit_for_bit(monkeypatch):
+    rng = np.random.default_rng(8)
+    n = 10_007  # not a multiple of the block
+    kinds = np.array([KIND_CODE[k] for k in ("payment", "refund", "review", "view", "import", "checkin")], np.int16)
+    data = InteractionArrays(rng.integers(1, 50, n), rng.integers(1, 20, n), rng.choice(kinds, n),
+                             rng.uniform(0, 5, n).astype(np.float32), NOW - rng.uniform(-DAY, 400 * DAY, n))
+    data.timestamps[::97] = np.nan  # no timestamp: no decay
+    monkeypatch.setattr(confidence, "CONFIDENCE_BLOCK_ROWS", 1000)
+    blocks = event_confidence(data, now=NOW, weights=WEIGHTS, half_life_days=30.0)
+    by_code = {KIND_CODE[name]: weight for name, weight in WEIGHTS.items()}
+    whole = confidence_from_events(kinds=data.kind_codes, weights_by_kind=by_code, now=NOW, half_life_days=30.0,
+                                   values=confidence.value_terms(data.kind_codes, data.values),
+                                   timestamps=data.timestamps)
+    assert blocks.dtype == np.float32 and np.array_equal(blocks, whole)

@@ -237,3 +237,27 @@ def test_numpy_hugepage_advice_is_switched_for_a_block_and_restored():
             assert current() is True or before is False
         assert current() is False
     assert current() is before
+
+
+def test_the_served_matrix_has_every_event_and_the_baseline_is_scored_on_the_holdout(small_als):
+    """The retrain builds only the training matrix before the fit and the full one beside it (from the training
+    matrix, the evaluation users' rows rebuilt): the full one is still every event's confidence summed per pair."""
+    from django.utils import timezone
+
+    from recommender.confidence import encode, event_confidence
+    from recommender.extract import interactions_extract
+    from recommender.ml.dataset import pairs_to_csr
+    from recommender.training import decay_reference
+
+    taste_world()
+    now = timezone.now()
+    version = model_train(config=small_als, activate=False, now=now)
+    arrays = interactions_extract()
+    weights = event_confidence(arrays, now=decay_reference(arrays, now.timestamp()))
+    user_ids, user_codes = encode(arrays.user_ids)
+    item_ids, item_codes = encode(arrays.merchant_ids)
+    direct = pairs_to_csr(user_codes, item_codes, weights, (len(user_ids), len(item_ids)))
+    served = loader.load_version(version).matrix
+    assert (served.indptr == direct.indptr).all() and (served.indices == direct.indices).all()
+    assert (served.data == direct.data).all()
+    assert version.split["test_pairs"] > 0 and version.baseline_metrics["ndcg"] > 0
