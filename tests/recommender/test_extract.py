@@ -14,6 +14,7 @@ from django.db.models.functions import Cast, Concat
 from recommender import extract
 from recommender.extract import KIND_CODE, _CopyRowsParser, interactions_extract
 from recommender.models import Interaction
+from tests.factories import UserFactory
 from tests.recommender.factories import taste_world
 
 pytestmark = pytest.mark.django_db
@@ -131,6 +132,21 @@ def test_the_packed_stream_parser_accepts_any_chunking_and_checks_the_counts():
         extract._PackedRowsParser(None, kinds, with_ids=True).feed(short + b"\xff\xff")
 
 
+def test_a_paired_record_gives_the_user_and_the_merchant_up_to_the_highest_ids_that_fit():
+    # Given paired records (`user << 32 | merchant`) with the highest ids a pair holds,
+    kinds = extract.KindHashes(np.array([5, 900, -7], np.int32))
+    users, merchants = [1, 2**31 - 1, 7], [2**32 - 1, 1, 0]
+    records = np.zeros(3, dtype=extract._PACKED_ROW_PAIRED_WITH_ID)
+    records["id"], records["pair"] = [4, 5, 6], [(u << 32) | m for u, m in zip(users, merchants, strict=True)]
+    records["kind"], records["value"], records["ts"] = [900, 5, -7], [1.0, 2.0, 3.0], 0
+    parser = extract._PackedRowsParser(None, kinds, with_ids=True, paired=True)
+    parser.feed(_packed_stream([records[:1], None, records[1:]], extract._PACKED_ROW_PAIRED_WITH_ID))
+    arrays = parser.finish()
+    # then the columns are the ids the pairs were made of.
+    assert arrays.user_ids.tolist() == users and arrays.merchant_ids.tolist() == merchants
+    assert parser.ids_out().tolist() == [4, 5, 6] and arrays.kind_codes.tolist() == [1, 0, 2]
+
+
 def test_the_assembler_puts_interleaved_ranges_in_order_whatever_arrives_first():
     # Given 7 ranges of records (two without rows) sent by two streams in turn (ranges 0, 2, 4, 6 and 1, 3, 5),
     kinds = extract.KindHashes(np.array([5, 900, -7], np.int32))
@@ -224,9 +240,13 @@ def test_the_copy_maps_every_kind_by_its_hash_and_unknown_kinds_to_minus_one():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_two_half_copies_give_the_one_copys_rows_in_its_order(monkeypatch):
+@pytest.mark.parametrize("large_id", [False, True], ids=["ids paired", "a user id too large to pair"])
+def test_the_two_half_copies_give_the_one_copys_rows_in_its_order(monkeypatch, large_id):
     # Given committed rows (the second connection sees only those), some of them moved by an update,
-    taste_world()
+    users, merchants = taste_world()
+    if large_id:  # a user whose id does not fit a pair's 31 bits: the records carry the two ids apart
+        Interaction.objects.create(user=UserFactory(id=2**31), merchant=merchants[0], kind="view", value=1.0,
+                                   occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
     first = list(Interaction.objects.order_by("pk").values_list("pk", flat=True)[:40])
     Interaction.objects.filter(pk__in=first).update(kind="review", value=4.0,
                                                     source=Concat(Value("import:x:"), Cast("pk", CharField())))
@@ -243,6 +263,7 @@ def test_the_two_half_copies_give_the_one_copys_rows_in_its_order(monkeypatch):
     two = [interactions_extract(**window, progress=rows.append) for window in windows]
     # then both connections ran and the arrays are the same, row for row, as one COPY's.
     assert len(calls) == len(windows) and all("string_agg" in q[0] and "string_agg" in q[1] for q in calls)
+    assert all(("<< 32" in q[0]) != large_id for q in calls)
     for single, packed in zip(one, two, strict=True):
         for name in extract.InteractionArrays.FIELDS:
             assert np.array_equal(getattr(single, name), getattr(packed, name)), name
