@@ -63,6 +63,11 @@ def _ids_to_str(ids: np.ndarray) -> tuple[np.ndarray, str]:
     kind = "int" if ids.dtype.kind in "iu" else "str"
     if ids.dtype.kind == "O" and len(ids) and all(isinstance(x, int | np.integer) for x in ids.tolist()):
         kind = "int"
+    if ids.dtype.kind in "iu" and len(ids):
+        # NumPy's own conversion (~10x faster than a Python loop over a retrain's 200k users), as wide as the longest
+        # id, as the loop's array is.
+        width = max(len(str(ids.min())), len(str(ids.max())))
+        return ids.astype(f"<U{width}"), kind
     return np.array([str(x) for x in ids.tolist()], dtype=str), kind
 
 

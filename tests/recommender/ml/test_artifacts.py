@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from recommender.ml.artifacts import ChecksumMismatchError, load_artifact, save_artifact
+from recommender.ml.artifacts import ChecksumMismatchError, _ids_from_str, _ids_to_str, load_artifact, save_artifact
 from recommender.ml.models import make_model
 
 PARAMS = {
@@ -69,3 +69,12 @@ def test_id_map_size_mismatch_raises(blocks, tmp_path):
     model = make_model("popularity").fit(blocks)
     with pytest.raises(ValueError, match="don't match"):
         save_artifact(tmp_path / "x.npz", model=model, user_ids=np.arange(3), item_ids=np.arange(20))
+
+
+def test_integer_ids_are_stored_as_the_strings_python_writes_them_in_as_wide_an_array():
+    for ids in (np.arange(1, 20_001), np.array([-5, 3, 120]), np.array([7], np.uint64),
+                np.array([2**62, -(2**63)], np.int64), np.array([9, 10, 99, 100])):
+        stored, kind = _ids_to_str(ids)
+        expected = np.array([str(x) for x in ids.tolist()], dtype=str)
+        assert kind == "int" and stored.dtype == expected.dtype and np.array_equal(stored, expected)
+        assert np.array_equal(_ids_from_str(stored, kind), ids.astype(np.int64))
