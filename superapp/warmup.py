@@ -79,3 +79,19 @@ def concurrency_model() -> str:
     production gunicorn workers, gunicorn.conf.py), else "threads"."""
     gevent_monkey = sys.modules.get("gevent.monkey")
     return "gevent" if gevent_monkey is not None and gevent_monkey.is_module_patched("socket") else "threads"
+
+
+def taking_turns(app):
+    """Under gevent (gunicorn.conf.py's workers), each request first lets the worker's other greenlets run.
+
+    A gevent socket read that finds data waiting returns without switching, so a keep-alive client that sends its
+    next request at once is served again and again while the worker's other connections wait: measured with 16
+    connections on one worker, p50 2 ms but p90 40 ms and p99 104 ms even for a trivial app. One yield per request
+    (`gevent.sleep(0)`: the hub runs whatever else is ready first) serves them in turn: p99 8.6 ms."""
+    import gevent
+
+    def app_taking_turns(environ, start_response):
+        gevent.sleep(0)
+        return app(environ, start_response)
+
+    return app_taking_turns

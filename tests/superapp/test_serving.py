@@ -144,3 +144,22 @@ def test_the_production_server_holds_its_database_connections_to_the_pool_howeve
             server_connections = cursor.fetchone()[0]
     assert answers == [200] * 160
     assert 1 <= server_connections <= 3
+
+
+def test_under_gevent_each_request_lets_the_workers_other_requests_run_first():
+    """superapp.wsgi wraps the application with `taking_turns` in gevent workers: a keep-alive client whose next
+    request is already waiting must not be served before the greenlets that were ready before it."""
+    import gevent
+
+    from superapp.warmup import taking_turns
+
+    order: list[str] = []
+
+    def app(environ, start_response):
+        order.append("request")
+        return [b""]
+
+    waiting = gevent.spawn(order.append, "another connection's request")
+    assert taking_turns(app)({}, None) == [b""]
+    waiting.join()
+    assert order == ["another connection's request", "request"]  # without the yield: ["request", "another ..."]
