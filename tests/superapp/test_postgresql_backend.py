@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import select
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from tests.postgres import backend_terminate
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -20,12 +21,9 @@ def _backend_pid() -> int:
 
 
 def _terminate(pid: int) -> None:
-    """End this connection's backend from another connection, as a PostgreSQL restart does, and wait until
-    the server's goodbye has reached the socket (pg_terminate_backend returns before the backend exits)."""
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k in ("host", "port", "user", "password")},
-                         dbname=settings.DATABASES["default"]["NAME"], autocommit=True) as other:
-        other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
+    """End this connection's backend, as a PostgreSQL restart does, and wait until the server's goodbye has
+    reached the socket."""
+    backend_terminate(pid)
     select.select([connection.connection.pgconn.socket], [], [], 5)
 
 

@@ -11,13 +11,13 @@ import threading
 import urllib.request
 from urllib.parse import quote
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from superapp import bench
 from superapp.postgresql.base import DatabaseWrapper
+from tests.postgres import backend_terminate
 
 CONFIG = settings.BASE_DIR / "gunicorn.conf.py"
 
@@ -61,13 +61,6 @@ def test_db_pool_size_turns_on_djangos_pool_without_persistent_connections():
     assert json.loads(_python(code, DATABASE_URL=url))[2] is None  # threads: one persistent connection each
 
 
-def _terminate(pid: int) -> None:
-    params = connection.get_connection_params()
-    with psycopg.connect(**{k: v for k, v in params.items() if k in ("host", "port", "user", "password")},
-                         dbname=settings.DATABASES["default"]["NAME"], autocommit=True) as other:
-        other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])  # waits until the backend has exited
-
-
 def _pooled_wrapper(alias: str) -> DatabaseWrapper:
     settings_dict = {**connection.settings_dict, "CONN_MAX_AGE": 0, "CONN_HEALTH_CHECKS": False,
                      "OPTIONS": {**connection.settings_dict["OPTIONS"],
@@ -90,7 +83,7 @@ def test_a_pooled_connection_the_server_ended_is_replaced_before_a_request_uses_
     try:
         first = _backend_pid(wrapper)
         wrapper.close()  # back to the pool, as at the end of a request
-        _terminate(first)
+        backend_terminate(first)
         assert _backend_pid(wrapper) != first
         wrapper.close()
     finally:
@@ -108,7 +101,7 @@ def test_without_the_check_the_request_would_fail_on_the_dead_connection():
         first = _backend_pid(wrapper)
         wrapper.pool._check = None  # noqa: SLF001 - Django's own pool, as built with CONN_HEALTH_CHECKS off
         wrapper.close()
-        _terminate(first)
+        backend_terminate(first)
         with pytest.raises(OperationalError):
             _backend_pid(wrapper)
     finally:

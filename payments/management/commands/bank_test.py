@@ -190,10 +190,7 @@ class Gunicorn:
         raise CommandError("gunicorn did not become healthy")
 
     def workers(self) -> list[int]:
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        with contextlib.suppress(OSError):
-            return [int(pid) for pid in path.read_text().split()]
-        return []
+        return bench.child_pids(self.proc.pid)
 
     def kill_worker(self) -> str:
         pids = self.workers()
