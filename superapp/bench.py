@@ -192,7 +192,7 @@ def gunicorn_server(*, workers: int | None = WORKERS, threads: int | None = THRE
             if time.monotonic() > deadline:
                 raise BenchError(f"only {len(os.listdir(ready.name))} of {base_url.workers} workers warmed up in time")
             time.sleep(0.2)
-        base_url.concurrency = (Path(ready.name) / os.listdir(ready.name)[0]).read_text() or "threads"
+        base_url.concurrency = (Path(ready.name) / os.listdir(ready.name)[0]).read_text()
         # Warm every worker (imports, connections, lazily loaded models).
         for _ in range(base_url.workers * 8):
             with contextlib.suppress(OSError), urllib.request.urlopen(f"{base_url}/healthz", timeout=5):  # noqa: S310
