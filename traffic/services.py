@@ -370,8 +370,8 @@ def forecasts_refresh(*, city: City) -> int:
     if active is None or latest is None:
         return 0
     models, segment_ids, profile = predictor_load(active)
-    grid = speed_grid_load(city=city, since=latest - timedelta(minutes=5 * (max(features.LAGS) + 1)), until=latest,
-                           segment_ids=segment_ids)
+    since = latest - timedelta(seconds=features.BIN_S * features.HISTORY_BINS)  # the lags and the track record
+    grid = speed_grid_load(city=city, since=since, until=latest, segment_ids=segment_ids)
     predicted = predict_latest(models=models, grid=grid, profile=profile)
     issued = datetime.fromtimestamp(int(grid.epochs[-1]), tz=UTC)
     now = timezone.now()

@@ -24,6 +24,7 @@ from traffic.core.features import (
     LAGS,
     PROFILE_TARGET,
     LeaveOneDayOut,
+    OneOtherDay,
     build_profile,
     feature_matrix,
     targets,
@@ -69,7 +70,7 @@ class SpeedGrid:
 @dataclass
 class TrainedPredictor:
     models: dict[int, SpeedModel]
-    profile: np.ndarray  # [2, segment, slot]: ratio and fallback level, from all the data (for serving)
+    profile: np.ndarray  # [3, segment, slot]: ratio, fallback level and days, from all the data (for serving)
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     train_rows: int = 0
 
@@ -111,8 +112,10 @@ def train_and_evaluate(grid: SpeedGrid, *, horizons_min: tuple[int, ...] = HORIZ
     rng = np.random.default_rng(seed)
     slots = time_of_week_slot(grid.epochs, grid.utc_offsets_s)
     train_profile = build_profile(grid.ratio[:, :split], slots[:split])
-    # Training rows see the profile without their own day (see LeaveOneDayOut); test rows the training profile.
-    train_lookup = LeaveOneDayOut(grid.ratio[:, :split], grid.epochs[:split], grid.utc_offsets_s[:split])
+    # Training rows see the profile without their own day (see LeaveOneDayOut), and again as one other day of
+    # their type would have it (see OneOtherDay); test rows the training profile.
+    history = (grid.ratio[:, :split], grid.epochs[:split], grid.utc_offsets_s[:split])
+    train_lookups = (LeaveOneDayOut(*history), OneOtherDay(*history))
     metrics: dict[str, dict[str, float]] = {}
     models: dict[int, SpeedModel] = {}
     train_rows = 0
@@ -121,7 +124,9 @@ def train_and_evaluate(grid: SpeedGrid, *, horizons_min: tuple[int, ...] = HORIZ
             h = horizon * 60 // BIN_S
             train_t = _sample_times(0, split - h, h, n_t)  # targets stay inside the training part
             test_t = _sample_times(split - h, n_t, h, n_t)
-            x_train, y_train, _ = _dataset(grid, train_lookup, train_t, h)
+            parts = [_dataset(grid, lookup, train_t, h) for lookup in train_lookups]
+            x_train = np.concatenate([x for x, _, _ in parts])
+            y_train = np.concatenate([y for _, y, _ in parts])
             if len(y_train) > max_train_rows:
                 pick = rng.choice(len(y_train), max_train_rows, replace=False)
                 x_train, y_train = x_train[pick], y_train[pick]
