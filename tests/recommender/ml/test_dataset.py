@@ -88,6 +88,29 @@ def test_scalings():
         scale_confidence(m, method="nope")
 
 
+@pytest.mark.parametrize("method", ["linear", "log1p", "tfidf", "bm25"])
+def test_scaling_in_blocks_gives_the_whole_array_formulas_bit_for_bit(method, monkeypatch):
+    """`transform` works through the values a block at a time: across block boundaries it must give exactly the
+    documented formulas computed over the whole array in float64 (what it computed before)."""
+    import recommender.ml.dataset as dataset
+
+    monkeypatch.setattr(dataset, "_SCALE_BLOCK", 7)  # many blocks, one ending mid-row
+    rng = np.random.default_rng(3)
+    m = sp.random(40, 25, density=0.3, random_state=2, format="csr", dtype=np.float32)
+    m.data = ((rng.pareto(1.2, m.nnz) + 0.01) * rng.choice([1, 5, 300], m.nnz)).astype(np.float32)
+    scaler = ConfidenceScaler(method=method, alpha=37.0, eps=0.3, K1=1.7, B=0.25).fit(m)
+    c = m.data.astype(np.float64)
+    per_row = np.diff(m.indptr)
+    idf = (np.log(m.shape[1]) - np.log1p(per_row)).repeat(per_row)
+    expected = {"linear": c, "log1p": np.log1p(c / 0.3), "tfidf": np.sqrt(c) * idf,
+                "bm25": c * 2.7 / (1.7 * scaler.item_length_norm[m.indices] + c) * idf}[method]
+    expected = np.maximum(37.0 * expected, ConfidenceScaler.FLOOR).astype(np.float32)
+    out = scaler.transform(m)
+    assert out.data.view(np.uint32).tolist() == expected.view(np.uint32).tolist()
+    assert (out.indices == m.indices).all() and (out.indptr == m.indptr).all()
+    assert not np.shares_memory(out.indices, m.indices) and not np.shares_memory(out.data, m.data)
+
+
 def test_bm25_transform_of_single_row_matches_full_transform():
     rng = np.random.default_rng(0)
     m = sp.random(30, 12, density=0.3, random_state=1, format="csr", dtype=np.float32)
