@@ -4,9 +4,14 @@ leaves free instead of taking one from it.
 The fit keeps both cores busy most of the time but not all of it: implicit's ALS computes each half-step's Gram
 matrix on one thread (the BLAS is limited to one under its threads), and the fit starts with single-threaded
 conversions (10M events at 128 factors: 1.91 cores used on average over the fit, ~4 s of a free core in a 47 s
-fit). Work that does not need the fitted model (writing the extract snapshot, the serving matrix, the test pairs,
-the popularity baseline's evaluation) runs in that time at Linux's `SCHED_IDLE` policy: it gets a core only when
+fit). Work that does not need the fitted model (the serving matrix, the test pairs, the popularity baseline's
+evaluation: ~0.35 s of CPU at 10M events) runs in that time at Linux's `SCHED_IDLE` policy: it gets a core only when
 no other thread wants one, so it does not slow the fit down and is done when the retrain needs its result.
+
+Keep it to short CPU work. While such a thread waits for a core it may hold the GIL, which the fit's own thread
+needs between half-steps; a long job there (the extract snapshot's write, ~0.7 s of CPU through the page cache)
+slowed the fit by more than its own cost on the project's VM, so the snapshot is written at the normal priority
+(`recommender.extract_snapshot.snapshot_written_in_background`).
 
 When the retrain waits for a result, the worker goes back to the normal policy (`IdleWorker.result`): the retrain
 has nothing else to do then, and on a machine whose cores other processes keep busy an idle-priority thread
