@@ -29,7 +29,7 @@ from traffic import conf
 from traffic.authentication import key_generate
 from traffic.core import features, webster
 from traffic.core.network import NodeSpec, SegmentSpec
-from traffic.core.predictor import SpeedGrid, predict_latest, train_and_evaluate
+from traffic.core.predictor import SpeedGrid, fits_these_features, predict_latest, train_and_evaluate
 from traffic.core.robust import is_incident
 from traffic.core.simulator import simulate
 from traffic.models import (
@@ -370,6 +370,13 @@ def forecasts_refresh(*, city: City) -> int:
     if active is None or latest is None:
         return 0
     models, segment_ids, profile = predictor_load(active)
+    if not fits_these_features(models, profile):
+        # Trained before the predictor's features changed (an upgrade): retired, so that it is not served and the
+        # next training (`predictor_train`, daily) activates a version of this code's features.
+        PredictorVersion.objects.filter(pk=active.pk).update(status=PredictorStatus.RETIRED)
+        logger.warning("traffic predictor v%s of %s was trained with other features; retired until retrained",
+                       active.version, city.slug)
+        return 0
     since = latest - timedelta(seconds=features.BIN_S * features.HISTORY_BINS)  # the lags and the track record
     grid = speed_grid_load(city=city, since=since, until=latest, segment_ids=segment_ids)
     predicted = predict_latest(models=models, grid=grid, profile=profile)

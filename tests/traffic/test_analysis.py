@@ -18,6 +18,7 @@ from traffic.models import (
     Observation,
     PlateSighting,
     PredictorStatus,
+    PredictorVersion,
     RoadSegment,
     SegmentForecast,
     SignalPlan,
@@ -175,6 +176,23 @@ def test_predictor_trains_activates_and_forecasts(simulated, auth_client):
                                                       "to": f"{b.latitude},{b.longitude}", "depart_at": at})
     assert route.json()["speed_source"] == "forecast_30min"
     assert parse_datetime(route.json()["speeds_as_of"]) == forecast.target_at  # what a client sees move on
+
+
+def test_forecasts_refresh_retires_an_active_predictor_trained_with_other_features(simulated, monkeypatch):
+    """After an upgrade that changed the features, the forecast job neither fails nor serves the old version."""
+    place, _ = simulated
+    from traffic.core import predictor
+
+    old = PredictorVersion.objects.create(city=place, version=1, status=PredictorStatus.ACTIVE, artifact_path="x")
+    segments = np.array(list(RoadSegment.objects.filter(city=place).values_list("pk", flat=True)))
+    rng = np.random.default_rng(0)
+    older_models = {h: predictor.SpeedModel().fit(rng.random((50, 10)), rng.random(50)) for h in (15, 30, 60)}
+    monkeypatch.setattr(services, "predictor_load", lambda version: (older_models, segments,
+                                                                    np.ones((2, len(segments), 10))))
+    assert services.forecasts_refresh(city=place) == 0
+    old.refresh_from_db()
+    assert old.status == PredictorStatus.RETIRED
+    assert services.forecasts_refresh(city=place) == 0  # no active version now: nothing to do
 
 
 def test_predictor_kept_inactive_when_it_does_not_beat_the_baselines(simulated, monkeypatch):

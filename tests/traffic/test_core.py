@@ -8,7 +8,7 @@ import pytest
 
 from traffic.core import features, webster
 from traffic.core.network import grid_network
-from traffic.core.predictor import SpeedGrid, train_and_evaluate
+from traffic.core.predictor import SpeedGrid, SpeedModel, fits_these_features, train_and_evaluate
 from traffic.core.queueing import Approach, green_mask, simulate_queues
 from traffic.core.robust import is_incident, robust_z
 from traffic.core.routing import RoadGraph, shortest_path
@@ -184,3 +184,15 @@ def test_predictor_beats_both_baselines_at_60_minutes_on_the_week_it_once_lost()
                      speed_kmh=sim.speed_kmh.astype(float), free_flow_kmh=ffs, lanes=lanes)
     hour = train_and_evaluate(grid, horizons_min=(60,)).metrics["60"]
     assert hour["model"] < min(hour["last_value"], hour["time_of_week"]) - 0.1, hour
+
+
+def test_a_predictor_of_other_features_is_told_apart():
+    rng = np.random.default_rng(0)
+    n = len(features.FEATURE_NAMES)
+    profile = features.build_profile(rng.random((3, 288)), np.arange(288) % features.N_SLOTS)
+    current = {15: SpeedModel().fit(rng.random((200, n)), rng.random(200))}
+    assert fits_these_features(current, profile)
+    # A version of an earlier release: fewer feature columns, or a profile without the days layer.
+    assert not fits_these_features({15: SpeedModel().fit(rng.random((200, n - 3)), rng.random(200))}, profile)
+    assert not fits_these_features(current, profile[:2])
+    assert not fits_these_features({15: object()}, profile)

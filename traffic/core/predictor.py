@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from traffic.core.features import (
     BIN_S,
+    FEATURE_NAMES,
     HORIZONS_MIN,
     LAGS,
     PROFILE_TARGET,
@@ -151,6 +152,17 @@ def train_and_evaluate(grid: SpeedGrid, *, horizons_min: tuple[int, ...] = HORIZ
     # The evaluated models serve; at serving time they read the profile of all the data.
     full_profile = build_profile(grid.ratio, slots)
     return TrainedPredictor(models=models, profile=full_profile, metrics=metrics, train_rows=train_rows)
+
+
+def fits_these_features(models: dict[int, SpeedModel], profile: np.ndarray) -> bool:
+    """Whether `models` and `profile` (a stored version's) were made with this code's features: the same feature
+    columns and profile layers. A version trained before the features changed is not, and would fail or predict
+    from misplaced columns: it has to be retrained."""
+    layers = build_profile(np.ones((1, 1)), np.zeros(1, np.int64)).shape[0]
+    return (profile.ndim == 3 and profile.shape[0] == layers and all(
+        getattr(getattr(model, "level", None), "n_features_in_", None) == len(FEATURE_NAMES)
+        and getattr(getattr(model, "residual", None), "n_features_in_", None) == len(FEATURE_NAMES)
+        for model in models.values()))
 
 
 def predict_latest(*, models: dict[int, SpeedModel], grid: SpeedGrid,
