@@ -395,8 +395,26 @@ def npy_write(path: Path, array: np.ndarray) -> None:
         np.save(path, array, allow_pickle=False)
         return
     try:
-        with mmap.mmap(-1, DIRECT_CHUNK) as buffer:
-            staging = np.frombuffer(buffer, np.uint8)
+        _write_direct(fd, parts)
+        os.ftruncate(fd, length)
+    except OSError as error:
+        if error.errno != errno.EINVAL:
+            raise
+        refused = True  # O_DIRECT opened but refused the writes
+    else:
+        refused = False
+    finally:
+        os.close(fd)
+    if refused:
+        np.save(path, array, allow_pickle=False)
+
+
+def _write_direct(fd: int, parts: list[np.ndarray]) -> None:
+    """The bytes of `parts`, one after the other, in whole `DIRECT_CHUNK`s through one page-aligned buffer (the
+    last chunk padded to whole pages: the caller cuts the file to its length)."""
+    with mmap.mmap(-1, DIRECT_CHUNK) as buffer:
+        staging = np.frombuffer(buffer, np.uint8)
+        try:
             filled = 0
             for part in parts:
                 offset = 0
@@ -408,16 +426,9 @@ def npy_write(path: Path, array: np.ndarray) -> None:
                         _write_all(fd, buffer, DIRECT_CHUNK)
                         filled = 0
             if filled:
-                _write_all(fd, buffer, -(-filled // mmap.PAGESIZE) * mmap.PAGESIZE)  # whole pages, cut below
-            del staging
-        os.ftruncate(fd, length)
-    except OSError as error:
-        os.close(fd)
-        if error.errno != errno.EINVAL:
-            raise
-        np.save(path, array, allow_pickle=False)  # O_DIRECT opened but refused the writes
-        return
-    os.close(fd)
+                _write_all(fd, buffer, -(-filled // mmap.PAGESIZE) * mmap.PAGESIZE)
+        finally:
+            del staging  # the buffer closes only once no array views it
 
 
 def _write_all(fd: int, buffer: mmap.mmap, size: int) -> None:
