@@ -223,10 +223,12 @@ def _extract_postgres(since, until, source_prefix, progress) -> InteractionArray
 
 
 def copy_single(query: str, kinds: KindHashes, estimated: int, progress,
-                *, with_ids: bool = False) -> tuple[InteractionArrays, np.ndarray | None]:
+                *, with_ids: bool = False,
+                then: InteractionArrays | None = None) -> tuple[InteractionArrays, np.ndarray | None]:
     """One COPY on Django's connection (in whatever transaction it is in), parsed as it arrives; the arrays and,
-    `with_ids`, the ids."""
-    parser = _CopyRowsParser(progress, kinds, capacity=estimated, with_ids=with_ids)
+    `with_ids`, the ids. `then`: rows to put after the COPY's (not `with_ids`), in the same arrays."""
+    parser = _CopyRowsParser(progress, kinds, capacity=estimated + (len(then) if then is not None else 0),
+                             with_ids=with_ids)
     # The connection's thread reads the stream; a second thread parses each chunk meanwhile (NumPy releases
     # the GIL), on the core the PostgreSQL backend leaves free. One worker keeps the chunks in order.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="copy-parse") as pool:
@@ -234,7 +236,7 @@ def copy_single(query: str, kinds: KindHashes, estimated: int, progress,
         with connection.wrap_database_errors:
             _copy_out(connection.connection, query, parse_later, chunk_bytes=16 << 20)
         parse_later(None)
-    return parser.finish(), parser.ids_out()
+    return parser.finish(then), parser.ids_out()
 
 
 def _ordered_feeder(pool: ThreadPoolExecutor, parser: _CopyRowsParser) -> Callable[[bytearray | None], None]:
@@ -253,14 +255,17 @@ def _ordered_feeder(pool: ThreadPoolExecutor, parser: _CopyRowsParser) -> Callab
 
 def copy_parallel(kinds: KindHashes, estimated: int, progress, *, since: datetime | None = None,
                   until: datetime | None = None, source_prefix: str | None = None,
-                  with_ids: bool = False) -> tuple[InteractionArrays, np.ndarray | None]:
+                  with_ids: bool = False, extra: str | None = None,
+                  then: InteractionArrays | None = None) -> tuple[InteractionArrays, np.ndarray | None]:
     """The table as two packed COPYs (`packed_copy_query`) on two connections that share one snapshot
     (`pg_export_snapshot`): the first sends page ranges 0, 2, 4, ..., the second 1, 3, 5, ... (two backends on
     the two cores, abreast through the table). This thread reads both as their data arrives and puts each range's
     rows in place in one set of arrays (`_PackedAssembler`, two threads writing): the same rows in the same
     (physical) order as one COPY's scan, with nothing concatenated afterwards.
 
-    Django's connection must be in a REPEATABLE READ transaction (the caller's): its snapshot is the one shared."""
+    `extra`: one more SQL condition on the rows; `then`: rows to put after the COPYs' (not `with_ids`), in the same
+    arrays. Django's connection must be in a REPEATABLE READ transaction (the caller's): its snapshot is the one
+    shared."""
     from psycopg import sql
 
     table = Interaction._meta.db_table
@@ -271,7 +276,7 @@ def copy_parallel(kinds: KindHashes, estimated: int, progress, *, since: datetim
         paired = _ids_fit_in_pairs(first, table)  # in the snapshot the COPYs read
     ranges = page_ranges(0, None, pages=pages)
     queries = [packed_copy_query(ranges[part::2], since=since, until=until, source_prefix=source_prefix,
-                                 with_ids=with_ids, paired=paired) for part in range(2)]
+                                 with_ids=with_ids, paired=paired, extra=extra) for part in range(2)]
     second = connection.get_new_connection(connection.get_connection_params())
     try:
         second.autocommit = True
@@ -280,8 +285,8 @@ def copy_parallel(kinds: KindHashes, estimated: int, progress, *, since: datetim
             second.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             second.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
             with ThreadPoolExecutor(max_workers=2, thread_name_prefix="copy-write") as pool:
-                assembler = _PackedAssembler(2, progress, kinds, capacity=estimated, with_ids=with_ids, pool=pool,
-                                             paired=paired)
+                assembler = _PackedAssembler(2, progress, kinds, with_ids=with_ids, pool=pool, paired=paired,
+                                             capacity=estimated + (len(then) if then is not None else 0))
                 try:
                     _copy_out_many([first, second], queries, [assembler.feeder(part) for part in range(2)],
                                    chunk_bytes=0)
@@ -289,7 +294,7 @@ def copy_parallel(kinds: KindHashes, estimated: int, progress, *, since: datetim
                     assembler.wait_writes()
     finally:
         second.close()
-    return assembler.finish(), assembler.ids_out()
+    return assembler.finish(then), assembler.ids_out()
 
 
 def _ids_fit_in_pairs(raw, table: str) -> bool:
@@ -321,11 +326,11 @@ def page_ranges(start: int, end: int | None, *, pages: int = 0,
 
 def packed_copy_query(ranges: list[tuple[int, int]], *, since: datetime | None = None,
                       until: datetime | None = None, source_prefix: str | None = None,
-                      with_ids: bool = False, paired: bool = False) -> str:
+                      with_ids: bool = False, paired: bool = False, extra: str | None = None) -> str:
     """A `COPY ... TO STDOUT (FORMAT BINARY)` with one row per range of heap pages (`page_ranges`): the range's
     row count and its rows as one `bytea` of fixed-width big-endian records (`_PACKED_ROW`, led by the id
     `with_ids`; `paired`: `_PACKED_ROW_PAIRED`, when `_ids_fit_in_pairs`), built by the server. `_PackedRowsParser`
-    reads it.
+    reads it. `extra`: one more SQL condition on the rows (the caller's text, as `copy_query`'s).
 
     Why: a plain COPY sends one protocol message per table row, and the client's loop taking 10M messages from
     libpq (`get_copy_data`, holding the GIL) cost more CPU than the server spent producing them (10M rows with
@@ -343,7 +348,8 @@ def packed_copy_query(ranges: list[tuple[int, int]], *, since: datetime | None =
     highs = "{" + ",".join(str(hi) for _, hi in ranges) + "}"
     where = _where(since, until, lambda d: sql.Literal(d).as_string(None), source_prefix,
                    lambda t: sql.Literal(t).as_string(None),
-                   "ctid >= format('(%s,0)', p.lo)::tid AND ctid < format('(%s,0)', p.hi)::tid")
+                   "ctid >= format('(%s,0)', p.lo)::tid AND ctid < format('(%s,0)', p.hi)::tid"
+                   + (f" AND ({extra})" if extra else ""))
     # Only integers and literals quoted by psycopg go into the text.
     return (
         f"COPY (SELECT r.n, r.packed FROM unnest('{lows}'::int8[], '{highs}'::int8[]) AS p(lo, hi), "  # noqa: S608
@@ -440,9 +446,19 @@ class _StreamParser:
         ts /= 1e6
         ts += _PG_EPOCH_UNIX
 
-    def finish(self) -> InteractionArrays:
+    def finish(self, then: InteractionArrays | None = None) -> InteractionArrays:
+        """The rows parsed, then `then`'s (if any), once the stream has ended with its trailer."""
         if not self.header_done or self.rest != b"\xff\xff":  # the trailer: a 16-bit -1 after the last row
             raise RuntimeError("unexpected COPY BINARY trailer")
+        return self._rows_then(then)
+
+    def _rows_then(self, then: InteractionArrays | None) -> InteractionArrays:
+        if then is not None and len(then):
+            if self.ids is not None:
+                raise ValueError("rows without ids cannot follow rows with ids")
+            start = self._reserve(len(then))
+            for name in InteractionArrays.FIELDS:
+                getattr(self.out, name)[start:self.rows] = getattr(then, name)
         return InteractionArrays(*(getattr(self.out, name)[:self.rows] for name in InteractionArrays.FIELDS))
 
     def ids_out(self) -> np.ndarray | None:
@@ -566,13 +582,13 @@ class _PackedAssembler(_StreamParser):
         while self.writes:
             self.writes.popleft().result()
 
-    def finish(self) -> InteractionArrays:
+    def finish(self, then: InteractionArrays | None = None) -> InteractionArrays:
         self.wait_writes()
         for stream in self.streams:
             stream.finish()  # each ended with its trailer
         if self.waiting:
             raise RuntimeError("a packed COPY's page ranges did not all arrive")
-        return InteractionArrays(*(getattr(self.out, name)[:self.rows] for name in InteractionArrays.FIELDS))
+        return self._rows_then(then)
 
 
 def _copy_out(raw, query: str, on_chunk: Callable[[bytearray], None], *, chunk_bytes: int) -> None:

@@ -1,5 +1,5 @@
 """The retrain's extract, incremental on PostgreSQL: the previous retrain's rows are kept in a snapshot (raw
-columns and ids as `.npy` files under `conf.extract_snapshot_dir()`, beside the model artifacts) and only rows
+columns as `.npy` files under `conf.extract_snapshot_dir()`, beside the model artifacts) and only rows
 with an id above the snapshot's *re-read watermark* are read from the database (the same binary COPY), then
 appended. The result is the same set of rows a full extract gives (in another order: the snapshot's rows, then
 the new ones); the confidence weights, which depend on the rows' age, are computed from these raw columns at
@@ -27,10 +27,16 @@ What makes it exact:
   retrain extracts everything. Rows above the watermark are not kept in the snapshot; the next retrain reads
   them again (so nothing is counted twice: the two parts are split by id). Relies on the database server's
   clock not stepping back between two retrains.
+  The watermark is known before any row is read (`_extract_through_snapshot`), so the snapshot needs no ids:
+  a full extract reads the rows at or under it and those above it as two parts (`_extract_full`: at 10M rows
+  the id column was 0.3-0.5 s of the database's CPU and 80 MB more to keep), an incremental one reads the new
+  rows with their ids and puts those it keeps first. Should the watermark ever go down, the snapshot's rows
+  above it could not be told apart: a full extract.
 * Any doubt means a full extract: no file, a file that does not read back (length, dtype, shape), another
-  state as above, or more new rows (ids above the watermark) than `RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW` times
-  the snapshot's rows (0 turns the snapshot off). SQLite and other databases always extract everything, as does
-  a data window (`TrainingConfig.data_window_days`) and an extract inside a transaction.
+  state as above, a lower watermark, or more new rows (ids above the watermark) than
+  `RECOMMENDER_EXTRACT_SNAPSHOT_MAX_NEW` times the snapshot's rows (0 turns the snapshot off). SQLite and
+  other databases always extract everything, as does a data window (`TrainingConfig.data_window_days`) and an
+  extract inside a transaction.
 
 The snapshot is append-only segments (see "files" below): a warm retrain writes only its new rows, a full
 extract or every `MAX_SEGMENTS`th retrain one segment of all of them. One retrain at a time writes it
@@ -77,9 +83,8 @@ from superapp.db import postgresql_sql
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 2  # 2: segments
+FORMAT = 3  # 2: segments; 3: without the ids
 FACTS_KEPT = 8  # (time, id) facts carried from retrain to retrain
-ID_FILE = "ids"
 
 # Before the snapshot: who is in a transaction in this database (the sessions that could be inserting), read
 # at `statement_timestamp()`, and how many of them this role cannot see (or hold prepared transactions).
@@ -170,22 +175,29 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
             state = {"format": FORMAT, "token": token, "generation": int(generation), "columns": columns,
                      "kinds": KINDS}
             reason = _why_not_incremental(previous, state, triggers, max_id_before, max_new)
+
+            def facts_and_watermark(prior: list[list]) -> tuple[list[list], int | None]:
+                # Known before any row is read: the fact this extract adds after its COPY comes after every
+                # open transaction's start, so it only serves the next extract.
+                facts = prior + [[before_at.isoformat(), max_id_before]]
+                return facts, None if unseen or triggers != 3 else _watermark(facts, before_at, oldest_open)
+
             loaded = None
             if not reason:
-                new, new_ids = copy_single(copy_query(extra=f"id > {previous.watermark}", with_ids=True), kinds,
-                                           max(0, max_id_before - previous.watermark), None, with_ids=True)
-                loaded = _snapshot_load(previous, new, new_ids)
-                reason = "" if loaded is not None else "the snapshot did not read back"
-            if loaded is not None:
-                arrays, ids = loaded
-                read = len(new)
-            else:
-                estimated = estimated_rows(table)
-                if estimated >= PARALLEL_COPY_MIN_ROWS:
-                    arrays, ids = copy_parallel(kinds, estimated, progress, with_ids=True)
+                facts, watermark = facts_and_watermark(previous.meta["facts"])
+                if watermark is not None and watermark < previous.watermark:
+                    # The snapshot keeps no ids: it cannot drop its rows above a lower watermark.
+                    reason = "the re-read watermark went down"
                 else:
-                    arrays, ids = copy_single(copy_query(with_ids=True), kinds, estimated, progress, with_ids=True)
+                    loaded = _extract_incremental(previous, kinds, max_id_before, watermark)
+                    reason = "" if loaded is not None else "the snapshot did not read back"
+            if loaded is not None:
+                arrays, kept_rows, read = loaded
+            else:
+                facts, watermark = facts_and_watermark([])
+                arrays, kept_rows = _extract_full(kinds, table, watermark, progress)
                 read = len(arrays)
+            max_id = int(raw.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0])  # noqa: S608
             after_at = raw.execute("SELECT clock_timestamp()").fetchone()[0]
             raw.execute("COMMIT")
             opened = False
@@ -194,25 +206,50 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
             raw.execute("ROLLBACK")
     if progress is not None:
         progress(len(arrays))
-    max_id = int(ids.max()) if len(ids) else 0
-    facts = (previous.meta["facts"] if loaded is not None else []) + [
-        [before_at.isoformat(), max_id_before], [after_at.isoformat(), max_id]]
-    facts = facts[-FACTS_KEPT:]
-    watermark = None if unseen or triggers != 3 else _watermark(facts, before_at, oldest_open)
+    facts = (facts + [[after_at.isoformat(), max_id]])[-FACTS_KEPT:]
     mode = "incremental" if loaded is not None else "full"
     report = ExtractReport(mode, rows=len(arrays), new_rows=read, reason=reason, watermark=watermark)
     if watermark is None:
         _snapshot_remove(directory)
     else:
-        keep = ids <= watermark
-        kept = (arrays, ids) if keep.all() else (arrays.subset(keep), ids[keep])
-        # The previous snapshot's rows come first in `arrays`: kept whole, they stay as they are on disk.
-        unchanged = previous if loaded is not None and keep[:previous.rows].all() else None
-        _snapshot_keep(directory, *kept, previous=unchanged, meta={
+        kept = arrays if kept_rows == len(arrays) else InteractionArrays(
+            *(getattr(arrays, name)[:kept_rows] for name in InteractionArrays.FIELDS))
+        # The previous snapshot's rows come first in `arrays`, all of them kept: they stay as they are on disk.
+        _snapshot_keep(directory, kept, previous=previous if loaded is not None else None, meta={
             "format": FORMAT, "state": state, "watermark": watermark, "max_id": max_id, "facts": facts,
-            "rows": int(keep.sum()), "last_extract": {"mode": mode, "rows": len(arrays), "read": read,
-                                                       "reason": reason}})
+            "rows": kept_rows, "last_extract": {"mode": mode, "rows": len(arrays), "read": read, "reason": reason}})
     return arrays, report
+
+
+def _extract_incremental(previous: _Snapshot, kinds: KindHashes, max_id_before: int,
+                         watermark: int | None) -> tuple[InteractionArrays, int, int] | None:
+    """The snapshot's rows and then the rows above its watermark, those at or under `watermark` first; how many
+    rows lead that the next snapshot keeps (the snapshot's and the new ones up to `watermark`), and how many were
+    read from the database. None if the snapshot does not read back."""
+    new, new_ids = copy_single(copy_query(extra=f"id > {previous.watermark}", with_ids=True), kinds,
+                               max(0, max_id_before - previous.watermark), None, with_ids=True)
+    kept_new = np.zeros(len(new), bool) if watermark is None else new_ids <= watermark
+    if not kept_new.all():  # the rows the snapshot keeps lead: it is a prefix of the arrays
+        new = InteractionArrays.concat([new.subset(kept_new), new.subset(~kept_new)])
+    loaded = _snapshot_load(previous, new)
+    return None if loaded is None else (loaded, previous.rows + int(kept_new.sum()), len(new))
+
+
+def _extract_full(kinds: KindHashes, table: str, watermark: int | None,
+                  progress) -> tuple[InteractionArrays, int]:
+    """Every row, those with ids at or under `watermark` first (None: no such split), and how many of them lead.
+    The rows above it are read first (through the primary key: usually none, or the few committed since
+    `watermark` was read), then put after the others' in the same arrays: the ids themselves are not read."""
+    above = None
+    if watermark is not None:
+        above, _ = copy_single(copy_query(extra=f"id > {watermark}"), kinds, 0, None)
+    extra = None if watermark is None else f"id <= {watermark}"
+    estimated = estimated_rows(table)
+    if estimated >= PARALLEL_COPY_MIN_ROWS:
+        arrays, _ = copy_parallel(kinds, estimated, progress, extra=extra, then=above)
+    else:
+        arrays, _ = copy_single(copy_query(extra=extra), kinds, estimated, progress, then=above)
+    return arrays, len(arrays) - (len(above) if above is not None else 0)
 
 
 # The thread that writes the snapshot inside `snapshot_written_in_background()` (None: written at once).
@@ -239,19 +276,18 @@ def snapshot_written_in_background() -> Iterator[None]:
             _BACKGROUND_WRITER.reset(token)
 
 
-def _snapshot_keep(directory: Path, arrays: InteractionArrays, ids: np.ndarray, *, meta: dict,
-                   previous: _Snapshot | None) -> None:
+def _snapshot_keep(directory: Path, arrays: InteractionArrays, *, meta: dict, previous: _Snapshot | None) -> None:
     writer = _BACKGROUND_WRITER.get()
     if writer is None:
-        _snapshot_write(directory, arrays, ids, meta=meta, previous=previous)
+        _snapshot_write(directory, arrays, meta=meta, previous=previous)
     else:
-        writer.submit(_snapshot_write_or_remove, directory, arrays, ids, meta=meta, previous=previous)
+        writer.submit(_snapshot_write_or_remove, directory, arrays, meta=meta, previous=previous)
 
 
-def _snapshot_write_or_remove(directory: Path, arrays: InteractionArrays, ids: np.ndarray, *, meta: dict,
+def _snapshot_write_or_remove(directory: Path, arrays: InteractionArrays, *, meta: dict,
                               previous: _Snapshot | None) -> None:
     try:
-        _snapshot_write(directory, arrays, ids, meta=meta, previous=previous)
+        _snapshot_write(directory, arrays, meta=meta, previous=previous)
     except Exception:
         logger.exception("extract snapshot not written: the next retrain extracts everything")
         _snapshot_remove(directory)
@@ -285,9 +321,9 @@ def _watermark(facts: list[list], before_at: datetime, oldest_open: datetime | N
 
 # ----------------------------------------------------------------------------------------------- files
 #
-# The snapshot is a list of *segments* (in id order), each a set of `.npy` files (the ids and the five columns)
+# The snapshot is a list of *segments* (in id order), each a set of `.npy` files (the five columns)
 # named in `meta.json`. A retrain whose kept rows are the previous snapshot's rows and then some of the new
-# ones writes only the new ones, as one more segment; any other (a full extract, a watermark that went down, or
+# ones writes only the new ones, as one more segment; any other (a full extract, or
 # more than `MAX_SEGMENTS` segments) writes all its kept rows as one segment (compaction).
 
 MAX_SEGMENTS = 4
@@ -298,8 +334,7 @@ def _snapshot_read(directory: Path) -> _Snapshot | None:
         meta = json.loads((directory / "meta.json").read_text())
         if meta.get("format") != FORMAT:
             return None
-        segments = [(int(segment["rows"]), {name: str(segment["files"][name])
-                                            for name in (ID_FILE, *InteractionArrays.FIELDS)})
+        segments = [(int(segment["rows"]), {name: str(segment["files"][name]) for name in InteractionArrays.FIELDS})
                     for segment in meta["segments"]]
         if sum(rows for rows, _ in segments) != int(meta["rows"]):
             return None
@@ -309,27 +344,23 @@ def _snapshot_read(directory: Path) -> _Snapshot | None:
         return None
 
 
-def _snapshot_load(snapshot: _Snapshot, new: InteractionArrays,
-                   new_ids: np.ndarray) -> tuple[InteractionArrays, np.ndarray] | None:
+def _snapshot_load(snapshot: _Snapshot, new: InteractionArrays) -> InteractionArrays | None:
     """The snapshot's rows (segment by segment) followed by `new`, read straight into arrays of the final size;
     None if a file is missing or not what `meta.json` says."""
-    rows, extra = snapshot.rows, len(new)
-    out = InteractionArrays.allocate(rows + extra)
-    ids = np.empty(rows + extra, np.int64)
-    targets = {ID_FILE: ids, **{name: getattr(out, name) for name in InteractionArrays.FIELDS}}
+    rows = snapshot.rows
+    out = InteractionArrays.allocate(rows + len(new))
     try:
         start = 0
         for segment_rows, files in snapshot.segments:
-            for name, target in targets.items():
-                _npy_read_into(snapshot.directory / files[name], target[start:start + segment_rows])
+            for name in InteractionArrays.FIELDS:
+                _npy_read_into(snapshot.directory / files[name], getattr(out, name)[start:start + segment_rows])
             start += segment_rows
     except (OSError, ValueError) as error:
         logger.warning("extract snapshot unreadable (%s): full extract", error)
         return None
     for name in InteractionArrays.FIELDS:
         getattr(out, name)[rows:] = getattr(new, name)
-    ids[rows:] = new_ids
-    return out, ids
+    return out
 
 
 def _npy_read_into(path: Path, target: np.ndarray) -> None:
@@ -343,23 +374,23 @@ def _npy_read_into(path: Path, target: np.ndarray) -> None:
             raise ValueError(f"{path.name}: not {target.nbytes} bytes of data")
 
 
-def _snapshot_write(directory: Path, arrays: InteractionArrays, ids: np.ndarray, *, meta: dict,
+def _snapshot_write(directory: Path, arrays: InteractionArrays, *, meta: dict,
                     previous: _Snapshot | None = None) -> None:
-    """Keep `arrays` (with `ids`) as the snapshot. With `previous`, whose rows are the first `previous.rows`
-    of `arrays`, only the rest (if any) is written, as one more segment, while there are fewer than
-    `MAX_SEGMENTS`; otherwise all of it, as one segment."""
+    """Keep `arrays` as the snapshot. With `previous`, whose rows are the first `previous.rows` of `arrays`,
+    only the rest (if any) is written, as one more segment, while there are fewer than `MAX_SEGMENTS`; otherwise
+    all of it, as one segment."""
     directory.mkdir(parents=True, exist_ok=True)
     segments: list[tuple[int, dict[str, str]]] = []
     start = 0
-    if previous is not None and (len(previous.segments) < MAX_SEGMENTS or previous.rows == len(ids)):
+    if previous is not None and (len(previous.segments) < MAX_SEGMENTS or previous.rows == len(arrays)):
         segments, start = list(previous.segments), previous.rows
-    if start < len(ids) or not segments:
+    if start < len(arrays) or not segments:
         stem = uuid.uuid4().hex
         files = {}
-        for name, values in ((ID_FILE, ids), *((name, getattr(arrays, name)) for name in InteractionArrays.FIELDS)):
+        for name in InteractionArrays.FIELDS:
             files[name] = f"{stem}.{name}.npy"
-            npy_write(directory / files[name], np.ascontiguousarray(values[start:]))
-        segments.append((len(ids) - start, files))
+            npy_write(directory / files[name], np.ascontiguousarray(getattr(arrays, name)[start:]))
+        segments.append((len(arrays) - start, files))
     temporary = directory / f"meta.{uuid.uuid4().hex}.tmp"
     temporary.write_text(json.dumps({**meta, "segments": [{"rows": rows, "files": files}
                                                           for rows, files in segments]}))

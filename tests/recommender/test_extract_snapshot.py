@@ -131,7 +131,7 @@ def test_a_snapshot_written_in_the_background_is_there_once_the_block_ends_and_a
     _assert_same_as_full(second)
 
     # and a write that fails in the background neither fails the extract nor leaves a snapshot behind.
-    def fail(directory, arrays, ids, *, meta, previous):
+    def fail(directory, arrays, *, meta, previous):
         (directory / "meta.json").write_text("{")  # half-written state, as a crash could leave
         raise OSError("disk full")
 
@@ -256,3 +256,69 @@ def test_a_damaged_or_missing_later_segment_means_a_full_extract_which_compacts(
     assert report.mode == "full" and "read back" in report.reason
     _assert_same_as_full(arrays)
     assert [segment["rows"] for segment in _segments()] == [len(arrays)]
+
+
+def _meta() -> dict:
+    return json.loads((conf.extract_snapshot_dir() / "meta.json").read_text())
+
+
+def _rows(arrays, n: int) -> list[tuple]:
+    """The first `n` rows, as sorted (user, merchant, value, time to the ms)."""
+    return sorted(zip(arrays.user_ids[:n].tolist(), arrays.merchant_ids[:n].tolist(), arrays.values[:n].tolist(),
+                      np.round(arrays.timestamps[:n], 3).tolist(), strict=True))
+
+
+def _rows_in_database(**where) -> list[tuple]:
+    return sorted((u, m, float(np.float32(v)), round(t.timestamp(), 3)) for u, m, v, t in
+                  Interaction.objects.filter(**where).values_list("user_id", "merchant_id", "value", "occurred_at"))
+
+
+def _watermark_at(monkeypatch, value) -> None:
+    """The next extracts' watermark is `value()` (as if transactions had been open below it)."""
+    monkeypatch.setattr(extract_snapshot, "_watermark", lambda facts, before_at, oldest_open: value())
+
+
+@pytest.mark.parametrize("halves", [False, True], ids=["one COPY", "two packed COPYs"])
+def test_rows_above_the_watermark_are_read_apart_not_kept_and_read_again_next_time(halves, monkeypatch):
+    users, merchants = taste_world()
+    if halves:
+        monkeypatch.setattr(extract_snapshot, "PARALLEL_COPY_MIN_ROWS", 0)
+        monkeypatch.setattr(extract, "PACKED_CHUNK_PAGES", 1)
+    ids = sorted(Interaction.objects.values_list("pk", flat=True))
+    middle = ids[len(ids) * 9 // 10]  # the re-read rows stay under the share that makes a full extract
+    _watermark_at(monkeypatch, lambda: middle)
+    # A full extract: the rows at or under the watermark, then the others, all of them once ...
+    first, report = interactions_extract_for_training()
+    assert (report.mode, report.watermark) == ("full", middle)
+    _assert_same_as_full(first)
+    # ... of which the snapshot keeps only the first.
+    assert _meta()["rows"] == Interaction.objects.filter(pk__lte=middle).count()
+
+    # An incremental one reads everything above the watermark again, keeps what is under the new one first.
+    _add(users, merchants, 6)
+    newest = Interaction.objects.order_by("-pk").values_list("pk", flat=True)
+    _watermark_at(monkeypatch, lambda: newest[3])  # the 3 newest rows stay above it
+    second, report = interactions_extract_for_training()
+    assert report.mode == "incremental", report.reason
+    assert report.new_rows == Interaction.objects.filter(pk__gt=middle).count()
+    _assert_same_as_full(second)
+    assert _meta()["rows"] == len(second) - 3
+    assert _rows(second, _meta()["rows"]) == _rows_in_database(pk__lte=newest[3])  # the kept rows lead
+
+    monkeypatch.undo()
+    third, report = interactions_extract_for_training()  # the 3 rows once more, and now kept
+    assert (report.mode, report.new_rows) == ("incremental", 3)
+    _assert_same_as_full(third)
+    assert _meta()["rows"] == len(third)
+
+
+def test_a_watermark_that_goes_down_means_a_full_extract(monkeypatch):
+    users, merchants = taste_world()
+    first, report = interactions_extract_for_training()
+    lower = report.watermark - 1
+    _add(users, merchants, 2)
+    _watermark_at(monkeypatch, lambda: lower)
+    arrays, report = interactions_extract_for_training()
+    assert (report.mode, report.reason) == ("full", "the re-read watermark went down")
+    _assert_same_as_full(arrays)
+    assert _meta()["watermark"] == lower and _meta()["rows"] == len(first) - 1
