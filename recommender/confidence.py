@@ -73,7 +73,9 @@ def encode(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if ids.dtype.kind in "iu" and ids.size:
         low, high = int(ids.min()), int(ids.max())
         if high - low < max(4 * ids.size, 1 << 20):
-            offsets = ids - ids.dtype.type(low)
+            if 0 <= low and high < max(4 * ids.size, 1 << 20):
+                low = 0  # the ids index the tables as they are: no 10M-element copy of them
+            offsets = ids - ids.dtype.type(low) if low else ids
             present = np.zeros(high - low + 1, dtype=bool)
             present[offsets] = True
             uniques = (np.flatnonzero(present) + low).astype(ids.dtype)

@@ -166,7 +166,7 @@ def pairs_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tu
     (-3) leaves no signal, while a refund alone never becomes a negative preference;
     impressions alone (zero) are no evidence.
     """
-    m = sp.csr_matrix((data.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
+    m = sp.csr_matrix((data.astype(np.float32, copy=False), (rows, cols)), shape=shape, dtype=np.float32)
     m.sum_duplicates()
     np.maximum(m.data, 0, out=m.data)
     m.eliminate_zeros()
