@@ -73,7 +73,7 @@ def encode(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if ids.dtype.kind in "iu" and ids.size:
         low, high = int(ids.min()), int(ids.max())
         if high - low < max(4 * ids.size, 1 << 20):
-            if 0 <= low and high < max(4 * ids.size, 1 << 20):
+            if low >= 0 and high < max(4 * ids.size, 1 << 20):
                 low = 0  # the ids index the tables as they are: no 10M-element copy of them
             offsets = ids - ids.dtype.type(low) if low else ids
             present = np.zeros(high - low + 1, dtype=bool)
@@ -106,17 +106,34 @@ def with_rows_rebuilt(matrix: sp.csr_matrix, *, users: np.ndarray, user_codes: n
     lengths[rebuild] = np.diff(rebuilt.indptr)[rebuild]  # rebuilt has entries in these rows only
     indptr = np.zeros(matrix.shape[0] + 1, dtype=np.int64)
     np.cumsum(lengths, out=indptr[1:])
-    from_matrix = np.repeat(~rebuild, lengths)  # the new arrays' slots that come from `matrix`
-    kept = np.repeat(~rebuild, np.diff(matrix.indptr))
-    indices = np.empty(int(indptr[-1]), dtype=matrix.indices.dtype)
-    data = np.empty(int(indptr[-1]), dtype=matrix.data.dtype)
-    indices[from_matrix], data[from_matrix] = matrix.indices[kept], matrix.data[kept]
-    indices[~from_matrix], data[~from_matrix] = rebuilt.indices, rebuilt.data
+    # Row order is kept: the new arrays are `matrix`'s entries up to the first run of rebuilt rows, that run's
+    # entries in `rebuilt`, `matrix`'s up to the next run, and so on. Copied as slices, one per run: masks over
+    # every entry cost 0.3 s at a retrain's 8.5M (on the core the fit shares).
+    rows = np.flatnonzero(rebuild)
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    firsts, ends = (rows[np.r_[0, breaks]], rows[np.r_[breaks - 1, len(rows) - 1]] + 1) if len(rows) else (rows, rows)
+    indices = _spliced(matrix.indices, rebuilt.indices, matrix.indptr[firsts], matrix.indptr[ends],
+                       rebuilt.indptr[firsts], rebuilt.indptr[ends])
+    data = _spliced(matrix.data, rebuilt.data, matrix.indptr[firsts], matrix.indptr[ends],
+                    rebuilt.indptr[firsts], rebuilt.indptr[ends])
     index_dtype = matrix.indptr.dtype if indptr[-1] <= np.iinfo(matrix.indptr.dtype).max else np.int64
     out = sp.csr_matrix((data, indices.astype(index_dtype, copy=False), indptr.astype(index_dtype)),
                         shape=matrix.shape)
     out.has_sorted_indices = True  # both sources' rows are sorted, and no row mixes them
     return out
+
+
+def _spliced(base: np.ndarray, insert: np.ndarray, cut_starts: np.ndarray, cut_stops: np.ndarray,
+             insert_starts: np.ndarray, insert_stops: np.ndarray) -> np.ndarray:
+    """`base` with each slice [cut_starts[i], cut_stops[i]) (in order, not overlapping) replaced by
+    `insert[insert_starts[i]:insert_stops[i]]`."""
+    parts, done = [], 0
+    for cut_start, cut_stop, insert_start, insert_stop in zip(
+            cut_starts.tolist(), cut_stops.tolist(), insert_starts.tolist(), insert_stops.tolist(), strict=True):
+        parts += [base[done:cut_start], insert[insert_start:insert_stop]]
+        done = cut_stop
+    parts.append(base[done:])
+    return np.concatenate(parts).astype(base.dtype, copy=False)
 
 
 def holdout_mask(*, user_codes: np.ndarray, timestamps: np.ndarray | None, users: np.ndarray,
