@@ -459,7 +459,11 @@ class _StreamParser:
             start = self._reserve(len(then))
             for name in InteractionArrays.FIELDS:
                 getattr(self.out, name)[start:self.rows] = getattr(then, name)
-        return InteractionArrays(*(getattr(self.out, name)[:self.rows] for name in InteractionArrays.FIELDS))
+        rows = InteractionArrays(*(getattr(self.out, name)[:self.rows] for name in InteractionArrays.FIELDS))
+        # The parser lets go of its arrays: whoever holds the rows decides when they are freed (a retrain frees
+        # them once its build has read them), whether or not this object is still referenced.
+        self.out = None
+        return rows
 
     def ids_out(self) -> np.ndarray | None:
         """The rows' ids (`with_ids`), once `finish` has checked the stream."""
@@ -588,6 +592,7 @@ class _PackedAssembler(_StreamParser):
             stream.finish()  # each ended with its trailer
         if self.waiting:
             raise RuntimeError("a packed COPY's page ranges did not all arrive")
+        self.streams = []  # their callbacks refer back to this object: no cycle left for the garbage collector
         return self._rows_then(then)
 
 

@@ -210,13 +210,12 @@ def model_train(*, config: TrainingConfig | None = None, triggered_by: str = "co
     # The extract snapshot is written while the model is built and fitted, and before the lock is released.
     with training_lock(wait_s=wait_s), numpy_hugepages(False), snapshot_written_in_background():
         clock = StageClock(progress)
-        arrays = extract_window(data_window_days=config.data_window_days, now=now, clock=clock, progress=progress)
-        result = fit_and_evaluate(
-            arrays=arrays, algorithm=config.algorithm, params=config.params, now=now.timestamp(), k=config.k,
+        result = fit_and_evaluate(  # holding no reference to the extract: it is freed once the build has read it
+            arrays=extract_window(data_window_days=config.data_window_days, now=now, clock=clock, progress=progress),
+            algorithm=config.algorithm, params=config.params, now=now.timestamp(), k=config.k,
             split=config.split, test_fraction=config.test_fraction, eval_users=config.eval_users,
             seed=config.seed, clock=clock, num_threads=conf.train_threads(), iteration=progress.iteration,
         )
-        del arrays
         version = ModelVersion.objects.create(
             config=config if config.pk else None, algorithm=config.algorithm, params=result.model.params,
             triggered_by=triggered_by,

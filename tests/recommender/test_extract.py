@@ -274,6 +274,31 @@ def test_the_two_half_copies_give_the_one_copys_rows_in_its_order(monkeypatch, l
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("parallel", [False, True], ids=["one COPY", "two packed COPYs"])
+def test_the_extracted_columns_are_freed_with_the_last_reference_to_them(monkeypatch, parallel):
+    # The retrain drops the extract once its build has read it: nothing else may keep the columns alive (the
+    # packed assembler's callbacks used to hold them in a reference cycle until the garbage collector ran).
+    import gc
+    import weakref
+
+    taste_world()
+    if parallel:
+        monkeypatch.setattr(extract, "PARALLEL_COPY_MIN_ROWS", 0)
+        monkeypatch.setattr(extract, "PACKED_CHUNK_PAGES", 1)
+    gc.disable()
+    try:
+        arrays = interactions_extract()
+        columns = [getattr(arrays, name) for name in extract.InteractionArrays.FIELDS]
+        bases = [weakref.ref(column.base if column.base is not None else column) for column in columns]
+        assert len(arrays) == Interaction.objects.count()
+        del arrays, columns
+        assert [base() for base in bases] == [None] * len(bases)
+    finally:
+        gc.enable()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
 def test_the_half_copies_leave_both_connections_usable_after_errors():
     taste_world()
     table = Interaction._meta.db_table
