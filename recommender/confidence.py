@@ -72,8 +72,9 @@ def encode(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids = np.asarray(ids)
     if ids.dtype.kind in "iu" and ids.size:
         low, high = int(ids.min()), int(ids.max())
-        if high - low < max(4 * ids.size, 1 << 20):
-            if low >= 0 and high < max(4 * ids.size, 1 << 20):
+        table_limit = max(4 * ids.size, 1 << 20)
+        if high - low < table_limit:
+            if low >= 0 and high < table_limit:
                 low = 0  # the ids index the tables as they are: no 10M-element copy of them
             offsets = ids - ids.dtype.type(low) if low else ids
             present = np.zeros(high - low + 1, dtype=bool)
@@ -112,10 +113,9 @@ def with_rows_rebuilt(matrix: sp.csr_matrix, *, users: np.ndarray, user_codes: n
     rows = np.flatnonzero(rebuild)
     breaks = np.flatnonzero(np.diff(rows) != 1) + 1
     firsts, ends = (rows[np.r_[0, breaks]], rows[np.r_[breaks - 1, len(rows) - 1]] + 1) if len(rows) else (rows, rows)
-    indices = _spliced(matrix.indices, rebuilt.indices, matrix.indptr[firsts], matrix.indptr[ends],
-                       rebuilt.indptr[firsts], rebuilt.indptr[ends])
-    data = _spliced(matrix.data, rebuilt.data, matrix.indptr[firsts], matrix.indptr[ends],
-                    rebuilt.indptr[firsts], rebuilt.indptr[ends])
+    cuts = (matrix.indptr[firsts], matrix.indptr[ends], rebuilt.indptr[firsts], rebuilt.indptr[ends])
+    indices = _spliced(matrix.indices, rebuilt.indices, *cuts)
+    data = _spliced(matrix.data, rebuilt.data, *cuts)
     index_dtype = matrix.indptr.dtype if indptr[-1] <= np.iinfo(matrix.indptr.dtype).max else np.int64
     out = sp.csr_matrix((data, indices.astype(index_dtype, copy=False), indptr.astype(index_dtype)),
                         shape=matrix.shape)

@@ -229,7 +229,7 @@ def _extract_incremental(previous: _Snapshot, kinds: KindHashes, max_id_before: 
     new, new_ids = copy_single(copy_query(extra=f"id > {previous.watermark}", with_ids=True), kinds,
                                max(0, max_id_before - previous.watermark), None, with_ids=True)
     kept_new = np.zeros(len(new), bool) if watermark is None else new_ids <= watermark
-    if not kept_new.all():  # the rows the snapshot keeps lead: it is a prefix of the arrays
+    if kept_new.any() and not kept_new.all():  # the rows the snapshot keeps lead: it is a prefix of the arrays
         new = InteractionArrays.concat([new.subset(kept_new), new.subset(~kept_new)])
     loaded = _snapshot_load(previous, new)
     return None if loaded is None else (loaded, previous.rows + int(kept_new.sum()), len(new))
