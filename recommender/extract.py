@@ -71,6 +71,10 @@ class InteractionArrays:
     def __len__(self) -> int:
         return len(self.user_ids)
 
+    def head(self, n: int) -> InteractionArrays:
+        """The first `n` rows, as views (no copy)."""
+        return InteractionArrays(*(getattr(self, name)[:n] for name in self.FIELDS))
+
     def subset(self, mask: np.ndarray) -> InteractionArrays:
         return InteractionArrays(self.user_ids[mask], self.merchant_ids[mask], self.kind_codes[mask],
                                  self.values[mask], self.timestamps[mask])
@@ -459,7 +463,7 @@ class _StreamParser:
             start = self._reserve(len(then))
             for name in InteractionArrays.FIELDS:
                 getattr(self.out, name)[start:self.rows] = getattr(then, name)
-        rows = InteractionArrays(*(getattr(self.out, name)[:self.rows] for name in InteractionArrays.FIELDS))
+        rows = self.out.head(self.rows)
         # The parser lets go of its arrays: whoever holds the rows decides when they are freed (a retrain frees
         # them once its build has read them), whether or not this object is still referenced.
         self.out = None

@@ -212,8 +212,7 @@ def _extract_through_snapshot(max_new: float, progress) -> tuple[InteractionArra
     if watermark is None:
         _snapshot_remove(directory)
     else:
-        kept = arrays if kept_rows == len(arrays) else InteractionArrays(
-            *(getattr(arrays, name)[:kept_rows] for name in InteractionArrays.FIELDS))
+        kept = arrays if kept_rows == len(arrays) else arrays.head(kept_rows)
         # The previous snapshot's rows come first in `arrays`, all of them kept: they stay as they are on disk.
         _snapshot_keep(directory, kept, previous=previous if loaded is not None else None, meta={
             "format": FORMAT, "state": state, "watermark": watermark, "max_id": max_id, "facts": facts,
