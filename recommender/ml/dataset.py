@@ -165,12 +165,23 @@ def pairs_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tu
     Clipping happens *after* summing so that e.g. a purchase (+3) followed by a refund
     (-3) leaves no signal, while a refund alone never becomes a negative preference;
     impressions alone (zero) are no evidence.
+
+    Built with two counting sorts, scipy's own conversions: COO -> CSC orders the events by column, CSC -> CSR
+    then by row, which leaves each row's columns in ascending order with a pair's events next to each other
+    (scipy marks such a CSR as sorted), so summing them is one linear pass. Summing an unsorted CSR, the obvious
+    way, sorts every row's events first: 0.56-0.68 s against 0.41-0.42 s at 10M events on the project's VM, with
+    the same peak memory (the COO's copy of the indices is let go of before the CSR is allocated).
     """
-    m = sp.csr_matrix((data.astype(np.float32, copy=False), (rows, cols)), shape=shape, dtype=np.float32)
+    coo = sp.coo_matrix((data.astype(np.float32, copy=False), (rows, cols)), shape=shape, dtype=np.float32)
+    coo.has_canonical_format = True  # not true yet: it keeps tocsc() from summing (by sorting each column)
+    by_column = coo.tocsc()
+    del coo  # its int32 copy of the indices, before the CSR is allocated
+    m = by_column.tocsr()
+    del by_column
+    m.has_canonical_format = False  # it has duplicates (no need for scipy to scan for them)
     m.sum_duplicates()
     np.maximum(m.data, 0, out=m.data)
     m.eliminate_zeros()
-    m.sort_indices()
     return m
 
 

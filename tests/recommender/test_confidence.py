@@ -81,6 +81,25 @@ def test_weights_and_half_life_come_from_settings_and_environment(settings, monk
     assert matrix_of([(1, 10, "view", 1, 10)])[0].tolist() == [8.0]
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pairs_to_csr_sums_each_pairs_events_in_order_clips_and_drops_zeros(seed):
+    rng = np.random.default_rng(seed)
+    n, shape = 5_000, (70, 40)
+    rows, cols = rng.integers(0, shape[0], n), rng.integers(0, shape[1], n)
+    data = rng.choice([-4.0, -1.0, 0.0, 0.5, 1.0, 4.0], n).astype(np.float32) * rng.random(n, dtype=np.float32)
+    expected = np.zeros(shape, np.float32)
+    for r, c, d in zip(rows, cols, data, strict=True):  # one event at a time, in the order given
+        expected[r, c] += d
+    m = pairs_to_csr(rows, cols, data, shape)
+    assert m.shape == shape and m.dtype == np.float32
+    assert np.array_equal(m.toarray(), np.maximum(expected, 0))  # bit for bit: the same order of summing
+    assert (m.data > 0).all()  # negative totals clipped, zeros (impressions, refunded pairs) dropped
+    assert all((np.diff(m.indices[a:b]) > 0).all() for a, b in zip(m.indptr[:-1], m.indptr[1:], strict=True))
+    assert m.has_canonical_format
+    empty = pairs_to_csr(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), shape)
+    assert empty.shape == shape and empty.nnz == 0
+
+
 def test_holdout_keeps_each_users_latest_events_for_sampled_users_only():
     # user 0: 5 events at t=0..4; user 1: 1 event; user 2: 5 events but not sampled.
     users = np.array([0, 0, 0, 0, 0, 1, 2, 2, 2, 2, 2])

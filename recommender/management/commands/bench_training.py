@@ -57,6 +57,10 @@ KIND_MIX = [("view", 0.45), ("click", 0.15), ("checkin", 0.15), ("payment", 0.12
 REVIEW = [name for name, _ in KIND_MIX].index("review")
 
 
+def _ratio(retrain: dict, bare: dict) -> float | None:
+    return round(retrain["end_to_end_s"] / bare["bare_fit_s"], 3) if bare["bare_fit_s"] else None
+
+
 def _peak_rss_mb() -> float:
     """This process's peak resident memory. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across fork+exec, so
     a child would report the parent's peak (the data generator's) instead of its own."""
@@ -133,15 +137,13 @@ class Command(BaseCommand):
         cold = min(colds, key=lambda r: r["end_to_end_s"])
         retrain = min(retrains, key=lambda r: r["end_to_end_s"])
         bare = min(bares, key=lambda b: b["bare_fit_s"])
-        ratio = retrain["end_to_end_s"] / bare["bare_fit_s"] if bare["bare_fit_s"] else None
-        cold_ratio = cold["end_to_end_s"] / bare["bare_fit_s"] if bare["bare_fit_s"] else None
         print_result(self.stdout, {
             # The ratio is the warm retrain's (what the scheduled retrain does); the cold one's is beside it.
             "end_to_end_s": retrain["end_to_end_s"], "bare_fit_s": bare["bare_fit_s"],
-            "ratio": round(ratio, 3) if ratio else None, "stages": retrain["stages"],
+            "ratio": _ratio(retrain, bare), "stages": retrain["stages"],
             "overhead_s": round(retrain["end_to_end_s"] - retrain["stages"]["fit"], 3),
             "extract": retrain["extract"], "new_interactions": n_new,
-            "cold": {"end_to_end_s": cold["end_to_end_s"], "ratio": round(cold_ratio, 3) if cold_ratio else None,
+            "cold": {"end_to_end_s": cold["end_to_end_s"], "ratio": _ratio(cold, bare),
                      "stages": cold["stages"], "overhead_s": round(cold["end_to_end_s"] - cold["stages"]["fit"], 3),
                      "extract": cold["extract"], "peak_rss_mb": cold["peak_rss_mb"]},
             "peak_rss_mb": retrain["peak_rss_mb"], "bare_peak_rss_mb": bare["peak_rss_mb"],
@@ -153,7 +155,11 @@ class Command(BaseCommand):
             "samples": {"end_to_end_s": [r["end_to_end_s"] for r in retrains],
                         "fit_s": [r["stages"]["fit"] for r in retrains],
                         "cold_end_to_end_s": [r["end_to_end_s"] for r in colds],
-                        "bare_fit_s": [b["bare_fit_s"] for b in bares]},
+                        "bare_fit_s": [b["bare_fit_s"] for b in bares],
+                        # Each round's own ratios (its retrains against the bare fit that followed them): how far
+                        # one round's reading moves with the minute it ran in.
+                        "round_ratio": [_ratio(r, b) for r, b in zip(retrains, bares, strict=True)],
+                        "round_cold_ratio": [_ratio(c, b) for c, b in zip(colds, bares, strict=True)]},
             "loadavg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         })
 
