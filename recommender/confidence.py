@@ -94,7 +94,7 @@ def with_rows_rebuilt(matrix: sp.csr_matrix, *, users: np.ndarray, user_codes: n
     held-out events) or the full one from the training matrix.
 
     Every other row is copied as is, straight into the new arrays. The same values as `pairs_to_csr` of the
-    events wanted (each pair's events are summed in the same order: `pairs_to_csr` orders each row by itself), at
+    events wanted (`pairs_to_csr` sums each pair's events in the order given, and a row's events keep theirs), at
     a fraction of the cost.
     """
     rebuild = np.zeros(matrix.shape[0], dtype=bool)

@@ -169,8 +169,8 @@ def pairs_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tu
     Built with two counting sorts, scipy's own conversions: COO -> CSC orders the events by column, CSC -> CSR
     then by row, which leaves each row's columns in ascending order with a pair's events next to each other
     (scipy marks such a CSR as sorted), so summing them is one linear pass. Summing an unsorted CSR, the obvious
-    way, sorts every row's events first: 0.56-0.68 s against 0.41-0.42 s at 10M events on the project's VM, with
-    the same peak memory (the COO's copy of the indices is let go of before the CSR is allocated).
+    way, sorts every row's events first: 0.55-0.68 s against 0.39-0.54 s on bench_training's 10M events on the
+    project's VM, with the same peak memory (the COO's copy of the indices is let go of before the CSR is allocated).
     """
     coo = sp.coo_matrix((data.astype(np.float32, copy=False), (rows, cols)), shape=shape, dtype=np.float32)
     coo.has_canonical_format = True  # not true yet: it keeps tocsc() from summing (by sorting each column)
