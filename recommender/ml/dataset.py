@@ -178,7 +178,7 @@ def pairs_to_csr(rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tu
     del coo  # its int32 copy of the indices, before the CSR is allocated
     m = by_column.tocsr()
     del by_column
-    m.has_canonical_format = False  # it has duplicates (no need for scipy to scan for them)
+    m.has_canonical_format = False  # it may hold duplicates: sum them without scipy scanning for them first
     m.sum_duplicates()
     np.maximum(m.data, 0, out=m.data)
     m.eliminate_zeros()
