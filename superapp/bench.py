@@ -116,14 +116,27 @@ def tree_cpu_s(*pids: int) -> float:
     return sum(cpu.get(pid, 0.0) for pid in wanted)
 
 
-def machine_busy_s() -> float:
-    """CPU seconds all cores have spent busy since boot (/proc/stat: everything but idle and iowait)."""
+def _cpu_ticks() -> list[int]:
+    """The first line of /proc/stat (all cores): user, nice, system, idle, iowait, irq, softirq, steal, ... ([] when
+    there is none)."""
     try:
         first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
     except OSError:
-        return 0.0
-    ticks = [int(v) for v in first[1:]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / _CLOCK_TICKS
+        return []
+    return [int(v) for v in first[1:]]
+
+
+def machine_busy_s() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: everything but idle and iowait)."""
+    ticks = _cpu_ticks()
+    return (sum(ticks) - ticks[3] - ticks[4]) / _CLOCK_TICKS if ticks else 0.0
+
+
+def machine_steal_s() -> float:
+    """CPU seconds the hypervisor ran something else while this machine's cores wanted to run (/proc/stat's
+    steal; 0.0 on bare metal or without /proc). Counted in `machine_busy_s` too."""
+    ticks = _cpu_ticks()
+    return ticks[7] / _CLOCK_TICKS if len(ticks) > 7 else 0.0
 
 
 def process_stop(proc: subprocess.Popen, *, timeout_s: float = 20.0) -> None:

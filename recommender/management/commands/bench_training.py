@@ -12,8 +12,13 @@ process so that its peak memory is its own:
   regularisation on the confidence matrix the warm run saved with its artifact (all interactions; the
   retrain fitted on that minus the evaluation holdout, so the bare fit does slightly more work).
 
+Three rounds by default (`--repeat`), each cold, warm, bare, and the fastest of each side compared: the same bare
+fit, run back to back on the project's 2-core VM, takes anywhere in 77-91 s. Before each phase the bench's own
+database writes are flushed (`CHECKPOINT`, `sync`) and it waits for a quiet second.
+
 The last line is one JSON object: end_to_end_s, bare_fit_s, ratio, stages, peak_rss_mb (the warm retrain's),
-and `cold` (the cold retrain's figures).
+`cold` (the cold retrain's figures) and every round's samples, with what else the machine ran during each phase
+(`others_cpu_s`, `steal_s`).
 Use --scale 0.1 while developing. At full size, generate first without the lock
 (`manage.py bench_training --generate-only`, ~23 min on a loaded 2-core machine), then measure under it:
 `flock /tmp/superapp-bench.lock .venv/bin/python manage.py bench_training`.
@@ -45,7 +50,7 @@ from recommender import conf
 from recommender.ml.models import DEFAULT_PARAMS
 from recommender.models import Interaction, ModelVersion, TrainingConfig
 from superapp.accounts.models import User
-from superapp.bench import database_vendor, print_result
+from superapp.bench import database_vendor, machine_busy_s, machine_steal_s, print_result
 
 PREFIX = "bench:"
 BENCH_CONFIG = "bench-als"
@@ -84,9 +89,10 @@ class Command(BaseCommand):
         parser.add_argument("--regenerate", action="store_true", help="Delete and regenerate the data set.")
         parser.add_argument("--generate-only", dest="generate_only", action="store_true",
                             help="Only make sure the data set exists (no measurement; run it outside the bench lock).")
-        parser.add_argument("--repeat", type=int, default=1,
+        parser.add_argument("--repeat", type=int, default=3,
                             help="Alternate the retrain and the bare fit this many times and compare the fastest of "
-                                 "each (the machine is shared: other processes' load moves between phases).")
+                                 "each (one bare fit run four times back to back on the project's VM took 77-91 s: "
+                                 "one round is not a measurement).")
         parser.add_argument("--new", dest="new_share", type=float, default=0.01,
                             help="Share of new interactions inserted between the cold and the warm retrain "
                                  "(deleted again at the end).")
@@ -159,7 +165,13 @@ class Command(BaseCommand):
                         # Each round's own ratios (its retrains against the bare fit that followed them): how far
                         # one round's reading moves with the minute it ran in.
                         "round_ratio": [_ratio(r, b) for r, b in zip(retrains, bares, strict=True)],
-                        "round_cold_ratio": [_ratio(c, b) for c, b in zip(colds, bares, strict=True)]},
+                        "round_cold_ratio": [_ratio(c, b) for c, b in zip(colds, bares, strict=True)],
+                        # What else ran during each phase (see `_child`): CPU seconds of other processes and the
+                        # kernel, and steal; a phase that another process slowed down shows here.
+                        "others_cpu_s": {name: [p["others_cpu_s"] for p in phases]
+                                         for name, phases in (("cold", colds), ("warm", retrains), ("bare", bares))},
+                        "steal_s": {name: [p["steal_s"] for p in phases]
+                                    for name, phases in (("cold", colds), ("warm", retrains), ("bare", bares))}},
             "loadavg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         })
 
@@ -189,11 +201,44 @@ class Command(BaseCommand):
     # --------------------------------------------------------------------------------- phases
 
     def _child(self, phase: str, *extra: str) -> dict:
+        """Run one phase in a fresh process, once the bench's own writes are on disk and the machine is quiet.
+
+        Adds what else the machine did meanwhile: `others_cpu_s`, CPU seconds spent by every other process
+        (the database serving the extract among them) and the kernel, and `steal_s`, time the hypervisor gave
+        this machine's cores to someone else."""
+        self._settle()
         command = [sys.executable, "manage.py", "bench_training", "--phase", phase, *extra]
+        busy, steal = machine_busy_s(), machine_steal_s()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         completed = subprocess.run(command, cwd=settings.BASE_DIR, capture_output=True, text=True, check=False)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if completed.returncode != 0:
             raise CommandError(f"{phase} failed:\n{completed.stderr[-3000:]}")
-        return json.loads(completed.stdout.strip().splitlines()[-1])
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+        own = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        stolen = machine_steal_s() - steal
+        result["others_cpu_s"] = round(max(0.0, machine_busy_s() - busy - stolen - own), 2)
+        result["steal_s"] = round(stolen, 2)
+        return result
+
+    def _settle(self, *, quiet_share: float = 0.1, timeout_s: float = 60.0) -> None:
+        """Before a measured phase: the database's dirty pages (the bench's own inserts and deletes) written out
+        now (`CHECKPOINT`, then `sync`), rather than by the checkpointer during the next fit, and then a wait (at
+        most `timeout_s`) for a second in which the machine's cores are at most `quiet_share` busy."""
+        if connection.vendor == "postgresql":
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("CHECKPOINT")
+            except DatabaseError:  # CHECKPOINT needs a superuser or pg_checkpoint: the checkpointer then does it
+                pass
+        os.sync()
+        cores = os.cpu_count() or 1
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            busy = machine_busy_s()
+            time.sleep(1.0)
+            if machine_busy_s() - busy <= quiet_share * cores:
+                return
 
     def _retrain(self) -> None:
         from recommender.services import model_train
