@@ -143,6 +143,7 @@ class Command(BaseCommand):
         cold = min(colds, key=lambda r: r["end_to_end_s"])
         retrain = min(retrains, key=lambda r: r["end_to_end_s"])
         bare = min(bares, key=lambda b: b["bare_fit_s"])
+        by_phase = {"cold": colds, "warm": retrains, "bare": bares}
         print_result(self.stdout, {
             # The ratio is the warm retrain's (what the scheduled retrain does); the cold one's is beside it.
             "end_to_end_s": retrain["end_to_end_s"], "bare_fit_s": bare["bare_fit_s"],
@@ -168,10 +169,8 @@ class Command(BaseCommand):
                         "round_cold_ratio": [_ratio(c, b) for c, b in zip(colds, bares, strict=True)],
                         # What else ran during each phase (see `_child`): CPU seconds of other processes and the
                         # kernel, and steal; a phase that another process slowed down shows here.
-                        "others_cpu_s": {name: [p["others_cpu_s"] for p in phases]
-                                         for name, phases in (("cold", colds), ("warm", retrains), ("bare", bares))},
-                        "steal_s": {name: [p["steal_s"] for p in phases]
-                                    for name, phases in (("cold", colds), ("warm", retrains), ("bare", bares))}},
+                        **{key: {name: [p[key] for p in phases] for name, phases in by_phase.items()}
+                           for key in ("others_cpu_s", "steal_s")}},
             "loadavg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         })
 
